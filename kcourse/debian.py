@@ -1,0 +1,73 @@
+"""Fetch Debian packages into kcourse's cache without installing them.
+
+Used by the differential tests, the benchmarks and the real-kernel lab: `apt-get download`
+(needs no root) plus `dpkg -x` into $XDG_CACHE_HOME/kcourse/debian/<package>/. The Debian
+ABI number (the NN in 6.1.0-NN-amd64) moves with point releases, so it is discovered from
+apt (`apt-cache depends linux-headers-amd64`), never hard-coded.
+"""
+
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from kcourse.errors import KcourseError
+from kcourse.paths import cache_dir
+
+
+class DebianUnavailable(KcourseError):
+    """apt/dpkg are missing, or the package registry cannot be reached."""
+
+
+def _run(cmd: list[str], cwd: Path | None = None, timeout: int = 600) -> str:
+    if shutil.which(cmd[0]) is None:
+        raise DebianUnavailable(f"{cmd[0]} not found: this needs a Debian/Ubuntu machine with apt")
+    try:
+        proc = subprocess.run(
+            cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired as err:
+        raise DebianUnavailable(f"{' '.join(cmd)} timed out after {timeout} s") from err
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["(no message)"])[-1]
+        raise DebianUnavailable(f"{' '.join(cmd)} failed: {last}")
+    return proc.stdout
+
+
+def kernel_release(flavour: str = "amd64") -> str:
+    """The release apt currently offers for a flavour, e.g. '6.1.0-56-amd64'."""
+    out = _run(["apt-cache", "depends", f"linux-headers-{flavour}"], timeout=60)
+    match = re.search(r"Depends: linux-headers-(\d+\.\d+\.\d+-\d+-" + re.escape(flavour) + ")", out)
+    if not match:
+        raise DebianUnavailable(f"apt does not know linux-headers-{flavour}")
+    return match.group(1)
+
+
+def fetch_package(package: str) -> Path:
+    """Download and unpack one package; return the folder it was unpacked into (cached)."""
+    target = cache_dir() / "debian" / package
+    done = target / ".unpacked"
+    if done.exists():
+        return target
+    with tempfile.TemporaryDirectory(prefix="kcourse-deb-") as tmp:
+        _run(["apt-get", "download", package], cwd=Path(tmp))
+        debs = list(Path(tmp).glob("*.deb"))
+        if len(debs) != 1:
+            raise DebianUnavailable(f"apt-get download {package} produced {len(debs)} files")
+        if target.exists():
+            shutil.rmtree(target)
+        target.mkdir(parents=True)
+        _run(["dpkg", "-x", str(debs[0]), str(target)])
+    done.write_text(package + "\n")
+    return target
+
+
+def image_modules_dir(flavour: str = "amd64") -> Path:
+    """/lib/modules/<release> of Debian's linux-image package for the current ABI."""
+    release = kernel_release(flavour)
+    root = fetch_package(f"linux-image-{release}")
+    path = root / "lib" / "modules" / release
+    if not path.is_dir():
+        raise DebianUnavailable(f"linux-image-{release} has no lib/modules/{release}")
+    return path

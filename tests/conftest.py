@@ -1,0 +1,46 @@
+"""Shared fixtures. Tests that need real tools or Debian's registry skip with a reason,
+except under CI (KCOURSE_REQUIRE_REAL=1), where a missing prerequisite is a failure."""
+
+import os
+import shutil
+
+import pytest
+
+from kcourse.paths import course_module, modules_dir
+
+REQUIRE_REAL = os.environ.get("KCOURSE_REQUIRE_REAL") == "1"
+
+
+def need(condition: bool, reason: str) -> None:
+    """Skip (or, under CI, fail) when a real-world prerequisite is missing."""
+    if condition:
+        return
+    if REQUIRE_REAL:
+        pytest.fail(f"CI requires it: {reason}")
+    pytest.skip(reason)
+
+
+def need_tool(name: str) -> str:
+    path = shutil.which(name)
+    need(path is not None, f"{name} is not installed")
+    return path
+
+
+@pytest.fixture(scope="session")
+def debian_modules_dir():
+    """Debian's full linux-image module tree for the current ABI (downloaded once, cached)."""
+    from kcourse.debian import DebianUnavailable, image_modules_dir
+
+    try:
+        return image_modules_dir("amd64")
+    except DebianUnavailable as err:
+        need(False, f"Debian's linux-image package is unavailable: {err}")
+
+
+def course_module_names() -> list[str]:
+    return sorted(p.parent.name for p in modules_dir().glob("*/*.ko"))
+
+
+@pytest.fixture
+def hello_ko():
+    return course_module("hello")
