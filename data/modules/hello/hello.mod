@@ -1,0 +1,1 @@
+/tmp/kcourse-build/hello/hello.o

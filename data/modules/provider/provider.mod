@@ -1,0 +1,1 @@
+/tmp/kcourse-build/provider/provider.o
