@@ -22,7 +22,7 @@ class CommandResult:
 
 
 def format_transcript(results: list[CommandResult]) -> str:
-    """`kcourse sim --transcript`: each line as `$ <line>`, its stdout, its stderr, then `[rc=N]`."""
+    """`kcourse sim --transcript`: `$ <line>`, its stdout, its stderr, then `[rc=N]`, per line."""
     out = []
     for result in results:
         out.append(f"$ {result.line}\n")

@@ -1,0 +1,25 @@
+"""`import kcourse` and the model layers stay light: no matplotlib or ipywidgets until a chart
+or a panel is used (design.md, layers)."""
+
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("matplotlib", "ipywidgets")
+
+
+@pytest.mark.parametrize(
+    "module", ["kcourse", "kcourse.elf", "kcourse.kernel", "kcourse.shell", "kcourse.exercises"]
+)
+def test_model_layers_do_not_import_heavy_view_libraries(module):
+    code = (
+        "import importlib, sys\n"
+        f"importlib.import_module({module!r})\n"
+        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if proc.returncode != 0 and "ModuleNotFoundError" in proc.stderr and module in proc.stderr:
+        pytest.skip(f"{module} does not exist yet")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "", f"{module} imported {proc.stdout.strip()}"
