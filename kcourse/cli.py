@@ -17,6 +17,10 @@ SUBCOMMANDS = {
     "sim": ("kcourse.shell", "sim_main", "run shell lines against a simulated kernel"),
     "depmod": ("kcourse.build.depmod", "main", "write modules.dep/.alias/.symbols for a tree"),
     "bzimage": ("kcourse.build.bzimage", "main", "describe an x86 bzImage"),
+    "check": ("kcourse.cli", "check_main", "say what works on this machine and what to install"),
+    "student-copies": ("kcourse.instructor", "student_copies_main",
+                       "write student copies of the lessons (solutions removed)"),
+    "grade": ("kcourse.instructor", "grade_main", "run a filled-in lesson, score each exercise"),
 }
 
 
@@ -37,6 +41,13 @@ def lab_main(argv: list[str]) -> int:
 
     sys.argv = ["jupyter-lab", f"--notebook-dir={folder}", *argv]
     return jupyterlab_main() or 0
+
+
+def check_main(argv: list[str]) -> int:
+    from kcourse.setup_check import report
+
+    print(report())
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,143 @@
+"""For instructors: student copies of the lessons, and a graded check of a filled-in copy.
+
+Student copies follow nbgrader's conventions, so nbgrader and otter-grader users recognise
+them: code between `### BEGIN SOLUTION` and `### END SOLUTION` is replaced by
+`# YOUR ANSWER HERE`, outputs are cleared, and each lesson goes to
+`<out>/release/<lesson>/<lesson>.ipynb`. Worked solutions stay in the package: a learner
+sees them with `ex.solution()`.
+
+Grading executes a filled-in notebook in a fresh kernel with a private progress file and
+reports, per exercise the notebook defines, whether its check passed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from kcourse.errors import KcourseError
+
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+PLACEHOLDER = "# YOUR ANSWER HERE"
+EXERCISE_ID = re.compile(r"""Exercise\(\s*["']([^"']+)["']""")
+
+
+def strip_solutions(source: str) -> str:
+    """Replace every BEGIN/END SOLUTION block by the placeholder, keeping its indentation."""
+    out, skipping = [], False
+    for line in source.splitlines():
+        stripped = line.strip()
+        if stripped == BEGIN:
+            skipping = True
+            out.append(line[: len(line) - len(line.lstrip())] + PLACEHOLDER)
+        elif stripped == END:
+            skipping = False
+        elif not skipping:
+            out.append(line)
+    if skipping:
+        raise KcourseError(f"'{BEGIN}' without '{END}'")
+    return "\n".join(out)
+
+
+def _read(path: Path):
+    import nbformat
+
+    try:
+        return nbformat.read(path, as_version=4)
+    except FileNotFoundError as err:
+        raise KcourseError(f"{path}: no such notebook") from err
+    except Exception as err:  # nbformat raises several kinds for a broken file
+        raise KcourseError(f"{path}: not a readable notebook ({type(err).__name__})") from err
+
+
+def make_student_copy(notebook: Path, out_dir: Path) -> Path:
+    import nbformat
+
+    nb = _read(notebook)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.source = strip_solutions(cell.source)
+            cell.outputs, cell.execution_count = [], None
+    lesson = notebook.stem
+    target = out_dir / "release" / lesson / notebook.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, target)
+    return target
+
+
+def make_student_copies(notebooks: list[Path], out_dir: Path) -> list[Path]:
+    return [make_student_copy(nb, out_dir) for nb in notebooks]
+
+
+@dataclass(frozen=True)
+class ExerciseScore:
+    exercise: str
+    solved: bool
+    attempts: int
+
+    @property
+    def points(self) -> int:
+        return 1 if self.solved else 0
+
+
+def grade(notebook: Path, timeout: int = 300) -> list[ExerciseScore]:
+    """Run a filled-in notebook and score each exercise it defines (1 point if solved)."""
+    import json
+
+    from nbclient import NotebookClient
+
+    nb = _read(notebook)
+    ids = []
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            ids += [i for i in EXERCISE_ID.findall(cell.source) if i not in ids]
+    with tempfile.TemporaryDirectory(prefix="kcourse-grade-") as tmp:
+        progress = Path(tmp) / "progress.json"
+        old = os.environ.get("KCOURSE_PROGRESS_FILE")
+        os.environ["KCOURSE_PROGRESS_FILE"] = str(progress)
+        try:
+            client = NotebookClient(nb, timeout=timeout, allow_errors=True,
+                                    resources={"metadata": {"path": str(notebook.parent)}})
+            client.execute()
+        finally:
+            if old is None:
+                os.environ.pop("KCOURSE_PROGRESS_FILE", None)
+            else:
+                os.environ["KCOURSE_PROGRESS_FILE"] = old
+        record = json.loads(progress.read_text()) if progress.exists() else {}
+    return [ExerciseScore(i, record.get(i, {}).get("solved", False),
+                          record.get(i, {}).get("attempts", 0)) for i in ids]
+
+
+def format_scores(notebook: Path, scores: list[ExerciseScore]) -> str:
+    lines = [f"{notebook.name}"]
+    lines += [f"  {s.exercise:<40} {s.points}/1  ({s.attempts} attempt(s))" for s in scores]
+    total = sum(s.points for s in scores)
+    lines.append(f"  {'total':<40} {total}/{len(scores)}")
+    return "\n".join(lines)
+
+
+def student_copies_main(argv: list[str]) -> int:
+    """kcourse student-copies OUT_DIR [NOTEBOOK...] (default: every lesson)."""
+    from kcourse.paths import notebooks_dir
+
+    if not argv or argv[0].startswith("-"):
+        raise KcourseError("usage: kcourse student-copies OUT_DIR [NOTEBOOK...]")
+    out_dir = Path(argv[0])
+    notebooks = [Path(a) for a in argv[1:]] or sorted(notebooks_dir().glob("[0-9]*.ipynb"))
+    for target in make_student_copies(notebooks, out_dir):
+        print(target)
+    return 0
+
+
+def grade_main(argv: list[str]) -> int:
+    """kcourse grade NOTEBOOK...: print a score per exercise."""
+    if not argv:
+        raise KcourseError("usage: kcourse grade NOTEBOOK...")
+    for arg in argv:
+        path = Path(arg)
+        print(format_scores(path, grade(path)))
+    return 0
