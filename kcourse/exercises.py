@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,6 +147,40 @@ def _record(exercise_id: str, ok: bool) -> None:
 def progress() -> dict[str, dict]:
     """{exercise id: {"attempts": n, "solved": bool}} for this learner."""
     return _load()
+
+
+EXERCISE_ID = re.compile(r"""Exercise\(\s*["']([^"']+)["']""")
+
+
+def lesson_exercises(notebooks: list[Path] | None = None) -> dict[str, list[str]]:
+    """{lesson notebook stem: [exercise ids it defines]}, read from the notebooks' sources."""
+    from kcourse.paths import notebooks_dir
+
+    found = {}
+    for path in notebooks if notebooks is not None else sorted(notebooks_dir().glob("*.ipynb")):
+        try:
+            cells = json.loads(path.read_text())["cells"]
+        except (OSError, ValueError, KeyError):
+            continue
+        ids: list[str] = []
+        for cell in cells:
+            source = "".join(cell.get("source", ""))
+            ids += [i for i in EXERCISE_ID.findall(source) if i not in ids]
+        if ids:
+            found[path.stem] = ids
+    return found
+
+
+def progress_report(notebooks: list[Path] | None = None) -> str:
+    """Done / to do per lesson, for this learner."""
+    record = progress()
+    lines = []
+    for lesson, ids in lesson_exercises(notebooks).items():
+        done = [i for i in ids if record.get(i, {}).get("solved")]
+        todo = [i for i in ids if i not in done]
+        lines.append(f"{lesson}: {len(done)}/{len(ids)} done" + (f"; to do: {', '.join(todo)}"
+                                                                   if todo else ""))
+    return "\n".join(lines) if lines else "No exercises found."
 
 
 def reset_progress() -> None:

@@ -13,16 +13,15 @@ reports, per exercise the notebook defines, whether its check passed.
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from kcourse.errors import KcourseError
+from kcourse.exercises import EXERCISE_ID
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 PLACEHOLDER = "# YOUR ANSWER HERE"
-EXERCISE_ID = re.compile(r"""Exercise\(\s*["']([^"']+)["']""")
 
 
 def strip_solutions(source: str) -> str:

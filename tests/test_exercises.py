@@ -56,3 +56,16 @@ def test_progress_is_recorded_and_reset():
 def test_exactly_one_of_answer_or_check():
     with pytest.raises(ValueError):
         Exercise("t.bad", "q")
+
+
+def test_progress_report_per_lesson(tmp_path):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("a = Exercise('l.a', 'q', answer=1)\n"
+                                          "b = Exercise(\"l.b\", 'q', answer=2)")]
+    path = tmp_path / "07-Lesson.ipynb"
+    nbformat.write(nb, path)
+    assert exercises.lesson_exercises([path]) == {"07-Lesson": ["l.a", "l.b"]}
+    Exercise("l.a", "q", answer=1).check(1)
+    assert exercises.progress_report([path]) == "07-Lesson: 1/2 done; to do: l.b"
