@@ -1,0 +1,1 @@
+/tmp/kcourse-build/baduser/baduser.o

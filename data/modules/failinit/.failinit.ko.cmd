@@ -1,0 +1,1 @@
+cmd_/tmp/kcourse-build/failinit/failinit.ko := ld -r -m elf_x86_64 -z noexecstack --no-warn-rwx-segments --build-id=sha1  -T arch/x86/module.lds -o /tmp/kcourse-build/failinit/failinit.ko /tmp/kcourse-build/failinit/failinit.o /tmp/kcourse-build/failinit/failinit.mod.o;  true

@@ -1,0 +1,1 @@
+/tmp/kcourse-build/kcdev/kcdev.o

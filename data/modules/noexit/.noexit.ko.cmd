@@ -1,0 +1,1 @@
+cmd_/tmp/kcourse-build/noexit/noexit.ko := ld -r -m elf_x86_64 -z noexecstack --no-warn-rwx-segments --build-id=sha1  -T arch/x86/module.lds -o /tmp/kcourse-build/noexit/noexit.ko /tmp/kcourse-build/noexit/noexit.o /tmp/kcourse-build/noexit/noexit.mod.o;  true

@@ -1,0 +1,1 @@
+/tmp/kcourse-build/noexit/noexit.o

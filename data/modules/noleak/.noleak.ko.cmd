@@ -1,0 +1,1 @@
+cmd_/tmp/kcourse-build/noleak/noleak.ko := ld -r -m elf_x86_64 -z noexecstack --no-warn-rwx-segments --build-id=sha1  -T arch/x86/module.lds -o /tmp/kcourse-build/noleak/noleak.ko /tmp/kcourse-build/noleak/noleak.o /tmp/kcourse-build/noleak/noleak.mod.o;  true

@@ -1,0 +1,1 @@
+cmd_/tmp/kcourse-build/proprietary/proprietary.ko := ld -r -m elf_x86_64 -z noexecstack --no-warn-rwx-segments --build-id=sha1  -T arch/x86/module.lds -o /tmp/kcourse-build/proprietary/proprietary.ko /tmp/kcourse-build/proprietary/proprietary.o /tmp/kcourse-build/proprietary/proprietary.mod.o;  true

@@ -1,0 +1,1 @@
+/tmp/kcourse-build/proprietary/proprietary.o

@@ -1,0 +1,1 @@
+/tmp/kcourse-build/racy/racy.o
