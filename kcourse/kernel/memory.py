@@ -322,15 +322,16 @@ class MemoryLedger:
         seen = dict.fromkeys(e.owner for e in self.history if e.owner)
         return list(seen)
 
-    def kmemleak_report(self) -> str:
+    def kmemleak_report(self, loaded: set[str] | None = None) -> str:
         """What `cat /sys/kernel/debug/kmemleak` shows after a scan (mm/kmemleak.c:349-371).
 
         Reported: kmalloc/vmalloc objects no pointer refers to any more, i.e. those of
-        unloaded modules. Pages from __get_free_pages are not tracked by kmemleak. Needs a
-        kernel with CONFIG_DEBUG_KMEMLEAK, which Debian's 6.1 config does not set (.config:10365).
+        unloaded modules (told by owner_unloaded(), or: every owner not in `loaded`). Pages
+        from __get_free_pages are not tracked by kmemleak. Needs a kernel with
+        CONFIG_DEBUG_KMEMLEAK, which Debian's 6.1 config does not set (.config:10365).
         """
         out = []
-        for a in sorted(self.leaked(), key=lambda a: a.id):
+        for a in sorted(self._unreferenced(loaded), key=lambda a: a.id):
             if a.kind == "pages":
                 continue
             size = a.allocated if a.cache else a.requested
@@ -347,12 +348,17 @@ class MemoryLedger:
                        for i, frame in enumerate(_backtrace(a)))
         return "\n".join(out) + ("\n" if out else "")
 
-    def kmemleak_summary(self) -> str:
+    def kmemleak_summary(self, loaded: set[str] | None = None) -> str:
         """The dmesg line after a scan (mm/kmemleak.c kmemleak_scan, pr_fmt "kmemleak: ")."""
-        n = sum(1 for a in self.leaked() if a.kind != "pages")
+        n = sum(1 for a in self._unreferenced(loaded) if a.kind != "pages")
         return f"kmemleak: {n} new suspected memory leaks (see /sys/kernel/debug/kmemleak)"
 
     # -- internals --------------------------------------------------------------------------
+    def _unreferenced(self, loaded: set[str] | None) -> list[Allocation]:
+        if loaded is None:
+            return self.leaked()
+        return [a for a in self._live.values() if a.id in self._orphans or a.owner not in loaded]
+
     def _check_gfp(self, gfp: str) -> None:
         if gfp not in GFP_FLAGS:
             raise KcourseError(f"unknown GFP flags {gfp!r}; use one of {', '.join(GFP_FLAGS)}")
