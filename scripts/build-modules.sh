@@ -15,6 +15,10 @@
 #               if missing, which needs root)
 #   FLAVOUR     Debian kernel flavour when KDIR is not given (default: amd64;
 #               the QEMU lab uses cloud-amd64 for its guest kernel)
+# KDIR may also be a headers package unpacked with dpkg -x (not installed), e.g.
+#   KDIR=$XDG_CACHE_HOME/kcourse/debian/linux-headers-6.1.0-NN-cloud-amd64/usr/src/linux-headers-6.1.0-NN-cloud-amd64
+# as long as the matching linux-headers-6.1.0-NN-common and linux-kbuild-6.1
+# are installed (its Makefile includes the -common one by absolute path).
 #
 # What it does for each module, in a fixed folder /tmp/kcourse-build/<name>
 # (a fixed path, so that the .cmd files kbuild writes are the same on every
@@ -84,6 +88,29 @@ mkdir -p "$BUILD" "$OUT"
 OUT=$(cd "$OUT" && pwd)
 exec 9>"$BUILD/.lock"
 flock 9
+
+# A headers package unpacked with `dpkg -x` instead of installed (the QEMU lab
+# keeps other flavours in its cache that way) has relative symlinks
+# scripts -> ../../lib/linux-kbuild-X/scripts (and tools) that only resolve
+# under /usr/src. Build through a shadow tree of links with those two pointed
+# at the installed linux-kbuild package.
+if [ ! -e "$KDIR/scripts" ] || [ ! -e "$KDIR/tools" ]; then
+    base=$(basename "$KDIR")
+    shadow="$BUILD/kdir/$base"
+    rm -rf "$shadow"
+    mkdir -p "$shadow"
+    for e in $(ls -A "$KDIR"); do
+        if [ -L "$KDIR/$e" ] && [ ! -e "$KDIR/$e" ]; then
+            target=$(readlink -m "/usr/src/$base/$(readlink "$KDIR/$e")")
+            [ -e "$target" ] || die "$KDIR/$e points to $target, which is missing (install linux-kbuild)"
+            ln -s "$target" "$shadow/$e"
+        else
+            ln -s "$KDIR/$e" "$shadow/$e"
+        fi
+    done
+    echo "build-modules: $KDIR is unpacked, not installed: building through $shadow" >&2
+    KDIR="$shadow"
+fi
 
 build_one() {
     n=$1
