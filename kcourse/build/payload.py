@@ -1,0 +1,167 @@
+"""The compressed kernel inside a bzImage: identify the method, decompress it where Python can.
+
+arch/x86/boot/compressed/Makefile (6.1) compresses vmlinux.bin (+ vmlinux.relocs) with the
+method chosen by CONFIG_KERNEL_{GZIP,BZIP2,LZMA,XZ,LZO,LZ4,ZSTD} and appends the
+uncompressed size as a little-endian u32 (scripts/Makefile.lib: size_append). The boot
+loader finds the payload through payload_offset/payload_length; the kernel's own decompressor
+(arch/x86/boot/compressed/misc.c) knows the method at build time, while lib/decompress.c
+recognises the first two bytes, as Documentation/x86/boot.rst (payload_offset) lists them.
+"""
+
+from __future__ import annotations
+
+import bz2
+import lzma
+import struct
+import zlib
+from dataclasses import dataclass
+
+from kcourse.errors import KcourseError
+
+# lib/decompress.c: compressed_formats[] (two magic bytes each); the full magic in comments
+MAGICS: list[tuple[bytes, str]] = [
+    (b"\x1f\x8b", "gzip"),       # 1f 8b 08
+    (b"\x1f\x9e", "gzip"),       # old gzip
+    (b"\x42\x5a", "bzip2"),      # "BZh"
+    (b"\x5d\x00", "lzma"),       # lzma "alone" header: properties 0x5d, dict size
+    (b"\xfd\x37", "xz"),         # fd 37 7a 58 5a 00 ("\xfd7zXZ\0")
+    (b"\x89\x4c", "lzo"),        # 89 4c 5a 4f ("\x89LZO", lzop)
+    (b"\x02\x21", "lz4"),        # 02 21 4c 18: lz4 legacy frame (lz4 -l)
+    (b"\x28\xb5", "zstd"),       # 28 b5 2f fd
+    (b"\x7fE", "none (ELF)"),    # CONFIG_KERNEL_UNCOMPRESSED: the ELF itself
+]
+
+LZ4_LEGACY_MAGIC = 0x184C2102
+LZ4_LEGACY_BLOCK = 8 << 20      # lz4 legacy frames hold blocks of at most 8 MiB
+
+
+def identify(payload: bytes) -> str:
+    """The compression method named by the payload's first two bytes, or 'unknown'."""
+    for magic, name in MAGICS:
+        if payload.startswith(magic):
+            return name
+    return "unknown"
+
+
+@dataclass(frozen=True)
+class Decompressed:
+    """Result of decompressing a payload (possibly only its beginning)."""
+
+    method: str
+    data: bytes
+    complete: bool      # False: only a prefix was decoded (see note)
+    note: str = ""
+
+
+def decompress(payload: bytes, method: str | None = None, *, full: bool = True) -> Decompressed:
+    """Decompress a bzImage payload. Raises KcourseError where Python cannot.
+
+    full=False may stop early (lz4 in pure Python decodes only the first 8 MiB block).
+    """
+    method = method or identify(payload)
+    try:
+        if method == "gzip":
+            obj = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            return Decompressed(method, obj.decompress(payload), True)
+        if method == "bzip2":
+            return Decompressed(method, bz2.BZ2Decompressor().decompress(payload), True)
+        if method in ("xz", "lzma"):
+            fmt = lzma.FORMAT_XZ if method == "xz" else lzma.FORMAT_ALONE
+            return Decompressed(method, lzma.LZMADecompressor(format=fmt).decompress(payload),
+                                True)
+        if method == "zstd":
+            return _zstd(payload)
+        if method == "lz4":
+            return _lz4(payload, full)
+        if method == "none (ELF)":
+            return Decompressed(method, payload, True)
+    except (OSError, EOFError, IndexError, lzma.LZMAError, zlib.error, ValueError) as err:
+        raise KcourseError(f"{method} payload does not decompress: {err}") from None
+    if method == "lzo":
+        raise KcourseError("lzo payload: Python's standard library has no LZO decompressor")
+    raise KcourseError(f"unknown payload compression (first bytes {payload[:4].hex()})")
+
+
+def _zstd(payload: bytes) -> Decompressed:
+    import zstandard
+
+    # the kernel compresses with `zstd -22 --ultra`: allow the large window that needs
+    dctx = zstandard.ZstdDecompressor(max_window_size=1 << 31)
+    try:
+        data = dctx.decompressobj().decompress(payload)
+    except zstandard.ZstdError as err:
+        raise ValueError(str(err)) from None
+    return Decompressed("zstd", data, True)
+
+
+def _lz4(payload: bytes, full: bool) -> Decompressed:
+    """lz4 legacy frame: magic, then blocks of <u32 compressed size><lz4 block>."""
+    if len(payload) < 8 or struct.unpack_from("<I", payload)[0] != LZ4_LEGACY_MAGIC:
+        raise ValueError("not an lz4 legacy frame")
+    try:
+        import lz4.block as lz4block
+    except ImportError:
+        lz4block = None
+    out, pos, end = [], 4, len(payload) - 4   # the last 4 bytes are the appended size
+    while pos + 4 <= end:
+        (size,) = struct.unpack_from("<I", payload, pos)
+        pos += 4
+        if size == LZ4_LEGACY_MAGIC:          # concatenated frames
+            continue
+        block = payload[pos:pos + size]
+        if len(block) != size:
+            raise ValueError("truncated lz4 block")
+        pos += size
+        if lz4block is not None:
+            out.append(lz4block.decompress(block, uncompressed_size=LZ4_LEGACY_BLOCK))
+        else:
+            out.append(lz4_block_decompress(block))
+            if not full:
+                return Decompressed("lz4", b"".join(out), False,
+                                    "pure-Python lz4: first 8 MiB block only "
+                                    "(install the lz4 package to decode all of it)")
+    return Decompressed("lz4", b"".join(out), True)
+
+
+def lz4_block_decompress(src: bytes) -> bytes:
+    """Decode one LZ4 block (lz4 block format: sequences of token, literals, offset, match).
+
+    Pure Python and slow (about 2 MB/s); used only when the lz4 package is not installed.
+    """
+    dst = bytearray()
+    i, n = 0, len(src)
+    while i < n:
+        token = src[i]
+        i += 1
+        length = token >> 4
+        if length == 15:
+            while True:
+                byte = src[i]
+                i += 1
+                length += byte
+                if byte != 255:
+                    break
+        dst += src[i:i + length]
+        i += length
+        if i >= n:                   # the last sequence has literals only
+            break
+        offset = src[i] | (src[i + 1] << 8)
+        i += 2
+        if offset == 0 or offset > len(dst):
+            raise ValueError("corrupt lz4 block (bad match offset)")
+        length = (token & 15)
+        if length == 15:
+            while True:
+                byte = src[i]
+                i += 1
+                length += byte
+                if byte != 255:
+                    break
+        length += 4
+        start = len(dst) - offset
+        while length > 0:            # an overlapping match repeats the last `offset` bytes
+            chunk = dst[start:start + min(offset, length)]
+            dst += chunk
+            start += len(chunk)
+            length -= len(chunk)
+    return bytes(dst)
