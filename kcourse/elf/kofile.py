@@ -18,6 +18,7 @@ from pathlib import Path
 
 from kcourse.elf import elf64, image
 from kcourse.elf.elf64 import ElfHeader, Relocation, Section, Symbol  # noqa: F401 (re-export)
+from kcourse.elf.modinfo import split_modinfo
 from kcourse.elf.signature import ModuleSignature, read_signature
 from kcourse.errors import KoFormatError
 
@@ -45,18 +46,6 @@ class ThisModule:
     name: str
     init: str | None
     exit: str | None
-
-
-def split_modinfo(data: bytes) -> list[bytes]:
-    """The NUL-separated strings of .modinfo, exactly as kmod's kmod_elf_get_strings splits.
-
-    Leading NUL padding is skipped, runs of NULs separate strings, a last unterminated string
-    counts, and a section of at most one byte after the padding holds nothing.
-    """
-    data = data.lstrip(b"\0") or data[-1:]
-    if len(data) <= 1:
-        return []
-    return [s for s in data.split(b"\0") if s]
 
 
 class KoFile:

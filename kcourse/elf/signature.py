@@ -16,7 +16,7 @@ few DER steps, for bulk scans); tests hold them to the same answers.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from collections import namedtuple
 
 MAGIC = b"~Module signature appended~\n"
 _TRAILER = struct.Struct(">BBBBB3xI")  # struct module_signature, 12 bytes
@@ -41,26 +41,17 @@ SIG_ALGO_NAMES = {"1.2.840.113549.1.1.1": "RSA", "1.2.840.10045.2.1": "ECDSA",
 _CN = "2.5.4.3"
 
 
-@dataclass(frozen=True)
-class ModuleSignature:
-    id_type: str  # "PKCS#7" (or the legacy "PGP" / "X509")
-    algo: str  # public-key algorithm, e.g. "RSA"
-    hash: str  # digest, e.g. "sha256"
-    signer: str  # issuer commonName
-    key_id: bytes  # issuer serial number (PKCS#7) or the legacy key id
-    signature: bytes  # the signature value itself
-    total_size: int  # bytes appended after the ELF image, magic included
-
-
-@dataclass(frozen=True)
-class Trailer:
-    algo: int
-    hash: int
-    id_type: int
-    signer_len: int
-    key_id_len: int
-    sig_len: int
-    elf_size: int  # where the appended data starts
+# Plain named tuples, not dataclasses: this module is on `kcourse modinfo`'s start-up path.
+ModuleSignature = namedtuple("ModuleSignature", [
+    "id_type",  # "PKCS#7" (or the legacy "PGP" / "X509")
+    "algo",  # public-key algorithm, e.g. "RSA"
+    "hash",  # digest, e.g. "sha256"
+    "signer",  # issuer commonName
+    "key_id",  # bytes: issuer serial number (PKCS#7) or the legacy key id
+    "signature",  # bytes: the signature value itself
+    "total_size",  # bytes appended after the ELF image, magic included
+])
+Trailer = namedtuple("Trailer", "algo hash id_type signer_len key_id_len sig_len elf_size")
 
 
 def find_trailer(raw: bytes) -> Trailer | None:
@@ -133,8 +124,32 @@ def _signer_cn(buf: bytes, start: int, end: int) -> bytes | None:
     return value
 
 
+# The last blob parsed by fast_pkcs7: (length, prefix before the signature value, fields).
+# Modules signed by one key differ only in the signature value, which ends the blob, so a
+# blob of the same length with the same prefix has the same structure (DER is decided by
+# the bytes before each element) and the same signer, serial and algorithms.
+_template: tuple[int, bytes, tuple] | None = None
+
+
 def fast_pkcs7(blob: bytes) -> tuple[str, str, bytes, bytes, str] | None:
     """(signer, hash, serial, signature, algo) by walking DER; None if it is not plain DER."""
+    global _template
+    if _template is not None and len(blob) == _template[0]:
+        prefix = _template[1]
+        if blob.startswith(prefix):
+            signer, hsh, serial, algo = _template[2]
+            return signer, hsh, serial, blob[len(prefix):], algo
+    walked = _walk_pkcs7(blob)
+    if walked is None:
+        return None
+    parsed, sig_start, sig_end = walked
+    if sig_end == len(blob):
+        _template = (len(blob), blob[:sig_start], (parsed[0], parsed[1], parsed[2], parsed[4]))
+    return parsed
+
+
+def _walk_pkcs7(blob: bytes) -> tuple[tuple, int, int] | None:
+    """((signer, hash, serial, signature, algo), signature start, signature end) or None."""
     try:
         _t, s, e = _tlv(blob, 0, len(blob))  # ContentInfo
         kids = _children(blob, s, e)
@@ -162,7 +177,7 @@ def fast_pkcs7(blob: bytes) -> tuple[str, str, bytes, bytes, str] | None:
     serial_bytes = abs(number).to_bytes((abs(number).bit_length() + 7) // 8, "big")
     signer_text = (signer or b"").split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
     return (signer_text, HASH_NAMES.get(digest_oid, digest_oid), serial_bytes,
-            blob[enc[1] : enc[2]], SIG_ALGO_NAMES.get(sig_oid, sig_oid))
+            blob[enc[1] : enc[2]], SIG_ALGO_NAMES.get(sig_oid, sig_oid)), enc[1], enc[2]
 
 
 def parse_pkcs7(blob: bytes) -> tuple[str, str, bytes, bytes, str] | None:
