@@ -37,3 +37,21 @@ def test_ci_runs_the_readme_test_command():
 def test_data_is_shipped_inside_the_package():
     link = ROOT / "kcourse" / "data"
     assert link.resolve() == (ROOT / "data").resolve()
+
+
+def test_wheel_ships_the_data_folder(tmp_path):
+    """An installed kcourse finds its modules and kernel data (design.md: data/ is shipped)."""
+    import subprocess
+    import sys
+    import zipfile
+
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+         "-w", str(tmp_path), str(ROOT)],
+        check=True, capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("kcourse-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "kcourse/data/kernel/Module.symvers.xz" in names
+    assert "kcourse/data/modules/hello/hello.ko" in names
+    assert "kcourse/data/modules/hello/.hello.mod.o.cmd" in names  # dotfiles too
