@@ -46,7 +46,7 @@ def test_wheel_ships_the_data_folder(tmp_path):
     import zipfile
 
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
          "-w", str(tmp_path), str(ROOT)],
         check=True, capture_output=True,
     )
