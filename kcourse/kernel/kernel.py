@@ -1,0 +1,412 @@
+"""Kernel: the simulated Debian 12 kernel (6.1.0-NN-amd64) behind one object.
+
+System calls (finit_module, delete_module, open/close/read/write of files) return 0 or raise
+KernelErrno, like the real ones; /proc, /sys and /dev are read through a small VFS
+(read_file/write_file/list_dir); the ring buffer is `log`. The facts that make it *this*
+kernel (release, vermagic, module_layout CRC, config) come from data/kernel/kernel.json,
+which data/kernel/extract.sh reads out of Debian's linux-headers package.
+
+A refused call leaves snapshot() unchanged; what the real kernel also leaves behind - dmesg
+lines, taint bits set before the failure - is outside snapshot() on purpose.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import stat
+from dataclasses import dataclass
+
+from kcourse.errors import KoFormatError
+from kcourse.kernel import errno as E
+from kcourse.kernel import procfs
+from kcourse.kernel.context import ModuleContext
+from kcourse.kernel.errno import KernelErrno
+from kcourse.kernel.image import ModuleImage, read_source
+from kcourse.kernel.loader import Loader, LoadError
+from kcourse.kernel.module import Module
+from kcourse.kernel.printk import Clock, LogBuffer
+from kcourse.kernel.states import ModuleState, allowed
+from kcourse.kernel.symbols import KernelSymbols
+from kcourse.kernel.vmarea import ModuleArea
+from kcourse.paths import kernel_data_dir
+
+TAINT_DIE = 7
+
+
+@dataclass(frozen=True)
+class DirEntry:
+    name: str
+    mode: int  # st_mode, file type bits included (stat.filemode() gives ls -l's column)
+    kind: str  # "file" | "dir" | "link"
+    target: str | None = None
+
+
+@dataclass(frozen=True)
+class Event:
+    seq: int
+    kind: str  # load | unload | state | get | put | alloc | free | taint | oops
+    module: str
+    detail: object
+
+
+class TaskKilled(KernelErrno):
+    """The calling process died in the kernel (an oops in module code): the shell says Killed."""
+
+    def __init__(self, message: str = "Killed"):
+        super().__init__(E.EFAULT, message)
+        self.args = (message,)
+
+
+@functools.lru_cache(maxsize=1)
+def kernel_facts() -> dict:
+    return json.loads((kernel_data_dir() / "kernel.json").read_text())
+
+
+def _dir(name: str) -> DirEntry:
+    return DirEntry(name, stat.S_IFDIR | 0o755, "dir")
+
+
+def _file(name: str, mode: int) -> DirEntry:
+    return DirEntry(name, stat.S_IFREG | (mode & 0o7777), "file")
+
+
+class Kernel:
+    """One booted kernel with an empty module list."""
+
+    def __init__(self, seed: int = 0, sig_enforce: bool = False, behaviors: dict | None = None):
+        facts = kernel_facts()
+        self.seed = seed
+        self.release: str = facts["release"]
+        self.vermagic: str = facts["vermagic"]
+        self.module_layout_crc: int = int(facts["module_layout_crc"], 16)
+        self.config: dict = facts["config"]
+        self.sig_enforce = sig_enforce  # module.sig_enforce=1 on the command line
+        self.modules_disabled = False  # /proc/sys/kernel/modules_disabled
+        self.clock = Clock(seed)
+        self.log = LogBuffer(self.clock)
+        self.tainted = 0
+        self.debug_locks = True
+        self.modules: list[Module] = []
+        self.symbols = KernelSymbols()
+        self.vm = ModuleArea(seed)
+        self.events: list[Event] = []
+        self.last_trace: list[str] = []
+        self.last_unloaded = ""
+        self.devices: dict[str, tuple[Module, int]] = {}
+        self.fds: dict[int, tuple[str, Module | None]] = {}
+        self.panicked = False
+        self._behaviors = behaviors or {}
+        self._loader = Loader(self)
+        self.memory = self._make_memory()
+
+    def _make_memory(self):
+        from kcourse.kernel.memory import MemoryLedger
+
+        def sink(incident):
+            for level, text in incident.lines:
+                self.log.printk(f"\001{level}{text}\n")
+
+        try:
+            return MemoryLedger(seed=self.seed, sink=sink, clock=lambda: self.clock.usec,
+                                machine=self.machine)
+        except TypeError:  # an older ledger without these hooks
+            return MemoryLedger()
+
+    def machine(self):
+        """oops.Machine for report headers: taint, module list, last unloaded."""
+        from kcourse.kernel import oops
+
+        names = {0: "live", 1: "coming", 2: "going", 3: "unformed"}
+        return oops.Machine(release=self.release, taint=self.tainted,
+                            modules=[(m.name, m.taints, names[int(m.state)])
+                                     for m in self.modules],
+                            last_unloaded=self.last_unloaded)
+
+    # ================================================================ syscalls
+    def finit_module(self, path_or_kofile, params: str = "", flags: int = 0) -> int:
+        """finit_module(2). kmod's insmod: the file is read (and decompressed) in user space."""
+        self._alive()
+        if flags & ~7:
+            raise KernelErrno(E.EINVAL)
+        try:
+            source, raw = read_source(path_or_kofile)
+        except KoFormatError:
+            raise
+        return self._load(source, raw, params, flags, None)
+
+    def load_image(self, image: ModuleImage, params: str = "", flags: int = 0) -> int:
+        """finit_module for a pre-parsed image (the lean path: no file reading or parsing)."""
+        self._alive()
+        return self._load(image.source, b"", params, flags, image)
+
+    def _load(self, source, raw, params, flags, image) -> int:
+        self.clock.sleep()
+        try:
+            return self._loader.load_module(source, raw, params, flags, image)
+        except LoadError as err:
+            raise KernelErrno(err.errno) from None
+
+    def delete_module(self, name: str, flags: int = os.O_NONBLOCK) -> int:
+        """delete_module(2); O_TRUNC forces (CONFIG_MODULE_FORCE_UNLOAD=y)."""
+        self._alive()
+        self.clock.sleep()
+        try:
+            return self._loader.delete_module(name, flags)
+        except LoadError as err:
+            raise KernelErrno(err.errno) from None
+
+    def _alive(self) -> None:
+        if self.panicked:
+            raise TaskKilled("Kernel panic - not syncing: the machine has stopped")
+
+    # ================================================================ module list
+    def find_module_all(self, name: str) -> Module | None:
+        return next((m for m in self.modules if m.name == name), None)
+
+    def find_module(self, name: str) -> Module | None:
+        """main.c find_module: UNFORMED modules are invisible."""
+        m = self.find_module_all(name)
+        return m if m is not None and m.state != ModuleState.UNFORMED else None
+
+    def link_module(self, mod: Module) -> None:
+        self.set_state(mod, None, ModuleState.UNFORMED)
+        self.modules.insert(0, mod)  # list_add_rcu: newest first
+
+    def unlink_module(self, mod: Module) -> None:
+        if mod in self.modules:
+            self.modules.remove(mod)
+            self.set_state(mod, mod.state, None)
+            if mod.was_live:
+                self.last_unloaded = mod.name
+                self.event("unload", mod.name, None)
+                self.memory_unloaded(mod.name)
+
+    def sysfs_add(self, mod: Module) -> None:
+        mod.sysfs = True
+
+    def sysfs_remove(self, mod: Module) -> None:
+        mod.sysfs = False
+        for name in [n for n, (m, _mode) in self.devices.items() if m is mod]:
+            self.devices.pop(name)
+
+    def memory_unloaded(self, owner: str) -> None:
+        hook = getattr(self.memory, "owner_unloaded", None)
+        if hook is not None:
+            hook(owner)
+
+    def set_state(self, mod: Module, old_or_new, new=...) -> None:
+        """Change mod.state, checking the change is one the kernel makes (states.TRANSITIONS)."""
+        if new is ...:
+            old, new = mod.state, old_or_new
+        else:
+            old = old_or_new
+        if not allowed(old, new):
+            raise AssertionError(f"{mod.name}: illegal transition {old} -> {new}")
+        if new is not None:
+            mod.state = new
+        if new == ModuleState.LIVE:
+            mod.was_live = True
+            self.event("load", mod.name, None)
+        self.event("state", mod.name, (None if old is None else old.name,
+                                       None if new is None else new.name))
+
+    def event(self, kind: str, module: str, detail) -> None:
+        self.events.append(Event(len(self.events), kind, module, detail))
+
+    # ================================================================ references
+    def try_module_get(self, mod: Module, why: str = "") -> bool:
+        """main.c try_module_get: only while not GOING, and never from zero."""
+        if mod.state == ModuleState.GOING or mod.refcnt == 0:
+            return False
+        mod.refcnt += 1
+        self.event("get", mod.name, (mod.module_refcount(), why))
+        return True
+
+    def module_put(self, mod: Module, why: str = "") -> None:
+        if mod.refcnt > 0:  # atomic_dec_if_positive
+            mod.refcnt -= 1
+        self.event("put", mod.name, (mod.module_refcount(), why))
+
+    # ================================================================ module code
+    def _behavior(self, mod: Module):
+        if mod.behavior is None:
+            from kcourse import behaviors
+
+            mod.behavior = self._behaviors.get(mod.name) or behaviors.lookup(mod.name)
+        return mod.behavior
+
+    def _ctx(self, mod: Module) -> ModuleContext:
+        if mod.context is None:
+            mod.context = ModuleContext(self, mod)
+        return mod.context
+
+    def run_init(self, mod: Module) -> int:
+        if not mod.init:
+            return 0
+        return self._run(mod, "init") or 0
+
+    def run_exit(self, mod: Module) -> None:
+        self._run(mod, "exit")
+
+    def _run(self, mod: Module, hook: str, *args):
+        behavior = self._behavior(mod)
+        fn = getattr(behavior, hook, None) if behavior is not None else None
+        if fn is None:
+            return 0
+        from kcourse.kernel.oops import KernelOops
+
+        try:
+            return fn(self._ctx(mod), *args)
+        except KernelOops as oops:
+            self.oops(mod, oops)
+
+    def oops(self, mod: Module | None, oops) -> None:
+        for level, text in oops.lines:
+            self.log.printk(f"\001{level}{text}\n")
+        self.tainted |= 1 << TAINT_DIE
+        self.event("oops", mod.name if mod else "", str(oops))
+        if oops.panic:
+            self.panicked = True
+        raise TaskKilled()
+
+    # ================================================================ devices
+    def register_device(self, name: str, mod: Module, mode: int = 0o600) -> None:
+        self.devices[name] = (mod, mode)
+
+    def unregister_device(self, name: str) -> None:
+        self.devices.pop(name, None)
+
+    def open(self, path: str) -> int:
+        self._alive()
+        path = _norm(path)
+        owner = None
+        if path.startswith("/dev/"):
+            entry = self.devices.get(path[5:])
+            if entry is None:
+                raise KernelErrno(E.ENOENT)
+            owner = entry[0]
+            if not self.try_module_get(owner, why=f"open {path}"):  # fops_get
+                raise KernelErrno(E.ENODEV)
+            try:
+                ret = self._run(owner, "open")
+            except TaskKilled:
+                raise
+            if ret and ret < 0:
+                self.module_put(owner, why=f"open {path} failed")
+                raise KernelErrno(-ret)
+        else:
+            self._lookup(path)  # raises ENOENT / EISDIR semantics for non-files
+        fd = 3
+        while fd in self.fds:
+            fd += 1
+        self.fds[fd] = (path, owner)
+        return fd
+
+    def close(self, fd: int) -> int:
+        self._alive()
+        if fd not in self.fds:
+            raise KernelErrno(E.EBADF)
+        path, owner = self.fds.pop(fd)
+        if owner is not None:
+            if owner in self.modules:
+                self._run(owner, "release")
+            self.module_put(owner, why=f"close {path}")  # fops_put
+        return 0
+
+    # ================================================================ VFS
+    def read_file(self, path: str) -> str:
+        self._alive()
+        path = _norm(path)
+        if path.startswith("/dev/") and path[5:] in self.devices:
+            fd = self.open(path)
+            try:
+                owner = self.fds[fd][1]
+                out = self._run(owner, "read")
+            finally:
+                self.close(fd)
+            return out if isinstance(out, str) else ""
+        node = self._lookup(path)
+        if node[0] == "dir":
+            raise KernelErrno(E.EISDIR)
+        _kind, mode, reader, _writer = node
+        if reader is None or not mode & 0o444:
+            raise KernelErrno(E.EACCES)
+        return reader()
+
+    def write_file(self, path: str, text: str) -> int:
+        self._alive()
+        path = _norm(path)
+        if path.startswith("/dev/") and path[5:] in self.devices:
+            fd = self.open(path)
+            try:
+                ret = self._run(self.fds[fd][1], "write", text)
+            finally:
+                self.close(fd)
+            if isinstance(ret, int) and ret < 0:
+                raise KernelErrno(-ret)
+            return len(text)
+        node = self._lookup(path)
+        if node[0] == "dir":
+            raise KernelErrno(E.EISDIR)
+        _kind, mode, _reader, writer = node
+        if writer is None or not mode & 0o222:
+            raise KernelErrno(E.EACCES)
+        writer(text)
+        return len(text)
+
+    def list_dir(self, path: str) -> list[DirEntry]:
+        self._alive()
+        path = _norm(path)
+        node = self._lookup(path)
+        if node[0] != "dir":
+            raise KernelErrno(E.ENOTDIR)
+        return sorted(node[1](), key=lambda e: e.name)
+
+    def exists(self, path: str) -> bool:
+        try:
+            self._lookup(_norm(path))
+            return True
+        except KernelErrno:
+            return False
+
+    def _lookup(self, path: str):
+        """("dir", lister) or ("file", mode, reader, writer); KernelErrno(ENOENT) if absent."""
+        from kcourse.kernel.vfs import lookup
+
+        return lookup(self, path)
+
+    # ================================================================ views
+    def dmesg_lines(self) -> list[str]:
+        return self.log.lines()
+
+    def proc_modules(self) -> str:
+        return procfs.proc_modules(self)
+
+    def snapshot(self) -> tuple:
+        """Everything a user can observe, except the log and the taint mask (see module doc)."""
+        mem = self.memory
+        held = tuple(sorted((o, mem.held_by(o)) for o in getattr(mem, "owners", lambda: [])()))
+        fds = tuple((fd, p, o.name if o else None) for fd, (p, o) in sorted(self.fds.items()))
+        devices = tuple(sorted((n, m.name, mode) for n, (m, mode) in self.devices.items()))
+        return (tuple(m.snapshot() for m in self.modules), fds, devices, held,
+                self.vm.snapshot())
+
+    def refcount_expected(self, mod: Module) -> int:
+        """Dependents plus held references: what module_refcount() must equal when LIVE."""
+        opens = sum(1 for _p, o in self.fds.values() if o is mod)
+        return len(mod.source_list) + opens + mod.held
+
+
+def _norm(path: str) -> str:
+    parts = [p for p in path.split("/") if p and p != "."]
+    out: list[str] = []
+    for p in parts:
+        if p == "..":
+            if out:
+                out.pop()
+        else:
+            out.append(p)
+    return "/" + "/".join(out)
+

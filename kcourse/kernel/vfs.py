@@ -1,0 +1,165 @@
+"""Path lookup for the kernel's pseudo file systems: /proc, /sys/module and /dev.
+
+lookup() returns ("dir", lister) or ("file", mode, reader, writer) for a path, or raises
+KernelErrno(ENOENT). Modes are those of the real files (kernfs keeps the attribute's mode):
+a reader or writer of None means the file has no show/store method, which kernfs reports
+as EACCES when opened that way, even for root.
+"""
+
+from __future__ import annotations
+
+import stat
+
+from kcourse.kernel import errno as E
+from kcourse.kernel import procfs
+from kcourse.kernel.errno import KernelErrno
+from kcourse.kernel.states import ModuleState
+
+REG = stat.S_IFREG
+
+
+def _entry(name, mode, kind="file", target=None):
+    from kcourse.kernel.kernel import DirEntry
+
+    return DirEntry(name, mode, kind, target)
+
+
+def _dir(lister):
+    return ("dir", lister)
+
+
+def _ro(text_fn, mode=0o444):
+    return ("file", REG | mode, text_fn, None)
+
+
+def lookup(k, path: str):
+    parts = path.strip("/").split("/") if path != "/" else []
+    if not parts:
+        return _dir(lambda: [_entry(n, stat.S_IFDIR | 0o755, "dir")
+                             for n in ("dev", "proc", "sys")])
+    top = parts[0]
+    if top == "proc":
+        return _proc(k, parts[1:])
+    if top == "sys":
+        return _sys(k, parts[1:])
+    if top == "dev":
+        return _dev(k, parts[1:])
+    raise KernelErrno(E.ENOENT)
+
+
+def _proc(k, parts):
+    if not parts:
+        return _dir(lambda: [_entry("kallsyms", REG | 0o444), _entry("modules", REG | 0o444),
+                             _entry("sys", stat.S_IFDIR | 0o555, "dir")])
+    if parts == ["modules"]:
+        return _ro(lambda: procfs.proc_modules(k))
+    if parts == ["kallsyms"]:
+        return _ro(lambda: procfs.proc_kallsyms(k), 0o444)
+    if parts == ["sys"]:
+        return _dir(lambda: [_entry("kernel", stat.S_IFDIR | 0o555, "dir")])
+    if parts == ["sys", "kernel"]:
+        return _dir(lambda: [_entry("modules_disabled", REG | 0o644),
+                             _entry("tainted", REG | 0o644)])
+    if parts == ["sys", "kernel", "tainted"]:
+        def write(text):  # kernel/sysctl.c proc_taint: bits can be set, never cleared
+            try:
+                value = int(text.strip(), 0)
+            except ValueError:
+                raise KernelErrno(E.EINVAL) from None
+            k.tainted |= value
+        return ("file", REG | 0o644, lambda: f"{k.tainted}\n", write)
+    if parts == ["sys", "kernel", "modules_disabled"]:
+        def write_md(text):  # once set it cannot be cleared (kernel/sysctl.c, max = 1)
+            value = text.strip()
+            if value not in ("0", "1") or (k.modules_disabled and value == "0"):
+                raise KernelErrno(E.EINVAL)
+            k.modules_disabled = value == "1"
+        return ("file", REG | 0o644, lambda: f"{int(k.modules_disabled)}\n", write_md)
+    raise KernelErrno(E.ENOENT)
+
+
+def _sysfs_modules(k):
+    return [m for m in k.modules if getattr(m, "sysfs", False)]
+
+
+def _sys(k, parts):
+    if not parts:
+        return _dir(lambda: [_entry("module", stat.S_IFDIR | 0o755, "dir")])
+    if parts[0] != "module":
+        raise KernelErrno(E.ENOENT)
+    if len(parts) == 1:
+        return _dir(lambda: [_entry(m.name, stat.S_IFDIR | 0o755, "dir")
+                             for m in _sysfs_modules(k)])
+    mod = next((m for m in _sysfs_modules(k) if m.name == parts[1]), None)
+    if mod is None:
+        raise KernelErrno(E.ENOENT)
+    rest = parts[2:]
+    entries = procfs.sysfs_entries(mod)
+    if not rest:
+        return _dir(lambda: [_entry(n, mode, "dir" if stat.S_ISDIR(mode) else "file")
+                             for n, (mode, _t) in procfs.sysfs_entries(mod).items()])
+    name = rest[0]
+    if name not in entries:
+        raise KernelErrno(E.ENOENT)
+    if name == "holders":
+        if len(rest) == 1:
+            return _dir(lambda: [_entry(s, procfs.S_LINK, "link", f"../../{s}")
+                                 for s in mod.source_list])
+        if len(rest) == 2 and rest[1] in mod.source_list:
+            return _sys(k, ["module", rest[1]])
+        raise KernelErrno(E.ENOENT)
+    if name == "parameters":
+        files = procfs.params_dir(mod)
+        if len(rest) == 1:
+            return _dir(lambda: [_entry(n, mode) for n, mode in procfs.params_dir(mod).items()])
+        if len(rest) == 2 and rest[1] in files:
+            return _param_file(k, mod, rest[1])
+        raise KernelErrno(E.ENOENT)
+    if name == "sections":
+        files = procfs.section_files(mod)
+        if len(rest) == 1:
+            return _dir(lambda: [_entry(n, REG | 0o400) for n in procfs.section_files(mod)])
+        if len(rest) == 2 and rest[1] in files:
+            return ("file", REG | 0o400, lambda: f"0x{procfs.px(files[rest[1]])}\n", None)
+        raise KernelErrno(E.ENOENT)
+    if name == "notes":
+        notes = procfs.note_files(mod)
+        if len(rest) == 1:
+            return _dir(lambda: [_entry(n, REG | 0o444) for n in procfs.note_files(mod)])
+        if len(rest) == 2 and rest[1] in notes:
+            return _ro(lambda: notes[rest[1]].decode("latin-1"))
+        raise KernelErrno(E.ENOENT)
+    if len(rest) != 1:
+        raise KernelErrno(E.ENOTDIR)
+    if name == "uevent":
+        def uevent(text):  # lib/kobject_uevent.c kobject_synth_uevent: an action name first
+            action = text.strip().split(" ")[0]
+            if action not in ("add", "remove", "change", "move", "online", "offline",
+                              "bind", "unbind"):
+                raise KernelErrno(E.EINVAL)
+        return ("file", REG | 0o200, None, uevent)
+    return _ro(lambda: procfs.sysfs_attr(mod, name))
+
+
+def _param_file(k, mod, pname):
+    param = mod.params[pname]
+
+    def write(text):  # kernel/params.c param_attr_store: the buffer as written, newline too
+        if mod.state == ModuleState.GOING:
+            raise KernelErrno(E.ENOENT)
+        try:
+            param.set(text)
+        except ValueError as exc:
+            raise KernelErrno(exc.args[0]) from None
+    writable = param.perm & 0o222
+    return ("file", REG | param.perm, param.show, write if writable else None)
+
+
+def _dev(k, parts):
+    if not parts:
+        return _dir(lambda: [_entry(n, stat.S_IFCHR | mode)
+                             for n, (_m, mode) in k.devices.items()])
+    if len(parts) == 1 and parts[0] in k.devices:
+        _mod, mode = k.devices[parts[0]]
+        return ("file", stat.S_IFCHR | mode, lambda: "", lambda text: None)
+    raise KernelErrno(E.ENOENT)
