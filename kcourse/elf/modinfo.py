@@ -178,14 +178,13 @@ def format_plain(strings: list[bytes], sig: tuple | None, err: list[bytes]) -> b
     params = None
     prefixes = _PREFIX
     for item in strings:
-        key, eq, value = item.partition(b"=")
+        key, _, value = item.partition(b"=")
         if key == b"parm" or key == b"parmtype":
             if params is None:
                 params = []
-            params.append((key, value if eq else key))
+            params.append((key, value))
             continue
-        prefix = prefixes.get(key) or _prefix(key)
-        lines.append(prefix + value if eq else prefix + key)
+        lines.append((prefixes.get(key) or _prefix(key)) + value)
     if sig is not None:
         id_type, signer, key_id, hsh, sig_bytes = sig
         key_hex = _HEX_CACHE.get(key_id)
@@ -213,7 +212,7 @@ def info_items(strings: list[bytes], sig: tuple | None) -> list[tuple[bytes, byt
     items = []
     for item in strings:
         key, eq, value = item.partition(b"=")
-        items.append((key, value if eq else key))  # no '=': kmod's value is the key itself
+        items.append((key, value))  # no '=': the value is empty (valuelen 0)
     if sig is not None:
         id_type, signer, key_id, hsh, sig_bytes = sig
         items += [(b"sig_id", id_type.encode()),
@@ -354,11 +353,18 @@ def _parse_args(argv: list[str]):
             matches = [k for k in _LONG_OPTS if k.startswith(name)]
             if name in _LONG_OPTS:
                 matches = [name]
-            if len(matches) != 1:
-                what = "unrecognized" if not matches else "ambiguous"
-                sys.stderr.write(f"modinfo: {what} option '--{name}'\n")
+            if not matches:
+                sys.stderr.write(f"modinfo: unrecognized option '--{name}'\n")
+                return 1
+            if len(matches) > 1:  # glibc getopt_long's wording
+                listed = " ".join(f"'--{m}'" for m in matches)
+                sys.stderr.write(f"modinfo: option '--{name}' is ambiguous; "
+                                 f"possibilities: {listed}\n")
                 return 1
             letter = _LONG_OPTS[matches[0]]
+            if eq and letter not in "Fkb":
+                sys.stderr.write(f"modinfo: option '--{matches[0]}' doesn't allow an argument\n")
+                return 1
             if letter in "Fkb":
                 if not eq:
                     if i >= len(argv):
