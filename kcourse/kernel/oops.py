@@ -171,7 +171,8 @@ def call_trace(frames: list[str]) -> list[tuple[int, str]]:
 def die_lines(machine: Machine, title: str, err: int, pid: int, comm: str, rip: str,
               frames: list[str], cr2: int = 0, opcode: bytes = b"\x8b\x07",
               regs: dict[str, int] | None = None, seed: int = 0,
-              in_interrupt: bool = False) -> tuple[list[tuple[int, str]], bool]:
+              in_interrupt: bool = False, rsp: int | None = None,
+              cr2_summary: bool = True) -> tuple[list[tuple[int, str]], bool]:
     """__die + oops_end (arch/x86/kernel/dumpstack.c:377-445): the body of every oops.
 
     Returns (lines, panicked). Updates machine.oops_count and sets TAINT_DIE after printing,
@@ -180,7 +181,7 @@ def die_lines(machine: Machine, title: str, err: int, pid: int, comm: str, rip: 
     rng = random.Random(seed)
     machine.oops_count += 1
     regs = _regs(rng, regs or {})
-    rsp = 0xFFFFC90000000000 | rng.getrandbits(20) << 12 | 0xD38
+    rsp = rsp if rsp is not None else 0xFFFFC90000000000 | rng.getrandbits(20) << 12 | 0xD38
     code = _code(rng, opcode)
     reg_lines = register_lines(rip, rsp, 0x00010246, regs, cr2, code)
     lines = [(KERN_DEFAULT, f"{title}: {err & 0xFFFF:04x} [#{machine.oops_count}] "
@@ -188,8 +189,8 @@ def die_lines(machine: Machine, title: str, err: int, pid: int, comm: str, rip: 
              (KERN_DEFAULT, machine.cpu_line(pid, comm)),
              (KERN_DEFAULT, f"Hardware name: {machine.hardware}")]
     lines += reg_lines + call_trace(frames) + [(KERN_DEFAULT, machine.modules_line())]
-    if cr2:
-        lines.append((KERN_DEFAULT, f"CR2: {cr2:016x}"))  # fault.c executive summary
+    if cr2 and cr2_summary:
+        lines.append((KERN_DEFAULT, f"CR2: {cr2:016x}"))  # fault.c:723 executive summary
     lines.append((KERN_WARNING, END_TRACE))
     lines += reg_lines  # oops_end: "Executive summary in case the oops scrolled away"
     machine.taint |= 1 << TAINT_DIE
