@@ -337,6 +337,25 @@ def modinfo_json(path, filename: str | None = None) -> dict:
 # ---------------------------------------------------------------------- command line
 
 
+class _Out:
+    """Bytes to a text stream: its .buffer when it has one (a terminal, a pipe, pytest),
+    otherwise decoded (Jupyter's OutStream has no .buffer)."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.buffer = getattr(stream, "buffer", None)
+
+    def write(self, data: bytes) -> None:
+        if self.buffer is not None:
+            self.buffer.write(data)
+        else:
+            self.stream.write(data.decode("utf-8", "surrogateescape"))
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+
 def _parse_args(argv: list[str]):
     """getopt_long with GNU permutation, like kmod. Returns (opts, files) or an exit code."""
     opts: dict[str, str | bool] = {}
@@ -438,7 +457,7 @@ def main(argv: list[str]) -> int:
     field = field if isinstance(field, str) else None
     sep = b"\0" if opts.get("0") else b"\n"
     as_json = bool(opts.get("J"))
-    out = sys.stdout.buffer
+    out = _Out(sys.stdout)
     cwd = current_dir_name()
     failed = False
     records = []
@@ -475,17 +494,17 @@ def main(argv: list[str]) -> int:
             out.write(format_plain(strings, sig, errors))
             if errors:
                 out.flush()
-                sys.stderr.buffer.write(b"".join(errors))
+                _Out(sys.stderr).write(b"".join(errors))
             continue
         items = info_items(strings, sig)
         if as_json:
             records.append(modinfo_json(path, filename.decode("utf-8", "surrogateescape")))
             continue
-        errors: list[bytes] = []
+        errors = []
         out.write(format_module(None, items, field, sep, errors))
         if errors:
             out.flush()
-            sys.stderr.buffer.write(b"".join(errors))
+            _Out(sys.stderr).write(b"".join(errors))
     if as_json:
         import json
 

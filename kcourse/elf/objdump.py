@@ -208,6 +208,7 @@ _LONG = {"file-headers": "f", "section-headers": "h", "headers": "h", "syms": "t
 
 def main(argv: list[str]) -> int:
     from kcourse.elf.kofile import KoFile
+    from kcourse.elf.modinfo import _Out
 
     want: set[str] = set()
     files: list[str] = []
@@ -246,6 +247,6 @@ def main(argv: list[str]) -> int:
             sys.stderr.write(f"objdump: {err}\n")
             failed = True
             continue
-        sys.stdout.write(text)
+        _Out(sys.stdout).write(text.encode("utf-8", "surrogateescape"))
     sys.stdout.flush()
     return 1 if failed else 0
