@@ -1,0 +1,135 @@
+"""Read the guest's serial console back into CommandResults (see kcourse.lab.guest).
+
+Pure text processing, so it is tested without QEMU: clean the console text (ANSI escapes,
+`\\r`), find the runner's marker lines, decode the base64 blocks, and work out which kernel
+log lines each command caused by comparing successive `dmesg` snapshots.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from kcourse.backend import CommandResult
+from kcourse.lab.guest import MARK, decode
+
+ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|[@-Z\\-_]|\][^\x07]*\x07)")
+# util-linux dmesg's default line: "[    6.663697] hello: ..." (printk.c: print_time
+# formats the same "[%5lu.%06lu]" for the syslog interface busybox reads).
+BASE64_LINE = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
+TIMESTAMP = re.compile(r"^\[\s*(\d+)\.(\d{6})\] ?")
+
+
+def clean(console: str) -> str:
+    """Console text without ANSI escapes and carriage returns."""
+    return ANSI.sub("", console).replace("\r", "")
+
+
+def strip_timestamp(line: str) -> str:
+    return TIMESTAMP.sub("", line, count=1)
+
+
+def _stamp(line: str) -> tuple[int, int] | None:
+    match = TIMESTAMP.match(line)
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def new_log_lines(before: list[str], after: list[str]) -> list[str]:
+    """The kernel log lines in `after` that were not in `before` (both full dmesg outputs).
+
+    Normally `after` extends `before`. If the log was cleared in between (`dmesg -c`), the
+    lines newer than the last one seen before are the new ones (timestamps only grow).
+    """
+    if after[: len(before)] == before:
+        return after[len(before) :]
+    last = next((s for s in map(_stamp, reversed(before)) if s is not None), None)
+    if last is None:
+        return after
+    fresh, keep = [], False
+    for line in after:
+        stamp = _stamp(line)
+        if stamp is not None:
+            keep = stamp > last
+        if keep:
+            fresh.append(line)
+    return fresh
+
+
+@dataclass
+class Report:
+    """What the runner printed for one line, before the log snapshots are diffed."""
+
+    index: int
+    rc: int | None = None
+    blocks: dict[str, list[str]] = field(default_factory=dict)
+    ended: bool = False
+
+
+@dataclass
+class Transcript:
+    """Everything parsed from one boot."""
+
+    ready: bool = False
+    done: bool = False
+    started: list[int] = field(default_factory=list)  # BEGIN seen, in order
+    reports: dict[int, Report] = field(default_factory=dict)
+    noise: list[str] = field(default_factory=list)  # console lines outside any block
+
+    def last_started(self) -> int | None:
+        return self.started[-1] if self.started else None
+
+
+def parse(console: str, token: str) -> Transcript:
+    """Parse the cleaned console text of a run whose markers carry `token`."""
+    prefix = f"{MARK}:{token}:"
+    result = Transcript()
+    current: list[str] | None = None
+    report: Report | None = None
+    for line in clean(console).split("\n"):
+        if not line.startswith(prefix):
+            if current is not None and BASE64_LINE.match(line):
+                current.append(line)
+            elif line.strip():
+                result.noise.append(line)
+            continue
+        word = line[len(prefix) :].strip()
+        kind, _, rest = word.partition(":")
+        current = None
+        if kind == "READY":
+            result.ready = True
+        elif kind == "DONE":
+            result.done = True
+        elif kind == "BEGIN":
+            result.started.append(int(rest))
+        elif kind == "RC":
+            index, _, rc = rest.partition(":")
+            report = result.reports.setdefault(int(index), Report(int(index)))
+            report.rc = int(rc)
+        elif kind in ("OUT", "ERR", "LOG") and report is not None:
+            current = report.blocks.setdefault(kind, [])
+        elif kind == "END" and report is not None:
+            report.ended = True
+    return result
+
+
+def results(lines: list[str], transcript: Transcript) -> list[CommandResult]:
+    """One CommandResult per line that reported in full; stops at the first that did not."""
+    out: list[CommandResult] = []
+    previous_log: list[str] = []
+    for index, line in enumerate(lines):
+        report = transcript.reports.get(index)
+        if report is None or not report.ended or report.rc is None:
+            break
+        log = decode(report.blocks.get("LOG", [])).splitlines()
+        caused = [strip_timestamp(x) for x in new_log_lines(previous_log, log)]
+        previous_log = log
+        out.append(
+            CommandResult(
+                line=line,
+                stdout=decode(report.blocks.get("OUT", [])),
+                stderr=decode(report.blocks.get("ERR", [])),
+                rc=report.rc,
+                dmesg=tuple(caused),
+            )
+        )
+    return out

@@ -1,0 +1,147 @@
+"""RealKernel: run shell lines on Debian's real kernel, booted under QEMU, one boot per script.
+
+    from kcourse.lab import RealKernel
+    results = RealKernel().run_script(["insmod hello.ko", "lsmod"])   # list[CommandResult]
+
+Same results as the simulator's shell (kcourse.backend.CommandResult), so a test or a notebook
+can hold the two side by side. Each script boots a fresh guest: QEMU with TCG (KVM is not
+available on these machines), the PVH-bootable kernel and the cached base initramfs with a
+small per-script archive appended (the lines, and the files the script names: `files` maps
+a name in the guest, relative to the script's directory /root, to a file on the host). The
+guest is killed when it outlives `timeout` seconds, and the error names the line it was on.
+
+The host kernel is never touched: nothing here runs insmod/rmmod/modprobe, nor sudo, on the
+host; every module operation happens inside the guest.
+"""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from kcourse.backend import CommandResult
+from kcourse.errors import KcourseError
+from kcourse.lab import guest, protocol
+from kcourse.lab.prepare import Lab, Progress, _quiet, check_qemu, prepare
+
+# console=ttyS0: the serial port is our channel. loglevel=1: only KERN_EMERG reaches the
+# console, so printk output cannot interleave with the runner's lines (it stays in the log
+# buffer, which the runner reads with dmesg). panic=-1 + -no-reboot: a panic ends QEMU.
+# tsc=reliable: no clocksource watchdog messages appearing in the log mid-script under TCG.
+CMDLINE = "console=ttyS0 loglevel=1 panic=-1 tsc=reliable"
+MEMORY_MB = 512
+
+
+class GuestError(KcourseError):
+    """The guest did not run the script to the end (hung, crashed, or never booted)."""
+
+
+def qemu_command(qemu: str, kernel: Path, initrd: Path, cmdline: str = CMDLINE) -> list[str]:
+    return [
+        qemu, "-accel", "tcg", "-m", str(MEMORY_MB), "-smp", "1",
+        "-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio",
+        "-kernel", str(kernel), "-initrd", str(initrd), "-append", cmdline,
+        "-no-reboot",
+    ]  # fmt: skip
+
+
+def _describe_failure(lines: list[str], transcript: protocol.Transcript, console: str,
+                      what: str) -> str:
+    index = transcript.last_started()
+    if not transcript.ready:
+        tail = [x for x in protocol.clean(console).splitlines() if x.strip()][-1:]
+        detail = f": {tail[0][:120]}" if tail else ""
+        return f"the guest {what} before the shell started{detail}"
+    if index is None:
+        return f"the guest {what} before running the first line"
+    return f"the guest {what} while running line {index + 1}: {lines[index]}"
+
+
+class RealKernel:
+    """Runs scripts on a real Debian kernel in QEMU. `prepare()` happens on first use."""
+
+    def __init__(self, lab: Lab | None = None, timeout: float = 120.0,
+                 progress: Progress = _quiet, cmdline: str = CMDLINE):
+        self._lab = lab
+        self.timeout = timeout
+        self.progress = progress
+        self.cmdline = cmdline
+        self.last_boot_seconds: float | None = None
+        self.last_console = ""
+
+    @property
+    def lab(self) -> Lab:
+        if self._lab is None:
+            self._lab = prepare(self.progress)
+        return self._lab
+
+    @property
+    def release(self) -> str:
+        return self.lab.release
+
+    def default_files(self) -> dict[str, Path]:
+        """The course modules, in the script's directory as `<name>.ko`."""
+        return {f"{name}.ko": ko for name, ko in self.lab.course.items()}
+
+    def run_script(self, lines: list[str], files: dict[str, Path] | None = None,
+                   with_course: bool = True) -> list[CommandResult]:
+        """Boot, run `lines` in one root bash, power off; one CommandResult per line."""
+        lines = [line.rstrip("\n") for line in lines]
+        qemu = check_qemu()
+        lab = self.lab
+        payload = dict(self.default_files()) if with_course else {}
+        payload.update(files or {})
+        blobs = {}
+        for name, path in payload.items():
+            try:
+                blobs[name] = Path(path).read_bytes()
+            except OSError as err:
+                raise KcourseError(f"cannot read {path}: {err.strerror}") from err
+        token = secrets.token_hex(8)
+        archive = guest.script_archive(lines, token, blobs)
+        with tempfile.TemporaryDirectory(prefix="kcourse-boot-") as tmp:
+            initrd = Path(tmp) / "initrd"
+            # Concatenated archives: the kernel unpacks one after the other, skipping NUL
+            # padding, and takes an uncompressed one only at a 4-byte-aligned offset
+            # (init/initramfs.c: unpack_to_rootfs, `!(this_header & 3)`).
+            base = lab.initrd.read_bytes()
+            initrd.write_bytes(base + b"\0" * (-len(base) % 4) + archive)
+            console, status = self._boot(qemu_command(qemu, lab.kernel, initrd, self.cmdline))
+        self.last_console = console
+        transcript = protocol.parse(console, token)
+        results = protocol.results(lines, transcript)
+        if status == "timeout":
+            raise GuestError(_describe_failure(
+                lines, transcript, console, f"did not finish within {self.timeout:g} s"))
+        if len(results) < len(lines):
+            index = len(results)
+            if transcript.ready and index not in transcript.started:
+                what = "stopped (the shell exited)"
+            else:
+                what = "crashed"
+            raise GuestError(_describe_failure(lines, transcript, console, what))
+        return results
+
+    def _boot(self, command: list[str]) -> tuple[str, str]:
+        """Run QEMU to power-off; returns (console text, 'ok' | 'timeout')."""
+        start = time.monotonic()
+        with tempfile.TemporaryFile() as out:
+            try:
+                proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out,
+                                        stderr=subprocess.STDOUT)
+            except OSError as err:
+                raise KcourseError(f"cannot start {command[0]}: {err.strerror}") from err
+            try:
+                proc.wait(timeout=self.timeout)
+                status = "ok"
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                status = "timeout"
+            self.last_boot_seconds = time.monotonic() - start
+            out.seek(0)
+            console = out.read().decode("utf-8", errors="replace")
+        return console, status
