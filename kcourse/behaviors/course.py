@@ -47,3 +47,176 @@ class Consumer(Behavior):
 
     def exit(self, ctx) -> None:
         ctx.pr_info("unloaded")
+
+
+@register("failinit")
+class FailInit(Behavior):
+    def init(self, ctx) -> int:
+        ctx.pr_info("init runs, then returns -ENODEV")
+        return -ENODEV
+
+    def exit(self, ctx) -> None:
+        ctx.pr_info("exit (never printed)")
+
+
+@register("noexit")
+class NoExit(Behavior):
+    def init(self, ctx) -> int:
+        ctx.pr_info("loaded; there is no exit function, so it cannot be unloaded")
+        return 0
+
+
+@register("proprietary")
+class Proprietary(Behavior):
+    def init(self, ctx) -> int:
+        ctx.pr_info("loaded (licence 'Proprietary', uses only EXPORT_SYMBOL symbols)")
+        return 0
+
+    def exit(self, ctx) -> None:
+        ctx.pr_info("unloaded")
+
+
+class MiscDevice(Behavior):
+    """A module with one misc device: misc_register in init, misc_deregister in exit."""
+
+    device = ""
+    registered = ""
+    removed = ""
+
+    def init(self, ctx) -> int:
+        ctx.register_device(self.device)
+        ctx.pr_info(self.registered)
+        return 0
+
+    def exit(self, ctx) -> None:
+        ctx.unregister_device(self.device)
+        ctx.pr_info(self.removed)
+
+
+@register("kcdev")
+class Kcdev(MiscDevice):
+    device = "kcdev"
+    registered = "/dev/kcdev registered"
+    removed = "/dev/kcdev removed"
+    message = "hello from kcdev\n"
+
+    def open(self, ctx) -> int:
+        # misc_open() took the module reference (fops_get) before calling us.
+        ctx.pr_info(f"open, refcnt={ctx.module.module_refcount()}")
+        return 0
+
+    def release(self, ctx) -> None:
+        ctx.pr_info("release")
+
+    def read(self, ctx) -> str:
+        return self.message
+
+
+@register("leaker")
+class Leaker(Behavior):
+    def init(self, ctx) -> int:
+        buf = ctx.kmalloc(4000, "GFP_KERNEL", ctx.site("leaker_init", 0x1C, 0x40))
+        if buf is None:
+            return -ENOMEM
+        ctx.data["leaker_buf"] = buf
+        ctx.pr_info("kmalloc(4000) done, pointer kept in a static variable")
+        return 0
+
+    def exit(self, ctx) -> None:
+        # BUG (on purpose, as in leaker.c): kfree(leaker_buf) is missing.
+        ctx.pr_info("exit without kfree(): 4000 bytes leaked")
+
+
+@register("noleak")
+class NoLeak(Behavior):
+    def init(self, ctx) -> int:
+        buf = ctx.kmalloc(4000, "GFP_KERNEL", ctx.site("noleak_init", 0x1C, 0x40))
+        if buf is None:
+            return -ENOMEM
+        ctx.data["noleak_buf"] = buf
+        ctx.pr_info("kmalloc(4000) done, pointer kept in a static variable")
+        return 0
+
+    def exit(self, ctx) -> None:
+        ctx.kfree(ctx.data.pop("noleak_buf", None))
+        ctx.pr_info("kfree() done, nothing leaked")
+
+
+@register("stackhog")
+class StackHog(Behavior):
+    BYTES = 16000  # STACKHOG_BYTES
+
+    def init(self, ctx) -> int:
+        from kcourse.kernel import oops, stack
+
+        size = ctx.kernel.config_thread_size
+        ctx.pr_info(f"calling a function with a {self.BYTES}-byte local array "
+                    f"(the stack is {size} bytes)")
+        run = stack.run_kernel([("do_one_initcall", 0x60), ("stackhog_init", 0x10),
+                                ("stackhog_fill", stack.frame_size(self.BYTES))],
+                               machine=ctx.kernel.machine(), comm="insmod",
+                               seed=ctx.kernel.seed)
+        if not run.ok:
+            raise oops.KernelOops(run.lines, panic=run.panicked)
+        ctx.pr_info("survived, last byte 0x5a")
+        return 0
+
+    def exit(self, ctx) -> None:
+        ctx.pr_info("unloaded")
+
+
+class Counter(MiscDevice):
+    """racy / locked: write() adds one to a shared counter, read() shows it.
+
+    One writer at a time here: the simulated kernel runs system calls one after the other.
+    Interleavings of concurrent writers are explored by kcourse.kernel.concurrency.
+    """
+
+    def init(self, ctx) -> int:
+        ctx.data["counter"] = 0
+        return super().init(ctx)
+
+    def write(self, ctx, text: str) -> int:
+        ctx.data["counter"] = ctx.data.get("counter", 0) + 1
+        return len(text)
+
+    def read(self, ctx) -> str:
+        return f"{ctx.data.get('counter', 0)}\n"
+
+    def exit(self, ctx) -> None:
+        ctx.unregister_device(self.device)
+        ctx.pr_info(f"unloaded, counter={ctx.data.get('counter', 0)}")
+
+
+@register("racy")
+class Racy(Counter):
+    device = "racy"
+    registered = "/dev/racy registered (counter updates without a lock)"
+
+
+@register("locked")
+class Locked(Counter):
+    device = "locked"
+    registered = "/dev/locked registered (counter updates under a mutex)"
+
+
+@register("baduser")
+class BadUser(MiscDevice):
+    device = "baduser"
+    registered = "/dev/baduser registered"
+    removed = "/dev/baduser removed"
+    USER_BUF = 0x55D0C4A3B2A0  # where the writing process's buffer sits (a plausible heap)
+
+    def write(self, ctx, text: str) -> int:
+        from kcourse.kernel import uaccess
+
+        data = text.encode("utf-8", "surrogateescape")
+        if not data:
+            return 0
+        mem = uaccess.UserMemory()
+        mem.map(self.USER_BUF, len(data), data)
+        # first = buf[0]: a plain dereference of a user pointer; SMAP makes it fault.
+        raise uaccess.deref_oops(mem, self.USER_BUF, "baduser_write+0x17/0x60 [baduser]",
+                                 machine=ctx.kernel.machine(), comm="bash",
+                                 frames=["vfs_write+0xb9/0x260", "ksys_write+0x5b/0xd0"],
+                                 seed=ctx.kernel.seed)

@@ -82,6 +82,7 @@ class Kernel:
         self.vermagic: str = facts["vermagic"]
         self.module_layout_crc: int = int(facts["module_layout_crc"], 16)
         self.config: dict = facts["config"]
+        self.config_thread_size: int = facts.get("thread_size", 16384)
         self.sig_enforce = sig_enforce  # module.sig_enforce=1 on the command line
         self.modules_disabled = False  # /proc/sys/kernel/modules_disabled
         self.clock = Clock(seed)
