@@ -1,9 +1,11 @@
 """What runs inside the guest: /init, and the per-script runner with its marker protocol.
 
-/init (busybox sh, in the cached base initramfs) mounts proc, sysfs, devtmpfs and a tmpfs on
-/tmp, then hands /kcourse/run to bash reading it on standard input, and powers off when bash
-ends. /kcourse/run and the command files come in a second, small archive appended for each
-script (see kcourse.lab.cpio), together with the .ko files the script uses.
+/init (busybox sh, in the cached base initramfs) mounts proc, sysfs and devtmpfs (the root
+is the initramfs itself, writable, so /tmp keeps the files the script brings), goes to
+/root/modules (the course's data/modules, as in the simulator), hands /kcourse/run to bash
+on its standard input, and powers off when bash ends. /kcourse/run and the command files
+come in a second, small archive appended for each script (see kcourse.lab.cpio), with the
+files the script uses.
 
 The runner clears the boot log (`dmesg -c`: the learner's `dmesg` then shows what the script
 caused, as in a fresh simulated kernel), then for each line i:
@@ -34,6 +36,9 @@ from pathlib import PurePosixPath
 from kcourse.lab import cpio
 
 GUEST_HOME = "/root"
+# The simulator's shell starts in /root/modules, the course's data/modules folder
+# (kcourse/shell/fs.py: COURSE_DIR), so `insmod hello/hello.ko` works in both.
+WORKDIR = "/root/modules"
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/usr/lib/kcourse/bin"
 MARK = "@@KC"
 
@@ -43,9 +48,7 @@ bb=/usr/lib/kcourse/busybox
 $bb mount -t proc proc /proc
 $bb mount -t sysfs sysfs /sys
 $bb mount -t devtmpfs devtmpfs /dev
-$bb mount -t tmpfs tmpfs /tmp
-$bb mount -t tmpfs tmpfs /run
-cd /root
+cd @WORKDIR@
 export HOME=/root PATH=@PATH@ TERM=dumb LANG=C.UTF-8
 if [ -f /kcourse/run ]; then
     bash --norc --noprofile --noediting -i </kcourse/run
@@ -53,7 +56,7 @@ else
     echo "@@KC:none:NOSCRIPT"
 fi
 $bb poweroff -f
-""".replace("@PATH@", PATH)
+""".replace("@PATH@", PATH).replace("@WORKDIR@", WORKDIR)
 
 ETC_FILES = {
     "etc/passwd": "root:x:0:0:root:/root:/bin/bash\n",
@@ -67,8 +70,8 @@ kc_t=%(token)s
 kc_mark() { printf '%(mark)s:%%s:%%s\\n' "$kc_t" "$1"; }
 kc_report() {
     kc_mark "RC:$1:$2"
-    kc_mark "OUT:$1"; base64 /tmp/kc.out
-    kc_mark "ERR:$1"; base64 /tmp/kc.err
+    kc_mark "OUT:$1"; base64 /kcourse/out
+    kc_mark "ERR:$1"; base64 /kcourse/err
     kc_mark "LOG:$1"; dmesg 2>/dev/null | base64
     kc_mark "END:$1"
 }
@@ -78,7 +81,7 @@ kc_mark READY
 
 RUNNER_LINE = """kc_cmd=$(</kcourse/cmd/%(i)d)
 kc_mark BEGIN:%(i)d
-{ eval "$kc_cmd"; } </dev/null >/tmp/kc.out 2>/tmp/kc.err
+{ eval "$kc_cmd"; } </dev/null >/kcourse/out 2>/kcourse/err
 kc_report %(i)d $?
 """
 
@@ -103,10 +106,11 @@ def runner(lines: list[str], token: str) -> str:
 
 
 def guest_file_path(name: str) -> str:
-    """Where a script's file goes: relative names land in /root, the script's directory."""
+    """Where a script's file goes: an absolute name stays where it is (a host path the
+    script names, e.g. /tmp/x/hello.ko); a relative one lands in the working directory."""
     path = PurePosixPath(name)
     if not path.is_absolute():
-        path = PurePosixPath(GUEST_HOME) / path
+        path = PurePosixPath(WORKDIR) / path
     parts = [p for p in path.parts[1:] if p not in ("", ".")]
     if not parts or ".." in parts:
         raise ValueError(f"bad guest file name: {name!r}")
@@ -122,8 +126,7 @@ def script_archive(lines: list[str], token: str, files: dict[str, bytes]) -> byt
     entries.append(cpio.regular("kcourse/run", runner(lines, token).encode()))
     entries += [cpio.regular(f"kcourse/cmd/{i}", (line + "\n").encode()) for i, line in
                 enumerate(lines)]
-    made = {"kcourse", "kcourse/cmd", "root"}
-    entries.append(cpio.directory("root"))
+    made = {"kcourse", "kcourse/cmd"}
     for name, data in sorted(files.items()):
         path = guest_file_path(name)
         parent = path.rsplit("/", 1)[0] if "/" in path else ""

@@ -4,9 +4,10 @@ Everything goes to kcourse.paths.cache_dir()/lab/<release>/ and is reused:
 
   vmlinux        the ELF kernel unpacked from Debian's linux-image-<release> bzImage (PVH boot,
                  see kcourse.lab.vmlinux)
-  base.cpio      the base initramfs: /init, Debian's user space (kcourse.lab.userland), and
+  base.cpio      the base initramfs: /init, Debian's user space (kcourse.lab.userland),
                  /lib/modules/<release>/ with Debian's modules that the lab needs (plus their
-                 dependencies) and the course modules under extra/, indexed by depmod
+                 dependencies) and the course modules under extra/, indexed by depmod, and
+                 /root/modules: the course's data/modules folder, where scripts start
   course/        the course modules rebuilt for <release>, only when the committed .ko files
                  were built for another ABI (their vermagic names another release)
   manifest.json  what went in; a changed input (course .ko, module list) rebuilds the archive
@@ -32,7 +33,7 @@ from kcourse.errors import KcourseError
 from kcourse.lab import cpio, guest, userland
 from kcourse.lab.vmlinux import extract_vmlinux
 
-FORMAT = 3  # bump when the layout of the cached files changes
+FORMAT = 4  # bump when the layout of the cached files changes
 # Debian modules the lab's scenarios and lessons load, with modprobe closing over their
 # dependencies: dummy (none), 8021q (mrp, garp -> stp -> llc), vxlan (udp_tunnel,
 # ip6_udp_tunnel), loop, zram (zsmalloc), isofs (cdrom), crc7.
@@ -169,11 +170,25 @@ def debian_closure(tree: Path, names: tuple[str, ...]) -> dict[str, Path]:
 
 
 # ---------------------------------------------------------------- the archive
+def _course_files(course: dict[str, Path]) -> dict[str, Path]:
+    """/root/modules: data/modules as it is, with each .ko the one built for the guest."""
+    from kcourse.paths import modules_dir
+
+    top = modules_dir()
+    files = {
+        path.relative_to(top).as_posix(): path
+        for path in sorted(top.rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+    files.update({f"{name}/{name}.ko": ko for name, ko in course.items()})
+    return files
+
+
 def _fingerprint(release: str, course: dict[str, Path], debian: tuple[str, ...]) -> str:
     digest = hashlib.sha256(f"{FORMAT} {release} {' '.join(debian)}".encode())
     digest.update(guest.INIT.encode())
-    for name, ko in sorted(course.items()):
-        digest.update(name.encode() + hashlib.sha256(ko.read_bytes()).digest())
+    for name, path in sorted(_course_files(course).items()):
+        digest.update(name.encode() + hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()[:16]
 
 
@@ -196,6 +211,10 @@ def _stage(root: Path, release: str, image_tree: Path, course: dict[str, Path],
     (moddir / "extra").mkdir()
     for name, ko in course.items():
         shutil.copyfile(ko, moddir / "extra" / f"{name}.ko")
+    workdir = root / guest.WORKDIR.lstrip("/")
+    for rel, path in _course_files(course).items():
+        (workdir / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, workdir / rel)
     depmod = shutil.which("depmod", path="/usr/sbin:/sbin:/usr/bin:/bin")
     if depmod is None:
         raise KcourseError(f"depmod is not installed: {APT_HINT}")

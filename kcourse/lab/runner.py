@@ -17,6 +17,7 @@ host; every module operation happens inside the guest.
 from __future__ import annotations
 
 import secrets
+import shlex
 import subprocess
 import tempfile
 import time
@@ -60,6 +61,34 @@ def _describe_failure(lines: list[str], transcript: protocol.Transcript, console
     return f"the guest {what} while running line {index + 1}: {lines[index]}"
 
 
+KO_SUFFIXES = (".ko", ".ko.xz", ".ko.zst", ".ko.gz")
+NOT_COPIED = ("/proc/", "/sys/", "/dev/", "/lib/modules/", "/usr/lib/modules/", "/root/modules/")
+
+
+def host_files(lines: list[str]) -> dict[str, Path]:
+    """Module files on the host that the lines name by absolute path: {path: path}.
+
+    The simulator reads such a path from the host (kcourse/shell/fs.py: "any other absolute
+    path"); the guest gets a copy at the same place, so both print the same path.
+    """
+    found: dict[str, Path] = {}
+    for line in lines:
+        try:
+            words = shlex.split(line, comments=True)
+        except ValueError:
+            continue
+        for word in words:
+            word = word.split("=", 1)[-1] if word.startswith("-") else word
+            if not word.startswith("/") or not word.endswith(KO_SUFFIXES):
+                continue
+            if word.startswith(NOT_COPIED) or ".." in word.split("/"):
+                continue
+            path = Path(word)
+            if path.is_file():
+                found[word] = path
+    return found
+
+
 class RealKernel:
     """Runs scripts on a real Debian kernel in QEMU. `prepare()` happens on first use."""
 
@@ -82,17 +111,19 @@ class RealKernel:
     def release(self) -> str:
         return self.lab.release
 
-    def default_files(self) -> dict[str, Path]:
-        """The course modules, in the script's directory as `<name>.ko`."""
-        return {f"{name}.ko": ko for name, ko in self.lab.course.items()}
+    def run_script(self, lines: list[str], files: dict[str, Path] | None = None
+                   ) -> list[CommandResult]:
+        """Boot, run `lines` in one root bash, power off; one CommandResult per line.
 
-    def run_script(self, lines: list[str], files: dict[str, Path] | None = None,
-                   with_course: bool = True) -> list[CommandResult]:
-        """Boot, run `lines` in one root bash, power off; one CommandResult per line."""
+        The script starts in /root/modules, which holds the course's data/modules (with .ko
+        files built for the guest's kernel). `files` adds files: guest name -> host path,
+        an absolute name being kept as is, a relative one put under /root/modules. Host .ko
+        files the lines name by absolute path are added by themselves (host_files).
+        """
         lines = [line.rstrip("\n") for line in lines]
         qemu = check_qemu()
         lab = self.lab
-        payload = dict(self.default_files()) if with_course else {}
+        payload = host_files(lines)
         payload.update(files or {})
         blobs = {}
         for name, path in payload.items():
