@@ -1,0 +1,401 @@
+"""Shell: runs shell lines against a simulated kernel and returns what a root shell shows.
+
+    sh = Shell()                       # a fresh Kernel(seed=0), working directory /root/modules
+    r = sh.run("insmod hello/hello.ko")
+    r.stdout, r.stderr, r.rc, r.dmesg  # r.dmesg: the kernel log lines this command caused
+
+Each line is parsed like bash (kcourse.shell.parser), its words expanded ($?, $VAR, $(...),
+globs against the simulated file system), redirections applied as bash applies them (a
+redirection that cannot be opened stops the command before it runs), and each command is
+either a shell builtin (cd, pwd, exec, echo, true, false, help) or a tool: kmod's insmod,
+rmmod, lsmod, modprobe, modinfo, depmod; cat, ls, dmesg, uname, grep, head, tail, wc, sort.
+A line the shell cannot parse prints one line, returns status 2 and runs nothing.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import posixpath
+
+from kcourse.backend import CommandResult
+from kcourse.paths import modules_dir
+from kcourse.shell import coreutils, kmodtools, modprobe
+from kcourse.shell.context import Ctx
+from kcourse.shell.fs import COURSE_DIR, HOME, FsError, SimFS
+from kcourse.shell.moddir import ModuleTree
+from kcourse.shell.parser import SYNTAX_RC, Command, ShellSyntaxError, Word, parse
+
+TOOLS = {
+    "insmod": kmodtools.insmod, "rmmod": kmodtools.rmmod, "lsmod": kmodtools.lsmod,
+    "modprobe": modprobe.modprobe, "modinfo": modprobe.modinfo, "depmod": modprobe.depmod,
+    "cat": coreutils.cat, "ls": coreutils.ls, "dmesg": coreutils.dmesg,
+    "uname": coreutils.uname, "grep": coreutils.grep, "head": coreutils.head,
+    "tail": coreutils.tail, "wc": coreutils.wc, "sort": coreutils.sort,
+}
+BUILTINS = ("cd", "pwd", "exec", "echo", "true", "false", "help", "sleep", ":")
+BIN_DIRS = ("/sbin", "/usr/sbin", "/bin", "/usr/bin")
+
+
+def _release_of(kernel) -> str:
+    release = getattr(kernel, "release", None)
+    if isinstance(release, str) and release:
+        return release
+    try:
+        return str(kernel.read_file("/proc/sys/kernel/osrelease")).strip()
+    except Exception:
+        from kcourse.elf.kofile import KoFile
+        from kcourse.paths import course_module
+
+        return (KoFile(course_module("hello")).modinfo_get("vermagic") or "").split(" ")[0]
+
+
+class Shell:
+    """A root shell on the simulated machine (see kcourse.shell.fs for the file system)."""
+
+    def __init__(self, backend=None):
+        if backend is None:
+            from kcourse.kernel import Kernel
+
+            backend = Kernel(seed=0)
+        self.kernel = backend
+        self.release = _release_of(backend)
+        self.tree = ModuleTree.course(self.release)
+        self.fs = SimFS(backend, self.tree, modules_dir())
+        self.cwd = COURSE_DIR
+        self.oldpwd = COURSE_DIR
+        self.fds: dict[int, tuple[str, object]] = {}  # fd -> (path, kernel handle or None)
+        self.status = 0
+        self.syntax_error = False  # whether the last run() was refused by the parser
+
+    # ------------------------------------------------------------------ public
+    def run(self, line: str) -> CommandResult:
+        """Run one line; returns its output, status and the dmesg lines it caused."""
+        before = self._log_seq()
+        self.syntax_error = False
+        try:
+            program = parse(line)
+        except ShellSyntaxError as err:
+            self.status, self.syntax_error = SYNTAX_RC, True
+            return CommandResult(line, "", f"{err}\n", SYNTAX_RC)
+        out: list[str] = []
+        errs: list[str] = []
+        rc = self.status if not program else 0
+        for item in program:
+            if item.op == "&&" and rc != 0 or item.op == "||" and rc == 0:
+                continue
+            rc = self._pipeline(item.pipeline.commands, out, errs)
+            self.status = rc
+        return CommandResult(line, "".join(out), "".join(errs), rc, self._log_since(before))
+
+    def run_script(self, text: str) -> list[CommandResult]:
+        """Run a script line by line. Blank lines and comments give no result; a syntax error
+        ends the script (as it ends a bash script), its result being the last one."""
+        results = []
+        self.syntax_error_line = 0
+        for number, line in join_continuations(text):
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            result = self.run(line)
+            results.append(result)
+            if self.syntax_error:
+                self.syntax_error_line = number
+                break
+        return results
+
+    # ------------------------------------------------------------------ kernel log
+    def _log_seq(self) -> int:
+        records = getattr(getattr(self.kernel, "log", None), "records", None) or []
+        return max((r.seq for r in records), default=-1)
+
+    def _log_since(self, seq: int) -> tuple[str, ...]:
+        records = getattr(getattr(self.kernel, "log", None), "records", None) or []
+        return tuple(r.text for r in records if r.seq > seq)
+
+    # ------------------------------------------------------------------ execution
+    def _pipeline(self, commands: list[Command], out: list[str], errs: list[str]) -> int:
+        stdin, rc = "", 0
+        for i, command in enumerate(commands):
+            ctx = Ctx(self, stdin=stdin)
+            rc = self._command(command, ctx)
+            errs.extend(ctx.stderr)
+            if i == len(commands) - 1:
+                out.extend(ctx.stdout)
+            stdin = "".join(ctx.stdout)
+        return rc
+
+    def _command(self, command: Command, ctx: Ctx) -> int:
+        argv: list[str] = []
+        for word in command.words:
+            argv += self._expand(word)
+        if argv and argv[0] == "exec":
+            return self._exec(argv, command, ctx)
+        if not argv and not command.redirects:
+            return 0
+        # Redirections are set up before the command runs; one that fails stops it.
+        stdout_to: str | None = None
+        stderr_to: str | None = None
+        temp_fds: list[int] = []
+        merge_err = merge_out = False
+        for r in command.redirects:
+            try:
+                if r.op == "dup":
+                    if r.fd == 2 and r.dup_fd == 1:
+                        merge_err = True
+                    elif r.fd == 1 and r.dup_fd == 2:
+                        merge_out = True
+                    continue
+                if r.op == "close":
+                    continue
+                target = self._single(r.target, ctx)
+                vpath = self.fs.abspath(self.cwd, target)
+                if r.op == "<" and r.fd == 0:
+                    ctx.stdin = self.fs.read_bytes(vpath).decode("utf-8", "surrogateescape")
+                elif r.op == "<":
+                    temp_fds.append(r.fd)
+                    self._open_fd(r.fd, vpath, target)
+                elif vpath == "/dev/null":
+                    if r.fd == 1:
+                        stdout_to = "/dev/null"
+                    elif r.fd == 2:
+                        stderr_to = "/dev/null"
+                else:
+                    self._check_writable(vpath, target)
+                    if r.fd == 1:
+                        stdout_to = vpath
+                    elif r.fd == 2:
+                        stderr_to = vpath
+            except FsError as err:
+                ctx.err(f"bash: {err.path}: {err.strerror}\n")
+                self._close_fds(temp_fds)
+                return 1
+            except _Ambiguous as amb:
+                ctx.err(f"bash: {amb}: ambiguous redirect\n")
+                self._close_fds(temp_fds)
+                return 1
+        rc = self._dispatch(argv, ctx) if argv else 0
+        self._close_fds(temp_fds)
+        if merge_err:
+            ctx.stdout.extend(ctx.stderr)
+            ctx.stderr.clear()
+        if merge_out:
+            ctx.stderr.extend(ctx.stdout)
+            ctx.stdout.clear()
+        for stream, dest in ((ctx.stdout, stdout_to), (ctx.stderr, stderr_to)):
+            if dest is None:
+                continue
+            text = "".join(stream)
+            stream.clear()
+            if dest != "/dev/null" and text:
+                rc = self._write(dest, text, argv[0] if argv else "bash", ctx) or rc
+        return rc
+
+    def _dispatch(self, argv: list[str], ctx: Ctx) -> int:
+        name = argv[0]
+        if "/" in name and posixpath.dirname(name) in BIN_DIRS:
+            name = posixpath.basename(name)
+        if name in BUILTINS:
+            return getattr(self, "_builtin_" + {":": "true"}.get(name, name))(argv, ctx)
+        tool = TOOLS.get(name)
+        if tool is None:
+            ctx.err(f"bash: {argv[0]}: command not found\n")
+            return 127
+        return tool(ctx, [name, *argv[1:]])
+
+    # ------------------------------------------------------------------ expansion
+    def _expand(self, word: Word) -> list[str]:
+        """One word -> zero or more arguments: variables, $(...), then globbing."""
+        pieces: list[tuple[str, bool]] = []  # (text, may be split/globbed)
+        glob = False
+        for part in word.parts:
+            if part.kind in ("lit", "glob"):
+                pieces.append((part.text, False))
+                glob = glob or part.kind == "glob"
+            elif part.kind == "var":
+                pieces.append((self._variable(part.text), not part.quoted))
+            else:
+                result = self.run(part.text)
+                pieces.append((result.stdout.rstrip("\n"), not part.quoted))
+        text = "".join(t for t, _ in pieces)
+        if any(split for _, split in pieces) and not any(p.quoted for p in word.parts):
+            words = text.split()
+        else:
+            words = [text]
+        if glob:
+            expanded = []
+            for w in words:
+                expanded += self._glob(w) or [w]
+            return expanded
+        return words
+
+    def _variable(self, name: str) -> str:
+        return {"?": str(self.status), "HOME": HOME, "PWD": self.cwd, "OLDPWD": self.oldpwd,
+                "USER": "root", "$": "1", "0": "bash"}.get(name, "")
+
+    def _glob(self, pattern: str) -> list[str]:
+        absolute = pattern.startswith("/")
+        parts = [p for p in pattern.split("/") if p]
+        found = ["/" if absolute else ""]
+        for part in parts:
+            nxt = []
+            for base in found:
+                vbase = self.fs.abspath(self.cwd, base or ".")
+                if any(c in part for c in "*?["):
+                    try:
+                        names = sorted(e.name for e in self.fs.listdir(vbase))
+                    except FsError:
+                        continue
+                    hidden = part.startswith(".")
+                    nxt += [posixpath.join(base, n) for n in names
+                            if fnmatch.fnmatchcase(n, part) and (hidden or not n.startswith("."))]
+                elif self.fs.exists(self.fs.abspath(vbase, part)):
+                    nxt.append(posixpath.join(base, part))
+            found = nxt
+        return sorted(found, key=lambda s: s.encode())
+
+    def _single(self, word: Word | None, ctx: Ctx) -> str:
+        words = self._expand(word) if word is not None else []
+        if len(words) != 1:
+            raise _Ambiguous("".join(p.text for p in word.parts) if word else "")
+        return words[0]
+
+    # ------------------------------------------------------------------ files
+    def _check_writable(self, vpath: str, shown: str) -> None:
+        """What open(O_WRONLY|O_CREAT|O_TRUNC) would say, before the command runs."""
+        kind, _ = self.fs.locate(vpath)
+        if kind != "kernel":
+            raise FsError(30 if kind in ("host", "index") else 21, shown)  # EROFS / EISDIR
+        try:
+            entry = self.fs.stat(vpath)
+        except FsError:
+            parent = posixpath.dirname(vpath)
+            raise FsError(13 if self.fs.is_dir(parent) else 2, shown) from None
+        if entry.kind == "dir":
+            raise FsError(21, shown)
+        if not entry.mode & 0o222:
+            raise FsError(13, shown)  # kernfs_fop_open: no write permission bit -> EACCES
+
+    def _write(self, vpath: str, text: str, prog: str, ctx: Ctx) -> int:
+        try:
+            self.fs.write_text(vpath, text)
+        except FsError as err:
+            if err.errno == 13:
+                ctx.err(f"bash: {vpath}: {err.strerror}\n")
+            elif prog in BUILTINS:
+                ctx.err(f"bash: {prog}: write error: {err.strerror}\n")
+            else:
+                ctx.err(f"{prog}: write error: {err.strerror}\n")
+            return 1
+        return 0
+
+    def _open_fd(self, fd: int, vpath: str, shown: str) -> None:
+        kind, _ = self.fs.locate(vpath)
+        if not self.fs.exists(vpath):
+            raise FsError(2, shown)
+        handle = None
+        if kind == "kernel" and vpath.startswith("/dev/"):
+            try:
+                handle = self.kernel.open(vpath)
+            except Exception as err:
+                raise FsError(getattr(err, "errno", 5) or 5, shown) from None
+        self._close_fds([fd])
+        self.fds[fd] = (vpath, handle)
+
+    def _close_fds(self, fds: list[int]) -> None:
+        for fd in fds:
+            path, handle = self.fds.pop(fd, (None, None))
+            if handle is not None:
+                self.kernel.close(handle)
+
+    # ------------------------------------------------------------------ builtins
+    def _exec(self, argv: list[str], command: Command, ctx: Ctx) -> int:
+        if len(argv) > 1:
+            ctx.err("kshell: exec COMMAND is not supported (it would replace the shell); "
+                    "use exec with redirections only, e.g. exec 3</dev/kcdev\n")
+            return 1
+        for r in command.redirects:
+            if r.op == "close":
+                self._close_fds([r.fd])
+                continue
+            if r.op == "dup":
+                ctx.err("kshell: exec N>&M is not supported\n")
+                return 1
+            try:
+                target = self._single(r.target, ctx)
+                vpath = self.fs.abspath(self.cwd, target)
+                if r.op != "<" and r.fd in (0, 1, 2):
+                    ctx.err("kshell: exec redirections of stdin/stdout/stderr are not "
+                            "supported\n")
+                    return 1
+                if r.op != "<":
+                    self._check_writable(vpath, target)
+                self._open_fd(r.fd, vpath, target)
+            except FsError as err:
+                ctx.err(f"bash: {err.path}: {err.strerror}\n")
+                return 1
+            except _Ambiguous as amb:
+                ctx.err(f"bash: {amb}: ambiguous redirect\n")
+                return 1
+        return 0
+
+    def _builtin_cd(self, argv: list[str], ctx: Ctx) -> int:
+        if len(argv) > 2:
+            ctx.err("bash: cd: too many arguments\n")
+            return 1
+        target = argv[1] if len(argv) > 1 else HOME
+        if target == "-":
+            target = self.oldpwd
+            ctx.out(f"{target}\n")
+        vpath = self.fs.abspath(self.cwd, target)
+        if not self.fs.exists(vpath):
+            ctx.err(f"bash: cd: {target}: No such file or directory\n")
+            return 1
+        if not self.fs.is_dir(vpath):
+            ctx.err(f"bash: cd: {target}: Not a directory\n")
+            return 1
+        self.oldpwd, self.cwd = self.cwd, vpath
+        return 0
+
+    def _builtin_pwd(self, argv: list[str], ctx: Ctx) -> int:
+        ctx.out(f"{self.cwd}\n")
+        return 0
+
+    def _builtin_echo(self, argv: list[str], ctx: Ctx) -> int:
+        return coreutils.echo(ctx, argv)
+
+    def _builtin_true(self, argv: list[str], ctx: Ctx) -> int:
+        return 0
+
+    def _builtin_false(self, argv: list[str], ctx: Ctx) -> int:
+        return 1
+
+    def _builtin_sleep(self, argv: list[str], ctx: Ctx) -> int:
+        return 0  # the simulated machine does not wait
+
+    def _builtin_help(self, argv: list[str], ctx: Ctx) -> int:
+        ctx.out("kshell: a root shell on a simulated Debian 12 machine (kernel "
+                f"{self.release}, kmod 30)\n"
+                f"tools: {' '.join(sorted(TOOLS))}\n"
+                f"builtins: {' '.join(b for b in BUILTINS if b != ':')}\n"
+                "files: /proc /sys /dev (the simulated kernel), /lib/modules (the module tree), "
+                "/root/modules (the course modules, read-only)\n")
+        return 0
+
+
+class _Ambiguous(Exception):
+    pass
+
+
+def join_continuations(text: str) -> list[tuple[int, str]]:
+    """(line number, line) for a script, a trailing backslash joining a line to the next."""
+    lines: list[tuple[int, str]] = []
+    pending, start = "", 0
+    for number, raw in enumerate(text.splitlines(), 1):
+        start = start or number
+        if raw.endswith("\\") and not raw.endswith("\\\\"):
+            pending += raw[:-1]
+            continue
+        lines.append((start, pending + raw))
+        pending, start = "", 0
+    if pending:
+        lines.append((start, pending))
+    return lines
