@@ -190,7 +190,7 @@ def die_lines(machine: Machine, title: str, err: int, pid: int, comm: str, rip: 
              (KERN_DEFAULT, f"Hardware name: {machine.hardware}")]
     lines += reg_lines + call_trace(frames) + [(KERN_DEFAULT, machine.modules_line())]
     if cr2 and cr2_summary:
-        lines.append((KERN_DEFAULT, f"CR2: {cr2:016x}"))  # fault.c:723 executive summary
+        lines.append((KERN_DEFAULT, f"CR2: {cr2:016x}"))  # fault.c:727 executive summary
     lines.append((KERN_WARNING, END_TRACE))
     lines += reg_lines  # oops_end: "Executive summary in case the oops scrolled away"
     machine.taint |= 1 << TAINT_DIE

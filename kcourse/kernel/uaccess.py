@@ -103,7 +103,7 @@ def deref_oops(mem: UserMemory, address: int, rip: str, write: bool = False,
                frames: list[str] | None = None, seed: int = 0) -> oops.KernelOops:
     """What `*(int *)user_ptr` in module code gets: the SMAP page-fault oops.
 
-    Returns the KernelOops to raise. Error code (fault.c:541-555): no USER bit (the kernel
+    Returns the KernelOops to raise. Error code (fault.c:553-571): no USER bit (the kernel
     did it), WRITE for a store, PROT when the page is present (SMAP refused it) - else the
     page is simply not there. Below PAGE_SIZE it is reported as a NULL dereference.
     """
