@@ -1,6 +1,6 @@
 """The real-kernel lab: the same shell lines on Debian's own kernel, booted under QEMU.
 
-`prepare()` fetches and caches what the guest needs (kcourse.lab.prepare); `RealKernel`
+`prepare_lab()` fetches and caches what the guest needs (kcourse.lab.prepare.prepare); `RealKernel`
 runs a script in a fresh guest and returns kcourse.backend.CommandResult, like the simulator
 (kcourse.lab.runner). `available()` says whether this machine can run it at all.
 """
@@ -21,8 +21,9 @@ def __getattr__(name: str):
         from kcourse.lab import runner
 
         return getattr(runner, name)
-    if name in ("prepare", "Lab"):
-        from kcourse.lab import prepare as module
+    if name in ("prepare_lab", "Lab"):
+        # kcourse.lab.prepare is the module; its function is exposed as prepare_lab.
+        from kcourse.lab.prepare import Lab, prepare
 
-        return getattr(module, name)
+        return {"prepare_lab": prepare, "Lab": Lab}[name]
     raise AttributeError(name)

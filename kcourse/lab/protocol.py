@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from kcourse.backend import CommandResult
 from kcourse.lab.guest import MARK, decode
 
-ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|[@-Z\\-_]|\][^\x07]*\x07)")
+# ECMA-48: CSI sequences (ESC [ ... final), OSC strings (ESC ] ... BEL or ST), and the
+# two-byte escapes such as ESC c (reset), which SeaBIOS and the kernel's console send.
+ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[ -/]*[0-~])")
 # util-linux dmesg's default line: "[    6.663697] hello: ..." (printk.c: print_time
 # formats the same "[%5lu.%06lu]" for the syslog interface busybox reads).
 BASE64_LINE = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
