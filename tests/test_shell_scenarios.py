@@ -1,0 +1,59 @@
+"""The scenario scripts in tests/scenarios/, run in the simulator, against expected transcripts
+written from the real kernel, kmod and the sources (see tests/scenarios/README.md: each
+expected file says, command by command, where its text comes from)."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from kcourse.backend import format_transcript
+from kcourse.shell import Shell
+
+SCENARIOS = Path(__file__).parent / "scenarios"
+ADDRESS = re.compile(r"0x[0-9a-f]{16}")
+TIMESTAMP = re.compile(r"^\[\s*\d+\.\d{6}\] ", re.MULTILINE)
+
+
+def normalise(text: str) -> str:
+    """README.md "Comparing": addresses and dmesg timestamps may differ, nothing else."""
+    return TIMESTAMP.sub("[TIME] ", ADDRESS.sub("0xADDR", text))
+
+
+def expected_text(path: Path) -> str:
+    return "".join(line for line in path.read_text().splitlines(keepends=True)
+                   if not line.startswith("#|"))
+
+
+def scenario_names() -> list[str]:
+    return sorted(p.stem for p in SCENARIOS.glob("*.sh"))
+
+
+def test_every_script_has_an_expected_transcript_with_provenance():
+    names = scenario_names()
+    assert len(names) >= 9
+    for name in names:
+        expected = SCENARIOS / f"{name}.expected"
+        assert expected.is_file(), name
+        notes = [line for line in expected.read_text().splitlines() if line.startswith("#|")]
+        assert any(word in " ".join(notes) for word in ("real", "source")), name
+
+
+@pytest.mark.parametrize("name", scenario_names())
+def test_scenario_matches_the_real_system(name):
+    script = (SCENARIOS / f"{name}.sh").read_text()
+    results = Shell().run_script(script)
+    got = normalise(format_transcript(results))
+    assert got == expected_text(SCENARIOS / f"{name}.expected")
+
+
+def test_normalise_only_touches_addresses_and_timestamps():
+    text = "hello 16384 0 - Live 0xffffffffc04ba000 (OE)\n[    5.123456] hello: x 0x1\n"
+    assert normalise(text) == "hello 16384 0 - Live 0xADDR (OE)\n[TIME] hello: x 0x1\n"
+
+
+def test_a_changed_expectation_fails():
+    """The comparison can fail: the same script with one line of expected text changed."""
+    script = (SCENARIOS / "forced.sh").read_text()
+    got = normalise(format_transcript(Shell().run_script(script)))
+    assert got != expected_text(SCENARIOS / "forced.expected").replace("12288", "12296")
