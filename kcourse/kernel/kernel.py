@@ -29,6 +29,7 @@ from kcourse.kernel.module import Module
 from kcourse.kernel.printk import Clock, LogBuffer
 from kcourse.kernel.states import ModuleState, allowed
 from kcourse.kernel.symbols import KernelSymbols
+from kcourse.kernel.vfs import lookup as vfs_lookup
 from kcourse.kernel.vmarea import ModuleArea
 from kcourse.paths import kernel_data_dir
 
@@ -90,6 +91,7 @@ class Kernel:
         self.tainted = 0
         self.debug_locks = True
         self.modules: list[Module] = []
+        self._by_name: dict[str, Module] = {}
         self.symbols = KernelSymbols()
         self.vm = ModuleArea(seed)
         self.events: list[Event] = []
@@ -164,7 +166,7 @@ class Kernel:
 
     # ================================================================ module list
     def find_module_all(self, name: str) -> Module | None:
-        return next((m for m in self.modules if m.name == name), None)
+        return self._by_name.get(name)
 
     def find_module(self, name: str) -> Module | None:
         """main.c find_module: UNFORMED modules are invisible."""
@@ -174,9 +176,11 @@ class Kernel:
     def link_module(self, mod: Module) -> None:
         self.set_state(mod, None, ModuleState.UNFORMED)
         self.modules.insert(0, mod)  # list_add_rcu: newest first
+        self._by_name[mod.name] = mod
 
     def unlink_module(self, mod: Module) -> None:
-        if mod in self.modules:
+        if self._by_name.get(mod.name) is mod:
+            del self._by_name[mod.name]
             self.modules.remove(mod)
             self.set_state(mod, mod.state, None)
             if mod.was_live:
@@ -374,9 +378,7 @@ class Kernel:
 
     def _lookup(self, path: str):
         """("dir", lister) or ("file", mode, reader, writer); KernelErrno(ENOENT) if absent."""
-        from kcourse.kernel.vfs import lookup
-
-        return lookup(self, path)
+        return vfs_lookup(self, path)
 
     # ================================================================ views
     def dmesg_lines(self) -> list[str]:
@@ -401,6 +403,9 @@ class Kernel:
 
 
 def _norm(path: str) -> str:
+    if path.startswith("/") and "//" not in path and "/." not in path and \
+            not path.endswith("/"):
+        return path
     parts = [p for p in path.split("/") if p and p != "."]
     out: list[str] = []
     for p in parts:

@@ -15,9 +15,9 @@ kernel's data_layout *is* core_layout.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from kcourse.kernel.image import SHN_UNDEF, ModuleImage
+from kcourse.kernel.image import ModuleImage
 
 PAGE_SIZE = 4096
 SHF_WRITE, SHF_ALLOC, SHF_EXECINSTR = 0x1, 0x2, 0x4
@@ -80,7 +80,6 @@ class LayoutResult:
     flags: list[int]  # every section's sh_flags after the loader's edits
     core_symbols: list[int]  # symbol-table indices copied to core (index 0 included)
     pcpu_index: int = 0
-    mem64: dict[str, int] = field(default_factory=dict)  # 6.4+ mem[] sizes, for the era view
 
 
 def module_init_layout_section(name: str) -> bool:
@@ -151,9 +150,17 @@ def compute(img: ModuleImage, ignore_modversions: bool = False) -> LayoutResult:
         flags[symsect.index] |= SHF_ALLOC
         entsize[symsect.index] = get_offset(init, symsect) | INIT_OFFSET_MASK
         nsec = len(sections)
-        strtab_size = 0
+        # is_core_symbol per section (CONFIG_KALLSYMS_ALL=y): allocated and not in init
+        core_sec = [bool(flags[i] & SHF_ALLOC) and not (entsize[i] is not None
+                                                       and entsize[i] & INIT_OFFSET_MASK)
+                    for i in range(nsec)]
+        if pcpu_idx:
+            core_sec[pcpu_idx] = True
+        core_sec[0] = False
+        strtab_size = 1  # symbol 0 is always copied, with its empty name
+        core_symbols.append(0)
         for i, (name, _value, _info, shndx) in enumerate(img.symbols):
-            if i == 0 or _is_core_symbol(name, shndx, nsec, pcpu_idx, flags, entsize):
+            if i and name and shndx < nsec and core_sec[shndx]:
                 strtab_size += len(name.encode("utf-8", "surrogateescape")) + 1
                 core_symbols.append(i)
         ndst = len(core_symbols)
@@ -172,29 +179,17 @@ def compute(img: ModuleImage, ignore_modversions: bool = False) -> LayoutResult:
             continue
         placements[s.index] = Placement(s.index, s.name, flags[s.index], s.type, s.size,
                                         bool(e & INIT_OFFSET_MASK), e & ~INIT_OFFSET_MASK)
-    result = LayoutResult(core, init, placements, flags, core_symbols, pcpu_idx)
-    result.mem64 = _mem_types_64(placements, core, len(core_symbols), img)
-    return result
+    return LayoutResult(core, init, placements, flags, core_symbols, pcpu_idx)
 
 
-def _is_core_symbol(name, shndx, nsec, pcpu_idx, flags, entsize) -> bool:
-    """kallsyms.c is_core_symbol with CONFIG_KALLSYMS_ALL=y."""
-    if shndx == SHN_UNDEF or shndx >= nsec or not name:
-        return False
-    if shndx == pcpu_idx and pcpu_idx:
-        return True
-    if not flags[shndx] & SHF_ALLOC:
-        return False
-    e = entsize[shndx]
-    return not (e is not None and e & INIT_OFFSET_MASK)
-
-
-def _mem_types_64(placements, core: ModuleLayout, ncore: int, img) -> dict[str, int]:
+def mem_types_64(result: LayoutResult, img: ModuleImage) -> dict[str, int]:
     """What 6.4+ (enum mod_mem_type, one page-aligned region per type) would allocate.
 
     An approximation for the era view: sections are summed per type with their alignment;
     the core symbol copy goes to MOD_DATA as in 6.4's layout_symtab.
     """
+    placements, ncore = result.placements, len(result.core_symbols)
+    aligns = {s.index: s.align or 1 for s in img.sections}
     sizes = dict.fromkeys(("MOD_TEXT", "MOD_DATA", "MOD_RODATA", "MOD_RO_AFTER_INIT",
                            "MOD_INIT_TEXT", "MOD_INIT_DATA", "MOD_INIT_RODATA"), 0)
     for p in sorted(placements.values(), key=lambda p: p.offset):
@@ -209,9 +204,8 @@ def _mem_types_64(placements, core: ModuleLayout, ncore: int, img) -> dict[str, 
         if kind == "RO_AFTER_INIT" and p.init:
             kind = "RODATA"
         key = ("MOD_INIT_" if p.init else "MOD_") + kind
-        align_to = next((s.align for s in img.sections if s.index == p.index), 1) or 1
-        sizes[key] = align(sizes[key], align_to) + p.size
+        sizes[key] = align(sizes[key], aligns.get(p.index, 1)) + p.size
     if ncore:
-        names = sum(len(img.symbols[i][0]) + 1 for i in range(len(img.symbols)) if i == 0)
+        names = sum(len(img.symbols[i][0]) + 1 for i in result.core_symbols)
         sizes["MOD_DATA"] = align(sizes["MOD_DATA"], 8) + ncore * (SIZEOF_ELF_SYM + 1) + names
     return {k: page_align(v) for k, v in sizes.items()}

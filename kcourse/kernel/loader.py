@@ -248,9 +248,8 @@ class Loader:
             return True  # "Exporting module didn't supply crcs?  OK, we're already tainted."
         if not has_vers:
             return self.try_to_force_load(taints, modname, symname) == 0
-        for vname, vcrc in image.versions:
-            if vname != symname:
-                continue
+        vcrc = image.versions_map.get(symname)
+        if vcrc is not None:
             if vcrc == crc:
                 return True
             self.pr(f"{WARN}{image.name}: disagrees about version of symbol {symname}\n")

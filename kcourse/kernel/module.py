@@ -88,7 +88,7 @@ class Module:
         return self.image.exports
 
     def export(self, name: str) -> Export:
-        return next(e for e in self.image.exports if e.name == name)
+        return self.image.exports_map[name]
 
     @property
     def version(self) -> str | None:
@@ -140,7 +140,9 @@ class Module:
                     "module_init": init.base or 0, "init_size": init.size,
                     "init_text_size": init.text_size, "init_ro_size": init.ro_size}
         if era == "6.4":
-            mem = dict(self.layout.mem64) if self.layout else {}
+            from kcourse.kernel.layout import mem_types_64
+
+            mem = mem_types_64(self.layout, self.image) if self.layout else {}
             if self.state == ModuleState.LIVE:
                 for key in ("MOD_INIT_TEXT", "MOD_INIT_DATA", "MOD_INIT_RODATA"):
                     mem[key] = 0  # do_init_module frees and zeroes the init types

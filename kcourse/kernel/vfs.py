@@ -82,6 +82,9 @@ def _sysfs_modules(k):
     return [m for m in k.modules if getattr(m, "sysfs", False)]
 
 
+_ALWAYS = frozenset({"initstate", "coresize", "initsize", "taint", "refcnt"})
+
+
 def _sys(k, parts):
     if not parts:
         return _dir(lambda: [_entry("module", stat.S_IFDIR | 0o755, "dir")])
@@ -90,11 +93,14 @@ def _sys(k, parts):
     if len(parts) == 1:
         return _dir(lambda: [_entry(m.name, stat.S_IFDIR | 0o755, "dir")
                              for m in _sysfs_modules(k)])
-    mod = next((m for m in _sysfs_modules(k) if m.name == parts[1]), None)
-    if mod is None:
+    mod = k.find_module_all(parts[1])
+    if mod is None or not mod.sysfs:
         raise KernelErrno(E.ENOENT)
     rest = parts[2:]
-    entries = procfs.sysfs_entries(mod)
+    if len(rest) == 1 and rest[0] in _ALWAYS:
+        return _ro(lambda: procfs.sysfs_attr(mod, rest[0]))
+    entries = {"holders": None} if rest and rest[0] == "holders" else \
+        procfs.sysfs_entries(mod)
     if not rest:
         return _dir(lambda: [_entry(n, mode, "dir" if stat.S_ISDIR(mode) else "file")
                              for n, (mode, _t) in procfs.sysfs_entries(mod).items()])

@@ -19,23 +19,44 @@ class ModuleArea:
     def __init__(self, seed: int = 0):
         rng = random.Random(f"kaslr:{seed}")
         self.start = MODULES_VADDR + (rng.randrange(1024) + 1) * PAGE_SIZE
-        self._used: list[tuple[int, int]] = []  # (address, size incl. guard), sorted
+        self._used: dict[int, int] = {}  # address -> size incl. guard page
+        self._top = self.start  # everything at or above is free
+        self._holes: list[tuple[int, int]] = []  # free ranges below _top, sorted
 
     def alloc(self, size: int) -> int:
-        need = (size + PAGE_SIZE - 1) // PAGE_SIZE * PAGE_SIZE + PAGE_SIZE  # + guard page
-        addr = self.start
-        for used_addr, used_size in self._used:
-            if addr + need <= used_addr:
-                break
-            addr = max(addr, used_addr + used_size)
+        """Lowest free range that fits (vmalloc's first fit), with a guard page after it."""
+        need = (size + PAGE_SIZE - 1) // PAGE_SIZE * PAGE_SIZE + PAGE_SIZE
+        for i, (addr, length) in enumerate(self._holes):
+            if length >= need:
+                if length == need:
+                    del self._holes[i]
+                else:
+                    self._holes[i] = (addr + need, length - need)
+                self._used[addr] = need
+                return addr
+        addr = self._top
         if addr + need > MODULES_END:
             raise MemoryError("module area exhausted")
-        self._used.append((addr, need))
-        self._used.sort()
+        self._top += need
+        self._used[addr] = need
         return addr
 
     def free(self, addr: int) -> None:
-        self._used = [(a, s) for a, s in self._used if a != addr]
+        size = self._used.pop(addr, None)
+        if size is None:
+            return
+        holes = self._holes
+        holes.append((addr, size))
+        holes.sort()
+        merged: list[tuple[int, int]] = []
+        for a, n in holes:
+            if merged and merged[-1][0] + merged[-1][1] == a:
+                merged[-1] = (merged[-1][0], merged[-1][1] + n)
+            else:
+                merged.append((a, n))
+        if merged and merged[-1][0] + merged[-1][1] == self._top:
+            self._top = merged.pop()[0]
+        self._holes = merged
 
     # ------------------------------------------------------------------ per module
     def alloc_module(self, mod) -> None:
@@ -57,4 +78,4 @@ class ModuleArea:
             self.free(mod.core_layout.base)
 
     def snapshot(self) -> tuple:
-        return tuple(self._used)
+        return tuple(sorted(self._used.items()))
