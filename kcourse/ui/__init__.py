@@ -16,6 +16,8 @@ from __future__ import annotations
 
 _PANELS = {
     "ElfExplorer": "kcourse.ui.elf_explorer",
+    "ModulePanel": "kcourse.ui.module_panel",
+    "LeakPanel": "kcourse.ui.leak_panel",
 }
 
 __all__ = sorted(_PANELS)

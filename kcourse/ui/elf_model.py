@@ -13,31 +13,25 @@ from elftools.elf.enums import ENUM_SH_TYPE_BASE
 from kcourse.elf.kofile import KoFile
 from kcourse.elf.resolve import resolve_undefined
 
-SHF_ALLOC = 0x2
 # sh_type number -> the name readelf -S prints (PROGBITS, NOBITS, RELA, ...).
 _SH_TYPE = {v: k.removeprefix("SHT_") for k, v in ENUM_SH_TYPE_BASE.items() if k != "_default_"}
 
 
-def placement(name: str, flags: int) -> str:
-    """Where the 6.1 loader puts a section, and so whether it is freed after init.
+def placements(ko_path) -> dict[int, str]:
+    """Section index -> "core", "init" or "not loaded", as the simulated 6.1 loader lays the
+    module out (kcourse.kernel.layout.compute, which follows kernel/module/main.c
+    layout_sections and kallsyms.c layout_symtab): sections without SHF_ALLOC (and .modinfo,
+    __versions, whose SHF_ALLOC rewrite_section_headers() clears) are never copied; ".init*"
+    and the full .symtab/.strtab go to init memory, which do_init_module() frees once init()
+    has returned 0; the rest stays until rmmod."""
+    from kcourse.kernel.layout import compute
+    from kcourse.ui.images import module_image
 
-    - "not loaded": no SHF_ALLOC; layout_sections() skips it, so it lives only in the
-      temporary copy of the file that load_module() frees (kernel/module/main.c:
-      layout_sections masks all require SHF_ALLOC). rewrite_section_headers() clears
-      SHF_ALLOC of .modinfo and __versions ("Don't need them in module").
-    - "init": module_init_layout_section(): names starting with ".init"; do_init_module()
-      frees that memory once init() returned 0. layout_symtab() also puts .symtab and
-      .strtab at the end of the init part (a core copy keeps only the symbols kallsyms
-      needs). .exit* stays in core because Debian has CONFIG_MODULE_UNLOAD=y.
-    - "core": everything else allocated; it stays until rmmod.
-    """
-    if name in (".symtab", ".strtab"):
-        return "init"
-    if name in (".modinfo", "__versions") or not flags & SHF_ALLOC:
-        return "not loaded"
-    if name.startswith(".init"):
-        return "init"
-    return "core"
+    image = module_image(ko_path)
+    if image is None:
+        return {}
+    layout = compute(image)
+    return {i: ("init" if p.init else "core") for i, p in layout.placements.items()}
 
 
 FATE = {
@@ -69,6 +63,7 @@ class ElfModel:
             table = SymbolTable.shipped()
         self.table = table
         self._resolutions = {r.symbol: r for r in resolve_undefined(self.ko, table)}
+        self._placements = placements(path)
 
     @property
     def title(self) -> str:
@@ -80,13 +75,13 @@ class ElfModel:
         """[nr, name, type, size, flags, fate] per section, as readelf -S numbers them."""
         rows = []
         for s in self.ko.sections[1:]:
-            fate = FATE[placement(s.name, s.flags)]
+            fate = FATE[self._placements.get(s.index, "not loaded")]
             rows.append([str(s.index), s.name, _SH_TYPE.get(s.type, hex(s.type)), str(s.size),
                          describe_sh_flags(s.flags), fate])
         return rows
 
     def freed_after_init(self) -> list[str]:
-        return [s.name for s in self.ko.sections[1:] if placement(s.name, s.flags) == "init"]
+        return [s.name for s in self.ko.sections[1:] if self._placements.get(s.index) == "init"]
 
     def symbols(self) -> list[SymbolRow]:
         rows = []

@@ -76,3 +76,14 @@ def command_args(specs: list[ParamSpec], values: dict[str, object]) -> list[str]
             text = f'"{text}"'
         words.append(shlex.quote(f"{spec.name}={text}"))
     return words
+
+
+
+def param_defaults(path) -> dict[str, str]:
+    """Each parameter's value at load time, read from the module's data the way the kernel's
+    loader model does (kcourse.kernel.image: struct kernel_param in __param); {} if the file
+    cannot be read that far. Arrays are shown comma separated, as sysfs shows them."""
+    from kcourse.ui.images import module_image
+
+    image = module_image(path)
+    return {p.name: ",".join(p.default) for p in image.params} if image is not None else {}

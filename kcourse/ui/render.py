@@ -8,25 +8,13 @@ from __future__ import annotations
 
 from html import escape
 
-__all__ = ["error", "escape", "lsmod_table", "message", "pre", "state_diagram", "sysfs_table",
-           "table"]
+__all__ = ["dmesg", "error", "escape", "lsmod_table", "message", "pre", "state_diagram",
+           "sysfs_table", "table"]
 
-# The four values of enum module_state (include/linux/module.h) and the kernel function
-# that moves a module between them (kernel/module/main.c, 6.1; notes/kernel-facts.md §2).
-STATES = ("UNFORMED", "COMING", "LIVE", "GOING")
-TRANSITIONS = (
-    ("", "UNFORMED", "add_unformed_module"),
-    ("UNFORMED", "COMING", "complete_formation"),
-    ("COMING", "LIVE", "do_init_module: init() returned 0"),
-    ("COMING", "GOING", "do_init_module: init() failed"),
-    ("LIVE", "GOING", "delete_module: try_stop_module"),
-    ("GOING", "UNFORMED", "free_module"),
-    ("UNFORMED", "", "free_module: list_del"),
-)
-# Where each state is drawn on the diagram (x, y of the box's top-left corner).
-_BOX = {"": (10, 50), "UNFORMED": (130, 50), "COMING": (260, 10), "LIVE": (390, 50),
-        "GOING": (260, 90)}
-_W, _H = 100, 30
+# Where each box of the state diagram sits (x, y of its top-left corner); None = not listed.
+_BOX = {None: (10, 60), "UNFORMED": (150, 60), "COMING": (290, 10), "LIVE": (430, 60),
+        "GOING": (290, 110)}
+_W, _H = 110, 32
 _ACTIVE = "#2e7d32"
 _PATH = "#1565c0"
 
@@ -89,41 +77,48 @@ def message(command: str, stdout: str, stderr: str, rc: int) -> str:
     return '<div class="kc-message">' + "".join(out) + "</div>"
 
 
-def state_diagram(current: str | None, path: list[str] | tuple[str, ...] = ()) -> str:
-    """An SVG of enum module_state: `current` filled in, the states `path` went through outlined.
+def _edge(src: tuple[int, int], dst: tuple[int, int], shift: int) -> tuple[float, ...]:
+    """A line between two boxes' centres, cut at the boxes' borders, moved `shift` px sideways."""
+    (x1, y1), (x2, y2) = (src[0] + _W / 2, src[1] + _H / 2), (dst[0] + _W / 2, dst[1] + _H / 2)
+    dx, dy = x2 - x1, y2 - y1
+    length = (dx * dx + dy * dy) ** 0.5
+    nx, ny = -dy / length * shift, dx / length * shift
+    # fraction of the centre-to-centre line that lies inside one box
+    t = min(_W / 2 / abs(dx) if dx else 1.0, _H / 2 / abs(dy) if dy else 1.0)
+    return (x1 + dx * t + nx, y1 + dy * t + ny, x2 - dx * t + nx, y2 - dy * t + ny)
 
-    `current` is one of STATES, or None when the module is not in the kernel's list.
+
+def state_diagram(current: str | None, path: list[str | None] | tuple = ()) -> str:
+    """An SVG of enum module_state with the loader's transitions (kcourse.kernel.states).
+
+    `current` (a ModuleState name, or None when the module is not in the modules list) is
+    filled in; the states in `path` (what the last action went through) are outlined.
     """
-    now = current or ""
+    from kcourse.kernel.states import TRANSITIONS
+
     seen = set(path)
-    parts = [f'<svg class="kc-states" width="500" height="130" viewBox="0 0 500 130" '
-             f'data-state="{escape(now or "none")}" font-family="sans-serif" font-size="12">',
-             '<defs><marker id="kc-arrow" markerWidth="8" markerHeight="8" refX="8" refY="4" '
-             'orient="auto"><path d="M0,0 L8,4 L0,8 z" fill="#555"/></marker></defs>']
-    for src, dst, why in TRANSITIONS:
-        (x1, y1), (x2, y2) = _BOX[src], _BOX[dst]
-        if src == "UNFORMED" and dst == "":
-            x1, y1, x2, y2 = x1, y1 + _H, x2 + _W // 2, y2 + _H + 30
-            parts.append(f'<text x="{x2 - 40}" y="{y2 + 12}" fill="#777">freed</text>')
-        else:
-            x1, y1 = x1 + _W // 2, y1 + _H // 2
-            x2, y2 = x2 + _W // 2, y2 + _H // 2
-            if x2 > x1:
-                x1, x2 = x1 + _W // 2, x2 - _W // 2
-            else:
-                x1, x2 = x1 - _W // 2, x2 + _W // 2
-        parts.append(f'<line x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" stroke="#555" '
-                     f'marker-end="url(#kc-arrow)"><title>{escape(why)}</title></line>')
+    parts = [f'<svg class="kc-states" width="560" height="160" viewBox="0 0 560 160" '
+             f'data-state="{escape(current or "none")}" font-family="sans-serif" '
+             'font-size="12"><defs><marker id="kc-arrow" markerWidth="8" markerHeight="8" '
+             'refX="8" refY="4" orient="auto"><path d="M0,0 L8,4 L0,8 z" fill="#555"/>'
+             "</marker></defs>"]
+    for (old, new), why in TRANSITIONS.items():
+        src = _BOX[old.name if old is not None else None]
+        dst = _BOX[new.name if new is not None else None]
+        both_ways = any((b, a) == (old, new) for a, b in TRANSITIONS)
+        x1, y1, x2, y2 = _edge(src, dst, 5 if both_ways else 0)
+        parts.append(f'<line x1="{x1:.0f}" y1="{y1:.0f}" x2="{x2:.0f}" y2="{y2:.0f}" '
+                     f'stroke="#555" marker-end="url(#kc-arrow)"><title>{escape(why)}</title>'
+                     "</line>")
     for state, (x, y) in _BOX.items():
         label = state or "not loaded"
-        fill = _ACTIVE if state == now else "white"
-        ink = "white" if state == now else "black"
-        stroke = _PATH if state in seen and state != now else "#555"
-        width = 3 if state in seen else 1
+        now = state == current
+        stroke = _PATH if state in seen and not now else "#555"
         parts.append(f'<g class="kc-state" data-name="{label}"><rect x="{x}" y="{y}" '
-                     f'width="{_W}" height="{_H}" rx="6" fill="{fill}" stroke="{stroke}" '
-                     f'stroke-width="{width}"/><text x="{x + _W // 2}" y="{y + 19}" '
-                     f'text-anchor="middle" fill="{ink}">{label}</text></g>')
+                     f'width="{_W}" height="{_H}" rx="6" fill="{_ACTIVE if now else "white"}" '
+                     f'stroke="{stroke}" stroke-width="{3 if state in seen else 1}"/>'
+                     f'<text x="{x + _W // 2}" y="{y + 20}" text-anchor="middle" '
+                     f'fill="{"white" if now else "black"}">{label}</text></g>')
     parts.append("</svg>")
     return "".join(parts)
 
@@ -131,3 +126,14 @@ def state_diagram(current: str | None, path: list[str] | tuple[str, ...] = ()) -
 def error(text: str) -> str:
     """A one-line refusal, in red."""
     return f'<span class="kc-error" style="color:#b71c1c">{escape(text)}</span>'
+
+
+def dmesg(lines: list[str], first_new: int) -> str:
+    """dmesg lines; those from index `first_new` on (the last command's) in bold."""
+    if not lines:
+        return pre("(no new kernel messages)", "kc-dmesg")
+    old = escape("\n".join(lines[:first_new]))
+    new = escape("\n".join(lines[first_new:]))
+    sep = "\n" if old and new else ""
+    return (f'<pre class="kc-dmesg" style="margin:0;max-height:16em;overflow:auto;'
+            f'font-size:90%">{old}{sep}<b>{new}</b></pre>')
