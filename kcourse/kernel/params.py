@@ -277,7 +277,8 @@ def parse_args(modname: str, args: str, params: dict[str, Param], printk) -> int
     while args:
         param, val, args = next_arg(args)
         if val is None and param == "--":
-            if args:
+            # parse_args returns `err ?: args`; load_module warns about what follows "--"
+            if not err:
                 printk(f"\0014{modname}: parameters '{args}' after `--' ignored\n")
             return err
         target = next((p for p in params.values() if parameq(param, p.name)), None)
