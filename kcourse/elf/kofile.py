@@ -67,6 +67,17 @@ class KoFile:
         return f"KoFile({str(self.path)!r})"
 
     # ------------------------------------------------------------------ sections
+    # The verbs are pyelftools' (num_sections, get_section, iter_sections, ...), so a learner
+    # who moves on to pyelftools finds the same words.
+    def num_sections(self) -> int:
+        return len(self.sections)
+
+    def get_section(self, index: int) -> Section:
+        return self.sections[index]
+
+    def iter_sections(self, type: int | None = None):  # noqa: A002 - pyelftools' name
+        return (s for s in self.sections if type is None or s.type == type)
+
     def get_section_by_name(self, name: str) -> Section | None:
         return self._by_name.get(name)
 

@@ -54,12 +54,16 @@ def flip_section_headers(data: bytes, rng: random.Random) -> bytes:
 
 
 def huge_shnum(data: bytes, rng: random.Random) -> bytes:
+    if len(data) < 64:
+        return data
     out = bytearray(data)
     struct.pack_into("<H", out, 0x3C, rng.choice([0xFFFF, 0xFF00, 0x8000, 0, 1]))
     return bytes(out)
 
 
 def bad_shoff(data: bytes, rng: random.Random) -> bytes:
+    if len(data) < 64:
+        return data
     out = bytearray(data)
     value = rng.choice([len(data), len(data) - 1, 2**63, 2**64 - 1, 1, 0x20])
     struct.pack_into("<Q", out, 0x28, value)
@@ -67,6 +71,8 @@ def bad_shoff(data: bytes, rng: random.Random) -> bytes:
 
 
 def bad_shstrndx(data: bytes, rng: random.Random) -> bytes:
+    if len(data) < 64:
+        return data
     out = bytearray(data)
     struct.pack_into("<H", out, 0x3E, rng.choice([0, 0xFFFF, 0xFFF1, rng.randrange(1, 200)]))
     return bytes(out)
