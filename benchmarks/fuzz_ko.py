@@ -22,6 +22,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
+# A readable module whose parm string lacks ':' makes kmod print this and still exit 0
+# (tools/modinfo.c process_parm); kcourse does the same, so it is not a violation.
+KMOD_WARNINGS = re.compile(r"(modinfo: ERROR: Found invalid \"[^\0]*?\": missing ':'\n)*",
+                           re.S)
+
 
 class _Stream(io.TextIOWrapper):
     def __init__(self):
@@ -84,13 +89,14 @@ def main() -> int:
                 elapsed = time.perf_counter() - t0
                 if elapsed > slowest[0]:
                     slowest = (elapsed, f"case {case} ({kind}, {argv[0]})")
-                ok = (rc == 0 and err == "") or (
+                ok = (rc == 0 and KMOD_WARNINGS.fullmatch(err)) or (
                     rc == 1 and err.count("\n") == 1 and str(path) in err)
                 if not ok:
                     outcomes["VIOLATION"] += 1
                     violations.append((case, kind, argv[0], rc, err[:200]))
                 elif rc == 0:
-                    outcomes[f"{argv[0]}: accepted"] += 1
+                    warned = " (with kmod's parm warning)" if err else ""
+                    outcomes[f"{argv[0]}: accepted{warned}"] += 1
                 else:
                     outcomes[f"{argv[0]}: refused"] += 1
                     problems[problem(err, str(path))] += 1
