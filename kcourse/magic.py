@@ -1,0 +1,66 @@
+"""`%%kshell`: a root terminal on the simulated machine, inside a notebook cell.
+
+    %load_ext kcourse.magic        (or %load_ext kcourse, once kcourse/__init__.py forwards it)
+
+    %%kshell
+    insmod hello/hello.ko
+    lsmod
+
+Every cell of a notebook talks to the same simulated kernel (created on first use), so what
+one cell loads, the next one sees. `%%kshell --new` starts a fresh kernel (a reboot) and keeps
+it for the following cells. Each command is printed after a `# ` prompt (root's prompt), then
+its output as a terminal shows it, stdout before stderr, all on the cell's stdout so the
+order never changes. `-q` leaves the prompts out. A line the shell cannot parse stops the cell,
+as it stops a bash script.
+
+From Python, `notebook_shell()` returns the Shell (`.kernel` is the simulated kernel).
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from kcourse.errors import KcourseError
+
+_SHELL = None
+
+
+def notebook_shell(new: bool = False):
+    """The notebook's shell: one simulated kernel per notebook unless `new` asks for another."""
+    global _SHELL
+    if new or _SHELL is None:
+        from kcourse.shell import Shell
+
+        _SHELL = Shell()
+    return _SHELL
+
+
+def render(results, prompts: bool = True) -> str:
+    """The terminal text for a list of CommandResult."""
+    out = []
+    for result in results:
+        if prompts:
+            out.append(f"# {result.line}\n")
+        out.append(result.stdout)
+        out.append(result.stderr)
+    return "".join(out)
+
+
+def kshell(line: str, cell: str) -> None:
+    """%%kshell [--new] [-q]: run the cell's lines in the notebook's simulated machine."""
+    try:
+        options = shlex.split(line)
+    except ValueError as err:
+        raise KcourseError(f"%%kshell: {err}") from None
+    unknown = [o for o in options if o not in ("--new", "-q", "--quiet")]
+    if unknown:
+        print(f"%%kshell: unknown option {unknown[0]} (use --new, -q)")
+        return
+    shell = notebook_shell(new="--new" in options)
+    results = shell.run_script(cell)
+    print(render(results, prompts=not ({"-q", "--quiet"} & set(options))), end="")
+
+
+def load_ipython_extension(ipython) -> None:
+    """`%load_ext kcourse.magic` registers %%kshell."""
+    ipython.register_magic_function(kshell, magic_kind="cell", magic_name="kshell")
