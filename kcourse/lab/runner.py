@@ -89,6 +89,15 @@ def host_files(lines: list[str]) -> dict[str, Path]:
     return found
 
 
+def script_lines(text: str) -> list[str]:
+    """A script's lines as the simulator's shell runs them (kcourse.shell.core.run_script):
+    backslash continuations joined, blank lines and comment lines left out."""
+    from kcourse.shell.core import join_continuations
+
+    return [line for _, line in join_continuations(text)
+            if line.strip() and not line.lstrip().startswith("#")]
+
+
 class RealKernel:
     """Runs scripts on a real Debian kernel in QEMU. `prepare()` happens on first use."""
 
@@ -111,15 +120,19 @@ class RealKernel:
     def release(self) -> str:
         return self.lab.release
 
-    def run_script(self, lines: list[str], files: dict[str, Path] | None = None
+    def run_script(self, lines: list[str] | str, files: dict[str, Path] | None = None
                    ) -> list[CommandResult]:
         """Boot, run `lines` in one root bash, power off; one CommandResult per line.
+
+        `lines` is a list of lines, or a script's text (split as the simulator splits it).
 
         The script starts in /root/modules, which holds the course's data/modules (with .ko
         files built for the guest's kernel). `files` adds files: guest name -> host path,
         an absolute name being kept as is, a relative one put under /root/modules. Host .ko
         files the lines name by absolute path are added by themselves (host_files).
         """
+        if isinstance(lines, str):
+            lines = script_lines(lines)
         lines = [line.rstrip("\n") for line in lines]
         qemu = check_qemu()
         lab = self.lab

@@ -18,6 +18,7 @@ Course modules are unsigned, so no signature is broken by the edit.
 from __future__ import annotations
 
 import struct
+from pathlib import Path
 
 from kcourse.errors import KcourseError
 
@@ -76,3 +77,46 @@ def crc(data: bytes, symbol: str, new_crc: int) -> bytes:
 
 def current_crc(data: bytes, symbol: str) -> int:
     return struct.unpack_from("<Q", data, _version_slot(data, symbol))[0]
+
+
+# The tampered copies the lab's scenarios name (tests/scenarios/lab_tamper.sh). They live at
+# a fixed path so that a transcript can name them; make_course_copies() (re)creates them.
+TAMPERED_DIR = "/tmp/kcourse-tampered"
+
+
+def _next_release(release: str) -> str:
+    """'6.1.0-56-amd64' -> '6.1.0-57-amd64': the same length while NN stays two digits."""
+    base, abi, flavour = release.split("-", 2)
+    return f"{base}-{int(abi) + 1:0{len(abi)}d}-{flavour}"
+
+
+def course_copies() -> dict[str, bytes]:
+    """name -> bytes of each tampered copy of a course module."""
+    from kcourse.paths import course_module
+
+    hello = course_module("hello").read_bytes()
+    consumer = course_module("consumer").read_bytes()
+    magic = modinfo_value(hello, "vermagic")
+    release = magic.split(" ", 1)[0]
+    return {
+        # only the release differs: still loads (CRCs present, same_magic skips it)
+        "hello-release.ko": vermagic(hello, magic.replace(release, _next_release(release), 1)),
+        # a kernel configuration word missing: refused
+        "hello-nopreempt.ko": vermagic(hello, magic.replace("preempt ", "", 1)),
+        # built against another core kernel (module_layout's CRC differs): refused
+        "hello-badcrc.ko": crc(hello, "module_layout", current_crc(hello, "module_layout") ^ 1),
+        # built against another provider (provider_add's CRC differs): refused
+        "consumer-badcrc.ko": crc(consumer, "provider_add",
+                                  current_crc(consumer, "provider_add") ^ 1),
+        # a GPL-incompatible licence: EXPORT_SYMBOL_GPL symbols are out of reach
+        "consumer-bsd.ko": licence(consumer, "BSD"),
+    }
+
+
+def make_course_copies(folder: str | Path = TAMPERED_DIR) -> Path:
+    """Write course_copies() into `folder` (created if needed); return the folder."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, data in course_copies().items():
+        (folder / name).write_bytes(data)
+    return folder

@@ -1,0 +1,148 @@
+"""The simulator held to the real kernel: every tests/scenarios/*.sh, run on both, compared.
+
+For each scenario the simulator's shell (kcourse.shell.Shell, a fresh kernel) and Debian's
+real kernel under QEMU (kcourse.lab.RealKernel, a fresh boot) run the same lines. Their
+transcripts (`kcourse sim --transcript` form) and the kernel log lines each command caused
+must be identical once addresses (0x + 16 hex digits) and dmesg timestamps are masked,
+as tests/scenarios/README.md says. The real side is the reference: where the simulator
+differs, the scenario is marked xfail(strict=True) below with the concrete difference, for the
+simulator to be fixed (never the expectation); a fixed simulator turns the xfail into a
+failure until the mark is removed.
+
+Boots are the cost (about 3-6 s each under TCG): all scenarios boot once, two guests at a
+time (CI machines have two cores), in one module-scoped fixture.
+"""
+
+import difflib
+import re
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from conftest import need, need_tool
+from kcourse.backend import CommandResult, format_transcript
+from kcourse.errors import KcourseError
+
+SCENARIOS = Path(__file__).parent / "scenarios"
+NAMES = sorted(p.stem for p in SCENARIOS.glob("*.sh"))
+
+# Known differences: scenario -> the first differing lines (simulator vs real kernel).
+SIMULATOR_DIFFERS: dict[str, str] = {
+    "lab_debian": (
+        "line 2 `modprobe 8021q`: simulator prints 'modprobe: FATAL: Module 8021q not found in "
+        "directory /lib/modules/<release>' [rc=1]; the real kernel loads 8021q with garp, stp, "
+        "llc and mrp [rc=0] and logs '8021q: 802.1Q VLAN Support v1.8'. The simulated module "
+        "tree has only extra/ (kcourse/shell/moddir.py ModuleTree.course), not Debian's "
+        "kernel/ modules; the same holds for vxlan (udp_tunnel, ip6_udp_tunnel) and dummy."
+    ),
+}
+
+
+def normalise(text: str) -> str:
+    """tests/scenarios/README.md "Comparing": mask addresses and dmesg timestamps."""
+    text = re.sub(r"0x[0-9a-f]{16}", "0xADDR", text)
+    return re.sub(r"(?m)^\[\s*\d+\.\d{6}\] ", "[TIME] ", text)
+
+
+def log_lines(result: CommandResult) -> list[str]:
+    """The kernel log lines a command caused, one per printed line (a record whose text
+    holds a newline prints as two lines on the real side)."""
+    return "\n".join(result.dmesg).split("\n") if result.dmesg else []
+
+
+def side_by_side(results: list[CommandResult]) -> str:
+    """A transcript with each command's kernel log lines after it, normalised."""
+    out = []
+    for result in results:
+        out.append(format_transcript([result]))
+        out += [f"  dmesg> {line}\n" for line in log_lines(result)]
+    return normalise("".join(out))
+
+
+def first_difference(sim: str, real: str) -> str:
+    diff = list(difflib.unified_diff(real.splitlines(), sim.splitlines(), "real", "simulator",
+                                     n=1, lineterm=""))
+    return "\n".join(diff[:40])
+
+
+def run_simulator(text: str) -> list[CommandResult]:
+    from kcourse.shell import Shell
+
+    return Shell().run_script(text)
+
+
+@pytest.fixture(scope="module")
+def real_runs():
+    """scenario -> list[CommandResult] on the real kernel (or the error text)."""
+    need_tool("qemu-system-x86_64")
+    from kcourse.lab import RealKernel, prepare_lab
+    from kcourse.lab.tamper import make_course_copies
+
+    try:
+        lab = prepare_lab()
+    except KcourseError as err:
+        need(False, f"the real-kernel lab cannot be prepared: {err}")
+    make_course_copies()  # the tampered files lab_tamper.sh names
+
+    def run(name: str):
+        try:
+            kernel = RealKernel(lab=lab, timeout=240)
+            return kernel.run_script((SCENARIOS / f"{name}.sh").read_text())
+        except KcourseError as err:
+            return f"{type(err).__name__}: {err}"
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(zip(NAMES, pool.map(run, NAMES), strict=True))
+
+
+def _param(name: str):
+    if name in SIMULATOR_DIFFERS:
+        return pytest.param(name, marks=pytest.mark.xfail(
+            strict=True, reason=f"simulator differs from the real kernel: "
+                                f"{SIMULATOR_DIFFERS[name]}"))
+    return name
+
+
+@pytest.mark.parametrize("name", [_param(n) for n in NAMES])
+def test_simulator_matches_real_kernel(name, real_runs):
+    real = real_runs[name]
+    assert not isinstance(real, str), f"the real kernel could not run {name}.sh: {real}"
+    text = (SCENARIOS / f"{name}.sh").read_text()
+    sim = run_simulator(text)
+    real_text, sim_text = side_by_side(real), side_by_side(sim)
+    assert sim_text == real_text, first_difference(sim_text, real_text)
+
+
+def test_scenarios_exist():
+    assert NAMES, "tests/scenarios/*.sh: no scenario to compare"
+    for name in NAMES:
+        assert (SCENARIOS / f"{name}.expected").exists(), f"{name}.sh has no .expected file"
+
+
+# Expected transcripts (tests/scenarios/*.expected) that the real kernel contradicts:
+# scenario -> the first differing lines (expected vs real kernel).
+EXPECTED_DIFFERS: dict[str, str] = {}
+
+
+def read_expected(name: str) -> str:
+    text = (SCENARIOS / f"{name}.expected").read_text()
+    return "".join(line for line in text.splitlines(True) if not line.startswith("#|"))
+
+
+def _expected_param(name: str):
+    if name in EXPECTED_DIFFERS:
+        return pytest.param(name, marks=pytest.mark.xfail(
+            strict=True, reason=f"{name}.expected differs from the real kernel: "
+                                f"{EXPECTED_DIFFERS[name]}"))
+    return name
+
+
+@pytest.mark.parametrize("name", [_expected_param(n) for n in NAMES])
+def test_expected_transcript_matches_real_kernel(name, real_runs):
+    real = real_runs[name]
+    assert not isinstance(real, str), f"the real kernel could not run {name}.sh: {real}"
+    real_text = normalise(format_transcript(real))
+    expected = read_expected(name)
+    assert real_text == expected, first_difference(expected, real_text).replace(
+        "simulator", "expected")
