@@ -145,6 +145,7 @@ def interleavings_chart(explorations: dict[str, Exploration]):
     ax.set_xticks([j + width * (len(explorations) - 1) / 2 for j in range(len(values))],
                   [f"counter = {v}" for v in values])
     ax.set_ylabel("schedules")
+    ax.yaxis.get_major_locator().set_params(integer=True)
     ax.set_title("Final counter over all interleavings")
     ax.legend(fontsize="small")
     fig.tight_layout()
@@ -163,7 +164,9 @@ def stack_chart(runs: dict[str, object]):
     ax.barh(labels, [runs[n].deepest for n in labels], height=0.4,
             color=["tab:green" if runs[n].ok else "tab:red" for n in labels], label="needed")
     ax.set_xscale("log")
+    ax.set_xlim(left=1024)
     ax.set_xlabel("bytes (log scale)")
+    ax.set_title("Stack needed vs stack available")
     ax.legend(loc="lower right", fontsize="small")
     fig.tight_layout()
     plt.close(fig)
