@@ -16,6 +16,7 @@ import contextlib
 import io
 import random
 import re
+import resource
 import sys
 import tempfile
 import time
@@ -62,7 +63,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
 
-    from kcourse.elf import mutate
+    from kcourse.elf import image, mutate
     from kcourse.paths import modules_dir
 
     sources = sorted(modules_dir().glob("*/*.ko"))
@@ -112,6 +113,22 @@ def main() -> int:
     print("\nmost common problems reported:")
     for text, count in problems.most_common(15):
         print(f"  {count:7d}  {text}")
+    print("\ndecompression bombs (a small file that expands past the "
+          f"{image.MAX_IMAGE >> 20} MiB cap):")
+    with tempfile.TemporaryDirectory(prefix="kcourse-bomb-") as tmp:
+        for kind in ("xz", "zst", "gz"):
+            path = Path(tmp) / f"bomb.ko.{kind}"
+            path.write_bytes(mutate.bomb(kind, image.MAX_IMAGE + (16 << 20)))
+            t0 = time.perf_counter()
+            rc, err = run(["modinfo", str(path)])
+            elapsed = time.perf_counter() - t0
+            refused = rc == 1 and "decompression bomb" in err and err.count("\n") == 1
+            if not refused:
+                violations.append(("bomb", kind, "modinfo", rc, err[:200]))
+            print(f"  {kind:4s} {path.stat().st_size:8d} bytes on disk: "
+                  f"{'refused' if refused else 'NOT REFUSED'} in {elapsed:.2f} s")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss >> 10
+    print(f"peak memory of this process: {peak} MiB")
     for case, kind, cmd, rc, err in violations[:10]:
         print(f"VIOLATION case {case} ({kind}) {cmd}: rc={rc} stderr={err!r}")
     return 1 if violations else 0
