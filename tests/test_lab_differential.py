@@ -14,7 +14,6 @@ time (CI machines have two cores), in one module-scoped fixture.
 """
 
 import difflib
-import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import pytest
 from conftest import need, need_tool
 from kcourse.backend import CommandResult, format_transcript
 from kcourse.errors import KcourseError
+from kcourse.lab.compare import normalise, render
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 NAMES = sorted(p.stem for p in SCENARIOS.glob("*.sh"))
@@ -39,25 +39,9 @@ SIMULATOR_DIFFERS: dict[str, str] = {
 }
 
 
-def normalise(text: str) -> str:
-    """tests/scenarios/README.md "Comparing": mask addresses and dmesg timestamps."""
-    text = re.sub(r"0x[0-9a-f]{16}", "0xADDR", text)
-    return re.sub(r"(?m)^\[\s*\d+\.\d{6}\] ", "[TIME] ", text)
-
-
-def log_lines(result: CommandResult) -> list[str]:
-    """The kernel log lines a command caused, one per printed line (a record whose text
-    holds a newline prints as two lines on the real side)."""
-    return "\n".join(result.dmesg).split("\n") if result.dmesg else []
-
-
 def side_by_side(results: list[CommandResult]) -> str:
     """A transcript with each command's kernel log lines after it, normalised."""
-    out = []
-    for result in results:
-        out.append(format_transcript([result]))
-        out += [f"  dmesg> {line}\n" for line in log_lines(result)]
-    return normalise("".join(out))
+    return "".join(render(result) for result in results)
 
 
 def first_difference(sim: str, real: str) -> str:

@@ -292,9 +292,3 @@ def prepare(progress: Progress = _quiet, release: str | None = None,
     progress(f"lab ready: {release}, initramfs {len(blob) // 1024} KiB")
     return Lab(release, kernel, initrd, course, manifest)
 
-
-def main(argv: list[str]) -> int:
-    """`kcourse lab-prepare` (if the lead wires it): prepare and print each step."""
-    lab = prepare(progress=lambda step: print(step, flush=True))
-    print(f"kernel {lab.kernel}\ninitrd {lab.initrd}")
-    return 0

@@ -1,0 +1,77 @@
+"""Command-line entry points of the lab (wired into `kcourse` by kcourse/cli.py).
+
+    kcourse sim --real [--transcript] [SCRIPT]   real_sim_main: the `kcourse sim` contract,
+                                                 on Debian's kernel under QEMU
+    kcourse lab-prepare                          prepare_main: fetch and build the lab now,
+                                                 printing each step
+
+Each returns an exit status; errors are KcourseError (one line, no traceback).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from kcourse.backend import format_transcript
+from kcourse.errors import KcourseError
+
+USAGE = "usage: kcourse sim --real [--transcript] [SCRIPT]"
+
+
+def _progress(step: str) -> None:
+    print(f"kcourse lab: {step}", file=sys.stderr, flush=True)
+
+
+def real_sim_main(argv: list[str]) -> int:
+    """`kcourse sim --real ...`; `--real` itself may be left in argv."""
+    transcript, files = False, []
+    for arg in argv:
+        if arg in ("-h", "--help"):
+            print(USAGE)
+            return 0
+        if arg == "--transcript":
+            transcript = True
+        elif arg == "--real":
+            continue
+        elif arg.startswith("-") and arg != "-":
+            raise KcourseError(f"unknown option '{arg}' ({USAGE})")
+        else:
+            files.append(arg)
+    if len(files) > 1:
+        raise KcourseError(f"one SCRIPT at most ({USAGE})")
+    name = files[0] if files else "-"
+    if name == "-":
+        text = sys.stdin.read()
+    else:
+        try:
+            with open(name, encoding="utf-8", errors="surrogateescape") as handle:
+                text = handle.read()
+        except OSError as err:
+            raise KcourseError(f"cannot read {name}: {err.strerror}") from None
+
+    from kcourse.lab.runner import RealKernel
+
+    results = RealKernel(progress=_progress).run_script(text)
+    if transcript:
+        sys.stdout.write(format_transcript(results))
+    else:
+        for result in results:
+            sys.stdout.write(result.stdout)
+            sys.stdout.flush()
+            sys.stderr.write(result.stderr)
+            sys.stderr.flush()
+    return results[-1].rc if results else 0
+
+
+def prepare_main(argv: list[str]) -> int:
+    """`kcourse lab-prepare`: everything the lab needs, fetched and built now."""
+    if argv:
+        raise KcourseError("usage: kcourse lab-prepare")
+    from kcourse.lab.prepare import prepare
+
+    lab = prepare(progress=_progress)
+    size = lab.manifest.get("initramfs_bytes", 0)
+    print(f"{lab.release}: kernel {lab.kernel.name}, initramfs {size // 1024} KiB, "
+          f"{len(lab.course)} course modules, "
+          f"{len(lab.manifest.get('debian_modules', []))} Debian modules")
+    return 0

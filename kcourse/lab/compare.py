@@ -1,0 +1,85 @@
+"""Put the simulator and the real kernel side by side, command by command.
+
+Only two things may differ between them (tests/scenarios/README.md, "Comparing"): kernel
+addresses (`0x` and 16 hex digits: module load addresses are randomised on a real machine)
+and dmesg timestamps (`[%5lu.%06lu] `, kernel/printk/printk.c print_time). `normalise` masks
+both; `compare` pairs the results and says, for each command, whether the rest is identical.
+Used by tests/test_lab_differential.py and by the lab lesson.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from kcourse.backend import CommandResult, format_transcript
+
+ADDRESS = re.compile(r"0x[0-9a-f]{16}")
+TIMESTAMP = re.compile(r"(?m)^\[\s*\d+\.\d{6}\] ")
+
+
+def normalise(text: str) -> str:
+    """Mask addresses (0xADDR) and dmesg timestamps ([TIME]), nothing else."""
+    return TIMESTAMP.sub("[TIME] ", ADDRESS.sub("0xADDR", text))
+
+
+def log_lines(result: CommandResult) -> list[str]:
+    """The kernel log lines a command caused, one per printed line (a record whose text holds
+    a newline prints as two lines on the real side)."""
+    return "\n".join(result.dmesg).split("\n") if result.dmesg else []
+
+
+def render(result: CommandResult, with_log: bool = True) -> str:
+    """One command as a transcript (`$ line`, stdout, stderr, `[rc=N]`) plus its log lines."""
+    text = format_transcript([result])
+    if with_log:
+        text += "".join(f"  dmesg> {line}\n" for line in log_lines(result))
+    return normalise(text)
+
+
+@dataclass(frozen=True)
+class Pair:
+    line: str
+    simulator: CommandResult | None
+    real: CommandResult | None
+
+    @property
+    def same(self) -> bool:
+        if self.simulator is None or self.real is None:
+            return False
+        return render(self.simulator) == render(self.real)
+
+
+def compare(simulator: list[CommandResult], real: list[CommandResult]) -> list[Pair]:
+    """Pair the two result lists line by line (a missing side is None)."""
+    pairs = []
+    for index in range(max(len(simulator), len(real))):
+        sim = simulator[index] if index < len(simulator) else None
+        kern = real[index] if index < len(real) else None
+        pairs.append(Pair((sim or kern).line, sim, kern))
+    return pairs
+
+
+def _indent(text: str, prefix: str) -> str:
+    return "".join(prefix + line + "\n" for line in text.splitlines())
+
+
+def side_by_side(pairs: list[Pair]) -> str:
+    """Text for a notebook: each command once when both sides agree, both when they do not."""
+    out = []
+    for pair in pairs:
+        shown = pair.real or pair.simulator
+        body = render(shown)
+        body = body.split("\n", 1)[1] if "\n" in body else ""
+        if pair.same:
+            out.append(f"✔ $ {pair.line}\n")
+            out.append(_indent(body, "    "))
+            continue
+        out.append(f"✘ $ {pair.line}\n")
+        for label, result in (("simulator", pair.simulator), ("real kernel", pair.real)):
+            text = render(result).split("\n", 1)[1] if result else "(did not run)\n"
+            out.append(f"    {label}:\n")
+            out.append(_indent(text, "      "))
+    same = sum(p.same for p in pairs)
+    out.append(f"{same} of {len(pairs)} commands identical (addresses and timestamps masked)\n")
+    return "".join(out)

@@ -1,0 +1,175 @@
+"""The lab lesson's sessions, run live on the real kernel or replayed from a recording.
+
+Notebook 05 shows named sessions (SESSIONS) on the simulator and on Debian's kernel side by
+side. Where QEMU is installed the real side runs live: `pytest --nbval` in CI then compares a
+fresh real run with the stored cell output, so a kernel that changed its words fails the
+notebook. Where QEMU is absent (a learner's laptop, the nbval run the design promises "with no
+QEMU and no network"), `real_results` returns the recording made by `record()` on a real run
+(kcourse/lab/recordings.py) and the same text is printed: that cell then checks nothing, as a
+skipped cell would, and the notebook's status cell (whose output nbval ignores) says which
+of the two happened. Under CI (KCOURSE_REQUIRE_REAL=1) a missing QEMU is an error, never a
+silent replay.
+
+Printed results are normalised (kcourse.lab.compare: addresses and timestamps masked), so a
+live run prints exactly what the recording holds.
+"""
+
+from __future__ import annotations
+
+import os
+
+from kcourse.backend import CommandResult
+from kcourse.errors import KcourseError
+from kcourse.lab.compare import compare, normalise, side_by_side
+
+SESSIONS: dict[str, list[str]] = {
+    # The internals lesson's session: load, look at /proc and /sys, dependencies, unload.
+    "internals": [
+        "insmod hello/hello.ko whom=lab",
+        "cat /proc/modules",
+        "lsmod",
+        "ls /sys/module/hello",
+        "cat /sys/module/hello/initstate /sys/module/hello/refcnt /sys/module/hello/taint",
+        "cat /sys/module/hello/coresize /sys/module/hello/initsize",
+        "ls -a /sys/module/hello/sections",
+        "cat /proc/sys/kernel/tainted",
+        "modprobe consumer",
+        "lsmod",
+        "cat /sys/module/provider/refcnt",
+        "ls /sys/module/provider/holders",
+        "rmmod provider",
+        "rmmod consumer provider hello",
+        "dmesg",
+    ],
+    # Breaking things on purpose: a failing init, a module in use, tampered copies.
+    "breaking": [
+        "insmod failinit/failinit.ko",
+        "insmod kcdev/kcdev.ko",
+        "exec 3< /dev/kcdev",
+        "rmmod kcdev",
+        "exec 3<&-",
+        "rmmod kcdev",
+        "insmod /tmp/kcourse-tampered/hello-nopreempt.ko",
+        "insmod /tmp/kcourse-tampered/hello-badcrc.ko",
+        "insmod /tmp/kcourse-tampered/hello-release.ko",
+        "rmmod hello",
+        "dmesg",
+    ],
+    # Debian's own modules: signed, in-tree, loaded with their dependencies (real side only).
+    "debian": [
+        "modprobe 8021q",
+        "lsmod",
+        "modprobe -r 8021q",
+        "lsmod",
+        "cat /proc/sys/kernel/tainted",
+        "dmesg",
+    ],
+}
+
+
+def qemu_available() -> bool:
+    from kcourse.lab import available
+
+    return available()
+
+
+def _require_real() -> bool:
+    return os.environ.get("KCOURSE_REQUIRE_REAL") == "1"
+
+
+def status() -> bool:
+    """Say whether cells will run on a live kernel; prepare the lab if they will."""
+    if not qemu_available():
+        if _require_real():
+            raise KcourseError("QEMU is required here (KCOURSE_REQUIRE_REAL=1) but not installed")
+        from kcourse.lab import recordings
+
+        print("QEMU is not installed: the real-kernel cells show a recording made on "
+              f"{recordings.RELEASE} (apt-get install qemu-system-x86 busybox-static to run "
+              "them live).")
+        return False
+    from kcourse.lab.prepare import prepare
+
+    lab = prepare(progress=print)
+    print(f"QEMU found: the real-kernel cells boot Debian's {lab.release} live.")
+    return True
+
+
+def _normalised(result: CommandResult) -> CommandResult:
+    return CommandResult(result.line, normalise(result.stdout), normalise(result.stderr),
+                         result.rc, tuple(normalise(x) for x in result.dmesg))
+
+
+def _prepare_files() -> None:
+    from kcourse.lab.tamper import make_course_copies
+
+    make_course_copies()  # the tampered copies the "breaking" session names
+
+
+def real_results(name: str) -> list[CommandResult]:
+    """The session on the real kernel: live when QEMU is here, else the recording."""
+    if not qemu_available():
+        if _require_real():
+            raise KcourseError("QEMU is required here (KCOURSE_REQUIRE_REAL=1) but not installed")
+        from kcourse.lab import recordings
+
+        return [CommandResult(**item) for item in recordings.SESSIONS[name]]
+    from kcourse.lab.runner import RealKernel
+
+    _prepare_files()
+    return [_normalised(r) for r in RealKernel().run_script(SESSIONS[name])]
+
+
+def simulator_results(name: str) -> list[CommandResult]:
+    from kcourse.shell import Shell
+
+    _prepare_files()
+    return [_normalised(r) for r in Shell().run_script("\n".join(SESSIONS[name]))]
+
+
+def show(name: str) -> None:
+    """Print the session on both backends, command by command."""
+    print(side_by_side(compare(simulator_results(name), real_results(name))), end="")
+
+
+def show_real(name: str) -> None:
+    """Print the session as the real kernel ran it (transcript with its kernel log lines)."""
+    from kcourse.lab.compare import render
+
+    print("".join(render(r) for r in real_results(name)), end="")
+
+
+def record(path=None) -> None:
+    """Run every session live and write kcourse/lab/recordings.py (needs QEMU)."""
+    from pathlib import Path
+
+    from kcourse.lab.prepare import prepare
+    from kcourse.lab.runner import RealKernel
+
+    lab = prepare(progress=print)
+    _prepare_files()
+    sessions = {}
+    for name, lines in SESSIONS.items():
+        results = [_normalised(r) for r in RealKernel(lab=lab).run_script(lines)]
+        sessions[name] = [
+            {"line": r.line, "stdout": r.stdout, "stderr": r.stderr, "rc": r.rc,
+             "dmesg": r.dmesg} for r in results
+        ]
+    target = Path(path) if path else Path(__file__).with_name("recordings.py")
+    text = [
+        '"""Recorded by kcourse.lab.lesson.record() on the real kernel (QEMU); do not edit."""\n',
+        "# ruff: noqa: E501\n\n",
+        f"RELEASE = {lab.release!r}\n\n",
+        "SESSIONS = {\n",
+    ]
+    for name, items in sessions.items():
+        text.append(f"    {name!r}: [\n")
+        text += [f"        {item!r},\n" for item in items]
+        text.append("    ],\n")
+    text.append("}\n")
+    target.write_text("".join(text))
+    print(f"wrote {target.name}: {', '.join(sessions)}")
+
+
+if __name__ == "__main__":
+    record()
