@@ -50,9 +50,9 @@ class ElfExplorer(W.VBox):
         self.model = model
         self.table = model.table
         self.title.value = f"<b>{render.escape(model.title)}</b>"
-        self.sections_view.value = render.table(
+        self.sections_view.value = render.scroll(render.table(
             ["Nr", "Name", "Type", "Size", "Flags", "After load"], model.section_rows(),
-            "kc-sections", key=1)
+            "kc-sections", key=1))
         self.modinfo_view.value = render.table(["key", "value"], model.modinfo_rows(),
                                                "kc-modinfo")
         self._draw_symbols()
@@ -60,6 +60,6 @@ class ElfExplorer(W.VBox):
     def _draw_symbols(self) -> None:
         if self.model is None:
             return
-        self.symbols_view.value = render.table(
+        self.symbols_view.value = render.scroll(render.table(
             ["Num", "Name", "Type", "Bind", "Ndx", "Size", "Resolved against the kernel"],
-            self.model.symbol_rows(self.symbol_filter.value), "kc-symbols", key=1)
+            self.model.symbol_rows(self.symbol_filter.value), "kc-symbols", key=1))

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from html import escape
 
-__all__ = ["dmesg", "error", "escape", "lsmod_table", "message", "pre", "state_diagram",
-           "sysfs_table", "table"]
+__all__ = ["dmesg", "error", "escape", "lsmod_table", "message", "pre", "scroll",
+           "state_diagram", "sysfs_table", "table"]
 
 # Where each box of the state diagram sits (x, y of its top-left corner); None = not listed.
 _BOX = {None: (10, 60), "UNFORMED": (150, 60), "COMING": (290, 10), "LIVE": (430, 60),
@@ -25,26 +25,29 @@ def pre(text: str, css_class: str = "kc-pre") -> str:
             f'font-size:90%">{escape(text)}</pre>')
 
 
+_CELL = "padding:1px 1.2em 1px 0;line-height:1.35;border:none"
+
+
 def table(header: list[str], rows: list[list[str]], css_class: str, key: int | None = 0) -> str:
     """A plain HTML table; each row carries data-key=<row[key]> so a browser test can find it."""
-    head = "".join(f"<th style='text-align:left;padding-right:1em'>{escape(h)}</th>"
-                   for h in header)
+    head = "".join(f"<th style='{_CELL};text-align:left'>{escape(h)}</th>" for h in header)
     body = []
     for row in rows:
         attr = f' data-key="{escape(row[key])}"' if key is not None and row else ""
-        cells = "".join(f"<td style='padding-right:1em'>{escape(c)}</td>" for c in row)
+        cells = "".join(f"<td style='{_CELL}'>{escape(c)}</td>" for c in row)
         body.append(f"<tr{attr}>{cells}</tr>")
     return (f'<table class="{css_class}" style="font-family:monospace;font-size:90%">'
             f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
 
 
 def parse_lsmod(text: str) -> list[list[str]]:
-    """Rows of kmod's lsmod output: [name, size, used-by count, holders] (tools/lsmod.c)."""
+    """Rows of kmod's lsmod output: [name, size, used by] where "used by" is the count and
+    the holders, as printed (tools/lsmod.c: "%-19s %8ld  %d", then " a,b")."""
     rows = []
     for line in text.splitlines()[1:]:
-        parts = line.split(None, 3)
-        if len(parts) >= 3:
-            rows.append(parts + [""] * (4 - len(parts)))
+        parts = line.split(None, 2)
+        if len(parts) == 3:
+            rows.append(parts)
     return rows
 
 
@@ -53,7 +56,7 @@ def lsmod_table(text: str) -> str:
     rows = parse_lsmod(text)
     if not rows:
         return "<i>lsmod: no modules loaded</i>"
-    return table(["Module", "Size", "Used", "by"], rows, "kc-lsmod")
+    return table(["Module", "Size", "Used by"], rows, "kc-lsmod")
 
 
 def sysfs_table(module: str, entries: list[tuple[str, str]]) -> str:
@@ -73,7 +76,7 @@ def message(command: str, stdout: str, stderr: str, rc: int) -> str:
     if stderr:
         out.append(f'<pre class="kc-error" style="margin:0;color:{colour}">'
                    f"{escape(stderr.rstrip(chr(10)))}</pre>")
-    out.append(f'<span class="kc-rc" style="color:{colour}">[rc={rc}]</span>')
+    out.append(f' <span class="kc-rc" style="color:{colour}">[rc={rc}]</span>')
     return '<div class="kc-message">' + "".join(out) + "</div>"
 
 
@@ -97,7 +100,7 @@ def state_diagram(current: str | None, path: list[str | None] | tuple = ()) -> s
     from kcourse.kernel.states import TRANSITIONS
 
     seen = set(path)
-    parts = [f'<svg class="kc-states" width="560" height="160" viewBox="0 0 560 160" '
+    parts = [f'<svg class="kc-states" width="100%" style="max-width:560px" viewBox="0 0 560 160" '
              f'data-state="{escape(current or "none")}" font-family="sans-serif" '
              'font-size="12"><defs><marker id="kc-arrow" markerWidth="8" markerHeight="8" '
              'refX="8" refY="4" orient="auto"><path d="M0,0 L8,4 L0,8 z" fill="#555"/>'
@@ -137,3 +140,8 @@ def dmesg(lines: list[str], first_new: int) -> str:
     sep = "\n" if old and new else ""
     return (f'<pre class="kc-dmesg" style="margin:0;max-height:16em;overflow:auto;'
             f'font-size:90%">{old}{sep}<b>{new}</b></pre>')
+
+
+def scroll(html: str, height: str = "28em") -> str:
+    """Markup in a box that scrolls when it is taller than `height`."""
+    return f'<div style="max-height:{height};overflow:auto">{html}</div>'

@@ -61,8 +61,8 @@ def step_chart(series: dict[str, list[float]], title: str = "", ylabel: str = ""
     def sy(v: float) -> float:
         return top + ph - v / ymax * ph
 
-    out = [f'<svg class="{css_class}" xmlns="http://www.w3.org/2000/svg" width="{width}" '
-           f'height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" '
+    out = [f'<svg class="{css_class}" xmlns="http://www.w3.org/2000/svg" width="100%" '
+           f'style="max-width:{width}px" viewBox="0 0 {width} {height}" font-family="sans-serif" '
            f'font-size="11">', f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" '
            'fill="white" stroke="#444"/>']
     if title:
