@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from kcourse.build import payload, realimage
+from kcourse.build import realimage
 from kcourse.build.bzimage import main, parse_elf_header, read_bzimage
 from tests.conftest import need, need_tool
 
@@ -66,19 +66,16 @@ def test_header_follows_the_boot_protocol(real):
 def test_payload_is_the_elf_vmlinux(real, tmp_path):
     release, path, _ = real
     image = read_bzimage(path)
-    result = image.decompress(full=False)
+    result = image.decompress()
     facts = parse_elf_header(result.data)
     ref = _readelf_h(tmp_path, result.data)
     assert ref["type"] == "EXEC" and ref["machine"] == "Advanced Micro Devices X86-64"
     assert (facts.e_type, facts.e_machine) == (2, 62)
     assert (facts.entry, facts.phnum, facts.shnum, facts.shoff) == (
         ref["entry"], ref["phnum"], ref["shnum"], ref["shoff"])
-    if result.complete:
-        # scripts/Makefile.lib size_append: the u32 after the data is the decompressed size
-        assert len(result.data) == image.uncompressed_size
-        assert facts.file_size < len(result.data)      # vmlinux.bin, then vmlinux.relocs
-    else:
-        assert image.compression == "lz4" and len(result.data) == payload.LZ4_LEGACY_BLOCK
+    # scripts/Makefile.lib size_append: the u32 after the data is the decompressed size
+    assert len(result.data) == image.uncompressed_size
+    assert facts.file_size < len(result.data)      # vmlinux.bin, then vmlinux.relocs
 
 
 def test_file_agrees(real):

@@ -142,8 +142,8 @@ class BzImage:
         """The u32 the build appends to the compressed data (scripts/Makefile.lib: size_append)."""
         return struct.unpack_from("<I", self.payload, len(self.payload) - 4)[0]
 
-    def decompress(self, full: bool = True) -> payload_mod.Decompressed:
-        return payload_mod.decompress(self.payload, self.compression, full=full)
+    def decompress(self) -> payload_mod.Decompressed:
+        return payload_mod.decompress(self.payload, self.compression)
 
 
 def parse_header(data: bytes) -> SetupHeader:
@@ -201,7 +201,7 @@ def read_bzimage(source: str | Path | bytes, name: str | None = None) -> BzImage
     return BzImage(name, len(data), header, data[start:end], data[:2] == b"MZ")
 
 
-def describe(image: BzImage, decompress: bool = True, full: bool = True) -> list[str]:
+def describe(image: BzImage, decompress: bool = True) -> list[str]:
     """The lines `kcourse bzimage` prints."""
     h = image.header
     lines = [f"{image.name}: x86 Linux boot image (bzImage), {image.size} bytes"
@@ -222,16 +222,13 @@ def describe(image: BzImage, decompress: bool = True, full: bool = True) -> list
     if not decompress:
         return lines
     try:
-        result = image.decompress(full=full)
+        result = image.decompress()
     except KcourseError as err:
         return [*lines, f"  vmlinux         not decompressed: {err}"]
     facts = parse_elf_header(result.data)
     lines.append(f"  vmlinux         {facts.summary()}")
-    if result.complete:
-        lines.append(f"                  {len(result.data)} bytes: ELF file {facts.file_size}"
-                     f" + relocations {len(result.data) - facts.file_size}")
-    else:
-        lines.append(f"                  {result.note}")
+    lines.append(f"                  {len(result.data)} bytes: ELF file {facts.file_size}"
+                 f" + relocations {len(result.data) - facts.file_size}")
     return lines
 
 
@@ -254,5 +251,5 @@ def main(argv: list[str]) -> int:
         raise KcourseError("usage: kcourse bzimage [--no-decompress] FILE...")
     for file in files:
         image = read_bzimage(file)
-        sys.stdout.write("\n".join(describe(image, decompress, full=False)) + "\n")
+        sys.stdout.write("\n".join(describe(image, decompress)) + "\n")
     return 0

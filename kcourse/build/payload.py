@@ -49,32 +49,26 @@ class Decompressed:
 
     method: str
     data: bytes
-    complete: bool      # False: only a prefix was decoded (see note)
-    note: str = ""
 
 
-def decompress(payload: bytes, method: str | None = None, *, full: bool = True) -> Decompressed:
-    """Decompress a bzImage payload. Raises KcourseError where Python cannot.
-
-    full=False may stop early (lz4 in pure Python decodes only the first 8 MiB block).
-    """
+def decompress(payload: bytes, method: str | None = None) -> Decompressed:
+    """Decompress a bzImage payload. Raises KcourseError where Python cannot."""
     method = method or identify(payload)
     try:
         if method == "gzip":
             obj = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            return Decompressed(method, obj.decompress(payload), True)
+            return Decompressed(method, obj.decompress(payload))
         if method == "bzip2":
-            return Decompressed(method, bz2.BZ2Decompressor().decompress(payload), True)
+            return Decompressed(method, bz2.BZ2Decompressor().decompress(payload))
         if method in ("xz", "lzma"):
             fmt = lzma.FORMAT_XZ if method == "xz" else lzma.FORMAT_ALONE
-            return Decompressed(method, lzma.LZMADecompressor(format=fmt).decompress(payload),
-                                True)
+            return Decompressed(method, lzma.LZMADecompressor(format=fmt).decompress(payload))
         if method == "zstd":
             return _zstd(payload)
         if method == "lz4":
-            return _lz4(payload, full)
+            return _lz4(payload)
         if method == "none (ELF)":
-            return Decompressed(method, payload, True)
+            return Decompressed(method, payload)
     except (OSError, EOFError, IndexError, lzma.LZMAError, zlib.error, ValueError) as err:
         raise KcourseError(f"{method} payload does not decompress: {err}") from None
     if method == "lzo":
@@ -91,17 +85,17 @@ def _zstd(payload: bytes) -> Decompressed:
         data = dctx.decompressobj().decompress(payload)
     except zstandard.ZstdError as err:
         raise ValueError(str(err)) from None
-    return Decompressed("zstd", data, True)
+    return Decompressed("zstd", data)
 
 
-def _lz4(payload: bytes, full: bool) -> Decompressed:
-    """lz4 legacy frame: magic, then blocks of <u32 compressed size><lz4 block>."""
+def _lz4(payload: bytes) -> Decompressed:
+    """lz4 legacy frame (`lz4 -l`): magic, then blocks of <u32 compressed size><lz4 block>.
+
+    The block decoder is python-lz4's (the lz4 project's own bindings)."""
+    import lz4.block
+
     if len(payload) < 8 or struct.unpack_from("<I", payload)[0] != LZ4_LEGACY_MAGIC:
         raise ValueError("not an lz4 legacy frame")
-    try:
-        import lz4.block as lz4block
-    except ImportError:
-        lz4block = None
     out, pos, end = [], 4, len(payload) - 4   # the last 4 bytes are the appended size
     while pos + 4 <= end:
         (size,) = struct.unpack_from("<I", payload, pos)
@@ -112,56 +106,8 @@ def _lz4(payload: bytes, full: bool) -> Decompressed:
         if len(block) != size:
             raise ValueError("truncated lz4 block")
         pos += size
-        if lz4block is not None:
-            out.append(lz4block.decompress(block, uncompressed_size=LZ4_LEGACY_BLOCK))
-        else:
-            out.append(lz4_block_decompress(block))
-            if not full:
-                return Decompressed("lz4", b"".join(out), False,
-                                    "pure-Python lz4: first 8 MiB block only "
-                                    "(install the lz4 package to decode all of it)")
-    return Decompressed("lz4", b"".join(out), True)
-
-
-def lz4_block_decompress(src: bytes) -> bytes:
-    """Decode one LZ4 block (lz4 block format: sequences of token, literals, offset, match).
-
-    Pure Python and slow (about 2 MB/s); used only when the lz4 package is not installed.
-    """
-    dst = bytearray()
-    i, n = 0, len(src)
-    while i < n:
-        token = src[i]
-        i += 1
-        length = token >> 4
-        if length == 15:
-            while True:
-                byte = src[i]
-                i += 1
-                length += byte
-                if byte != 255:
-                    break
-        dst += src[i:i + length]
-        i += length
-        if i >= n:                   # the last sequence has literals only
-            break
-        offset = src[i] | (src[i + 1] << 8)
-        i += 2
-        if offset == 0 or offset > len(dst):
-            raise ValueError("corrupt lz4 block (bad match offset)")
-        length = (token & 15)
-        if length == 15:
-            while True:
-                byte = src[i]
-                i += 1
-                length += byte
-                if byte != 255:
-                    break
-        length += 4
-        start = len(dst) - offset
-        while length > 0:            # an overlapping match repeats the last `offset` bytes
-            chunk = dst[start:start + min(offset, length)]
-            dst += chunk
-            start += len(chunk)
-            length -= len(chunk)
-    return bytes(dst)
+        try:
+            out.append(lz4.block.decompress(block, uncompressed_size=LZ4_LEGACY_BLOCK))
+        except lz4.block.LZ4BlockError as err:
+            raise ValueError(str(err)) from None
+    return Decompressed("lz4", b"".join(out))

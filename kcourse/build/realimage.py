@@ -42,7 +42,7 @@ def snapshot(image: BzImage, release: str) -> dict:
         "compression": image.compression,
         "payload_head": image.payload[:8].hex(),
         "uncompressed_size": image.uncompressed_size,
-        "describe": describe(image, decompress=True, full=True),
+        "describe": describe(image, decompress=True),
     }
 
 
@@ -60,7 +60,7 @@ def lesson_lines(name: str = FIXTURE_NAME) -> list[str]:
     path = cached_image(fixture["release"])
     if path is None:
         return list(fixture["describe"])
-    return describe(read_bzimage(path), decompress=True, full=True)
+    return describe(read_bzimage(path), decompress=True)
 
 
 def main(argv: list[str] | None = None) -> int:
