@@ -1,0 +1,45 @@
+"""Whole-course benchmark: execute every lesson from a clean kernel and print each one's time.
+
+Targets (issue 8): under 60 s for the whole course on a 2-core machine, under 15 s for any one
+notebook. Wall-clock seconds, measured around nbclient's execute (kernel start included).
+Run: .venv/bin/python benchmarks/course_time.py [NOTEBOOK...]
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+from kcourse.paths import notebooks_dir
+
+TARGET_ONE, TARGET_ALL = 15.0, 60.0
+
+
+def run(path: Path) -> float:
+    nb = nbformat.read(path, as_version=4)
+    start = time.perf_counter()
+    NotebookClient(nb, timeout=600, resources={"metadata": {"path": str(path.parent)}}).execute()
+    return time.perf_counter() - start
+
+
+def main(argv: list[str]) -> int:
+    paths = [Path(a) for a in argv] or sorted(notebooks_dir().glob("[0-9]*.ipynb"))
+    total, slow = 0.0, []
+    for path in paths:
+        seconds = run(path)
+        total += seconds
+        mark = "" if seconds < TARGET_ONE else f"  (over {TARGET_ONE:.0f} s)"
+        if mark:
+            slow.append(path.name)
+        print(f"{path.name:<45} {seconds:6.1f} s{mark}", flush=True)
+    verdict = "ok" if total < TARGET_ALL and not slow else "over target"
+    print(f"{'whole course':<45} {total:6.1f} s  (target {TARGET_ALL:.0f} s: {verdict})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
