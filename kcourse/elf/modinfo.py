@@ -20,6 +20,7 @@ invocation run as fast as kmod (benchmarks/modinfo_speed.py).
 
 from __future__ import annotations
 
+import binascii
 import os
 import struct
 import sys
@@ -89,7 +90,9 @@ def _read_fast(path: str) -> tuple[list[bytes], tuple | None] | None:
         if (shentsize != 64 or not 0 < shnum or shstrndx >= shnum or shstrndx == 0
                 or shoff + shnum * 64 > size or shoff < 64):
             return None
-        start = shoff  # section headers, then (if signed) the signature: read both at once
+        # From just before the section headers (where the linker puts .shstrtab) to the end
+        # of the file (the signature, if any): usually every byte we need but .modinfo.
+        start = max(shoff - 1024, 0)
         tail = os.pread(fd, size - start, start)
         table = tail[shoff - start : shoff - start + shnum * 64]
         _n, typ, _fl, _a, str_off, str_size, *_ = _SHDR.unpack_from(table, shstrndx * 64)
@@ -157,8 +160,8 @@ def read_module(path: str) -> tuple[list[bytes], tuple | None]:
 
 def _hex(data: bytes) -> bytes:
     """kmod_module_hex_to_str: XX:XX:..., a newline and two tabs after every 20 bytes."""
-    text = data.hex(":").upper().encode()
-    return b"\n\t\t".join(text[i : i + 60] for i in range(0, len(text), 60))
+    text = binascii.hexlify(data, b":").upper()
+    return b"\n\t\t".join([text[i : i + 60] for i in range(0, len(text), 60)])
 
 
 _PREFIX: dict[bytes, bytes] = {}  # key -> b"key:" + padding, as printf("%s:%-*s", ...)
@@ -337,6 +340,12 @@ def modinfo_json(path, filename: str | None = None) -> dict:
 # ---------------------------------------------------------------------- command line
 
 
+def _write_err(lines: list[bytes]) -> None:
+    err = _Out(sys.stderr)
+    err.write(b"".join(lines))
+    err.flush()
+
+
 class _Out:
     """Bytes to a text stream: its .buffer when it has one (a terminal, a pipe, pytest),
     otherwise decoded (Jupyter's OutStream has no .buffer)."""
@@ -344,14 +353,22 @@ class _Out:
     def __init__(self, stream):
         self.stream = stream
         self.buffer = getattr(stream, "buffer", None)
+        self.pending: list[bytes] = []  # gathered and written in ~1 MiB pieces: fewer calls
+        self.size = 0
 
     def write(self, data: bytes) -> None:
+        self.pending.append(data)
+        self.size += len(data)
+        if self.size > 1 << 20:
+            self.flush()
+
+    def flush(self) -> None:
+        data = b"".join(self.pending)
+        self.pending, self.size = [], 0
         if self.buffer is not None:
             self.buffer.write(data)
         else:
             self.stream.write(data.decode("utf-8", "surrogateescape"))
-
-    def flush(self) -> None:
         self.stream.flush()
 
 
@@ -465,6 +482,7 @@ def main(argv: list[str]) -> int:
         if opts.get("m"):
             path = _course_module(name)
             if path is None:
+                out.flush()
                 sys.stderr.write(f"modinfo: ERROR: Module name {name} not found.\n")
                 failed = True
                 continue
@@ -473,6 +491,7 @@ def main(argv: list[str]) -> int:
         else:
             path = _course_module(name)
             if path is None:
+                out.flush()
                 sys.stderr.write(f"modinfo: ERROR: Module {name} not found.\n")
                 failed = True
                 continue
@@ -494,7 +513,7 @@ def main(argv: list[str]) -> int:
             out.write(format_plain(strings, sig, errors))
             if errors:
                 out.flush()
-                _Out(sys.stderr).write(b"".join(errors))
+                _write_err(errors)
             continue
         items = info_items(strings, sig)
         if as_json:
@@ -504,7 +523,7 @@ def main(argv: list[str]) -> int:
         out.write(format_module(None, items, field, sep, errors))
         if errors:
             out.flush()
-            _Out(sys.stderr).write(b"".join(errors))
+            _write_err(errors)
     if as_json:
         import json
 

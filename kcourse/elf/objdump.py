@@ -247,6 +247,8 @@ def main(argv: list[str]) -> int:
             sys.stderr.write(f"objdump: {err}\n")
             failed = True
             continue
-        _Out(sys.stdout).write(text.encode("utf-8", "surrogateescape"))
+        out = _Out(sys.stdout)
+        out.write(text.encode("utf-8", "surrogateescape"))
+        out.flush()
     sys.stdout.flush()
     return 1 if failed else 0
