@@ -228,3 +228,15 @@ def test_depmod_accepts_the_running_release_only():
     assert got.stderr == ("depmod: ERROR: could not open directory /lib/modules/9.9.9: No such "
                           "file or directory\ndepmod: FATAL: could not search modules: No such "
                           "file or directory\n")
+
+
+def test_a_process_killed_in_the_kernel_is_reported_like_bash():
+    """baduser.c's write() dereferences the user pointer; on this SMAP machine the kernel
+    oopses and kills the writer (baduser.c header comment). A terminal's bash reports a
+    SIGKILLed job as "Killed" with status 128 + 9."""
+    sh = Shell()
+    sh.run("insmod baduser/baduser.ko")
+    got = sh.run("echo x > /dev/baduser")
+    assert (got.stderr, got.rc) == ("Killed\n", 137)
+    assert any(line.startswith("BUG: unable to handle page fault") for line in got.dmesg)
+    assert sh.run("echo $?").stdout == "137\n"

@@ -1,9 +1,15 @@
-"""What a command sees while it runs: the machine, its working directory, and its streams."""
+"""What a command sees while it runs: the machine, its working directory, and its streams.
+
+TaskKilled (the process died in the kernel: an oops in module code, or a panicked machine) is
+re-raised by every tool so that the shell can report it the way a terminal does ("Killed").
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from kcourse.kernel.kernel import TaskKilled  # noqa: F401 (re-exported for the tools)
 
 if TYPE_CHECKING:
     from kcourse.shell.fs import SimFS

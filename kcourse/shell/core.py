@@ -18,9 +18,10 @@ import fnmatch
 import posixpath
 
 from kcourse.backend import CommandResult
+from kcourse.errors import KcourseError
 from kcourse.paths import modules_dir
 from kcourse.shell import coreutils, kmodtools, modprobe
-from kcourse.shell.context import Ctx
+from kcourse.shell.context import Ctx, TaskKilled
 from kcourse.shell.fs import COURSE_DIR, HOME, FsError, SimFS
 from kcourse.shell.moddir import ModuleTree
 from kcourse.shell.parser import SYNTAX_RC, Command, ShellSyntaxError, Word, parse
@@ -116,7 +117,14 @@ class Shell:
         stdin, rc = "", 0
         for i, command in enumerate(commands):
             ctx = Ctx(self, stdin=stdin)
-            rc = self._command(command, ctx)
+            try:
+                rc = self._command(command, ctx)
+            except TaskKilled as killed:
+                # The process died in the kernel (an oops in module code): bash reports
+                # SIGKILL as "Killed", status 128 + 9. (A builtin such as echo runs in the
+                # shell itself, whose death would end a real session; this shell survives.)
+                ctx.err(f"{killed.args[0] if killed.args else 'Killed'}\n")
+                rc = 137
             errs.extend(ctx.stderr)
             if i == len(commands) - 1:
                 out.extend(ctx.stdout)
@@ -295,7 +303,9 @@ class Shell:
         if kind == "kernel" and vpath.startswith("/dev/"):
             try:
                 handle = self.kernel.open(vpath)
-            except Exception as err:
+            except TaskKilled:
+                raise
+            except KcourseError as err:
                 raise FsError(getattr(err, "errno", 5) or 5, shown) from None
         self._close_fds([fd])
         self.fds[fd] = (vpath, handle)

@@ -28,6 +28,8 @@ import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 
+from kcourse.errors import KcourseError
+from kcourse.shell.context import TaskKilled
 from kcourse.shell.moddir import ModuleTree
 
 COURSE_DIR = "/root/modules"
@@ -167,7 +169,9 @@ class SimFS:
     def _kernel_list(self, vpath: str) -> list[Entry]:
         try:
             raw = self.kernel.list_dir(vpath)
-        except Exception as err:  # KernelErrno
+        except TaskKilled:
+            raise
+        except KcourseError as err:  # KernelErrno
             raise FsError(_errno_of(err), vpath) from None
         return [self._entry_of(vpath, d) for d in raw]
 
@@ -188,14 +192,18 @@ class SimFS:
     def _kernel_call(self, vpath: str, fn, *args):
         try:
             return fn(vpath, *args)
-        except Exception as err:
+        except TaskKilled:
+            raise
+        except KcourseError as err:
             code = _errno_of(err)
             if code in (errno.ENOENT, errno.ENOTDIR):
                 real = self._follow(vpath)
                 if real != vpath:
                     try:
                         return fn(real, *args)
-                    except Exception as err2:
+                    except TaskKilled:
+                        raise
+                    except KcourseError as err2:
                         raise FsError(_errno_of(err2), vpath) from None
             raise FsError(code, vpath) from None
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 import errno
 import os
 
+from kcourse.errors import KcourseError, KoFormatError
 from kcourse.shell import kmodhelp
-from kcourse.shell.context import Ctx
+from kcourse.shell.context import Ctx, TaskKilled
 from kcourse.shell.fs import FsError
 from kcourse.shell.getopt import GetoptError, getopt_long
 from kcourse.shell.moddir import modname, normalize
@@ -126,7 +127,9 @@ def remove_module(ctx: Ctx, name: str, force: bool, logger) -> int:
     flags = O_NONBLOCK | (O_TRUNC if force else 0)
     try:
         ctx.kernel.delete_module(name, flags)
-    except Exception as exc:  # KernelErrno
+    except TaskKilled:
+        raise
+    except KcourseError as exc:  # KernelErrno
         code = kernel_errno(exc)
         ctx.err(logger(REMOVE_LOG_LINE, "kmod_module_remove_module",
                        f"could not remove '{name}': {os.strerror(code)}") + "\n")
@@ -150,7 +153,11 @@ def insert_file(ctx: Ctx, vpath: str, options: str, flags: int) -> int:
         return -errno.EINVAL
     try:
         ctx.kernel.finit_module(str(host), options, flags)
-    except Exception as exc:  # KernelErrno
+    except TaskKilled:
+        raise
+    except KoFormatError:  # kmod read the file, the kernel's ELF checks refuse it
+        return -errno.ENOEXEC
+    except KcourseError as exc:  # KernelErrno
         return -kernel_errno(exc)
     return 0
 
