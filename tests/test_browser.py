@@ -227,8 +227,11 @@ def screenshot(page, stem: str) -> Path:
 
 
 def publish(shot: Path) -> None:
+    """Copy a screenshot to docs/screenshots/ (for the README), unless it is unchanged."""
     DOCS.mkdir(parents=True, exist_ok=True)
-    shutil.copy(shot, DOCS / shot.name)
+    target = DOCS / shot.name
+    if not target.exists() or target.read_bytes() != shot.read_bytes():
+        shutil.copy(shot, target)
 
 
 @pytest.mark.parametrize("notebook", [nb.name for nb in NOTEBOOKS])
@@ -265,10 +268,21 @@ def test_module_panel_insmod_in_the_browser(lab, browser):
         assert "hello, world" in dmesg.inner_text()
         assert panel.locator('.kc-states[data-state="LIVE"]').count() == 1
         check_chart(panel.locator(".kc-chart").first, "hello")
-        check_chart(page.locator(".kc-leak-panel .kc-chart").first, "user process")
+        # the leak panel: five cycles of leaker.c's kmalloc(4000) (a 4096-byte kmalloc-4k
+        # object each, include/linux/slab.h) stay allocated after rmmod
+        leak = page.locator(".kc-leak-panel").first
+        leak.get_by_role("button", name="run cycles").click()
+        leak.get_by_text("after 5 cycles").wait_for()
+        assert "the kernel still holds 20480 bytes for leaker" in leak.inner_text()
+        check_chart(leak.locator(".kc-chart").first, "user process")
+        elf = page.locator(".jupyter-widgets.widget-vbox", has=page.locator(".kc-sections"))
+        assert elf.first.locator('tr[data-key=".init.text"]').count() == 1
         check_images(page, PANEL_NOTEBOOK)
-        panel.scroll_into_view_if_needed()
-        publish(screenshot(page, "module-panel"))
         assert not page.kc_errors, f"JavaScript errors {page.kc_errors}"
+        for name, element in (("module-panel", panel), ("leak-panel", leak),
+                              ("elf-explorer", elf.first)):
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            element.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+            publish(ARTIFACTS / f"{name}.png")
     finally:
         page.close()

@@ -1,23 +1,50 @@
 """Interactive panels (ipywidgets) over the simulated kernel; no logic of their own.
 
-Each panel is a widget (a VBox) built on a model object that knows nothing of widgets; the
-panel keeps its controls as attributes so a test or a lesson can drive it in code.
+Each panel is a widget (a VBox) built on a model that knows nothing of widgets
+(kcourse.ui.module_model, leak_model, elf_model); it keeps its controls as attributes, so a
+lesson, a test or a learner can drive it in code as well as with the mouse. Every action is a
+shell line run through kcourse.shell.Shell, so the texts are kmod's and bash's own; a refused
+action shows the real error (stderr) and changes nothing.
 
-    from kcourse.ui import ElfExplorer
-    ElfExplorer("hello")                 # a course module's name, or a path to any .ko
-    # .picker, .open_button, .symbol_filter ("all"/"undefined"/"defined"),
-    # .sections_view / .symbols_view / .modinfo_view (HTML), .model (ElfModel)
+Usage in a lesson (show the panel in one cell with `# NBVAL_IGNORE_OUTPUT`, and check the
+state in the next cell, which nbval compares):
 
-ipywidgets is imported only when a panel class is first used (`kcourse.ui` itself stays
-light), and the models (kcourse.ui.*_model) never import it.
+    # NBVAL_IGNORE_OUTPUT
+    from kcourse.kernel import Kernel
+    from kcourse.ui import ModulePanel
+    kernel = Kernel(seed=0)
+    panel = ModulePanel(kernel, "hello")   # a Kernel, a kcourse.shell.Shell, or a lab backend
+    panel
+
+    panel.param_fields["count"].value = 3  # typed from modinfo's parmtype (int -> IntText)
+    panel.buttons["insmod"].click()        # also "rmmod", "rmmod -f", "modprobe",
+                                           # "modprobe -r", "open", "close"
+    print(kernel.find_module("hello").state.name, panel.model.path_taken)
+
+ModulePanel(kernel_or_backend=None, module="hello")
+    .module_picker (course module name or any .ko path), .param_fields / .param_enabled,
+    .buttons[action]; views: .message, .lsmod_view, .sysfs_view, .dmesg_view, .state_view
+    (enum module_state diagram), .refcount_chart (SVG, grows with the kernel's events);
+    .model (ModuleModel: .last CommandResult, .path_taken, .refcount_window());
+    .figure() gives the refcounts as a kcourse.charts matplotlib figure.
+LeakPanel(kernel_or_backend=None, module="leaker", seed=0)
+    .module_picker, .cycles, .buttons["cycle"] / ["run"]; .summary, .chart, .kmemleak_view;
+    .model (LeakModel: .timeline, a kcourse.charts.MemoryTimeline); .figure() is
+    kcourse.charts.memory_chart of the same timeline.
+ElfExplorer(path="hello", table=None)
+    .picker, .open_button, .symbol_filter ("all" / "undefined" / "defined");
+    .sections_view / .symbols_view / .modinfo_view; .model (ElfModel). `table` is a
+    kcourse.elf.symvers.SymbolTable (default: the shipped Debian Module.symvers).
+
+`import kcourse.ui` stays light: ipywidgets is imported when a panel class is first used.
 """
 
 from __future__ import annotations
 
 _PANELS = {
     "ElfExplorer": "kcourse.ui.elf_explorer",
-    "ModulePanel": "kcourse.ui.module_panel",
     "LeakPanel": "kcourse.ui.leak_panel",
+    "ModulePanel": "kcourse.ui.module_panel",
 }
 
 __all__ = sorted(_PANELS)
