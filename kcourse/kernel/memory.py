@@ -125,6 +125,7 @@ class Incident:
     owner: str
     site: str
     lines: tuple[tuple[int, str], ...]
+    taint: int = 1 << oops.TAINT_WARN  # what the kernel adds once it printed this (W)
 
     @property
     def text(self) -> str:
