@@ -14,7 +14,8 @@ stack, the kernel says `BUG: TASK stack guard page was hit at ...` and dies with
 -fno-stack-clash-protection, Makefile:941, so big frames are not probed page by page) it says
 `PANIC: double fault, error_code: 0x0`. Both end in `Kernel panic - not syncing: Fatal
 exception in interrupt`: the double-fault handler runs as an NMI-like entry, so oops_end
-panics (dumpstack.c:397). Kernels before 4.x printed "kernel stack overflow (double-fault)".
+panics (dumpstack.c:397). Older kernels (reports up to 5.9 show it) printed
+`BUG: stack guard page was hit at ...` and `kernel stack overflow (double-fault): 0000 [#1]`.
 
 Frame sizes: gcc 12 (Debian's kernel compiler) gives a function whose only local is
 `char buf[20000]` a 20008-byte frame: the array plus the 8-byte stack-protector canary
