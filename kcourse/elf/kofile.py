@@ -18,7 +18,7 @@ from pathlib import Path
 
 from kcourse.elf import elf64, image
 from kcourse.elf.elf64 import ElfHeader, Relocation, Section, Symbol  # noqa: F401 (re-export)
-from kcourse.elf.modinfo import split_modinfo
+from kcourse.elf.modinfo_read import split_modinfo
 from kcourse.elf.signature import ModuleSignature, read_signature
 from kcourse.errors import KoFormatError
 

@@ -13,28 +13,24 @@ Output rules, all from kmod's tools/modinfo.c (modinfo_do) and libkmod-module.c
 - `-F field` prints only values; `-F parm` prints `name:desc (type)`; `-0` ends records with
   NUL and prints `key=value`.
 
-The bulk path reads only the ELF header, the section headers, .shstrtab, .modinfo and the
-file's tail with os.pread; it never imports pyelftools, so thousands of files in one
-invocation run as fast as kmod (benchmarks/modinfo_speed.py).
+Reading is kcourse.elf.modinfo_read (a pread fast path without pyelftools), so thousands of
+files in one invocation run as fast as kmod (benchmarks/modinfo_speed.py).
 """
 
 from __future__ import annotations
 
 import binascii
 import os
-import struct
 import sys
 
-from kcourse.elf import signature
+from kcourse.elf.cliutil import ByteOut, getopt_long, write_err
+from kcourse.elf.modinfo_read import read_module, split_modinfo  # noqa: F401 (re-exported)
 from kcourse.errors import KoFormatError
 
-# Only os, struct, sys and the lean signature reader are imported at start-up: pyelftools,
-# dataclasses, json and the decompressors load only when a file needs them.
+# Only small modules are imported at start-up: pyelftools, dataclasses, json and the
+# decompressors load only when a file needs them.
 
 KMOD_EXTENSIONS = (".ko", ".ko.gz", ".ko.xz", ".ko.zst")
-_EHDR = struct.Struct("<4sB11xHHIQQQIHHHHHH")
-_SHDR = struct.Struct("<IIQQQQIIQQ")  # Elf64_Shdr
-_SHT_NOBITS = 8
 _SHORT_OPTS = "adlpn0mF:k:b:Vh"
 _LONG_OPTS = {"author": "a", "description": "d", "license": "l", "parameters": "p",
               "filename": "n", "null": "0", "modname": "m", "field": "F", "set-version": "k",
@@ -57,102 +53,6 @@ Options:
 \t-h, --help                  Show this help
 \t    --json                  Print a JSON list, one object per module (kcourse only)
 """
-
-
-# ---------------------------------------------------------------------- reading
-
-
-def split_modinfo(data: bytes) -> list[bytes]:
-    """The NUL-separated strings of .modinfo, exactly as kmod's kmod_elf_get_strings splits.
-
-    Leading NUL padding is skipped, runs of NULs separate strings, a last unterminated string
-    counts, and a section of at most one byte after the padding holds nothing.
-    """
-    data = data.lstrip(b"\0") or data[-1:]
-    if len(data) <= 1:
-        return []
-    return [s for s in data.split(b"\0") if s]
-
-
-def _read_fast(path: str) -> tuple[list[bytes], tuple | None] | None:
-    """(modinfo strings, signature) by pread for a plain ELF64 file; None -> use the slow path."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError as err:
-        raise KoFormatError(f"{path}: {err.strerror}") from None
-    try:
-        size = os.fstat(fd).st_size
-        head = os.pread(fd, 64, 0)
-        if len(head) < 64 or head[:4] != b"\x7fELF" or head[4] != 2 or head[5] != 1:
-            return None
-        (_m, _c, _t, _mach, _v, _e, _ph, shoff, _f, _eh, _phs, _phn, shentsize, shnum,
-         shstrndx) = _EHDR.unpack(head)
-        if (shentsize != 64 or not 0 < shnum or shstrndx >= shnum or shstrndx == 0
-                or shoff + shnum * 64 > size or shoff < 64):
-            return None
-        # From just before the section headers (where the linker puts .shstrtab) to the end
-        # of the file (the signature, if any): usually every byte we need but .modinfo.
-        start = max(shoff - 1024, 0)
-        tail = os.pread(fd, size - start, start)
-        table = tail[shoff - start : shoff - start + shnum * 64]
-        _n, typ, _fl, _a, str_off, str_size, *_ = _SHDR.unpack_from(table, shstrndx * 64)
-        if typ == _SHT_NOBITS or str_off + str_size > size:
-            return None
-        names = (tail[str_off - start : str_off - start + str_size] if str_off >= start
-                 else os.pread(fd, str_size, str_off))
-        wanted = set()
-        pos = names.find(b".modinfo\0")
-        while pos >= 0:
-            wanted.add(pos)
-            pos = names.find(b".modinfo\0", pos + 1)
-        strings: list[bytes] | None = None
-        if wanted:
-            name_col = memoryview(table).cast("I")[::16].tolist()
-            for index in range(1, shnum):  # kmod_elf_get_section starts at 1
-                if name_col[index] in wanted:
-                    _n, typ, _fl, _a, off, sz, *_ = _SHDR.unpack_from(table, index * 64)
-                    if off + sz > size:
-                        continue
-                    data = (tail[off - start : off - start + sz] if off >= start
-                            else os.pread(fd, sz, off))
-                    strings = split_modinfo(data)
-                    break
-        if strings is None:
-            raise KoFormatError(f"{path}: no .modinfo section")
-        sig = None
-        if tail.endswith(signature.MAGIC):
-            sig = _signature_fields(tail, fast=True)
-            if sig is None and start > 0:  # the appended data reaches before our tail read
-                sig = _signature_fields(os.pread(fd, size, 0), fast=True)
-        return strings, sig
-    finally:
-        os.close(fd)
-
-
-def _signature_fields(raw: bytes, fast: bool = False) -> tuple | None:
-    sig = signature.read_signature(raw, fast=fast)
-    if sig is None:
-        return None
-    return (sig.id_type, sig.signer, sig.key_id, sig.hash, sig.signature)
-
-
-def _read_slow(path: str) -> tuple[list[bytes], tuple | None]:
-    """Any file KoFile accepts (compressed, extended numbering, odd layouts), validated."""
-    from kcourse.elf import elf64, image
-
-    raw, _kind = image.load(path)
-    header = elf64.parse_header(path, raw)
-    sections = elf64.parse_sections(path, raw, header)
-    sec = next((s for s in sections[1:] if s.name == ".modinfo"), None)
-    if sec is None:
-        raise KoFormatError(f"{path}: no .modinfo section")
-    return split_modinfo(elf64.section_bytes(raw, sec)), _signature_fields(raw, fast=True)
-
-
-def read_module(path: str) -> tuple[list[bytes], tuple | None]:
-    """The raw .modinfo strings and (sig_id, signer, key_id, hash, signature) of a file."""
-    fast = _read_fast(path)
-    return fast if fast is not None else _read_slow(path)
 
 
 # ---------------------------------------------------------------------- formatting
@@ -340,106 +240,6 @@ def modinfo_json(path, filename: str | None = None) -> dict:
 # ---------------------------------------------------------------------- command line
 
 
-def _write_err(lines: list[bytes]) -> None:
-    err = _Out(sys.stderr)
-    err.write(b"".join(lines))
-    err.flush()
-
-
-class _Out:
-    """Bytes to a text stream: its .buffer when it has one (a terminal, a pipe, pytest),
-    otherwise decoded (Jupyter's OutStream has no .buffer)."""
-
-    def __init__(self, stream):
-        self.stream = stream
-        self.buffer = getattr(stream, "buffer", None)
-        self.pending: list[bytes] = []  # gathered and written in ~1 MiB pieces: fewer calls
-        self.size = 0
-
-    def write(self, data: bytes) -> None:
-        self.pending.append(data)
-        self.size += len(data)
-        if self.size > 1 << 20:
-            self.flush()
-
-    def flush(self) -> None:
-        data = b"".join(self.pending)
-        self.pending, self.size = [], 0
-        if self.buffer is not None:
-            self.buffer.write(data)
-        else:
-            self.stream.write(data.decode("utf-8", "surrogateescape"))
-        self.stream.flush()
-
-
-
-def _parse_args(argv: list[str]):
-    """getopt_long with GNU permutation, like kmod. Returns (opts, files) or an exit code."""
-    opts: dict[str, str | bool] = {}
-    files: list[str] = []
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        i += 1
-        if arg == "--":
-            files += argv[i:]
-            break
-        if arg.startswith("--"):
-            name, eq, value = arg[2:].partition("=")
-            matches = [k for k in _LONG_OPTS if k.startswith(name)]
-            if name in _LONG_OPTS:
-                matches = [name]
-            if not matches:
-                sys.stderr.write(f"modinfo: unrecognized option '--{name}'\n")
-                return 1
-            if len(matches) > 1:  # glibc getopt_long's wording
-                listed = " ".join(f"'--{m}'" for m in matches)
-                sys.stderr.write(f"modinfo: option '--{name}' is ambiguous; "
-                                 f"possibilities: {listed}\n")
-                return 1
-            letter = _LONG_OPTS[matches[0]]
-            if eq and letter not in "Fkb":
-                sys.stderr.write(f"modinfo: option '--{matches[0]}' doesn't allow an argument\n")
-                return 1
-            if letter in "Fkb":
-                if not eq:
-                    if i >= len(argv):
-                        sys.stderr.write(f"modinfo: option '--{matches[0]}' requires an "
-                                         "argument\n")
-                        return 1
-                    value = argv[i]
-                    i += 1
-                opts[letter] = value
-            else:
-                opts[letter] = True
-            continue
-        if arg.startswith("-") and len(arg) > 1:
-            j = 1
-            while j < len(arg):
-                letter = arg[j]
-                j += 1
-                if letter not in _SHORT_OPTS or letter == ":":
-                    sys.stderr.write(f"modinfo: invalid option -- '{letter}'\n")
-                    return 1
-                if letter in "Fkb":
-                    value = arg[j:]
-                    if not value:
-                        if i >= len(argv):
-                            sys.stderr.write(f"modinfo: option requires an argument -- "
-                                             f"'{letter}'\n")
-                            return 1
-                        value = argv[i]
-                        i += 1
-                    opts[letter] = value
-                    break
-                opts[letter] = True
-                if letter in _FIELD_OF:
-                    opts["F"] = _FIELD_OF[letter]
-            continue
-        files.append(arg)
-    return opts, files
-
-
 def _course_module(name: str) -> str | None:
     """`kcourse modinfo hello` finds the course's data/modules/hello/hello.ko (kmod would
     look the name up under /lib/modules/$(uname -r), which the course does not touch)."""
@@ -454,7 +254,8 @@ def _course_module(name: str) -> str | None:
 
 
 def main(argv: list[str]) -> int:
-    parsed = _parse_args(argv)
+    parsed = getopt_long(argv, "modinfo", _SHORT_OPTS, _LONG_OPTS,
+                         {k: ("F", v) for k, v in _FIELD_OF.items()})
     if isinstance(parsed, int):
         return parsed
     opts, files = parsed
@@ -474,7 +275,7 @@ def main(argv: list[str]) -> int:
     field = field if isinstance(field, str) else None
     sep = b"\0" if opts.get("0") else b"\n"
     as_json = bool(opts.get("J"))
-    out = _Out(sys.stdout)
+    out = ByteOut(sys.stdout)
     cwd = current_dir_name()
     failed = False
     records = []
@@ -513,7 +314,7 @@ def main(argv: list[str]) -> int:
             out.write(format_plain(strings, sig, errors))
             if errors:
                 out.flush()
-                _write_err(errors)
+                write_err(errors)
             continue
         items = info_items(strings, sig)
         if as_json:
@@ -523,7 +324,7 @@ def main(argv: list[str]) -> int:
         out.write(format_module(None, items, field, sep, errors))
         if errors:
             out.flush()
-            _write_err(errors)
+            write_err(errors)
     if as_json:
         import json
 

@@ -207,8 +207,8 @@ _LONG = {"file-headers": "f", "section-headers": "h", "headers": "h", "syms": "t
 
 
 def main(argv: list[str]) -> int:
+    from kcourse.elf.cliutil import ByteOut
     from kcourse.elf.kofile import KoFile
-    from kcourse.elf.modinfo import _Out
 
     want: set[str] = set()
     files: list[str] = []
@@ -247,7 +247,7 @@ def main(argv: list[str]) -> int:
             sys.stderr.write(f"objdump: {err}\n")
             failed = True
             continue
-        out = _Out(sys.stdout)
+        out = ByteOut(sys.stdout)
         out.write(text.encode("utf-8", "surrogateescape"))
         out.flush()
     sys.stdout.flush()

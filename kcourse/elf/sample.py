@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kcourse.elf.modinfo import read_module
+from kcourse.elf.modinfo_read import read_module
 from kcourse.errors import KcourseError
 
 
