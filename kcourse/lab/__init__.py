@@ -7,12 +7,18 @@ runs a script in a fresh guest and returns kcourse.backend.CommandResult, like t
 
 from __future__ import annotations
 
+import os
 import shutil
+
+
+def qemu_binary() -> str:
+    """The QEMU program to run: $KCOURSE_QEMU if set (a path or a name), else the usual one."""
+    return os.environ.get("KCOURSE_QEMU") or "qemu-system-x86_64"
 
 
 def available() -> bool:
     """True when QEMU is installed (the rest is fetched and cached on first use)."""
-    return shutil.which("qemu-system-x86_64") is not None
+    return shutil.which(qemu_binary()) is not None
 
 
 def __getattr__(name: str):

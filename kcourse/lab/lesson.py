@@ -67,32 +67,55 @@ SESSIONS: dict[str, list[str]] = {
 }
 
 
-def qemu_available() -> bool:
-    from kcourse.lab import available
-
-    return available()
+_LAB = None  # the prepared lab, once a live run was possible
+_WHY = ""  # why the last attempt could not prepare it
 
 
 def _require_real() -> bool:
     return os.environ.get("KCOURSE_REQUIRE_REAL") == "1"
 
 
-def status() -> bool:
-    """Say whether cells will run on a live kernel; prepare the lab if they will."""
-    if not qemu_available():
-        if _require_real():
-            raise KcourseError("QEMU is required here (KCOURSE_REQUIRE_REAL=1) but not installed")
-        from kcourse.lab import recordings
-
-        print("QEMU is not installed: the real-kernel cells show a recording made on "
-              f"{recordings.RELEASE} (apt-get install qemu-system-x86 busybox-static to run "
-              "them live).")
-        return False
+def live_lab(progress=None):
+    """The prepared lab when the real kernel can run here, else None (with the reason why
+    printed by status()). Under KCOURSE_REQUIRE_REAL=1 a missing QEMU or a failed
+    preparation is an error instead."""
+    global _LAB, _WHY
+    if _LAB is not None:
+        return _LAB
+    from kcourse.lab import available
     from kcourse.lab.prepare import prepare
 
-    lab = prepare(progress=print)
-    print(f"QEMU found: the real-kernel cells boot Debian's {lab.release} live.")
-    return True
+    if not available():
+        if _require_real():
+            raise KcourseError("QEMU is required here (KCOURSE_REQUIRE_REAL=1) but not installed")
+        return None
+    try:
+        _LAB = prepare(progress=progress or (lambda step: None))
+    except KcourseError as err:
+        if _require_real():
+            raise
+        _WHY = str(err)
+        return None
+    return _LAB
+
+
+def status() -> bool:
+    """Say whether the real-kernel cells run live or replay the recording; prepare the lab."""
+    from kcourse.lab import available, recordings
+
+    try:
+        lab = live_lab(progress=print)
+    except KcourseError as err:
+        print(f"the real-kernel lab is required here but cannot run: {err}")
+        raise
+    if lab is not None:
+        print(f"QEMU found: the real-kernel cells boot Debian's {lab.release} live.")
+        return True
+    why = "QEMU is not installed" if not available() else f"the lab is not ready ({_WHY})"
+    print(f"{why}: the real-kernel cells show a recording made on {recordings.RELEASE} "
+          "(apt-get install qemu-system-x86 busybox-static, with network once, to run them "
+          "live).")
+    return False
 
 
 def _normalised(result: CommandResult) -> CommandResult:
@@ -107,17 +130,16 @@ def _prepare_files() -> None:
 
 
 def real_results(name: str) -> list[CommandResult]:
-    """The session on the real kernel: live when QEMU is here, else the recording."""
-    if not qemu_available():
-        if _require_real():
-            raise KcourseError("QEMU is required here (KCOURSE_REQUIRE_REAL=1) but not installed")
+    """The session on the real kernel: live when the lab can run here, else the recording."""
+    lab = live_lab()
+    if lab is None:
         from kcourse.lab import recordings
 
         return [CommandResult(**item) for item in recordings.SESSIONS[name]]
     from kcourse.lab.runner import RealKernel
 
     _prepare_files()
-    return [_normalised(r) for r in RealKernel().run_script(SESSIONS[name])]
+    return [_normalised(r) for r in RealKernel(lab=lab).run_script(SESSIONS[name])]
 
 
 def simulator_results(name: str) -> list[CommandResult]:

@@ -39,7 +39,6 @@ FORMAT = 4  # bump when the layout of the cached files changes
 # ip6_udp_tunnel), loop, zram (zsmalloc), isofs (cdrom), crc7.
 DEBIAN_MODULES = ("dummy", "8021q", "vxlan", "loop", "zram", "isofs", "crc7")
 INDEX_FILES = ("modules.order", "modules.builtin", "modules.builtin.modinfo")
-QEMU = "qemu-system-x86_64"
 APT_HINT = userland.APT_HINT
 
 Progress = Callable[[str], None]
@@ -71,9 +70,11 @@ def lab_dir(release: str) -> Path:
 
 
 def check_qemu() -> str:
-    path = shutil.which(QEMU)
+    from kcourse.lab import qemu_binary
+
+    path = shutil.which(qemu_binary())
     if path is None:
-        raise KcourseError(f"{QEMU} is not installed: {APT_HINT}")
+        raise KcourseError(f"{qemu_binary()} is not installed: {APT_HINT}")
     return path
 
 
