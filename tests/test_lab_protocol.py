@@ -9,6 +9,7 @@ own words are checked in tests/test_lab_real.py.
 
 import base64
 import lzma
+import re
 import stat
 import struct
 import subprocess
@@ -20,6 +21,7 @@ from conftest import need_tool
 from kcourse.errors import KcourseError
 from kcourse.lab import cpio, guest, protocol, runner, userland, vmlinux
 from kcourse.lab.prepare import Lab
+from kcourse.paths import course_module
 
 
 # ------------------------------------------------------------------ cpio
@@ -271,3 +273,75 @@ def test_guest_that_panics_says_so(tmp_path, monkeypatch):
     kernel = runner.RealKernel(lab=_fake_lab(tmp_path), timeout=30)
     with pytest.raises(runner.GuestError, match="crashed before the shell started: Kernel panic"):
         kernel.run_script(["true"])
+
+
+# ------------------------------------------------------------------ tampered copies
+def test_tampered_copies_change_one_field(tmp_path):
+    modinfo = need_tool("modinfo")
+    from kcourse.lab import tamper
+
+    folder = tamper.make_course_copies(tmp_path)
+    original = course_module("hello").read_bytes()
+    release = tamper.modinfo_value(original, "vermagic").split(" ", 1)[0]
+    for name in ("hello-release.ko", "hello-nopreempt.ko", "hello-badcrc.ko"):
+        data = (folder / name).read_bytes()
+        assert len(data) == len(original)
+        # the bytes that differ lie in one run no longer than the field
+        changed = [i for i, (a, b) in enumerate(zip(original, data, strict=True)) if a != b]
+        assert changed and changed[-1] - changed[0] < 64
+    # kmod's own modinfo reads the edited fields (the tool the learner would use).
+    def field(name, key):
+        return subprocess.run([modinfo, "-F", key, str(folder / name)], capture_output=True,
+                              text=True, check=True).stdout.strip()
+
+    assert field("hello-nopreempt.ko", "vermagic") == f"{release} SMP mod_unload modversions"
+    assert field("hello-release.ko", "vermagic").split(" ", 1)[0] != release
+    assert field("consumer-bsd.ko", "license") == "BSD"
+    bad = (folder / "hello-badcrc.ko").read_bytes()
+    assert tamper.current_crc(bad, "module_layout") == tamper.current_crc(
+        original, "module_layout") ^ 1
+    with pytest.raises(KcourseError):
+        tamper.licence(original, "a much longer licence than GPL")
+    with pytest.raises(KcourseError):
+        tamper.crc(original, "no_such_symbol", 0)
+
+
+# ------------------------------------------------------------------ the lesson's recording
+def test_recording_matches_the_sessions():
+    from kcourse.lab import lesson, recordings
+
+    assert set(recordings.SESSIONS) == set(lesson.SESSIONS)
+    for name, lines in lesson.SESSIONS.items():
+        assert [item["line"] for item in recordings.SESSIONS[name]] == lines, name
+        for item in recordings.SESSIONS[name]:  # stored masked, as the lesson prints it
+            assert not re.search(r"0x[0-9a-f]{16}|^\[\s*\d+\.\d{6}\]", item["stdout"], re.M)
+
+
+def test_lesson_replays_the_recording_without_qemu(monkeypatch, capsys):
+    from kcourse.lab import lesson, recordings
+
+    monkeypatch.setenv("KCOURSE_QEMU", "/nonexistent/qemu")
+    monkeypatch.delenv("KCOURSE_REQUIRE_REAL", raising=False)
+    monkeypatch.setattr(lesson, "_LAB", None)
+    assert lesson.status() is False
+    assert "QEMU is not installed" in capsys.readouterr().out
+    results = lesson.real_results("debian")
+    assert [r.line for r in results] == lesson.SESSIONS["debian"]
+    assert results[0].dmesg == tuple(recordings.SESSIONS["debian"][0]["dmesg"])
+    monkeypatch.setenv("KCOURSE_REQUIRE_REAL", "1")
+    with pytest.raises(KcourseError, match="QEMU is required"):
+        lesson.real_results("debian")
+
+
+def test_side_by_side_marks_differences():
+    from kcourse.backend import CommandResult
+    from kcourse.lab.compare import compare, side_by_side
+
+    sim = [CommandResult("cat /proc/modules", "hello 16384 0 - Live 0xffffffffc0000000 (OE)\n"),
+           CommandResult("rmmod hello", dmesg=("hello: goodbye, you",))]
+    real = [CommandResult("cat /proc/modules", "hello 16384 0 - Live 0xffffffffc04ba000 (OE)\n"),
+            CommandResult("rmmod hello", dmesg=("hello: goodbye, you", ""))]
+    text = side_by_side(compare(sim, real))
+    assert "✔ $ cat /proc/modules\n    hello 16384 0 - Live 0xADDR (OE)\n" in text
+    assert "✘ $ rmmod hello\n    simulator:\n" in text
+    assert text.endswith("1 of 2 commands identical (addresses and timestamps masked)\n")
