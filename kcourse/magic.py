@@ -8,10 +8,14 @@
 
 Every cell of a notebook talks to the same simulated kernel (created on first use), so what
 one cell loads, the next one sees. `%%kshell --new` starts a fresh kernel (a reboot) and keeps
-it for the following cells. Each command is printed after a `# ` prompt (root's prompt), then
-its output as a terminal shows it, stdout before stderr, all on the cell's stdout so the
-order never changes. `-q` leaves the prompts out. A line the shell cannot parse stops the cell,
-as it stops a bash script.
+it for the following cells. `%%kshell --real` runs the cell on Debian's real kernel under QEMU
+(kcourse.lab.session.RealShell: one guest per notebook too, kept by replaying the earlier
+--real cells; --real --new forgets them).
+
+Each command is printed after a `# ` prompt (root's prompt), then its output as a terminal
+shows it, stdout before stderr, all on the cell's stdout so the order never changes. `-q`
+leaves the prompts out. A line the shell cannot parse stops the cell, as it stops a bash
+script.
 
 From Python, `notebook_shell()` returns the Shell (`.kernel` is the simulated kernel).
 """
@@ -23,6 +27,7 @@ import shlex
 from kcourse.errors import KcourseError
 
 _SHELL = None
+_REAL = None
 
 
 def notebook_shell(new: bool = False):
@@ -33,6 +38,18 @@ def notebook_shell(new: bool = False):
 
         _SHELL = Shell()
     return _SHELL
+
+
+def notebook_real_shell(new: bool = False):
+    """The notebook's real-kernel shell (kcourse.lab), created on first use."""
+    global _REAL
+    if _REAL is None:
+        from kcourse.lab.session import RealShell
+
+        _REAL = RealShell()
+    elif new:
+        _REAL.reset()
+    return _REAL
 
 
 def render(results, prompts: bool = True) -> str:
@@ -47,16 +64,19 @@ def render(results, prompts: bool = True) -> str:
 
 
 def kshell(line: str, cell: str) -> None:
-    """%%kshell [--new] [-q]: run the cell's lines in the notebook's simulated machine."""
+    """%%kshell [--new] [--real] [-q]: run the cell's lines in the notebook's machine."""
     try:
         options = shlex.split(line)
     except ValueError as err:
         raise KcourseError(f"%%kshell: {err}") from None
-    unknown = [o for o in options if o not in ("--new", "-q", "--quiet")]
+    unknown = [o for o in options if o not in ("--new", "--real", "-q", "--quiet")]
     if unknown:
-        print(f"%%kshell: unknown option {unknown[0]} (use --new, -q)")
+        print(f"%%kshell: unknown option {unknown[0]} (use --new, --real, -q)")
         return
-    shell = notebook_shell(new="--new" in options)
+    if "--real" in options:
+        shell = notebook_real_shell(new="--new" in options)
+    else:
+        shell = notebook_shell(new="--new" in options)
     results = shell.run_script(cell)
     print(render(results, prompts=not ({"-q", "--quiet"} & set(options))), end="")
 

@@ -45,4 +45,17 @@ def test_a_bad_line_stops_the_cell(ipython, capsys):
 
 def test_unknown_option(ipython, capsys):
     ipython.run_cell_magic("kshell", "--bogus", "lsmod\n")
-    assert capsys.readouterr().out == "%%kshell: unknown option --bogus (use --new, -q)\n"
+    assert capsys.readouterr().out == "%%kshell: unknown option --bogus (use --new, --real, -q)\n"
+
+
+def test_real_goes_to_the_lab_shell(ipython, capsys, monkeypatch):
+    """--real runs the cell through kcourse.lab's RealShell (faked here: no QEMU boot)."""
+    from kcourse.backend import CommandResult
+
+    class FakeReal:
+        def run_script(self, text):
+            return [CommandResult(line, "real\n") for line in text.splitlines()]
+
+    monkeypatch.setattr(magic, "_REAL", FakeReal())
+    ipython.run_cell_magic("kshell", "--real", "uname -r\n")
+    assert capsys.readouterr().out == "# uname -r\nreal\n"

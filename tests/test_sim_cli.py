@@ -68,6 +68,17 @@ def test_missing_script_and_bad_option():
     assert "Traceback" not in proc.stderr
 
 
+def test_real_is_handed_to_the_lab(monkeypatch):
+    """`kcourse sim --real` is kcourse.lab.cli.real_sim_main (faked: no QEMU boot here)."""
+    import kcourse.lab.cli
+    from kcourse.shell import sim_main
+
+    seen = []
+    monkeypatch.setattr(kcourse.lab.cli, "real_sim_main", lambda argv: seen.append(argv) or 7)
+    assert sim_main(["--real", "--transcript", "x.sh"]) == 7
+    assert seen == [["--real", "--transcript", "x.sh"]]
+
+
 def test_help():
     proc = sim("--help")
     assert proc.returncode == 0 and proc.stdout.startswith("usage: kcourse sim")

@@ -3,6 +3,7 @@
 Without --transcript each command's stdout and stderr go to ours, as `bash SCRIPT` would
 print them. With --transcript every line is shown as `$ <line>`, then its output, then
 `[rc=N]` (kcourse.backend.format_transcript). SCRIPT "-" or no SCRIPT reads stdin.
+`--real` runs the script on Debian's own kernel booted under QEMU instead (kcourse.lab).
 
 The exit status is the status of the last command that ran, as for `bash SCRIPT` (0 when
 the script has no commands), in both modes. A line that cannot be parsed ends the script,
@@ -17,10 +18,14 @@ import sys
 from kcourse.backend import format_transcript
 from kcourse.errors import KcourseError
 
-USAGE = "usage: kcourse sim [--transcript] [SCRIPT]"
+USAGE = "usage: kcourse sim [--real] [--transcript] [SCRIPT]"
 
 
 def sim_main(argv: list[str]) -> int:
+    if "--real" in argv:  # the same contract on Debian's kernel under QEMU (kcourse.lab)
+        from kcourse.lab.cli import real_sim_main
+
+        return real_sim_main(argv)
     transcript, files = False, []
     for arg in argv:
         if arg in ("-h", "--help"):
