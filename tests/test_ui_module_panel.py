@@ -246,3 +246,41 @@ def test_a_shell_as_backend_shares_its_kernel(kernel):
     panel = ModulePanel(shell, "hello")
     assert 'data-key="hello"' in panel.lsmod_view.value
     assert "(no new kernel messages)" in panel.dmesg_view.value  # only lines after creation
+
+
+class ScriptBackend:
+    """Like the lab's RealShell: runs whole scripts (one guest boot each) and has a `kernel`
+    attribute that is not a simulated Kernel."""
+
+    def __init__(self, shell):
+        self._shell = shell
+        self.kernel = object()
+        self.scripts = 0
+
+    def run_script(self, text):
+        self.scripts += 1
+        return self._shell.run_script(text)
+
+    def run(self, line):
+        return self.run_script(line)[0]
+
+
+def test_a_script_backend_gets_one_script_per_click(kernel):
+    backend = ScriptBackend(Shell(kernel))
+    panel = ModulePanel(backend, "hello")
+    assert panel.model.backend.kernel is None
+    for action in ("insmod", "rmmod", "rmmod"):
+        before = backend.scripts
+        panel.buttons[action].click()
+        assert backend.scripts == before + 1
+    assert "rmmod: ERROR: Module hello is not currently loaded" in panel.message.value
+    assert panel.model.path_taken == ()
+    assert "hello: goodbye, world" in panel.dmesg_view.value
+
+
+def test_open_without_the_module_is_bashs_error(kernel, panel):
+    before = kernel.snapshot()
+    panel.buttons["open"].click()
+    # bash: a redirection whose file cannot be opened: "bash: FILE: No such file or directory"
+    assert f"bash: /dev/hello: {os.strerror(errno.ENOENT)}" in panel.message.value
+    assert kernel.snapshot() == before

@@ -27,7 +27,7 @@ class LeakModel:
 
     def __init__(self, target=None, module: str = "leaker", seed: int = 0):
         self.backend = PanelBackend(target)
-        if self.backend.kernel is None or not hasattr(self.backend.kernel, "memory"):
+        if self.backend.kernel is None:
             raise KcourseError("the leak panel needs a simulated kernel (its memory ledger)")
         self.ledger = self.backend.kernel.memory
         self.users = UserSystem(seed=seed)

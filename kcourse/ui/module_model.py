@@ -3,14 +3,12 @@ what the views show afterwards. No widgets here; ModulePanel only draws this.
 
 Every button is a shell line run through the backend's shell, so what the learner sees is
 kmod's and bash's own text (`insmod hello/hello.ko count=3`, `rmmod -f hello`,
-`exec 3</dev/kcdev`, `exec 3<&-`). A refused line changes nothing in the kernel; the
-model's own view of it (dmesg, refcount history) is rebuilt from the kernel, so it does not
-change either.
+`exec 3</dev/kcdev`, `exec 3<&-`). A refused line changes nothing in the kernel, and the
+model's views are read back from the kernel, so they do not change either.
 """
 
 from __future__ import annotations
 
-import math
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,13 +16,12 @@ from pathlib import Path
 from kcourse.backend import CommandResult
 from kcourse.elf.kofile import KoFile
 from kcourse.errors import KcourseError
-from kcourse.ui.backend import PanelBackend
+from kcourse.ui.backend import PanelBackend, Views
 from kcourse.ui.choices import resolve_choice
 from kcourse.ui.params import ParamSpec, command_args, param_specs
 
 ACTIONS = ("insmod", "rmmod", "rmmod -f", "modprobe", "modprobe -r", "open", "close")
 MAX_CHARTED = 6  # modules drawn on the refcount chart
-SYSFS_FILES_SKIPPED = ("uevent",)  # write-only (mode 0200): kernel/module/sysfs.c
 
 
 @dataclass(frozen=True)
@@ -48,12 +45,15 @@ class ModuleModel:
         self.values: dict[str, object] = {}
         self.last: CommandResult | None = None
         self.path_taken: tuple[str | None, ...] = ()
-        self._dmesg_start = len(self.backend.dmesg())
-        self._dmesg_before_last = self._dmesg_start
-        events = self.backend.events()
-        self._events_start = len(events) if events is not None else 0
+        self.views = Views()
+        self._opened: list[int] = []  # fds this panel opened (backends that do not list them)
         self._sampled: list[SampledEvent] = []
         self._sampled_counts: dict[str, int | None] = {}
+        events = self.backend.events()
+        self._events_start = len(events) if events is not None else 0
+        self._dmesg_start: int | None = None
+        self._dmesg_before_last = 0
+        self._log: list[str] = []  # backends without a simulated kernel: result.dmesg lines
         self.select(module)
 
     # ------------------------------------------------------------------ choosing
@@ -65,7 +65,11 @@ class ModuleModel:
         self.path, self.name = path, ko.name
         self.specs = param_specs(modinfo)
         self.values = {}
-        self._track(self.name)
+        self.path_taken = ()
+        _result, self.views = self.backend.execute(None, self.name)
+        if self._dmesg_start is None:
+            self._dmesg_start = self._dmesg_before_last = len(self.views.dmesg)
+        self._sample()
 
     def set_param(self, name: str, value: object | None) -> None:
         """Give a parameter a value for the next insmod/modprobe (None: leave the default)."""
@@ -81,6 +85,10 @@ class ModuleModel:
         devices = self.backend.devices(self.name)
         return devices[0] if devices else f"/dev/{self.name}"
 
+    def _fds(self) -> dict[int, str]:
+        fds = self.backend.open_fds()
+        return fds if fds is not None else {fd: self.device() for fd in self._opened}
+
     def command(self, action: str) -> str:
         """The shell line a button runs."""
         params = command_args(self.specs, self.values)
@@ -91,11 +99,11 @@ class ModuleModel:
         if action == "modprobe":
             return " ".join(["modprobe", self.name, *params])
         if action == "open":
-            fds = self.backend.open_fds()
+            fds = self._fds()
             fd = next(n for n in range(3, 1024) if n not in fds)
             return f"exec {fd}<{shlex.quote(self.device())}"
         if action == "close":
-            fds = self.backend.open_fds()
+            fds = self._fds()
             mine = [fd for fd, path in fds.items() if path in self.backend.devices(self.name)]
             fd = (mine or list(fds) or [3])[-1]
             return f"exec {fd}<&-"
@@ -104,67 +112,52 @@ class ModuleModel:
     def do(self, action: str) -> CommandResult:
         """Run a button's line; the result (stderr included) is kept in `last`."""
         line = self.command(action)
-        before_state = self.state()
+        before_state = self.views.state
         events = self.backend.events()
         events_before = len(events) if events is not None else 0
-        self._dmesg_before_last = len(self.backend.dmesg())
-        self.last = self.backend.run(line)
+        self._dmesg_before_last = len(self.views.dmesg) if self.backend.kernel else len(self._log)
+        result, self.views = self.backend.execute(line, self.name)
+        assert result is not None
+        self.last = result
+        self._log += result.dmesg
+        self._note_fd(action, line, result)
         self._sample()
         self.path_taken = self._path_since(events_before, before_state)
-        return self.last
+        return result
 
     # ------------------------------------------------------------------ views
     def lsmod(self) -> str:
-        return self.backend.run("lsmod").stdout
+        return self.views.lsmod
 
     def state(self) -> str | None:
-        return self.backend.state(self.name)
+        return self.views.state
 
     def sysfs(self) -> list[tuple[str, str]]:
         """(entry, content) rows for /sys/module/<name>: files with their text, directories
         as `name/` with what they hold; parameters one row each with their value."""
-        base = f"/sys/module/{self.name}"
-        entries = self.backend.listdir(base)
-        if entries is None:
-            return []
-        rows = []
-        for entry, is_dir in entries:
-            path = f"{base}/{entry}"
-            if not is_dir:
-                if entry in SYSFS_FILES_SKIPPED:
-                    continue
-                text = self.backend.read(path)
-                rows.append((entry, text.strip() if text is not None else "(not readable)"))
-                continue
-            inner = self.backend.listdir(path) or []
-            if entry == "parameters":
-                for param, _sub in inner:
-                    text = self.backend.read(f"{path}/{param}")
-                    shown = text.strip() if text is not None else "(not readable)"
-                    rows.append((f"parameters/{param}", shown))
-            elif entry in ("sections", "notes"):
-                rows.append((f"{entry}/", f"{len(inner)} entries"))
-            else:
-                rows.append((f"{entry}/", " ".join(n for n, _d in inner)))
-        return rows
+        return self.views.sysfs
 
     def dmesg_new(self) -> list[str]:
-        """The kernel log lines printed since the panel was made."""
-        lines = self.backend.dmesg()
-        start = self._dmesg_start if len(lines) >= self._dmesg_start else 0
-        return lines[start:]
+        """The kernel log lines printed since the panel was made: `dmesg` lines of the
+        simulated kernel, or (other backends, whose guest may boot anew for each command)
+        the lines each of the panel's commands caused."""
+        if self.backend.kernel is None:
+            return list(self._log)
+        lines = self.views.dmesg
+        start = self._dmesg_start or 0
+        return lines[start:] if len(lines) >= start else lines
 
     def dmesg_from_last(self) -> int:
         """How many of dmesg_new()'s lines came before the last command."""
-        return max(0, self._dmesg_before_last - self._dmesg_start)
+        if self.backend.kernel is None:
+            return self._dmesg_before_last
+        return max(0, self._dmesg_before_last - (self._dmesg_start or 0))
 
     def refcount_events(self) -> list:
-        """Events for kcourse.charts.refcount_series: the kernel's own list from when the panel
-        was made, or (for a backend without one) changes sampled after each command."""
+        """Events for kcourse.charts.refcount_series: the kernel's own list, or (for a
+        backend without one) the refcount changes sampled after each command."""
         events = self.backend.events()
-        if events is None:
-            return list(self._sampled)
-        return events
+        return list(self._sampled) if events is None else events
 
     def charted_modules(self) -> list[str]:
         """The chosen module first, then the other modules the panel's commands touched."""
@@ -177,23 +170,31 @@ class ModuleModel:
         return names[:MAX_CHARTED]
 
     def refcount_window(self) -> tuple[list[str], dict[str, list[float]]]:
-        """(modules, series) for the refcount chart, from the panel's first event on."""
+        """(modules, series) for the refcount chart, from the panel's first event on (and the
+        value just before it)."""
         from kcourse.charts import refcount_series
 
         modules = self.charted_modules()
-        events = self.refcount_events()
-        series = refcount_series(events, modules)
-        start = self._events_start if self.backend.events() is not None else 0
-        window = {m: ys[max(0, start - 1):] if start else ys for m, ys in series.items()}
-        return modules, window
+        series = refcount_series(self.refcount_events(), modules)
+        start = max(0, self._events_start - 1)
+        return modules, {m: ys[start:] for m, ys in series.items()}
 
     # ------------------------------------------------------------------ helpers
+    def _note_fd(self, action: str, line: str, result: CommandResult) -> None:
+        if not result.ok or action not in ("open", "close"):
+            return
+        fd = int(line.split()[1].split("<")[0])
+        if action == "open":
+            self._opened.append(fd)
+        elif fd in self._opened:
+            self._opened.remove(fd)
+
     def _path_since(self, first_event: int, before: str | None) -> tuple[str | None, ...]:
         """The states the chosen module went through in the last command (kernel events),
         or its state before and after (other backends)."""
         events = self.backend.events()
         if events is None:
-            after = self.state()
+            after = self.views.state
             return (before, after) if before != after else ()
         path: list[str | None] = []
         for e in events[first_event:]:
@@ -204,31 +205,18 @@ class ModuleModel:
                 path.append(new)
         return tuple(path)
 
-    def _track(self, module: str) -> None:
-        if module not in self._sampled_counts:
-            self._sampled_counts[module] = None
-            if self.backend.events() is None:
-                self._sample()
-
     def _sample(self) -> None:
-        """For backends without kernel events: read each tracked module's refcnt and record a
-        change as an event (state None<->LIVE when it appears or goes, get with the count)."""
+        """For backends without kernel events: record a change of the chosen module's refcnt
+        as an event (get with the new count; state LIVE -> None when it goes)."""
         if self.backend.events() is not None:
             return
-        for module, old in list(self._sampled_counts.items()):
-            new = self.backend.refcount(module)
-            if new == old:
-                continue
-            seq = len(self._sampled)
-            if old is None:
-                self._sampled.append(SampledEvent(seq, "state", module, (None, "LIVE")))
-                self._sampled.append(SampledEvent(seq + 1, "get", module, (new, "sampled")))
-            elif new is None:
-                self._sampled.append(SampledEvent(seq, "state", module, ("LIVE", None)))
-            else:
-                self._sampled.append(SampledEvent(seq, "get", module, (new, "sampled")))
-            self._sampled_counts[module] = new
-
-
-def is_gap(value: float) -> bool:
-    return isinstance(value, float) and math.isnan(value)
+        module, new = self.name, self.views.refcount
+        old = self._sampled_counts.get(module)
+        if module in self._sampled_counts and new == old:
+            return
+        seq = len(self._sampled)
+        if new is None and old is not None:
+            self._sampled.append(SampledEvent(seq, "state", module, ("LIVE", None)))
+        elif new is not None:
+            self._sampled.append(SampledEvent(seq, "get", module, (new, "sampled")))
+        self._sampled_counts[module] = new
