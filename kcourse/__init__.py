@@ -9,3 +9,10 @@ __version__ = "0.1.0"
 from kcourse.errors import KcourseError  # noqa: E402
 
 __all__ = ["KcourseError", "__version__"]
+
+
+def load_ipython_extension(ipython):
+    """`%load_ext kcourse` registers the %%kshell cell magic (imported only then)."""
+    from kcourse.magic import load_ipython_extension as load
+
+    load(ipython)
