@@ -21,7 +21,9 @@ class ElfExplorer(W.VBox):
         self.model: ElfModel | None = None
         self.picker = W.Combobox(value=str(path), options=course_modules(),
                                  description="file", ensure_option=False,
-                                 placeholder="course module or path to a .ko")
+                                 placeholder="course module or path to a .ko",
+                                 continuous_update=False)
+        self.picker.observe(lambda c: self.load(c["new"]), names="value")
         self.open_button = W.Button(description="open", icon="folder-open")
         self.open_button.on_click(lambda _b: self.load(self.picker.value))
         self.title = W.HTML()

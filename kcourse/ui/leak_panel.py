@@ -26,7 +26,8 @@ class LeakPanel(W.VBox):
     def __init__(self, kernel_or_backend=None, module: str = "leaker", seed: int = 0):
         self.model = LeakModel(kernel_or_backend, module, seed)
         self.module_picker = W.Combobox(value=module, options=course_modules(),
-                                        ensure_option=False, description="module")
+                                        ensure_option=False, description="module",
+                                        continuous_update=False)
         self.module_picker.observe(self._on_pick, names="value")
         self.cycles = W.BoundedIntText(value=5, min=1, max=100, description="cycles",
                                        layout=W.Layout(width="12em"))

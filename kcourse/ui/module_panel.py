@@ -44,7 +44,8 @@ class ModulePanel(W.VBox):
         self.model = ModuleModel(kernel_or_backend, module)
         self.module_picker = W.Combobox(value=module, options=course_modules(),
                                         ensure_option=False, description="module",
-                                        placeholder="course module or path to a .ko")
+                                        placeholder="course module or path to a .ko",
+                                        continuous_update=False)
         self.module_picker.observe(self._on_pick, names="value")
         self.info = W.HTML()
         self.param_fields: dict[str, W.Widget] = {}
