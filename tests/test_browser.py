@@ -7,7 +7,8 @@ no missing model, no unrendered "Loading widget..."), that charts appear (matplo
 load, panel charts are laid out and draw their lines), and that
 clicking insmod in a ModulePanel adds the module's row to the displayed lsmod table and a line
 to its dmesg pane. Screenshots go to artifacts/screenshots/ (gitignored), and one per notebook
-is copied to docs/screenshots/ for the README.
+(and one per panel) is copied to docs/screenshots/ for the README: new ones always, existing
+ones with KCOURSE_UPDATE_SCREENSHOTS=1.
 
 CI installs chromium (apt) and playwright (pip); need_tool() makes a missing chromium a
 failure there (KCOURSE_REQUIRE_REAL=1) and a skip elsewhere.
@@ -227,10 +228,12 @@ def screenshot(page, stem: str) -> Path:
 
 
 def publish(shot: Path) -> None:
-    """Copy a screenshot to docs/screenshots/ (for the README), unless it is unchanged."""
+    """Copy a screenshot to docs/screenshots/ (for the README) when it is not there yet, or
+    always with KCOURSE_UPDATE_SCREENSHOTS=1: a rendering differs by a few pixels from run to
+    run, and an ordinary test run should not leave the checkout modified."""
     DOCS.mkdir(parents=True, exist_ok=True)
     target = DOCS / shot.name
-    if not target.exists() or target.read_bytes() != shot.read_bytes():
+    if not target.exists() or os.environ.get("KCOURSE_UPDATE_SCREENSHOTS") == "1":
         shutil.copy(shot, target)
 
 
