@@ -112,3 +112,17 @@ def test_a_bad_file_shows_one_line_and_keeps_the_view(tmp_path):
     assert "bad.ko" in panel.title.value
     assert panel.sections_view.value == before
     assert panel.model.ko.name == "hello"
+
+
+def test_with_a_kernel_loaded_modules_exports_resolve():
+    from kcourse.kernel import Kernel
+
+    kernel = Kernel(seed=0)
+    panel = ElfExplorer("consumer", kernel=kernel)
+    status = {r[1]: r[6] for r in panel.model.symbol_rows("undefined")}
+    assert status["provider_add"].startswith("unresolved")
+    kernel.finit_module(course_module("provider"))
+    panel.open_button.click()
+    status = {r[1]: r[6] for r in panel.model.symbol_rows("undefined")}
+    # provider.c: EXPORT_SYMBOL(provider_add)
+    assert status["provider_add"] == "resolved (provider)"

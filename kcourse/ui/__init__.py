@@ -31,10 +31,11 @@ LeakPanel(kernel_or_backend=None, module="leaker", seed=0)
     .module_picker, .cycles, .buttons["cycle"] / ["run"]; .summary, .chart, .kmemleak_view;
     .model (LeakModel: .timeline, a kcourse.charts.MemoryTimeline); .figure() is
     kcourse.charts.memory_chart of the same timeline.
-ElfExplorer(path="hello", table=None)
+ElfExplorer(path="hello", table=None, kernel=None)
     .picker, .open_button, .symbol_filter ("all" / "undefined" / "defined");
-    .sections_view / .symbols_view / .modinfo_view; .model (ElfModel). `table` is a
-    kcourse.elf.symvers.SymbolTable (default: the shipped Debian Module.symvers).
+    .sections_view / .symbols_view / .modinfo_view; .model (ElfModel). Undefined symbols are
+    resolved against `table` (a kcourse.elf.symvers.SymbolTable; default: Debian's shipped
+    Module.symvers, plus the exports of the modules loaded in `kernel` when one is given).
 
 `import kcourse.ui` stays light: ipywidgets is imported when a panel class is first used.
 """

@@ -1,6 +1,7 @@
 """ElfExplorer: the sections, symbols and .modinfo of a .ko, drawn from ElfModel.
 
     ElfExplorer("data/modules/hello/hello.ko")   # or a course module's name: ElfExplorer("hello")
+    ElfExplorer("consumer", kernel=kernel)       # also resolve against the modules loaded there
 """
 
 from __future__ import annotations
@@ -10,13 +11,14 @@ import ipywidgets as W
 from kcourse.errors import KcourseError
 from kcourse.ui import render
 from kcourse.ui.choices import course_modules, resolve_choice
-from kcourse.ui.elf_model import ElfModel
+from kcourse.ui.elf_model import ElfModel, kernel_table
 
 
 class ElfExplorer(W.VBox):
     """A picker, a title line and three tabs: Sections, Symbols, .modinfo."""
 
-    def __init__(self, path: str = "hello", table=None):
+    def __init__(self, path: str = "hello", table=None, kernel=None):
+        self.kernel = kernel
         self.table = table
         self.model: ElfModel | None = None
         self.picker = W.Combobox(value=str(path), options=course_modules(),
@@ -44,13 +46,17 @@ class ElfExplorer(W.VBox):
     def load(self, choice: str) -> None:
         """Open another file; a bad choice shows its one-line error and keeps the old view."""
         try:
-            model = ElfModel(resolve_choice(choice), self.table)
+            table = self.table
+            if table is None or self.kernel is not None:
+                table = kernel_table(self.kernel)  # the loaded modules may have changed
+            model = ElfModel(resolve_choice(choice), table)
             model.section_rows()
         except KcourseError as err:
             self.title.value = render.error(str(err))
             return
         self.model = model
-        self.table = model.table
+        if self.kernel is None:
+            self.table = model.table
         self.title.value = f"<b>{render.escape(model.title)}</b>"
         self.sections_view.value = render.scroll(render.table(
             ["Nr", "Name", "Type", "Size", "Flags", "After load"], model.section_rows(),

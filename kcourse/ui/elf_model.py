@@ -52,16 +52,26 @@ class SymbolRow:
     status: str  # "" for defined symbols; for undefined: "resolved (owner)" or the outcome
 
 
+def kernel_table(kernel=None):
+    """The symbols a module can link against: Debian's exports (the shipped Module.symvers),
+    plus, with a simulated kernel, the exports of the modules loaded in it."""
+    from kcourse.elf.symvers import KernelSymbol, SymbolTable
+
+    table = SymbolTable.shipped()
+    if kernel is not None:
+        loaded = SymbolTable([KernelSymbol(e.name, e.crc, m.name, e.gpl_only, e.namespace)
+                              for m in kernel.modules for e in m.exports], "loaded modules")
+        table = table.merged(loaded)
+    return table
+
+
 class ElfModel:
-    """One .ko opened for exploring; `table` is a kcourse.elf.symvers.SymbolTable."""
+    """One .ko opened for exploring; `table` is a kcourse.elf.symvers.SymbolTable (default:
+    kernel_table())."""
 
     def __init__(self, path: str | Path, table=None):
         self.ko = KoFile(path)
-        if table is None:
-            from kcourse.elf.symvers import SymbolTable
-
-            table = SymbolTable.shipped()
-        self.table = table
+        self.table = table if table is not None else kernel_table()
         self._resolutions = {r.symbol: r for r in resolve_undefined(self.ko, table)}
         self._placements = placements(path)
 
