@@ -113,7 +113,8 @@ def _b64(text: str) -> list[str]:
 def _console(token: str, reports: list[tuple[int, str, str, str]], done=True) -> str:
     """What the runner prints: (rc, stdout, stderr, full dmesg) per line, CRLF like a tty."""
     mark = f"@@KC:{token}:"
-    out = ["\x1bc\x1b[?7l[    0.000000] Linux version", "bash-5.2# ", f"{mark}READY"]
+    # bash -i prints its first prompt ("bash-5.2# ", no newline) before PS1 is emptied.
+    out = ["\x1bc\x1b[?7l[    0.000000] Linux version", f"bash-5.2# {mark}READY"]
     for i, (rc, stdout, stderr, log) in enumerate(reports):
         out.append(f"{mark}BEGIN:{i}")
         out.append(f"{mark}RC:{i}:{rc}")
@@ -271,7 +272,8 @@ def test_guest_that_panics_says_so(tmp_path, monkeypatch):
     panic = "echo 'Kernel panic - not syncing: VFS: Unable to mount root fs'\n"
     monkeypatch.setattr(runner, "check_qemu", lambda: _fake_qemu(tmp_path, panic))
     kernel = runner.RealKernel(lab=_fake_lab(tmp_path), timeout=30)
-    with pytest.raises(runner.GuestError, match="crashed before the shell started: Kernel panic"):
+    with pytest.raises(runner.GuestError,
+                       match=r"panicked \(Kernel panic - not syncing: VFS: .*\) before the shell"):
         kernel.run_script(["true"])
 
 

@@ -76,6 +76,7 @@ kc_report() {
     kc_mark "END:$1"
 }
 dmesg -c >/dev/null 2>&1
+printf '\n'
 kc_mark READY
 """
 

@@ -88,6 +88,10 @@ def parse(console: str, token: str) -> Transcript:
     current: list[str] | None = None
     report: Report | None = None
     for line in clean(console).split("\n"):
+        at = line.find(prefix)
+        if at > 0:  # a marker after other console text (bash's first prompt, a kernel line)
+            result.noise.append(line[:at])
+            line = line[at:]
         if not line.startswith(prefix):
             if current is not None and BASE64_LINE.match(line):
                 current.append(line)

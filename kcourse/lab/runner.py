@@ -37,7 +37,16 @@ MEMORY_MB = 512
 
 
 class GuestError(KcourseError):
-    """The guest did not run the script to the end (hung, crashed, or never booted)."""
+    """The guest did not run the script to the end (hung, crashed, or never booted).
+
+    `results` holds the lines that did finish; `console` the kernel's last console lines
+    (an oops or panic report, which loglevel=1 still lets through at KERN_EMERG)."""
+
+    def __init__(self, message: str, results: list[CommandResult] | None = None,
+                 console: list[str] | None = None):
+        super().__init__(message)
+        self.results = results or []
+        self.console = console or []
 
 
 def qemu_command(qemu: str, kernel: Path, initrd: Path, cmdline: str = CMDLINE) -> list[str]:
@@ -159,14 +168,18 @@ class RealKernel:
         results = protocol.results(lines, transcript)
         if status == "timeout":
             raise GuestError(_describe_failure(
-                lines, transcript, console, f"did not finish within {self.timeout:g} s"))
+                lines, transcript, console, f"did not finish within {self.timeout:g} s"),
+                results, transcript.noise[-40:])
         if len(results) < len(lines):
-            index = len(results)
-            if transcript.ready and index not in transcript.started:
-                what = "stopped (the shell exited)"
+            panic = next((x for x in transcript.noise if "Kernel panic" in x), None)
+            if panic is not None:
+                what = f"panicked ({protocol.strip_timestamp(panic).strip()})"
+            elif transcript.ready:
+                what = "stopped: the shell exited"
             else:
-                what = "crashed"
-            raise GuestError(_describe_failure(lines, transcript, console, what))
+                what = "stopped"
+            raise GuestError(_describe_failure(lines, transcript, console, what), results,
+                             transcript.noise[-40:])
         return results
 
     def _boot(self, command: list[str]) -> tuple[str, str]:
