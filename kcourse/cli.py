@@ -17,6 +17,8 @@ SUBCOMMANDS = {
     "sim": ("kcourse.shell", "sim_main", "run shell lines against a simulated kernel"),
     "depmod": ("kcourse.build.depmod", "main", "write modules.dep/.alias/.symbols for a tree"),
     "bzimage": ("kcourse.build.bzimage", "main", "describe an x86 bzImage"),
+    "lab-prepare": ("kcourse.lab.cli", "prepare_main",
+                    "fetch and build the real-kernel lab (QEMU) now, step by step"),
     "check": ("kcourse.cli", "check_main", "say what works on this machine and what to install"),
     "student-copies": ("kcourse.instructor", "student_copies_main",
                        "write student copies of the lessons (solutions removed)"),
