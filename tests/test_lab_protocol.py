@@ -347,3 +347,23 @@ def test_side_by_side_marks_differences():
     assert "✔ $ cat /proc/modules\n    hello 16384 0 - Live 0xADDR (OE)\n" in text
     assert "✘ $ rmmod hello\n    simulator:\n" in text
     assert text.endswith("1 of 2 commands identical (addresses and timestamps masked)\n")
+
+
+# ------------------------------------------------------------------ preparation
+def test_rebuild_for_another_release_names_the_headers_to_install(monkeypatch):
+    from kcourse.lab import prepare
+
+    monkeypatch.setattr(prepare, "module_release", lambda ko: "6.1.0-56-amd64")
+    with pytest.raises(KcourseError, match="apt-get install -y linux-headers-6.1.0-98-amd64"):
+        prepare.course_modules("6.1.0-98-amd64")
+
+
+def test_debian_closure_follows_depends(debian_modules_dir):
+    from kcourse.lab.prepare import debian_closure
+
+    # The real kernel's lsmod after `modprobe 8021q` (tests/scenarios/lab_debian.expected)
+    # lists exactly these five modules.
+    assert set(debian_closure(debian_modules_dir, ("8021q",))) == {
+        "8021q", "garp", "mrp", "stp", "llc"}
+    with pytest.raises(KcourseError, match="no module named nosuch"):
+        debian_closure(debian_modules_dir, ("nosuch",))
