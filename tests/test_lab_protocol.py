@@ -367,3 +367,24 @@ def test_debian_closure_follows_depends(debian_modules_dir):
         "8021q", "garp", "mrp", "stp", "llc"}
     with pytest.raises(KcourseError, match="no module named nosuch"):
         debian_closure(debian_modules_dir, ("nosuch",))
+
+
+def test_missing_tools_say_what_to_install(monkeypatch):
+    from kcourse.lab import prepare, userland
+
+    monkeypatch.setenv("KCOURSE_QEMU", "/nonexistent/qemu-system-x86_64")
+    with pytest.raises(KcourseError, match="apt-get install .*qemu-system-x86"):
+        prepare.check_qemu()
+    monkeypatch.setattr(userland.shutil, "which", lambda *a, **k: None)
+    monkeypatch.setattr(userland, "Path", lambda p: Path("/nonexistent") / p.lstrip("/"))
+    with pytest.raises(KcourseError, match="apt-get install .*busybox-static"):
+        userland.find_busybox()
+
+
+def test_sim_real_rejects_bad_arguments():
+    from kcourse.lab.cli import real_sim_main
+
+    with pytest.raises(KcourseError, match="unknown option '--bogus'"):
+        real_sim_main(["--real", "--bogus"])
+    with pytest.raises(KcourseError, match="one SCRIPT at most"):
+        real_sim_main(["a.sh", "b.sh"])

@@ -1,14 +1,16 @@
 """RealKernel: run shell lines on Debian's real kernel, booted under QEMU, one boot per script.
 
     from kcourse.lab import RealKernel
-    results = RealKernel().run_script(["insmod hello.ko", "lsmod"])   # list[CommandResult]
+    results = RealKernel().run_script(["insmod hello/hello.ko", "lsmod"])  # [CommandResult]
+    results = RealKernel().run_script(Path("tests/scenarios/deps.sh").read_text())
 
 Same results as the simulator's shell (kcourse.backend.CommandResult), so a test or a notebook
 can hold the two side by side. Each script boots a fresh guest: QEMU with TCG (KVM is not
 available on these machines), the PVH-bootable kernel and the cached base initramfs with a
-small per-script archive appended (the lines, and the files the script names: `files` maps
-a name in the guest, relative to the script's directory /root, to a file on the host). The
-guest is killed when it outlives `timeout` seconds, and the error names the line it was on.
+small per-script archive appended (the lines, and the files the script names). Scripts start
+in /root/modules, the course's data/modules, as in the simulator. The guest is killed when it
+outlives `timeout` seconds, and the error names the line it was on; a panic or an exiting
+shell is reported the same way (GuestError, with the lines that did finish).
 
 The host kernel is never touched: nothing here runs insmod/rmmod/modprobe, nor sudo, on the
 host; every module operation happens inside the guest.
