@@ -55,7 +55,14 @@ def exercise(k: Kernel, name: str) -> None:
             pass
 
 
-@pytest.mark.parametrize("name", behaviors.names())
+def course_behaviors() -> list[str]:
+    """Behaviors of course modules (Debian's: tests/test_behaviors_debian.py)."""
+    from kcourse.behaviors.debian import InTree
+
+    return [n for n in behaviors.names() if not isinstance(behaviors.lookup(n), InTree)]
+
+
+@pytest.mark.parametrize("name", course_behaviors())
 def test_behavior_lines_come_from_the_c_source(name):
     if not course_module(name).exists():
         pytest.skip(f"{name}.ko not built")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import need
 from kcourse.backend import format_transcript
 from kcourse.shell import Shell
 
@@ -39,21 +40,40 @@ def test_every_script_has_an_expected_transcript_with_provenance():
         assert any(word in " ".join(notes) for word in ("real", "source")), name
 
 
-def _param(name: str):
-    """Scenarios the lab recorded where the simulator is known to differ (the real kernel is the
-    reference; tests/test_lab_differential.py SIMULATOR_DIFFERS says what differs)."""
-    from test_lab_differential import SIMULATOR_DIFFERS
+# Scenarios recorded on the real-kernel lab that load Debian's own modules: the simulated
+# /lib/modules then holds the same Debian modules as the lab's guest (kcourse.lab.prepare
+# DEBIAN_MODULES and their dependencies), from Debian's linux-image package in the cache.
+DEBIAN_SCENARIOS = {"lab_debian"}
 
-    if name in SIMULATOR_DIFFERS:
+# Scenarios where the simulator is known to differ from its expected transcript (the real
+# kernel is the reference): name -> what differs. Empty: every scenario matches.
+KNOWN_DIFFERENCES: dict[str, str] = {}
+
+
+def _param(name: str):
+    if name in KNOWN_DIFFERENCES:
         return pytest.param(name, marks=pytest.mark.xfail(
-            strict=True, reason=SIMULATOR_DIFFERS[name]))
+            strict=True, reason=KNOWN_DIFFERENCES[name]))
     return name
 
 
+def scenario_shell(name: str, request) -> Shell:
+    if name not in DEBIAN_SCENARIOS:
+        return Shell()
+    from kcourse.lab.prepare import DEBIAN_MODULES
+    from kcourse.shell.moddir import DebianTreeMissing
+
+    request.getfixturevalue("debian_modules_dir")  # fetched into the cache (or skipped)
+    try:
+        return Shell(debian_tree=DEBIAN_MODULES)
+    except DebianTreeMissing as err:  # apt offers another ABI than data/kernel imitates
+        need(False, str(err))
+
+
 @pytest.mark.parametrize("name", [_param(n) for n in scenario_names()])
-def test_scenario_matches_the_real_system(name):
+def test_scenario_matches_the_real_system(name, request):
     script = (SCENARIOS / f"{name}.sh").read_text()
-    results = Shell().run_script(script)
+    results = scenario_shell(name, request).run_script(script)
     got = normalise(format_transcript(results))
     assert got == expected_text(SCENARIOS / f"{name}.expected")
 

@@ -3,8 +3,10 @@
 The simulator cannot execute x86 code, so the loader's bookkeeping comes from the real .ko
 and the effect of init/exit/file operations from a small Python object per course module,
 looked up by module name. Each behavior's printk lines are those of its C source in
-data/modules/<name>/<name>.c (every source lists them under "Prints:"). A module without a
-behavior (any distribution module) has init return 0 and print nothing.
+data/modules/<name>/<name>.c (every source lists them under "Prints:"); the few Debian
+modules the course loads (kcourse.behaviors.debian) print what Debian's 6.1 source prints.
+A module without a behavior (any other distribution module) has init return 0 and print
+nothing.
 
 Protocol: `init(ctx) -> int` (0 or -errno), `exit(ctx)`, and for modules with a device
 `open(ctx) -> int`, `release(ctx)`, `read(ctx) -> str`, `write(ctx, text) -> int`.
@@ -42,7 +44,8 @@ def names() -> list[str]:
 
 
 def _load_all() -> None:
-    from kcourse.behaviors import course  # noqa: F401 (registers the course modules)
+    # registers the course modules, and the Debian modules the course loads
+    from kcourse.behaviors import course, debian  # noqa: F401
 
 
 __all__ = ["Behavior", "lookup", "names", "register"]

@@ -51,16 +51,26 @@ def _release_of(kernel) -> str:
 
 
 class Shell:
-    """A root shell on the simulated machine (see kcourse.shell.fs for the file system)."""
+    """A root shell on the simulated machine (see kcourse.shell.fs for the file system).
 
-    def __init__(self, backend=None):
+    debian_tree: False (default) - /lib/modules holds the course modules only; True - also
+    Debian's whole module tree; a list of module names - also those Debian modules and what
+    they depend on (the tree the real-kernel lab boots). Debian's modules come from the cache
+    only (kcourse.shell.moddir); a tree that is not there raises DebianTreeMissing.
+    """
+
+    def __init__(self, backend=None, debian_tree=False):
         if backend is None:
             from kcourse.kernel import Kernel
 
             backend = Kernel(seed=0)
         self.kernel = backend
         self.release = _release_of(backend)
-        self.tree = ModuleTree.course(self.release)
+        if debian_tree is False or debian_tree is None:
+            self.tree = ModuleTree.course(self.release)
+        else:
+            self.tree = ModuleTree.with_debian(
+                self.release, None if debian_tree is True else tuple(debian_tree))
         self.fs = SimFS(backend, self.tree, modules_dir())
         self.cwd = COURSE_DIR
         self.oldpwd = COURSE_DIR

@@ -3,8 +3,9 @@
 The rule (the same in %%kshell, `kcourse sim` and Shell()):
 
     /proc, /sys, /dev       the simulated kernel (its VFS: read_file, write_file, list_dir, open)
-    /lib/modules/<release>  the simulated module tree: every course module as extra/<name>.ko,
-                            with modules.dep, .alias, .symbols, .softdep, .devname from depmod
+    /lib/modules/<release>  the simulated module tree: every course module as extra/<name>.ko
+                            (and Debian's kernel/... when the Shell was asked for them), with
+                            modules.dep, .alias, .symbols, .softdep, .devname from depmod
     /root/modules           the course's data/modules folder (read-only); the shell starts
                             here, so `insmod hello/hello.ko` works as it does in the repository
     /, /root, /lib          directories holding only the entries above
@@ -112,14 +113,12 @@ class SimFS:
         return "/" + norm.lstrip("/") if norm != "/" else "/"
 
     def _virtual_dirs(self) -> dict[str, list[str]]:
-        rel = self.tree.release
         return {
             "/": ["dev", "lib", "proc", "root", "sys"],
             "/root": ["modules"],
             "/lib": ["modules"],
-            "/lib/modules": [rel],
-            self.tree.root: ["extra", *sorted(self.tree.index_files)],
-            f"{self.tree.root}/extra": sorted(r.split("/", 1)[1] for r in self.tree.files),
+            "/lib/modules": [self.tree.release],
+            **self.tree.directories,
         }
 
     def locate(self, vpath: str) -> tuple[str, object]:
@@ -135,9 +134,8 @@ class SimFS:
             rel = vpath[len(self.tree.root) + 1:]
             if rel in self.tree.index_files:
                 return "index", self.tree.index_files[rel]
-            if rel in self.tree.files:
-                return "host", self.tree.files[rel]
-            return "missing", None
+            host = self.tree.host_path(rel)
+            return ("host", host) if host is not None else ("missing", None)
         if vpath == COURSE_DIR or vpath.startswith(COURSE_DIR + "/"):
             return "host", self.course_dir / vpath[len(COURSE_DIR) + 1:]
         if top in ("lib", "root"):

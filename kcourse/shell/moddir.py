@@ -1,22 +1,42 @@
-"""The simulated machine's /lib/modules/<release>/: the course modules and depmod's indexes.
+"""The simulated machine's /lib/modules/<release>/: course modules, Debian's, depmod's indexes.
 
 The course modules sit under extra/, where `make modules_install` puts external modules up to
-6.2 (scripts/Makefile.modinst: INSTALL_MOD_DIR ?= extra). The index files (modules.dep,
-.alias, .symbols, .softdep, .devname) are kcourse.build.depmod's, which writes them byte for
-byte as kmod 30's depmod does. Lookups then read those files the way libkmod does: a
-modules.dep line lists a module's whole dependency closure, the module to load first last
-(libkmod-module.c kmod_module_parse_depline prepends each entry, so modprobe loads the list
-from its end); then modules.symbols, then modules.alias (fnmatch patterns).
+6.2 (scripts/Makefile.modinst: INSTALL_MOD_DIR ?= extra). Debian's own modules (kernel/...)
+join them only when asked for - `Shell(debian_tree=True)` for the whole tree of Debian's
+linux-image package, `Shell(debian_tree=("8021q", "dummy"))` for some modules and the modules
+their `depends=` tags pull in (the tree the real-kernel lab boots) - and only from the cache
+(kcourse.debian.fetch_package unpacks the package there): a Shell never downloads, and the
+default tree is the same on every machine, so notebook outputs do not depend on what a
+machine happens to hold in its cache. Debian's modules.order, modules.builtin and
+modules.builtin.modinfo come along as they are, as the package installs them.
+
+The index files (modules.dep, .alias, .symbols, .softdep, .devname) are kcourse.build.depmod's,
+which writes them byte for byte as kmod 30's depmod does (given modules.order, which sorts
+Debian's modules first, as on an installed system). Lookups then read those files the way
+libkmod does: a modules.dep line lists a module's whole dependency closure, the module to
+load first last (libkmod-module.c kmod_module_parse_depline prepends each entry, so modprobe
+loads the list from its end); then modules.symbols, then modules.alias (fnmatch patterns).
+What depmod reads from each Debian module is kept in the cache (sim/), so the whole tree
+(about 4000 modules) is indexed in well under a second after the first time.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import functools
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kcourse.elf.kofile import KoFile
+from kcourse.errors import KcourseError
+
+COPIED = ("modules.order", "modules.builtin", "modules.builtin.modinfo")  # installed as is
+FACTS_FORMAT = 1  # bump when ModuleFacts changes shape
+
+
+class DebianTreeMissing(KcourseError):
+    """Debian's module tree for the simulated release is not in the cache."""
 
 
 def modname(path: str) -> str:
@@ -29,12 +49,27 @@ def normalize(name: str) -> str:
     return name.split(".", 1)[0].replace("-", "_")
 
 
+def cached_debian_tree(release: str) -> Path | None:
+    """/lib/modules/<release> of Debian's linux-image-<release>, if the cache holds it.
+
+    The layout is kcourse.debian.fetch_package's: cache_dir()/debian/<package>/, with the
+    `.unpacked` mark written once dpkg -x finished. Never downloads.
+    """
+    from kcourse.paths import cache_dir
+
+    package = cache_dir() / "debian" / f"linux-image-{release}"
+    tree = package / "lib" / "modules" / release
+    return tree if (package / ".unpacked").exists() and tree.is_dir() else None
+
+
 @dataclass
 class ModuleTree:
     """A module directory: relative path (e.g. "extra/hello.ko") -> the file on the host."""
 
     release: str
     files: dict[str, Path] = field(default_factory=dict)
+    order: str | None = None  # the text of modules.order (Debian's), None when there is none
+    copied: dict[str, Path] = field(default_factory=dict)  # COPIED files -> host file
 
     @classmethod
     def course(cls, release: str) -> ModuleTree:
@@ -43,6 +78,34 @@ class ModuleTree:
 
         files = {f"extra/{ko.name}": ko for ko in sorted(modules_dir().glob("*/*.ko"))}
         return cls(release, files)
+
+    @classmethod
+    def with_debian(cls, release: str, modules: Iterable[str] | None = None) -> ModuleTree:
+        """The course modules plus Debian's: all of them (modules=None), or the named ones
+        and what their depends= tags pull in, transitively (as kcourse.lab.prepare stages
+        the guest's tree). Raises DebianTreeMissing when the cache lacks the package."""
+        root = cached_debian_tree(release)
+        if root is None:
+            raise DebianTreeMissing(
+                f"Debian's modules for {release} are not in the cache: fetch them once with "
+                "`python -c 'import kcourse.debian as d; d.image_modules_dir()'` (about 70 MB)")
+        from kcourse.build import depmod
+
+        found = {name: rel for name, (rel, _path) in depmod.search_tree(root).items()}
+        facts = _debian_facts(root, found)
+        if modules is not None:
+            found = _closure(found, facts, modules)
+        tree = cls.course(release)
+        for name, rel in found.items():
+            tree.files.setdefault(rel, root / rel)
+            tree._facts[rel] = facts[name]
+        tree.order = (root / "modules.order").read_text() if (root / "modules.order").is_file() \
+            else None
+        tree.copied = {name: root / name for name in COPIED if (root / name).is_file()}
+        return tree
+
+    def __post_init__(self) -> None:
+        self._facts: dict = {}  # relpath -> depmod.ModuleFacts already read
 
     @property
     def root(self) -> str:
@@ -53,10 +116,16 @@ class ModuleTree:
     def index_files(self) -> dict[str, str]:
         """The text files depmod writes: modules.dep, .alias, .softdep, .symbols, .devname."""
         from kcourse.build import depmod
+        from kcourse.elf.kofile import KoFile
 
-        entries = {depmod.path_to_modname(rel): (rel, depmod.facts_from_ko(KoFile(path)))
-                   for rel, path in self.files.items()}
-        return depmod.compute(entries, None).files()
+        entries: dict = {}
+        for rel, path in self.files.items():
+            name = depmod.path_to_modname(rel)
+            if name in entries:  # the same name twice: the first one found stays
+                continue
+            facts = self._facts.get(rel) or depmod.facts_from_ko(KoFile(path))
+            entries[name] = (rel, facts)
+        return depmod.compute(entries, self.order).files()
 
     @functools.cached_property
     def _dep_lines(self) -> dict[str, list[str]]:
@@ -70,11 +139,34 @@ class ModuleTree:
         """The dependencies on rel's modules.dep line, in file order (load from the end)."""
         return list(self._dep_lines.get(rel, []))
 
+    # ------------------------------------------------------------------ the directory view
+    @functools.cached_property
+    def directories(self) -> dict[str, list[str]]:
+        """Absolute directory path -> its entries, for every directory of the tree."""
+        dirs: dict[str, set[str]] = {self.root: {*self.index_files, *self.copied}}
+        for rel in self.files:
+            parent = self.root
+            for part in rel.split("/")[:-1]:
+                dirs.setdefault(parent, set()).add(part)
+                parent = f"{parent}/{part}"
+            dirs.setdefault(parent, set()).add(rel.rsplit("/", 1)[-1])
+        return {path: sorted(names) for path, names in dirs.items()}
+
+    def host_path(self, rel: str) -> Path | None:
+        """The host file behind a relative path of the tree (a module or a copied file)."""
+        return self.files.get(rel) or self.copied.get(rel)
+
     # ------------------------------------------------------------------ lookups (libkmod)
+    @functools.cached_property
+    def _by_name(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for rel in sorted(self.files):
+            out.setdefault(modname(rel), rel)
+        return out
+
     def by_name(self, name: str) -> str | None:
         """The relpath of module `name` (modules.dep lookup by module name)."""
-        name = normalize(name)
-        return next((rel for rel in sorted(self.files) if modname(rel) == name), None)
+        return self._by_name.get(normalize(name))
 
     def lookup(self, alias: str) -> list[str]:
         """kmod_module_new_from_lookup: module name, then symbol alias, then modules.alias."""
@@ -94,3 +186,57 @@ class ModuleTree:
                 if rel and rel not in found:
                     found.append(rel)
         return found
+
+
+def _closure(found: dict[str, str], facts: dict, wanted: Iterable[str]) -> dict[str, str]:
+    """The named modules and every module their depends= tags name, transitively."""
+    chosen: dict[str, str] = {}
+    todo = [normalize(n) for n in wanted]
+    while todo:
+        name = todo.pop()
+        if name in chosen:
+            continue
+        if name not in found:
+            raise KcourseError(f"Debian's kernel has no module named {name}")
+        chosen[name] = found[name]
+        depends = next((v for k, v in facts[name].info if k == "depends"), "")
+        todo += [normalize(d) for d in depends.split(",") if d]
+    return chosen
+
+
+def _debian_facts(root: Path, found: dict[str, str]) -> dict:
+    """modname -> depmod.ModuleFacts for every module of Debian's tree, through the cache.
+
+    What depmod reads from a module never changes while the file does not, so it is kept in
+    cache_dir()/sim/depmod-<release>.json, keyed by each file's size and mtime.
+    """
+    from kcourse.build import depmod
+    from kcourse.elf.kofile import KoFile
+    from kcourse.paths import cache_dir
+
+    store = cache_dir() / "sim" / f"depmod-{root.name}.json"
+    try:
+        saved = json.loads(store.read_text())
+        if saved.get("format") != FACTS_FORMAT or saved.get("root") != str(root):
+            saved = {}
+    except (OSError, ValueError):
+        saved = {}
+    known: dict = saved.get("modules", {})
+    out, fresh, changed = {}, {}, False
+    for name, rel in found.items():
+        st = (root / rel).stat()
+        stamp = [st.st_size, st.st_mtime_ns]
+        row = known.get(rel)
+        if row is None or row[0] != stamp:
+            facts = depmod.facts_from_ko(KoFile(root / rel))
+            row = [stamp, facts.exports, facts.dep_symbols, facts.info]
+            changed = True
+        fresh[rel] = row
+        out[name] = depmod.ModuleFacts(list(row[1]), [tuple(d) for d in row[2]],
+                                       [tuple(i) for i in row[3]])
+    if changed or len(fresh) != len(known):
+        store.parent.mkdir(parents=True, exist_ok=True)
+        tmp = store.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"format": FACTS_FORMAT, "root": str(root), "modules": fresh}))
+        tmp.replace(store)
+    return out
