@@ -1,4 +1,4 @@
-"""Behaviors of Debian's own modules that the course loads (tests/scenarios/lab_debian.sh).
+"""Behaviors of Debian's own modules that the course loads (kcourse.lab.prepare's list).
 
 What their init and exit functions print, from Debian's 6.1 source (linux-source-6.1,
 6.1.192-2, the version of the kernel the simulator imitates); a module whose init prints
@@ -17,17 +17,33 @@ from kcourse.behaviors.base import Behavior
 
 
 class InTree(Behavior):
-    """A Debian module: init prints `init_lines` (pr_info, with its pr_fmt prefix if any)."""
+    """A Debian module: init prints `init_lines`, exit `exit_lines` (KERN_INFO texts after
+    the module's "name: " prefix, which all of these have: pr_fmt or a literal one)."""
 
     init_lines: tuple[str, ...] = ()
+    exit_lines: tuple[str, ...] = ()
     source = ""  # where the init and exit functions are, file:line in linux-source-6.1
 
     def init(self, ctx) -> int:
-        if ctx.module.image.get_modinfo("intree") is None:
-            return 0
-        for line in self.init_lines:
-            ctx.pr_info(line)
+        if self._ours(ctx):
+            for line in self.on_init(ctx):
+                ctx.pr_info(line)
         return 0
+
+    def exit(self, ctx) -> None:
+        if self._ours(ctx):
+            for line in self.on_exit(ctx):
+                ctx.pr_info(line)
+
+    def on_init(self, ctx) -> tuple[str, ...]:
+        return self.init_lines
+
+    def on_exit(self, ctx) -> tuple[str, ...]:
+        return self.exit_lines
+
+    @staticmethod
+    def _ours(ctx) -> bool:
+        return ctx.module.image.get_modinfo("intree") is not None
 
 
 @register("8021q")
@@ -78,3 +94,56 @@ class Vxlan(InTree):
 @register("dummy")
 class Dummy(InTree):
     source = "drivers/net/dummy.c:180 dummy_init_module: registers dummy0, no printk"
+
+
+@register("loop")
+class Loop(InTree):
+    # drivers/block/loop.c:2287 in loop_init: printk(KERN_INFO "loop: module loaded\n"),
+    # whatever max_loop is; loop_exit (:2296) prints nothing.
+    init_lines = ("module loaded",)
+    source = "drivers/block/loop.c:2243"
+
+
+@register("zram")
+class Zram(InTree):
+    # drivers/block/zram/zram_drv.c:15-16 pr_fmt "zram: "; zram_init (:2129) calls zram_add
+    # num_devices times (module_param num_devices, default 1: :47, :2180), each printing
+    # "Added device: %s" with disk name zram<id> (:1984); zram_exit -> destroy_devices ->
+    # zram_remove for each, in id order: "Removed device: %s" (:2025).
+    source = "drivers/block/zram/zram_drv.c:2129"
+
+    def on_init(self, ctx) -> tuple[str, ...]:
+        return tuple(f"Added device: zram{i}" for i in range(self._count(ctx)))
+
+    def on_exit(self, ctx) -> tuple[str, ...]:
+        return tuple(f"Removed device: zram{i}" for i in range(self._count(ctx)))
+
+    @staticmethod
+    def _count(ctx) -> int:
+        try:
+            return int(ctx.param("num_devices"))
+        except (KeyError, TypeError, ValueError):
+            return 1
+
+
+@register("cdrom")
+class Cdrom(InTree):
+    # drivers/cdrom/cdrom.c:236 pr_fmt; cdrom_init (:3735) prints nothing, cdrom_exit (:3744)
+    # pr_info("Uniform CD-ROM driver unloaded\n").
+    exit_lines = ("Uniform CD-ROM driver unloaded",)
+    source = "drivers/cdrom/cdrom.c:3742"
+
+
+@register("isofs")
+class Isofs(InTree):
+    source = "fs/isofs/inode.c:1599 init_iso9660_fs, :1623 exit_iso9660_fs: no printk"
+
+
+@register("zsmalloc")
+class Zsmalloc(InTree):
+    source = "mm/zsmalloc.c:2340 zs_init, :2361 zs_exit: no printk"
+
+
+@register("crc7")
+class Crc7(InTree):
+    source = "lib/crc7.c (a table and crc7_be(): no module_init)"

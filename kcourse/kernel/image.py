@@ -300,6 +300,8 @@ def _params(by_name, secs, data_of, relocs: _RelocIndex, modinfo):
             continue
         pname = _cstr(data_of(secs[name_ptr[1]]), name_ptr[2]) if name_ptr[1] else ""
         ops = ops_ptr[0] if ops_ptr else ""
+        if ops_ptr and not ops.startswith("param_") and ops_ptr[1]:
+            ops = _custom_ops_type(relocs, ops_ptr) or ops
         ptype = types.get(pname) or (ops[len("param_ops_"):] if ops.startswith("param_ops_")
                                      else "unknown")
         default: tuple[str, ...] = ()
@@ -318,6 +320,17 @@ def _params(by_name, secs, data_of, relocs: _RelocIndex, modinfo):
             default = ()
         out.append(ParamSpec(pname, ptype, perm, default, max_count, maxlen))
     return out
+
+
+def _custom_ops_type(relocs: _RelocIndex, ops_ptr) -> str | None:
+    """module_param_cb with the module's own kernel_param_ops: its .get (offset 16 in
+    include/linux/moduleparam.h struct kernel_param_ops) is usually a stock getter, e.g.
+    drivers/block/loop.c:1823 max_loop_param_ops {.set = max_loop_param_set_int, .get =
+    param_get_int}: the value is then parsed and shown as that type (param_ops_int)."""
+    getter = relocs.pointer(ops_ptr[1], ops_ptr[2] + 16)
+    if getter is not None and getter[0].startswith("param_get_"):
+        return "param_ops_" + getter[0][len("param_get_"):]
+    return None
 
 
 def _read_value(secs, data_of, relocs, ptr, ptype: str) -> str:

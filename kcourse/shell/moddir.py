@@ -89,10 +89,8 @@ class ModuleTree:
             raise DebianTreeMissing(
                 f"Debian's modules for {release} are not in the cache: fetch them once with "
                 "`python -c 'import kcourse.debian as d; d.image_modules_dir()'` (about 70 MB)")
-        from kcourse.build import depmod
-
-        found = {name: rel for name, (rel, _path) in depmod.search_tree(root).items()}
-        facts = _debian_facts(root, found)
+        stamp = (root.parents[2] / ".unpacked").stat().st_mtime_ns
+        found, facts = _scan(root, stamp)
         if modules is not None:
             found = _closure(found, facts, modules)
         tree = cls.course(release)
@@ -186,6 +184,16 @@ class ModuleTree:
                 if rel and rel not in found:
                     found.append(rel)
         return found
+
+
+@functools.lru_cache(maxsize=2)
+def _scan(root: Path, stamp: int) -> tuple[dict[str, str], dict]:
+    """(modname -> relpath, modname -> ModuleFacts) of a Debian tree, once per process and
+    unpacking (`stamp`: the mtime of fetch_package's .unpacked mark)."""
+    from kcourse.build import depmod
+
+    found = {name: rel for name, (rel, _path) in depmod.search_tree(root).items()}
+    return found, _debian_facts(root, found)
 
 
 def _closure(found: dict[str, str], facts: dict, wanted: Iterable[str]) -> dict[str, str]:
