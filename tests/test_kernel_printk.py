@@ -38,3 +38,27 @@ def test_dmesg_format():
     rec = log.records[0]
     secs, usec = divmod(rec.ts_usec, 1_000_000)
     assert rec.dmesg() == f"[{secs:5d}.{usec:06d}] x"
+
+
+def test_a_value_ending_in_newline_leaves_one_in_the_record():
+    """`echo students > .../parameters/whom` keeps the newline (kernel/params.c:266-288
+    param_set_charp copies the buffer as written); hello_exit's pr_info("goodbye, %s\\n")
+    then formats "goodbye, students\\n\\n", and printk_sprint strips only the last newline
+    (kernel/printk/printk.c:2126-2130). Recorded on Debian's 6.1.0-56 kernel under QEMU
+    (util-linux dmesg, bash, kmod 30): `rmmod hello` logged the record, and `dmesg` (and
+    `dmesg -S`, `dmesg -r`) printed it as its line plus an empty line:
+        [   11.288703] hello: goodbye, students
+        <empty line>
+    """
+    from kcourse.shell import Shell
+
+    sh = Shell(Kernel(seed=0))
+    sh.run("insmod hello/hello.ko")
+    sh.run("dmesg -C")
+    assert sh.run("echo students > /sys/module/hello/parameters/whom").rc == 0
+    assert sh.run("rmmod hello").dmesg == ("hello: goodbye, students\n",)
+    out = sh.run("dmesg").stdout
+    assert out.endswith("] hello: goodbye, students\n\n") and out.count("\n") == 2
+    sh.run("insmod hello/hello.ko")
+    sh.run("echo -n students > /sys/module/hello/parameters/whom")
+    assert sh.run("rmmod hello").dmesg == ("hello: goodbye, students",)

@@ -216,3 +216,18 @@ def test_seeded_addresses_are_stable():
 
     assert addrs(1) == addrs(1)
     assert addrs(1) != addrs(2)
+
+
+def test_too_big_warns_once_per_boot():
+    """WARN_ON_ONCE_GFP keeps a static __warned in .data.once (mm/internal.h:42-50): the
+    second failing call returns NULL silently; vmalloc(0) has its own WARN_ON_ONCE
+    (mm/vmalloc.c:3227). A reboot clears .data.once."""
+    m = MemoryLedger()
+    assert m.kmalloc("mod", 5 << 20, site=SITE) is None
+    assert m.get_free_pages("mod", 11, site=SITE) is None  # the same __alloc_pages WARN
+    assert m.vmalloc("mod", 0, site=SITE) is None
+    assert m.vmalloc("mod", 0, site=SITE) is None
+    assert [i.kind for i in m.incidents] == ["alloc-too-big", "vmalloc-zero"]
+    m.reboot()
+    assert m.kmalloc("mod", 5 << 20, site=SITE) is None
+    assert [i.kind for i in m.incidents] == ["alloc-too-big"]

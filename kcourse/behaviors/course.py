@@ -152,9 +152,10 @@ class StackHog(Behavior):
         size = ctx.kernel.config_thread_size
         ctx.pr_info(f"calling a function with a {self.BYTES}-byte local array "
                     f"(the stack is {size} bytes)")
-        run = stack.run_kernel([("do_one_initcall", 0x60), ("stackhog_init", 0x10),
+        # Only init and what it calls: do_one_initcall's frame is part of DEPTH_AT_INIT.
+        run = stack.run_kernel([("stackhog_init", 0x10),
                                 ("stackhog_fill", stack.frame_size(self.BYTES))],
-                               machine=ctx.kernel.machine(), comm="insmod",
+                               machine=ctx.kernel.machine(), pid=ctx.pid, comm=ctx.comm,
                                seed=ctx.kernel.seed)
         if not run.ok:
             raise oops.KernelOops(run.lines, panic=run.panicked)
@@ -217,6 +218,6 @@ class BadUser(MiscDevice):
         mem.map(self.USER_BUF, len(data), data)
         # first = buf[0]: a plain dereference of a user pointer; SMAP makes it fault.
         raise uaccess.deref_oops(mem, self.USER_BUF, "baduser_write+0x17/0x60 [baduser]",
-                                 machine=ctx.kernel.machine(), comm="bash",
+                                 machine=ctx.kernel.machine(), pid=ctx.pid, comm=ctx.comm,
                                  frames=["vfs_write+0xb9/0x260", "ksys_write+0x5b/0xd0"],
                                  seed=ctx.kernel.seed)

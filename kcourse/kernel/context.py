@@ -23,6 +23,16 @@ class ModuleContext:
     def name(self) -> str:
         return self.module.name
 
+    @property
+    def pid(self) -> int:
+        """current->pid: the process whose system call runs this code."""
+        return self.kernel.current[0]
+
+    @property
+    def comm(self) -> str:
+        """current->comm (insmod for init, rmmod for exit, the caller for file operations)."""
+        return self.kernel.current[1]
+
     # ------------------------------------------------------------------ printk
     def printk(self, level: int | None, text: str) -> None:
         """printk(KERN_<level> text): a newline is added unless text is a continuation."""
@@ -39,8 +49,13 @@ class ModuleContext:
         self.kernel.log.printk(KERN_CONT + text)
 
     def pr(self, level: int, text: str) -> None:
-        """pr_<level>(fmt) with `#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt`."""
-        self.printk(level, f"{self.name}: {text}")
+        """pr_<level>(fmt) with `#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt`.
+
+        `text` is the formatted message without the format's final "\n", which is always
+        added: a value that itself ends in a newline (a charp parameter written with
+        `echo`, which keeps it: kernel/params.c param_set_charp) leaves one inside the
+        record, since printk_sprint strips only the last (kernel/printk/printk.c:2126-2130)."""
+        self.kernel.log.printk(f"\001{level}{self.name}: {text}\n")
 
     def pr_emerg(self, text: str) -> None:
         self.pr(0, text)

@@ -12,10 +12,13 @@ lines, taint bits set before the failure - is outside snapshot() on purpose.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
+import random
 import stat
+import zlib
 from dataclasses import dataclass
 
 from kcourse.errors import KoFormatError
@@ -34,6 +37,10 @@ from kcourse.kernel.vmarea import ModuleArea
 from kcourse.paths import kernel_data_dir
 
 TAINT_DIE = 7
+SHELL_PID = 1234  # the root shell (bash) a session types into: its builtins run in it
+TOOL_ORDER = ("insmod", "rmmod", "modprobe", "cat")  # a pid each, after a seeded start
+SYSCALL_COMM = {"finit_module": "insmod", "delete_module": "rmmod", "open": "bash",
+                "close": "bash", "read": "cat", "write": "bash"}  # who calls, by default
 
 
 @dataclass(frozen=True)
@@ -102,6 +109,8 @@ class Kernel:
         self.panicked = False
         self._behaviors = behaviors or {}
         self._loader = Loader(self)
+        self._task: tuple[int, str] | None = None  # set by task(): who makes the next calls
+        self.current: tuple[int, str] = (self.pid_of("insmod"), "insmod")  # (pid, comm)
         self.memory = self._make_memory()
 
     def _make_memory(self):
@@ -110,12 +119,55 @@ class Kernel:
         def sink(incident):
             for level, text in incident.lines:
                 self.log.printk(f"\001{level}{text}\n")
+            # The report is printed first, then the flag set: kernel/panic.c:691 (__warn ends
+            # with add_taint(taint, LOCKDEP_STILL_OK)), kernel/sched/core.c:10022 (the
+            # might_sleep BUG the same way), so the next report says "Tainted: ... W".
+            taint = getattr(incident, "taint", 0)
+            if taint and self.tainted & taint != taint:
+                self.tainted |= taint
+                self.event("taint", incident.owner, taint)
 
         try:
             return MemoryLedger(seed=self.seed, sink=sink, clock=lambda: self.clock.usec,
                                 machine=self.machine)
         except TypeError:  # an older ledger without these hooks
             return MemoryLedger()
+
+    # ================================================================ the calling task
+    def pid_of(self, comm: str) -> int:
+        """The pid of the process called `comm` on this machine (a model, seeded).
+
+        The shell is bash (SHELL_PID); each tool has its own pid after a seeded start, the
+        start being the one MemoryLedger uses for insmod, so kmemleak, WARN and oops reports
+        name the same process."""
+        base = 1000 + random.Random(self.seed).randrange(200)
+        if comm == "bash":
+            return SHELL_PID
+        if comm in TOOL_ORDER:
+            return base + TOOL_ORDER.index(comm)
+        return base + len(TOOL_ORDER) + zlib.crc32(comm.encode()) % 100
+
+    @contextlib.contextmanager
+    def task(self, comm: str, pid: int | None = None):
+        """Make the calls inside the block as process `comm` (user space knows who it is:
+        modprobe calls finit_module too). Without it each syscall has its usual caller."""
+        saved = self._task
+        self._task = (self.pid_of(comm) if pid is None else pid, comm)
+        try:
+            yield
+        finally:
+            self._task = saved
+
+    def _caller(self, syscall: str):
+        """The usual caller of `syscall`, unless task() named one already."""
+        return contextlib.nullcontext() if self._task else self.task(SYSCALL_COMM[syscall])
+
+    def _enter(self, syscall: str) -> None:
+        """Syscall entry: `current` is the calling task; the ledger records it too."""
+        self.current = self._task or (self.pid_of(SYSCALL_COMM[syscall]), SYSCALL_COMM[syscall])
+        set_current = getattr(self.memory, "set_current", None)
+        if set_current is not None:
+            set_current(*self.current)
 
     def machine(self):
         """oops.Machine for report headers: taint, module list, last unloaded."""
@@ -131,6 +183,7 @@ class Kernel:
     def finit_module(self, path_or_kofile, params: str = "", flags: int = 0) -> int:
         """finit_module(2). kmod's insmod: the file is read (and decompressed) in user space."""
         self._alive()
+        self._enter("finit_module")
         if flags & ~7:
             raise KernelErrno(E.EINVAL)
         try:
@@ -142,6 +195,7 @@ class Kernel:
     def load_image(self, image: ModuleImage, params: str = "", flags: int = 0) -> int:
         """finit_module for a pre-parsed image (the lean path: no file reading or parsing)."""
         self._alive()
+        self._enter("finit_module")
         return self._load(image.source, b"", params, flags, image)
 
     def _load(self, source, raw, params, flags, image) -> int:
@@ -154,6 +208,7 @@ class Kernel:
     def delete_module(self, name: str, flags: int = os.O_NONBLOCK) -> int:
         """delete_module(2); O_TRUNC forces (CONFIG_MODULE_FORCE_UNLOAD=y)."""
         self._alive()
+        self._enter("delete_module")
         self.clock.sleep()
         try:
             return self._loader.delete_module(name, flags)
@@ -285,6 +340,7 @@ class Kernel:
 
     def open(self, path: str) -> int:
         self._alive()
+        self._enter("open")
         path = _norm(path)
         owner = None
         if path.startswith("/dev/"):
@@ -311,6 +367,7 @@ class Kernel:
 
     def close(self, fd: int) -> int:
         self._alive()
+        self._enter("close")
         if fd not in self.fds:
             raise KernelErrno(E.EBADF)
         path, owner = self.fds.pop(fd)
@@ -325,12 +382,13 @@ class Kernel:
         self._alive()
         path = _norm(path)
         if path.startswith("/dev/") and path[5:] in self.devices:
-            fd = self.open(path)
-            try:
-                owner = self.fds[fd][1]
-                out = self._run(owner, "read")
-            finally:
-                self.close(fd)
+            with self._caller("read"):  # `cat /dev/x`: open, read, close by one process
+                fd = self.open(path)
+                try:
+                    owner = self.fds[fd][1]
+                    out = self._run(owner, "read")
+                finally:
+                    self.close(fd)
             return out if isinstance(out, str) else ""
         node = self._lookup(path)
         if node[0] == "dir":
@@ -344,11 +402,12 @@ class Kernel:
         self._alive()
         path = _norm(path)
         if path.startswith("/dev/") and path[5:] in self.devices:
-            fd = self.open(path)
-            try:
-                ret = self._run(self.fds[fd][1], "write", text)
-            finally:
-                self.close(fd)
+            with self._caller("write"):  # `echo text > /dev/x`: the shell itself writes
+                fd = self.open(path)
+                try:
+                    ret = self._run(self.fds[fd][1], "write", text)
+                finally:
+                    self.close(fd)
             if isinstance(ret, int) and ret < 0:
                 raise KernelErrno(-ret)
             return len(text)

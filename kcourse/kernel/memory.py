@@ -10,14 +10,14 @@ Rules and where they come from (Linux 6.1, x86_64, 4 KiB pages, CONFIG_SLUB=y as
   128, 192, 256, 512, 1k, 2k, 4k, 8k (cache names from mm/slab_common.c:764 kmalloc_info[]).
 - Above KMALLOC_MAX_CACHE_SIZE = 1 << (PAGE_SHIFT + 1) = 8 KiB (slab.h:289,312) kmalloc goes
   to the page allocator with order get_order(size) (mm/slab_common.c:923, 1067-1080).
-- order >= MAX_ORDER (11, include/linux/mmzone.h:28) fails with a WARN and NULL
-  (mm/page_alloc.c:5634), so KMALLOC_MAX_SIZE = 1 << (MAX_ORDER + PAGE_SHIFT - 1) = 4 MiB
+- order >= MAX_ORDER (11, include/linux/mmzone.h:28) fails with a WARN (once per boot) and
+  NULL (mm/page_alloc.c:5634), so KMALLOC_MAX_SIZE = 1 << (MAX_ORDER + PAGE_SHIFT - 1) = 4 MiB
   (slab.h:290,310) is the largest kmalloc that succeeds.
 - kmalloc(0) returns ZERO_SIZE_PTR = (void *)16 (slab.h:145); kfree(NULL or ZERO_SIZE_PTR)
   does nothing (mm/slab_common.c:977).
 - vmalloc rounds up to whole pages (mm/vmalloc.c:3327 PAGE_ALIGN) and leaves an unmapped
   guard page after each area (include/linux/vmalloc.h:25,182 VM_NO_GUARD); vmalloc(0) WARNs
-  and returns NULL (mm/vmalloc.c:3227).
+  (once per boot) and returns NULL (mm/vmalloc.c:3227).
 - GFP_KERNEL = __GFP_RECLAIM|__GFP_IO|__GFP_FS = 0xcc0 may sleep; GFP_ATOMIC =
   __GFP_HIGH|__GFP_ATOMIC|__GFP_KSWAPD_RECLAIM = 0xa20 may not (include/linux/gfp_types.h:32-38,
   334-335). A sleeping allocation in atomic context is a bug: see incidents below.
@@ -187,6 +187,7 @@ class MemoryLedger:
         self._next_page = DIRECT_MAP_BASE + (0x100000000 + rng.randrange(1 << 12) * PAGE_SIZE)
         self._next_vmalloc = VMALLOC_START + rng.randrange(1 << 10) * PAGE_SIZE
         self._atomic: list[str] = []
+        self._warned: set[str] = set()  # WARN_ON_ONCE sites that fired (".data.once")
         self._ids = 0
         self._jiffies_ticks = 0
         self.incidents: list[Incident] = []
@@ -246,6 +247,8 @@ class MemoryLedger:
         """vmalloc(size): GFP_KERNEL inside, so it may sleep (mm/vmalloc.c: vmalloc)."""
         self._might_sleep(owner, "GFP_KERNEL", site)
         if size <= 0:
+            if self._once("mm/vmalloc.c:3227"):
+                return None
             self._emit("vmalloc-zero", owner, site, oops.warning_lines(
                 "mm/vmalloc.c:3227", "__vmalloc_node_range", self.pid, self.comm, site,
                 machine=self._machine(), seed=self.seed, inner=["vmalloc+0x4b/0x60"]))
@@ -374,7 +377,17 @@ class MemoryLedger:
             if self.debug_atomic_sleep and self.sink:
                 self.sink(incident)
 
+    def _once(self, where: str) -> bool:
+        """WARN_ON_ONCE: True when this site already warned since boot (then it is silent;
+        include/asm-generic/bug.h, mm/internal.h:42 WARN_ON_ONCE_GFP)."""
+        if where in self._warned:
+            return True
+        self._warned.add(where)
+        return False
+
     def _warn_too_big(self, owner: str, site: str, order: int, gfp: str) -> None:
+        if self._once("mm/page_alloc.c:5634"):  # WARN_ON_ONCE_GFP(order >= MAX_ORDER, gfp)
+            return
         inner = (["__kmalloc_large_node+0x6b/0x130", "__kmalloc+0xc3/0x150"]
                  if gfp != "pages" else ["__get_free_pages+0xd/0x40"])
         self._emit("alloc-too-big", owner, site, oops.warning_lines(

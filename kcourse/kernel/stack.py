@@ -35,7 +35,10 @@ from kcourse.userspace import STK_LIM
 
 PAGE_SIZE = 4096
 FRAME_WARN = 2048  # CONFIG_FRAME_WARN in Debian's 6.1 config
-DEPTH_AT_INIT = 1200  # bytes in use below pt_regs when do_one_initcall calls init (model)
+# Bytes in use below pt_regs when do_one_initcall calls a module's init (model): the syscall
+# path and do_one_initcall's own frame are in it, so a chain given to run_kernel starts with
+# the init function (oops._syscall_tail names do_one_initcall in the trace).
+DEPTH_AT_INIT = 1200
 PT_REGS = 168  # struct pt_regs at the top of every kernel stack (21 x 8 bytes)
 
 
