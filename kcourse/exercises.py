@@ -89,6 +89,9 @@ class Exercise:
 
     def check(self, given: Any) -> bool:
         """Check an answer, print the verdict, record the attempt; return whether it is right."""
+        if given is Ellipsis:  # a student copy's blank: `answer = ...  # YOUR ANSWER HERE`
+            print("… No answer yet: replace `...` with your answer and run the cell again.")
+            return False
         try:
             ok, feedback = self.check_fn(given)
         except Exception as err:  # a learner's odd input must never end in a traceback

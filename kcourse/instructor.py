@@ -2,7 +2,8 @@
 
 Student copies follow nbgrader's conventions, so nbgrader and otter-grader users recognise
 them: code between `### BEGIN SOLUTION` and `### END SOLUTION` is replaced by
-`# YOUR ANSWER HERE`, outputs are cleared, and each lesson goes to
+`answer = ...  # YOUR ANSWER HERE` (the lessons' answer cells set `answer`, and
+`Exercise.check(...)` says "no answer yet", so Run All still runs to the end), outputs are cleared, and each lesson goes to
 `<out>/release/<lesson>/<lesson>.ipynb`. Worked solutions stay in the package: a learner
 sees them with `ex.solution()`.
 
@@ -21,7 +22,7 @@ from kcourse.errors import KcourseError
 from kcourse.exercises import EXERCISE_ID
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
-PLACEHOLDER = "# YOUR ANSWER HERE"
+PLACEHOLDER = "answer = ...  # YOUR ANSWER HERE"
 
 
 def strip_solutions(source: str) -> str:

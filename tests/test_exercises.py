@@ -69,3 +69,10 @@ def test_progress_report_per_lesson(tmp_path):
     assert exercises.lesson_exercises([path]) == {"07-Lesson": ["l.a", "l.b"]}
     Exercise("l.a", "q", answer=1).check(1)
     assert exercises.progress_report([path]) == "07-Lesson: 1/2 done; to do: l.b"
+
+
+def test_a_blank_answer_is_not_an_attempt(capsys):
+    ex = Exercise("t.blank", "q", answer="x")
+    assert not ex.check(...)
+    assert "No answer yet" in capsys.readouterr().out
+    assert "t.blank" not in exercises.progress()

@@ -26,7 +26,7 @@ def _lesson(tmp_path, answer_line):
 
 
 def test_strip_solutions_keeps_indentation_and_code_around():
-    src = "x = 1\n    ### BEGIN SOLUTION\n    y = 2\n    ### END SOLUTION\nprint(x)"
+    src = "x = 1\n    ### BEGIN SOLUTION\n    answer = 2\n    ### END SOLUTION\nprint(x)"
     assert strip_solutions(src) == f"x = 1\n    {PLACEHOLDER}\nprint(x)"
     with pytest.raises(KcourseError):
         strip_solutions("### BEGIN SOLUTION\nsecret")
@@ -53,3 +53,9 @@ def test_grade_of_a_missing_notebook_is_one_clear_line(tmp_path, capsys):
     assert main(["grade", str(tmp_path / "nope.ipynb")]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no such notebook" in err
+
+
+def test_a_student_copy_runs_to_the_end_and_scores_zero(tmp_path):
+    copy = make_student_copy(_lesson(tmp_path, "'.init.text'"), tmp_path / "out")
+    scores = {s.exercise: (s.points, s.attempts) for s in grade(copy)}
+    assert scores == {"t.one": (0, 0), "t.two": (0, 1)}

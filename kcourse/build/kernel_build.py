@@ -207,7 +207,7 @@ def depmod_step(vfs: VFS, modlib: str, system_map: str) -> list[str]:
     for name in ("modules.dep.bin", "modules.alias.bin", "modules.symbols.bin",
                  "modules.builtin.bin", "modules.builtin.alias.bin"):
         vfs.write(f"{modlib}/{name}", note="binary index for modprobe (not modelled)")
-    return [f"  DEPMOD  {modlib.rsplit('/', 1)[-1]}"]
+    return [f"  DEPMOD  {modlib}"]  # 6.1 Makefile:1987 quiet_cmd_depmod = DEPMOD  $(MODLIB)
 
 
 def make_modules_install(tree: KernelTree, install_mod_path: str = "") -> TargetResult:
