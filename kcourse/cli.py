@@ -1,10 +1,14 @@
 """The `kcourse` command. Each subcommand lives in its own module and is imported on use.
 
 Every subcommand's entry point is `main(argv: list[str]) -> int`. A KcourseError (or
-OSError) that escapes becomes one line on stderr and exit code 1: never a traceback.
+OSError) that escapes becomes one line on stderr and exit code 1: never a traceback. A reader
+that goes away (SIGPIPE) ends the command quietly with 141; anything else that escapes is a
+bug, still shown as one line (exit 70) unless KCOURSE_DEBUG is set.
 """
 
+import difflib
 import importlib
+import os
 import sys
 
 from kcourse.errors import KcourseError
@@ -46,10 +50,31 @@ def lab_main(argv: list[str]) -> int:
 
 
 def check_main(argv: list[str]) -> int:
+    if argv and argv[0] in ("-h", "--help"):
+        print("usage: kcourse check")
+        return 0
+    if argv:
+        raise KcourseError(f"takes no arguments, got '{argv[0]}' (usage: kcourse check)")
     from kcourse.setup_check import report
 
     print(report())
     return 0
+
+
+def unknown_command(name: str) -> str:
+    """One line for a mistyped command, naming the closest one (difflib, like git's hint)."""
+    close = difflib.get_close_matches(name, SUBCOMMANDS, n=1, cutoff=0.6)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return f"kcourse: unknown command '{name}' ({hint}`kcourse --help` lists them)"
+
+
+def _quiet_stdout() -> None:
+    """After EPIPE: point stdout at /dev/null so the interpreter's final flush is silent."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,9 +82,14 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(usage())
         return 0 if argv else 2
+    if argv[0] == "--version":
+        from kcourse import __version__
+
+        print(f"kcourse {__version__}")
+        return 0
     name, rest = argv[0], argv[1:]
     if name not in SUBCOMMANDS:
-        print(f"kcourse: unknown command '{name}'\n{usage()}", file=sys.stderr)
+        print(unknown_command(name), file=sys.stderr)
         return 2
     module_name, func_name, _ = SUBCOMMANDS[name]
     try:
@@ -69,9 +99,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"kcourse {name}: {err}", file=sys.stderr)
         return 1
     except BrokenPipeError:
-        return 1
+        # the reader went away (`kcourse modinfo ... | head -1`): say nothing, and exit with
+        # the status a shell shows for a process killed by SIGPIPE (128 + 13)
+        _quiet_stdout()
+        return 141
     except KeyboardInterrupt:
         return 130
+    except OSError as err:  # a file that vanished, a full disk: one line, as the tools say it
+        where = f": {err.filename}" if err.filename is not None else ""
+        print(f"kcourse {name}: {err.strerror or err}{where}", file=sys.stderr)
+        return 1
+    except Exception as err:  # the last net: a bug must still be one line, not a traceback
+        if os.environ.get("KCOURSE_DEBUG"):
+            raise
+        text = " ".join(str(err).split())[:200]
+        print(f"kcourse {name}: internal error: {type(err).__name__}: {text} "
+              "(KCOURSE_DEBUG=1 shows the traceback; please report it)", file=sys.stderr)
+        return 70  # EX_SOFTWARE (sysexits.h)
 
 
 if __name__ == "__main__":

@@ -39,6 +39,12 @@ def _normalise(value: Any) -> Any:
     return value
 
 
+def shown(value: Any, limit: int = 60) -> str:
+    """repr() of a learner's answer, cut short: feedback stays one readable line."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _compare(expected: Any) -> Checker:
     def check(given: Any) -> tuple[bool, str]:
         want, got = _normalise(expected), _normalise(given)
@@ -48,7 +54,7 @@ def _compare(expected: Any) -> Checker:
             try:
                 got = type(want)(got.replace("_", ""), 0) if isinstance(want, int) else float(got)
             except ValueError:
-                return False, f"{given!r} is not a number."
+                return False, f"{shown(given)} is not a number."
         if got == want:
             return True, ""
         if isinstance(want, set) and isinstance(got, set):
@@ -59,7 +65,7 @@ def _compare(expected: Any) -> Checker:
             if extra:
                 parts.append(f"{len(extra)} that should not be there")
             return False, ", ".join(parts) + "."
-        return False, f"{given!r} is not it."
+        return False, f"{shown(given)} is not it."
 
     return check
 
@@ -94,8 +100,10 @@ class Exercise:
             return False
         try:
             ok, feedback = self.check_fn(given)
+            ok, feedback = bool(ok), str(feedback)
         except Exception as err:  # a learner's odd input must never end in a traceback
-            ok, feedback = False, f"could not check that answer ({type(err).__name__}: {err})."
+            text = " ".join(str(err).split())[:120]
+            ok, feedback = False, f"could not check that answer ({type(err).__name__}: {text})."
         self.attempts += 1
         self.solved = self.solved or ok
         _record(self.id, ok)
@@ -126,10 +134,17 @@ def progress_file() -> Path:
 
 
 def _load() -> dict:
+    """The progress record; an unreadable or hand-damaged file counts as no progress."""
     try:
-        return json.loads(progress_file().read_text())
+        data = json.loads(progress_file().read_text())
     except (OSError, ValueError):
         return {}
+    if not isinstance(data, dict):
+        return {}
+    return {key: {"attempts": entry.get("attempts", 0)
+                  if isinstance(entry.get("attempts", 0), int) else 0,
+                  "solved": entry.get("solved") is True}
+            for key, entry in data.items() if isinstance(entry, dict)}
 
 
 def _record(exercise_id: str, ok: bool) -> None:
@@ -163,11 +178,14 @@ def lesson_exercises(notebooks: list[Path] | None = None) -> dict[str, list[str]
     for path in notebooks if notebooks is not None else sorted(notebooks_dir().glob("*.ipynb")):
         try:
             cells = json.loads(path.read_text())["cells"]
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, TypeError):
             continue
         ids: list[str] = []
-        for cell in cells:
-            source = "".join(cell.get("source", ""))
+        for cell in cells if isinstance(cells, list) else []:
+            if not isinstance(cell, dict):
+                continue
+            source = cell.get("source", "")
+            source = "".join(source) if isinstance(source, list) else str(source)
             ids += [i for i in EXERCISE_ID.findall(source) if i not in ids]
         if ids:
             found[path.stem] = ids

@@ -3,9 +3,9 @@
 Student copies follow nbgrader's conventions, so nbgrader and otter-grader users recognise
 them: code between `### BEGIN SOLUTION` and `### END SOLUTION` is replaced by
 `answer = ...  # YOUR ANSWER HERE` (the lessons' answer cells set `answer`, and
-`Exercise.check(...)` says "no answer yet", so Run All still runs to the end), outputs are cleared, and each lesson goes to
-`<out>/release/<lesson>/<lesson>.ipynb`. Worked solutions stay in the package: a learner
-sees them with `ex.solution()`.
+`Exercise.check(...)` says "no answer yet", so Run All still runs to the end), outputs are
+cleared, and each lesson goes to `<out>/release/<lesson>/<lesson>.ipynb`. Worked solutions
+stay in the package: a learner sees them with `ex.solution()`.
 
 Grading executes a filled-in notebook in a fresh kernel with a private progress file and
 reports, per exercise the notebook defines, whether its check passed.
@@ -14,6 +14,7 @@ reports, per exercise the notebook defines, whether its check passed.
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,30 +47,57 @@ def _read(path: Path):
     import nbformat
 
     try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise KcourseError(f"{path}: no such notebook") from None
+    except (OSError, ValueError) as err:
+        raise KcourseError(f"{path}: cannot read it ({getattr(err, 'strerror', err)})") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise KcourseError(f"{path}: is a directory, not a notebook")
+    if not stat.S_ISREG(info.st_mode):
+        raise KcourseError(f"{path}: not a regular file")  # a FIFO would block the reader
+    try:
         return nbformat.read(path, as_version=4)
-    except FileNotFoundError as err:
-        raise KcourseError(f"{path}: no such notebook") from err
     except Exception as err:  # nbformat raises several kinds for a broken file
-        raise KcourseError(f"{path}: not a readable notebook ({type(err).__name__})") from err
+        raise KcourseError(f"{path}: not a readable notebook ({type(err).__name__})") from None
 
 
-def make_student_copy(notebook: Path, out_dir: Path) -> Path:
-    import nbformat
-
+def _student_version(notebook: Path):
+    """The notebook with solutions replaced and outputs cleared (nothing written yet)."""
     nb = _read(notebook)
     for cell in nb.cells:
         if cell.cell_type == "code":
-            cell.source = strip_solutions(cell.source)
+            try:
+                cell.source = strip_solutions(cell.source)
+            except KcourseError as err:
+                raise KcourseError(f"{notebook}: {err}") from None
             cell.outputs, cell.execution_count = [], None
-    lesson = notebook.stem
-    target = out_dir / "release" / lesson / notebook.name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, target)
+    return nb
+
+
+def _write(nb, notebook: Path, out_dir: Path) -> Path:
+    import nbformat
+
+    target = out_dir / "release" / notebook.stem / notebook.name
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, target)
+    except OSError as err:
+        raise KcourseError(f"cannot write {err.filename or target}: {err.strerror}") from None
     return target
 
 
+def make_student_copy(notebook: Path, out_dir: Path) -> Path:
+    return _write(_student_version(notebook), notebook, out_dir)
+
+
 def make_student_copies(notebooks: list[Path], out_dir: Path) -> list[Path]:
-    return [make_student_copy(nb, out_dir) for nb in notebooks]
+    """Every copy is prepared before the first is written: a broken notebook (or an OUT_DIR
+    that is a file) leaves the disk as it was."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise KcourseError(f"{out_dir}: exists and is not a directory")
+    prepared = [(_student_version(nb), nb) for nb in notebooks]
+    return [_write(nb, path, out_dir) for nb, path in prepared]
 
 
 @dataclass(frozen=True)
@@ -102,6 +130,12 @@ def grade(notebook: Path, timeout: int = 300) -> list[ExerciseScore]:
             client = NotebookClient(nb, timeout=timeout, allow_errors=True,
                                     resources={"metadata": {"path": str(notebook.parent)}})
             client.execute()
+        except KcourseError:
+            raise
+        except Exception as err:  # no Jupyter kernel, a cell over the timeout, a dead kernel
+            text = " ".join(str(err).split())[:160]
+            raise KcourseError(f"{notebook}: could not run it ({type(err).__name__}: "
+                               f"{text})") from None
         finally:
             if old is None:
                 os.environ.pop("KCOURSE_PROGRESS_FILE", None)
@@ -124,6 +158,9 @@ def student_copies_main(argv: list[str]) -> int:
     """kcourse student-copies OUT_DIR [NOTEBOOK...] (default: every lesson)."""
     from kcourse.paths import notebooks_dir
 
+    if argv and argv[0] in ("-h", "--help"):
+        print("usage: kcourse student-copies OUT_DIR [NOTEBOOK...]")
+        return 0
     if not argv or argv[0].startswith("-"):
         raise KcourseError("usage: kcourse student-copies OUT_DIR [NOTEBOOK...]")
     out_dir = Path(argv[0])
@@ -135,8 +172,13 @@ def student_copies_main(argv: list[str]) -> int:
 
 def grade_main(argv: list[str]) -> int:
     """kcourse grade NOTEBOOK...: print a score per exercise."""
-    if not argv:
+    if argv and argv[0] in ("-h", "--help"):
+        print("usage: kcourse grade NOTEBOOK...")
+        return 0
+    if not argv or any(a.startswith("-") for a in argv):
         raise KcourseError("usage: kcourse grade NOTEBOOK...")
+    for arg in argv:
+        _read(Path(arg))   # every notebook readable before the first one runs
     for arg in argv:
         path = Path(arg)
         print(format_scores(path, grade(path)))

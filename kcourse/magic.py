@@ -22,7 +22,9 @@ From Python, `notebook_shell()` returns the Shell (`.kernel` is the simulated ke
 
 from __future__ import annotations
 
+import os
 import shlex
+import sys
 
 from kcourse.errors import KcourseError
 
@@ -64,20 +66,35 @@ def render(results, prompts: bool = True) -> str:
 
 
 def kshell(line: str, cell: str) -> None:
-    """%%kshell [--new] [--real] [-q]: run the cell's lines in the notebook's machine."""
+    """%%kshell [--new] [--real] [-q]: run the cell's lines in the notebook's machine.
+
+    A mistake in the magic's own options is one line on stderr and runs nothing; what the
+    commands print is the terminal's text, on stdout."""
     try:
         options = shlex.split(line)
     except ValueError as err:
-        raise KcourseError(f"%%kshell: {err}") from None
+        print(f"%%kshell: {err} (options: --new, --real, -q)", file=sys.stderr)
+        return
     unknown = [o for o in options if o not in ("--new", "--real", "-q", "--quiet")]
     if unknown:
-        print(f"%%kshell: unknown option {unknown[0]} (use --new, --real, -q)")
+        print(f"%%kshell: unknown option {unknown[0]} (use --new, --real, -q)", file=sys.stderr)
         return
-    if "--real" in options:
-        shell = notebook_real_shell(new="--new" in options)
-    else:
-        shell = notebook_shell(new="--new" in options)
-    results = shell.run_script(cell)
+    try:
+        if "--real" in options:
+            shell = notebook_real_shell(new="--new" in options)
+        else:
+            shell = notebook_shell(new="--new" in options)
+        results = shell.run_script(cell)
+    except KcourseError as err:  # the lab cannot boot, a guest died, ...
+        print(f"%%kshell: {' '.join(str(err).split())}", file=sys.stderr)
+        return
+    except Exception as err:  # a bug: still one line in the notebook (KCOURSE_DEBUG: raise)
+        if os.environ.get("KCOURSE_DEBUG"):
+            raise
+        text = " ".join(str(err).split())[:200]
+        print(f"%%kshell: internal error: {type(err).__name__}: {text} (please report it)",
+              file=sys.stderr)
+        return
     print(render(results, prompts=not ({"-q", "--quiet"} & set(options))), end="")
 
 

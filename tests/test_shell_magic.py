@@ -45,7 +45,7 @@ def test_a_bad_line_stops_the_cell(ipython, capsys):
 
 def test_unknown_option(ipython, capsys):
     ipython.run_cell_magic("kshell", "--bogus", "lsmod\n")
-    assert capsys.readouterr().out == "%%kshell: unknown option --bogus (use --new, --real, -q)\n"
+    assert capsys.readouterr().err == "%%kshell: unknown option --bogus (use --new, --real, -q)\n"
 
 
 def test_real_goes_to_the_lab_shell(ipython, capsys, monkeypatch):

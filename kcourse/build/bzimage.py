@@ -11,6 +11,8 @@ in 6.12), "The real-mode kernel header". `kcourse bzimage FILE` prints the same 
 
 from __future__ import annotations
 
+import os
+import stat
 import struct
 import sys
 from dataclasses import dataclass
@@ -179,6 +181,27 @@ def parse_header(data: bytes) -> SetupHeader:
         pref_address=struct.unpack_from("<Q", data, 0x258)[0], init_size=u32(0x260))
 
 
+def _read_regular(path: Path) -> bytes:
+    """A regular file's bytes; one-line KcourseError for a missing file, a directory, a FIFO
+    (which would block the reader) or a device (which may never end)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as err:
+        raise KcourseError(f"cannot read {path}: {err.strerror}") from None
+    except ValueError:
+        raise KcourseError(f"cannot read {str(path)!r}: the name holds a NUL byte") from None
+    with os.fdopen(fd, "rb") as handle:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise KcourseError(f"cannot read {path}: Is a directory")
+        if not stat.S_ISREG(mode):
+            raise KcourseError(f"cannot read {path}: not a regular file")
+        try:
+            return handle.read()
+        except OSError as err:
+            raise KcourseError(f"cannot read {path}: {err.strerror}") from None
+
+
 def read_bzimage(source: str | Path | bytes, name: str | None = None) -> BzImage:
     """Parse a bzImage from a path or from its bytes."""
     if isinstance(source, (bytes, bytearray)):
@@ -186,10 +209,7 @@ def read_bzimage(source: str | Path | bytes, name: str | None = None) -> BzImage
     else:
         path = Path(source)
         name = name or path.name
-        try:
-            data = path.read_bytes()
-        except OSError as err:
-            raise KcourseError(f"cannot read {source}: {err.strerror}") from None
+        data = _read_regular(path)
     header = parse_header(data)
     if not header.is_bzimage:
         raise KcourseError("a zImage (loadflags bit 0 clear), not a bzImage")

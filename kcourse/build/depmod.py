@@ -22,6 +22,7 @@ reads them (kmod_elf_get_symbols, kmod_elf_get_dependency_symbols).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import struct
@@ -97,13 +98,13 @@ def facts_from_ko(ko) -> ModuleFacts:
         data = ko.section_data(symtab)
         for index, (name, info, _other, shndx, _value, _size) in enumerate(
                 struct.iter_unpack("<IBBHQQ", data[: len(data) // 24 * 24])):
-            if index == 0 or name == 0:
-                continue
+            if index == 0 or name == 0 or name >= len(strtab):
+                continue                  # libkmod-elf.c: a name outside .strtab is skipped
+            end = strtab.find(b"\0", name)
+            end = len(strtab) if end < 0 else end                 # unterminated: to the end
             if strtab.startswith(b"__crc_", name):
-                end = strtab.index(b"\0", name)
                 exports.append(strtab[name + 6:end].decode("utf-8", "surrogateescape"))
             elif shndx == 0:                                          # SHN_UNDEF
-                end = strtab.index(b"\0", name)
                 sym = strtab[name:end].decode("utf-8", "surrogateescape")
                 deps.append((sym, info >> 4 == 2))                    # STB_WEAK
     if not exports:
@@ -155,21 +156,31 @@ def search_tree(dirname: Path, extensions=EXTENSIONS,
     """depmod_modules_search: modname -> (relpath, path), walking in readdir order."""
     found: dict[str, tuple[str, Path]] = {}
 
+    seen: set[tuple[int, int]] = set()   # (st_dev, st_ino) of the folders walked
+
     def walk(folder: Path, rel: str) -> None:
         try:
+            info = os.stat(folder)
             entries = list(os.scandir(folder))
         except OSError as err:
             if rel == "":
                 raise KcourseError(f"could not open directory {folder}: {err.strerror}") \
                     from None
             return
+        if (info.st_dev, info.st_ino) in seen:
+            return   # a symlink back up the tree: kmod recurses until ELOOP; we stop here
+        seen.add((info.st_dev, info.st_ino))
         for entry in entries:
             if entry.name in ("build", "source"):
                 continue
             relpath = rel + entry.name
-            if entry.is_dir():               # follows symlinks, like fstatat()
+            try:
+                is_dir, is_file = entry.is_dir(), entry.is_file()  # follow links, like fstatat
+            except OSError:
+                continue     # a dangling or looping link: depmod's fstatat fails, it goes on
+            if is_dir:
                 walk(Path(entry.path), relpath + "/")
-            elif entry.is_file() and entry.name.endswith(extensions):
+            elif is_file and entry.name.endswith(extensions):
                 modname = path_to_modname(entry.name)
                 if modname in found and is_higher_priority(found[modname][0], relpath,
                                                            searches):
@@ -316,7 +327,11 @@ def run(basedir: str | Path, release: str, loader=None) -> DepmodResult:
     found = search_tree(dirname)
     entries = {name: (rel, loader(path)) for name, (rel, path) in found.items()}
     order = dirname / "modules.order"
-    return compute(entries, order.read_text() if order.is_file() else None)
+    try:
+        order_text = order.read_bytes().decode("utf-8", "surrogateescape")
+    except OSError:
+        order_text = None        # depmod: "WARNING: could not open modules.order" and goes on
+    return compute(entries, order_text)
 
 
 USAGE = "usage: kcourse depmod [-n] [-b BASEDIR] RELEASE"
@@ -350,9 +365,28 @@ def main(argv: list[str]) -> int:
     if show:
         sys.stdout.write("".join(files.values()))
         return 0
-    dirname = Path(basedir) / "lib" / "modules" / rest[0]
-    for name, text in files.items():
-        tmp = dirname / f"{name}.tmp"
-        tmp.write_text(text, encoding="utf-8", errors="surrogateescape")
-        tmp.replace(dirname / name)
+    write_index(Path(basedir) / "lib" / "modules" / rest[0], files)
     return 0
+
+
+def write_index(dirname: Path, files: dict[str, str]) -> None:
+    """Write every file to NAME.tmp, then rename them all into place: a failure (a read-only
+    folder, a directory where a file should be) leaves the old files as they were."""
+    written: list[Path] = []
+    try:
+        for name, text in files.items():
+            tmp = dirname / f"{name}.tmp"
+            written.append(tmp)
+            tmp.write_text(text, encoding="utf-8", errors="surrogateescape")
+        for name in files:
+            target = dirname / name
+            if target.is_dir() and not target.is_symlink():
+                raise IsADirectoryError(21, "Is a directory", str(target))
+    except OSError as err:
+        for tmp in written:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+        where = err.filename if err.filename is not None else dirname
+        raise KcourseError(f"could not write {where}: {err.strerror}") from None
+    for name in files:
+        (dirname / f"{name}.tmp").replace(dirname / name)

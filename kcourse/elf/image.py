@@ -9,6 +9,7 @@ Every failure is a KoFormatError whose message starts with the file name.
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from kcourse.errors import KoFormatError
@@ -36,19 +37,31 @@ def compression_of(head: bytes) -> str | None:
 
 
 def read_file(path: str | os.PathLike) -> bytes:
-    """The bytes of a file, refusing directories, missing files and absurd sizes."""
+    """The bytes of a file, refusing directories, missing files, absurd sizes and files that
+    are not regular (a FIFO would block the reader forever, /dev/zero never ends)."""
     try:
-        with open(path, "rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            if size > MAX_IMAGE:
-                raise KoFormatError(f"{path}: file is larger than {MAX_IMAGE >> 20} MiB")
-            return handle.read(MAX_IMAGE + 1)
+        # O_NONBLOCK: opening a FIFO with no writer must not wait for one
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except IsADirectoryError:
         raise KoFormatError(f"{path}: is a directory") from None
     except FileNotFoundError:
         raise KoFormatError(f"{path}: no such file") from None
     except OSError as err:
         raise KoFormatError(f"{path}: {err.strerror or err}") from None
+    except ValueError:  # an embedded NUL byte: no such path can exist
+        raise KoFormatError(f"{path!r}: no such file (the name holds a NUL byte)") from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise KoFormatError(f"{path}: is a directory")
+        if not stat.S_ISREG(info.st_mode):
+            raise KoFormatError(f"{path}: not a regular file")
+        if info.st_size > MAX_IMAGE:
+            raise KoFormatError(f"{path}: file is larger than {MAX_IMAGE >> 20} MiB")
+        try:
+            return handle.read(MAX_IMAGE + 1)
+        except OSError as err:  # the file vanished from under us (NFS), or an I/O error
+            raise KoFormatError(f"{path}: {err.strerror or err}") from None
 
 
 def _too_big(path) -> KoFormatError:

@@ -16,6 +16,9 @@ Rules followed (binutils 2.40):
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 import sys
 
 from kcourse.elf import elf64
@@ -203,6 +206,24 @@ def objdump_text(ko, file_header=False, headers=False, syms=False,
     return "".join(out)
 
 
+def file_size_refusal(name: str) -> str | None:
+    """binutils/bucomm.c get_file_size: what objdump says before it opens a file that is
+    missing, a directory or not an ordinary file (a FIFO, a device); None when it is fine."""
+    try:
+        info = os.stat(name)
+    except ValueError:  # a NUL byte in the name: stat(2) would see a shorter name
+        return f"'{name}': No such file"
+    except OSError as err:
+        if err.errno == errno.ENOENT:
+            return f"'{name}': No such file"
+        return f"Warning: could not locate '{name}'.  reason: {err.strerror}"
+    if stat.S_ISDIR(info.st_mode):
+        return f"Warning: '{name}' is a directory"
+    if not stat.S_ISREG(info.st_mode):
+        return f"Warning: '{name}' is not an ordinary file"
+    return None
+
+
 _LONG = {"file-headers": "f", "section-headers": "h", "headers": "h", "syms": "t"}
 
 
@@ -239,6 +260,12 @@ def main(argv: list[str]) -> int:
         return 1
     failed = False
     for name in files or ["a.out"]:
+        refusal = file_size_refusal(name)
+        if refusal is not None:
+            sys.stdout.flush()
+            sys.stderr.write(f"objdump: {refusal}\n")
+            failed = True
+            continue
         try:
             ko = KoFile(name)
             text = objdump_text(ko, "f" in want, "h" in want, "t" in want, filename=name)

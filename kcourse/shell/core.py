@@ -83,6 +83,7 @@ class Shell:
         """Run one line; returns its output, status and the dmesg lines it caused."""
         before = self._log_seq()
         self.syntax_error = False
+        line = line.replace("\0", "")  # bash drops NUL bytes as it reads input (input.c)
         try:
             program = parse(line)
         except ShellSyntaxError as err:
@@ -144,7 +145,7 @@ class Shell:
     def _command(self, command: Command, ctx: Ctx) -> int:
         argv: list[str] = []
         for word in command.words:
-            argv += self._expand(word)
+            argv += self._expand(word, ctx)
         if argv and argv[0] == "exec":
             return self._exec(argv, command, ctx)
         if not argv and not command.redirects:
@@ -215,13 +216,14 @@ class Shell:
             return getattr(self, "_builtin_" + {":": "true"}.get(name, name))(argv, ctx)
         tool = TOOLS.get(name)
         if tool is None:
-            ctx.err(f"bash: {argv[0]}: command not found\n")
+            ctx.err(f"bash: {ansic_quote(argv[0])}: command not found\n")
             return 127
         return tool(ctx, [name, *argv[1:]])
 
     # ------------------------------------------------------------------ expansion
-    def _expand(self, word: Word) -> list[str]:
-        """One word -> zero or more arguments: variables, $(...), then globbing."""
+    def _expand(self, word: Word, ctx: Ctx | None = None) -> list[str]:
+        """One word -> zero or more arguments: variables, $(...), then globbing. What a
+        command substitution prints on stderr goes to `ctx` (bash shows it, in order)."""
         pieces: list[tuple[str, bool]] = []  # (text, may be split/globbed)
         glob = False
         for part in word.parts:
@@ -231,8 +233,7 @@ class Shell:
             elif part.kind == "var":
                 pieces.append((self._variable(part.text), not part.quoted))
             else:
-                result = self.run(part.text)
-                pieces.append((result.stdout.rstrip("\n"), not part.quoted))
+                pieces.append((self._substitute(part.text, ctx), not part.quoted))
         text = "".join(t for t, _ in pieces)
         if any(split for _, split in pieces) and not any(p.quoted for p in word.parts):
             words = text.split()
@@ -245,9 +246,24 @@ class Shell:
             return expanded
         return words
 
+    def _substitute(self, text: str, ctx: Ctx | None) -> str:
+        """$(text): its stdout without trailing newlines. The inner line was checked when the
+        outer one was parsed; its run must not count as the outer line's syntax error."""
+        saved = self.syntax_error
+        result = self.run(text)
+        self.syntax_error = saved
+        out = result.stdout.rstrip("\n")
+        errs = result.stderr
+        if "\0" in out:  # bash 5.2 subst.c read_comsub
+            out = out.replace("\0", "")
+            errs += "bash: warning: command substitution: ignored null byte in input\n"
+        if ctx is not None and errs:
+            ctx.err(errs)
+        return out
+
     def _variable(self, name: str) -> str:
         return {"?": str(self.status), "HOME": HOME, "PWD": self.cwd, "OLDPWD": self.oldpwd,
-                "USER": "root", "$": "1", "0": "bash"}.get(name, "")
+                "USER": "root", "$": "1", "0": "bash", "#": "0"}.get(name, "")
 
     def _glob(self, pattern: str) -> list[str]:
         absolute = pattern.startswith("/")
@@ -271,7 +287,7 @@ class Shell:
         return sorted(found, key=lambda s: s.encode())
 
     def _single(self, word: Word | None, ctx: Ctx) -> str:
-        words = self._expand(word) if word is not None else []
+        words = self._expand(word, ctx) if word is not None else []
         if len(words) != 1:
             raise _Ambiguous("".join(p.text for p in word.parts) if word else "")
         return words[0]
@@ -280,8 +296,17 @@ class Shell:
     def _check_writable(self, vpath: str, shown: str) -> None:
         """What open(O_WRONLY|O_CREAT|O_TRUNC) would say, before the command runs."""
         kind, _ = self.fs.locate(vpath)
+        if kind == "virtual":
+            raise FsError(21, shown)  # EISDIR
         if kind != "kernel":
-            raise FsError(30 if kind in ("host", "index") else 21, shown)  # EROFS / EISDIR
+            # fs/namei.c: the path is looked up before the read-only mount is noticed, so a
+            # missing folder is ENOENT (a file in the way, ENOTDIR); else EROFS
+            parent = posixpath.dirname(vpath)
+            if not self.fs.is_dir(parent):
+                raise FsError(20 if self.fs.exists(parent) else 2, shown)
+            if self.fs.is_dir(vpath):
+                raise FsError(21, shown)
+            raise FsError(30, shown)
         try:
             entry = self.fs.stat(vpath)
         except FsError:
@@ -333,6 +358,10 @@ class Shell:
                     "use exec with redirections only, e.g. exec 3</dev/kcdev\n")
             return 1
         for r in command.redirects:
+            if r.fd in (0, 1, 2):
+                ctx.err("kshell: exec redirections of stdin/stdout/stderr are not "
+                        "supported\n")
+                return 1
             if r.op == "close":
                 self._close_fds([r.fd])
                 continue
@@ -342,10 +371,6 @@ class Shell:
             try:
                 target = self._single(r.target, ctx)
                 vpath = self.fs.abspath(self.cwd, target)
-                if r.op != "<" and r.fd in (0, 1, 2):
-                    ctx.err("kshell: exec redirections of stdin/stdout/stderr are not "
-                            "supported\n")
-                    return 1
                 if r.op != "<":
                     self._check_writable(vpath, target)
                 self._open_fd(r.fd, vpath, target)
@@ -403,6 +428,27 @@ class Shell:
 
 class _Ambiguous(Exception):
     pass
+
+
+_C_ESCAPES = {"\a": "a", "\b": "b", "\x1b": "E", "\f": "f", "\n": "n", "\r": "r",
+              "\t": "t", "\v": "v", "'": "'", "\\": "\\"}
+
+
+def ansic_quote(word: str) -> str:
+    """How bash 5.2 names a command it cannot find when the name holds bytes that do not
+    print (lib/sh/strtrans.c ansic_shouldquote / ansic_quote): $'...' with C escapes and
+    octal for the rest. A name that prints is returned as it is."""
+    if all(c.isprintable() and not 0xDC80 <= ord(c) <= 0xDCFF for c in word):
+        return word
+    out = []
+    for c in word:
+        if c in _C_ESCAPES:
+            out.append("\\" + _C_ESCAPES[c])
+        elif c.isprintable() and not 0xDC80 <= ord(c) <= 0xDCFF:
+            out.append(c)
+        else:
+            out += [f"\\{b:03o}" for b in c.encode("utf-8", "surrogateescape")]
+    return "$'" + "".join(out) + "'"
 
 
 def join_continuations(text: str) -> list[tuple[int, str]]:

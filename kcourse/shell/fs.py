@@ -26,6 +26,7 @@ from __future__ import annotations
 import errno
 import os
 import posixpath
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,6 +93,17 @@ def kernfs_order(names: list[str]) -> list[str]:
 
 def _errno_of(err: Exception) -> int:
     return getattr(err, "errno", None) or errno.EIO
+
+
+def host_stat(path: Path, vpath: str, follow: bool = True) -> os.stat_result:
+    """stat(2) / lstat(2) of a host file, every failure an FsError: a name too long
+    (ENAMETOOLONG), a link loop (ELOOP), a NUL byte (no such name can exist: ENOENT)."""
+    try:
+        return os.stat(path) if follow else os.lstat(path)
+    except OSError as err:
+        raise FsError(err.errno or errno.ENOENT, vpath) from None
+    except ValueError:
+        raise FsError(errno.ENOENT, vpath) from None
 
 
 class SimFS:
@@ -228,16 +240,15 @@ class SimFS:
 
     @staticmethod
     def _host_stat(vpath: str, path: Path, name: str) -> Entry:
-        try:
-            st = path.lstat()
-        except OSError as err:
-            raise FsError(err.errno or errno.ENOENT, vpath) from None
-        import stat as st_mod
-
-        if st_mod.S_ISDIR(st.st_mode):
+        st = host_stat(path, vpath, follow=False)
+        if stat.S_ISDIR(st.st_mode):
             return Entry(name, "dir", st.st_mode & 0o7777, st.st_size, None, st.st_nlink)
-        if st_mod.S_ISLNK(st.st_mode):
-            return Entry(name, "link", 0o777, st.st_size, os.readlink(path))
+        if stat.S_ISLNK(st.st_mode):
+            try:
+                target = os.readlink(path)
+            except OSError:
+                target = None   # the link went away between lstat and readlink
+            return Entry(name, "link", 0o777, st.st_size, target)
         return Entry(name, "file", st.st_mode & 0o7777, st.st_size)
 
     def is_dir(self, vpath: str) -> bool:
@@ -253,7 +264,10 @@ class SimFS:
                     return True
                 except FsError:
                     return False
-            return Path(str(where)).is_dir()
+            try:
+                return stat.S_ISDIR(host_stat(Path(str(where)), vpath).st_mode)
+            except FsError:
+                return False
         return entry.kind == "dir"
 
     def listdir(self, vpath: str) -> list[Entry]:
@@ -269,8 +283,8 @@ class SimFS:
             return entries
         if kind == "host":
             path = Path(str(where))
-            if not path.is_dir():
-                raise FsError(errno.ENOTDIR if path.exists() else errno.ENOENT, vpath)
+            if not stat.S_ISDIR(host_stat(path, vpath).st_mode):
+                raise FsError(errno.ENOTDIR, vpath)
             try:
                 names = os.listdir(path)
             except OSError as err:
@@ -291,8 +305,13 @@ class SimFS:
             return text if isinstance(text, bytes) else str(text).encode("utf-8", "surrogateescape")
         if kind == "host":
             path = Path(str(where))
-            if path.is_dir():
+            mode = host_stat(path, vpath).st_mode
+            if stat.S_ISDIR(mode):
                 raise FsError(errno.EISDIR, vpath)
+            if not stat.S_ISREG(mode):
+                # a FIFO would wait for a writer, a device may never end: the simulated
+                # machine reads only the host's regular files
+                raise FsError(errno.EOPNOTSUPP, vpath)
             try:
                 return path.read_bytes()
             except OSError as err:
@@ -304,9 +323,8 @@ class SimFS:
         kind, where = self.locate(vpath)
         if kind == "host":
             path = Path(str(where))
-            if path.exists():
-                return path
-            raise FsError(errno.ENOENT, vpath)
+            host_stat(path, vpath)   # FsError when missing, unreachable or unnameable
+            return path
         if kind == "virtual":
             raise FsError(errno.EISDIR, vpath)
         if kind == "missing":

@@ -13,11 +13,17 @@ Errors raise ShellSyntaxError, whose message is the one line to print (bash prin
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from kcourse.errors import KcourseError
 
 SYNTAX_RC = 2  # bash's status for a syntax error
+MAX_NESTING = 32  # $( $( ... ) ) levels; bash has no small limit, Python's stack does
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]|[?$#0]")
+# What bash accepts inside ${...} beyond a name: ${#x}, ${!x}, ${x:-y}, ${x%y}, ${a[1]}, ...
+_EXPANSION = re.compile(r"[#!]?([A-Za-z_][A-Za-z0-9_]*|[0-9]+|[?$#@*!-])([:=?+#%/^,\[@-].*)?$",
+                        re.S)
 
 
 class ShellSyntaxError(KcourseError):
@@ -95,9 +101,10 @@ def syntax_error(token: str) -> ShellSyntaxError:
 class _Lexer:
     """Split a line into words and operators, keeping quoting information per part."""
 
-    def __init__(self, line: str):
+    def __init__(self, line: str, depth: int = 0):
         self.s = line
         self.i = 0
+        self.depth = depth  # how many $(...) this line is inside
 
     def tokens(self) -> list[tuple[str, object]]:
         out: list[tuple[str, object]] = []
@@ -187,12 +194,27 @@ class _Lexer:
                 flush()
                 word.parts.append(self._dollar(quoted=False))
                 continue
+            if c == "~" and not word.parts and not buf and self._tilde(word):
+                continue
             if c in _GLOB_CHARS:
                 glob = True
             buf.append(c)
             self.i += 1
         flush()
         return word
+
+    def _tilde(self, word: Word) -> bool:
+        """Tilde expansion at the start of a word: `~` and `~root` are root's home (the only
+        user here); `~other` stays as typed, as bash leaves an unknown user's name."""
+        s = self.s
+        end = self.i + 1
+        while end < len(s) and s[end] not in " \t\n\r;&|<>()`/":
+            end += 1
+        if s[self.i + 1:end] not in ("", "root"):
+            return False
+        self.i = end
+        word.parts.append(Part("var", "HOME", True))  # quoted: the result is not split
+        return True
 
     def _double_quoted(self, word: Word) -> None:
         s = self.s
@@ -224,6 +246,8 @@ class _Lexer:
     def _dollar(self, quoted: bool) -> Part:
         s = self.s
         i = self.i + 1
+        if s.startswith("((", i):
+            raise unsupported("arithmetic expansion '$((...))'")
         if s.startswith("(", i):
             depth, j = 1, i + 1
             while j < len(s) and depth:
@@ -235,18 +259,25 @@ class _Lexer:
             if depth:
                 raise ShellSyntaxError("bash: unexpected EOF while looking for matching `)'")
             self.i = j
-            return Part("cmd", s[i + 1:j - 1], quoted)
+            inner = s[i + 1:j - 1]
+            self._check_substitution(inner)
+            return Part("cmd", inner, quoted)
         if s.startswith("{", i):
             end = s.find("}", i)
             if end < 0:
                 raise ShellSyntaxError("bash: unexpected EOF while looking for matching `}'")
+            name = s[i + 1:end]
+            if not _NAME.fullmatch(name):
+                if not _EXPANSION.match(name):
+                    raise ShellSyntaxError(f"bash: ${{{name}}}: bad substitution")
+                raise unsupported(f"the parameter expansion '${{{name}}}'")
             self.i = end + 1
-            return Part("var", s[i + 1:end], quoted)
+            return Part("var", name, quoted)
         if i < len(s) and s[i] in "?$#0":
             self.i = i + 1
             return Part("var", s[i], quoted)
         j = i
-        while j < len(s) and (s[j].isalnum() or s[j] == "_"):
+        while j < len(s) and (s[j].isascii() and s[j].isalnum() or s[j] == "_"):
             j += 1
         if j == i:  # a lone '$' is literal
             self.i = i
@@ -255,9 +286,22 @@ class _Lexer:
         return Part("var", s[i:j], quoted)
 
 
-def parse(line: str) -> list[AndOr]:
+    def _check_substitution(self, inner: str) -> None:
+        """Parse what $(...) holds now, as bash does: a syntax error inside it is an error of
+        the whole line, and nothing on the line runs."""
+        if self.depth + 1 >= MAX_NESTING:
+            raise unsupported(f"command substitution nested more than {MAX_NESTING} deep")
+        try:
+            parse(inner, self.depth + 1)
+        except ShellSyntaxError as err:
+            if str(err) == "bash: syntax error: unexpected end of file":
+                raise syntax_error(")") from None  # bash meets the `)' first
+            raise
+
+
+def parse(line: str, depth: int = 0) -> list[AndOr]:
     """Parse one line. An empty list means nothing to run (blank line or comment)."""
-    tokens = _Lexer(line).tokens()
+    tokens = _Lexer(line, depth).tokens()
     result: list[AndOr] = []
     op: str | None = None
     pos = 0

@@ -5,6 +5,10 @@ print them. With --transcript every line is shown as `$ <line>`, then its output
 `[rc=N]` (kcourse.backend.format_transcript). SCRIPT "-" or no SCRIPT reads stdin.
 `--real` runs the script on Debian's own kernel booted under QEMU instead (kcourse.lab).
 
+A script bash would refuse as binary (an ELF file, a NUL byte in its first line) is refused
+the same way: `SCRIPT: SCRIPT: cannot execute binary file`, status 126. Other NUL bytes are
+dropped and bytes that are not UTF-8 are kept, as bash reads a script.
+
 The exit status is the status of the last command that ran, as for `bash SCRIPT` (0 when
 the script has no commands), in both modes. A line that cannot be parsed ends the script,
 as a syntax error ends a bash script: one line `SCRIPT: line N: <what is wrong>` on stderr,
@@ -42,14 +46,27 @@ def sim_main(argv: list[str]) -> int:
         raise KcourseError(f"one SCRIPT at most ({USAGE})")
     name = files[0] if files else "-"
     if name == "-":
-        text, shown = sys.stdin.read(), "stdin"
+        stream = getattr(sys.stdin, "buffer", None)
+        raw = stream.read() if stream is not None else sys.stdin.read().encode(
+            "utf-8", "surrogateescape")
+        shown = "stdin"
     else:
         try:
-            with open(name, encoding="utf-8", errors="surrogateescape") as handle:
-                text = handle.read()
+            with open(name, "rb") as handle:
+                raw = handle.read()
         except OSError as err:
             raise KcourseError(f"cannot read {name}: {err.strerror}") from None
+        except ValueError:
+            raise KcourseError(f"cannot read {name!r}: the name holds a NUL byte") from None
         shown = name
+    if is_binary(raw):
+        # bash's check_binary_file (shell.c open_shell_script): "<s>: <s>: cannot execute
+        # binary file", status 126 (EX_BINARY_FILE)
+        where = f"{shown}: {shown}" if name != "-" else shown  # bash names the file twice
+        print(f"{where}: cannot execute binary file", file=sys.stderr)
+        return 126
+    # bash reads the script as bytes and drops NULs (input.c); other bytes pass through
+    text = raw.replace(b"\0", b"").decode("utf-8", "surrogateescape")
 
     from kcourse.shell.core import Shell
 
@@ -59,22 +76,49 @@ def sim_main(argv: list[str]) -> int:
         bad = results.pop()
         message = bad.stderr.strip().removeprefix("bash: ")
         if transcript:
-            sys.stdout.write(format_transcript(results))
+            _write(sys.stdout, format_transcript(results))
         else:
             _print_plain(results)
-        sys.stdout.flush()
-        print(f"{shown}: line {shell.syntax_error_line}: {message}", file=sys.stderr)
+        _write(sys.stderr, f"{shown}: line {shell.syntax_error_line}: {message}\n")
         return bad.rc
     if transcript:
-        sys.stdout.write(format_transcript(results))
+        _write(sys.stdout, format_transcript(results))
     else:
         _print_plain(results)
     return results[-1].rc if results else 0
 
 
+def is_binary(sample: bytes) -> bool:
+    """bash 5.2 general.c check_binary_file on the first 80 bytes: an ELF header, or a NUL
+    in the first line (the first two lines when the script starts with #!)."""
+    sample = sample[:80]
+    if sample.startswith(b"\x7fELF"):
+        return True
+    lines = 2 if sample.startswith(b"#!") else 1
+    for byte in sample:
+        if byte == 0x0A:
+            lines -= 1
+            if lines == 0:
+                return False
+        if byte == 0:
+            return True
+    return False
+
+
+def _write(stream, text: str) -> None:
+    """Text back to bytes as it came (surrogateescape), so a byte that is not UTF-8 is shown
+    as the byte a real shell would print, not as a Python escape."""
+    buffer = getattr(stream, "buffer", None)
+    if buffer is not None:
+        stream.flush()
+        buffer.write(text.encode("utf-8", "surrogateescape"))
+        buffer.flush()
+    else:
+        stream.write(text)
+    stream.flush()
+
+
 def _print_plain(results) -> None:
     for result in results:
-        sys.stdout.write(result.stdout)
-        sys.stdout.flush()
-        sys.stderr.write(result.stderr)
-        sys.stderr.flush()
+        _write(sys.stdout, result.stdout)
+        _write(sys.stderr, result.stderr)
