@@ -1,6 +1,7 @@
 """Scale of the simulated kernel: Debian's whole 6.1 module tree in one Kernel.
 
-1. parse every .ko of linux-image-6.1.0-NN-amd64 into a ModuleImage (the loader's view);
+1. read every .ko of linux-image-6.1.0-NN-amd64, then parse each into a ModuleImage (the
+   loader's view; timed apart from the reading, best of 3);
 2. load them all into one Kernel in modprobe order (dependencies from modinfo depends=,
    loaded first), through Kernel.load_image - the lean path, no file reading;
 3. render /proc/modules and an lsmod-equivalent (kmod's lsmod reads /proc/modules, then
@@ -22,13 +23,18 @@ from kcourse.kernel.image import parse_image, read_source, signature_status
 from kcourse.paths import course_module
 
 
-def parse_tree(root: Path):
+def read_tree(root: Path) -> list[tuple[str, bytes]]:
+    """Every module file's bytes (decompressed), as insmod reads them."""
+    return [read_source(path) for path in sorted(root.rglob("*.ko*"))]
+
+
+def parse_tree(files: list[tuple[str, bytes]]):
+    """The loader's view of each image, from bytes already in memory (CPU only)."""
     images, bad = {}, 0
-    for path in sorted(root.rglob("*.ko*")):
+    for source, raw in files:
         try:
-            source, raw = read_source(path)
             elf_len, status, signer = signature_status(raw)
-            img = parse_image(str(path), raw, elf_len, status, signer)
+            img = parse_image(source, raw, elf_len, status, signer)
         except Exception:  # noqa: BLE001 - counted and reported
             bad += 1
             continue
@@ -70,8 +76,13 @@ def lsmod(k: Kernel) -> str:
 def main() -> int:
     root = image_modules_dir("amd64")
     t0 = time.perf_counter()
-    images, bad = parse_tree(root)
-    t_parse = time.perf_counter() - t0
+    files = read_tree(root)
+    t_read = time.perf_counter() - t0
+    t_parse = float("inf")
+    for _ in range(3):  # best of 3, like the other figures: the code's time, not the machine's
+        t0 = time.perf_counter()
+        images, bad = parse_tree(files)
+        t_parse = min(t_parse, time.perf_counter() - t0)
     order = modprobe_order(images)
 
     k = Kernel(seed=0)
@@ -108,7 +119,8 @@ def main() -> int:
     t_hello_empty = (time.perf_counter() - t0) / runs
 
     print(f"module tree: {root}")
-    print(f"parsed {len(images)} modules ({bad} unreadable) in {t_parse:.2f} s")
+    print(f"read {len(files)} files in {t_read:.2f} s; parsed {len(images)} modules "
+          f"({bad} unreadable) in {t_parse:.2f} s (best of 3)")
     print(f"loaded {len(k.modules)} of {len(order)} in modprobe order in {t_load:.2f} s "
           f"(target < 5 s); refused: {failed or 'none'}")
     print(f"/proc/modules: {len(proc.splitlines())} lines in {t_proc * 1000:.1f} ms")

@@ -378,17 +378,20 @@ class Kernel:
         return 0
 
     # ================================================================ VFS
+    def _device_call(self, path: str, hook: str, *args):
+        """open, read or write, close of a module's device file by one process."""
+        with self._caller(hook):
+            fd = self.open(path)
+            try:
+                return self._run(self.fds[fd][1], hook, *args)
+            finally:
+                self.close(fd)
+
     def read_file(self, path: str) -> str:
         self._alive()
         path = _norm(path)
         if path.startswith("/dev/") and path[5:] in self.devices:
-            with self._caller("read"):  # `cat /dev/x`: open, read, close by one process
-                fd = self.open(path)
-                try:
-                    owner = self.fds[fd][1]
-                    out = self._run(owner, "read")
-                finally:
-                    self.close(fd)
+            out = self._device_call(path, "read")  # `cat /dev/x`
             return out if isinstance(out, str) else ""
         node = self._lookup(path)
         if node[0] == "dir":
@@ -402,12 +405,7 @@ class Kernel:
         self._alive()
         path = _norm(path)
         if path.startswith("/dev/") and path[5:] in self.devices:
-            with self._caller("write"):  # `echo text > /dev/x`: the shell itself writes
-                fd = self.open(path)
-                try:
-                    ret = self._run(self.fds[fd][1], "write", text)
-                finally:
-                    self.close(fd)
+            ret = self._device_call(path, "write", text)  # `echo text > /dev/x`: bash writes
             if isinstance(ret, int) and ret < 0:
                 raise KernelErrno(-ret)
             return len(text)

@@ -21,8 +21,7 @@ Rules and where they come from (Linux 6.1, x86_64, 4 KiB pages, CONFIG_SLUB=y as
 - GFP_KERNEL = __GFP_RECLAIM|__GFP_IO|__GFP_FS = 0xcc0 may sleep; GFP_ATOMIC =
   __GFP_HIGH|__GFP_ATOMIC|__GFP_KSWAPD_RECLAIM = 0xa20 may not (include/linux/gfp_types.h:32-38,
   334-335). A sleeping allocation in atomic context is a bug: see incidents below.
-- kmemleak records kmalloc objects with the cache's object_size (mm/slab.h:745), large
-  kmallocs and vmalloc areas with their size; it does not track __get_free_pages at all.
+- kmemleak's report on what leaked: kcourse.kernel.kmemleak.
 
 Addresses are seeded, so a notebook prints the same ones every run. They sit where x86_64
 puts them without KASLR: the direct map at 0xffff888000000000, vmalloc at 0xffffc90000000000
@@ -327,42 +326,25 @@ class MemoryLedger:
         return list(seen)
 
     def kmemleak_report(self, loaded: set[str] | None = None) -> str:
-        """What `cat /sys/kernel/debug/kmemleak` shows after a scan (mm/kmemleak.c:349-371).
+        """What `cat /sys/kernel/debug/kmemleak` shows after a scan (kcourse.kernel.kmemleak)."""
+        from kcourse.kernel import kmemleak
 
-        Reported: kmalloc/vmalloc objects no pointer refers to any more, i.e. those of
-        unloaded modules (told by owner_unloaded(), or: every owner not in `loaded`). Pages
-        from __get_free_pages are not tracked by kmemleak. Needs a kernel with
-        CONFIG_DEBUG_KMEMLEAK, which Debian's 6.1 config does not set (.config:10365).
-        """
-        out = []
-        for a in sorted(self._unreferenced(loaded), key=lambda a: a.id):
-            if a.kind == "pages":
-                continue
-            size = a.allocated if a.cache else a.requested
-            if a.kind == "vmalloc":
-                size = a.allocated
-            length = min(size, 32)  # HEX_MAX_LINES * HEX_ROW_SIZE (kmemleak.c:189-195)
-            data = self._contents(a, length)
-            out.append(f"unreferenced object 0x{a.address:016x} (size {size}):")
-            out.append(f'  comm "{a.comm}", pid {a.pid}, jiffies {a.jiffies}')
-            out.append(f"  hex dump (first {length} bytes):")
-            out.extend("    " + hexdump_row(data[i:i + 16]) for i in range(0, length, 16))
-            out.append("  backtrace:")
-            out.extend(f"    [<{_hashed(self.seed, a.id, i)}>] {frame}"
-                       for i, frame in enumerate(_backtrace(a)))
-        return "\n".join(out) + ("\n" if out else "")
+        return kmemleak.report(self, loaded)
 
     def kmemleak_summary(self, loaded: set[str] | None = None) -> str:
-        """The dmesg line after a scan (mm/kmemleak.c kmemleak_scan, pr_fmt "kmemleak: ")."""
-        n = sum(1 for a in self._unreferenced(loaded) if a.kind != "pages")
-        return f"kmemleak: {n} new suspected memory leaks (see /sys/kernel/debug/kmemleak)"
+        """The dmesg line after a scan (kcourse.kernel.kmemleak)."""
+        from kcourse.kernel import kmemleak
 
-    # -- internals --------------------------------------------------------------------------
-    def _unreferenced(self, loaded: set[str] | None) -> list[Allocation]:
+        return kmemleak.summary(self, loaded)
+
+    def unreferenced(self, loaded: set[str] | None = None) -> list[Allocation]:
+        """What a kmemleak scan finds: objects no pointer refers to any more, i.e. those of
+        unloaded modules (told by owner_unloaded(), or: every owner not in `loaded`)."""
         if loaded is None:
             return self.leaked()
         return [a for a in self._live.values() if a.id in self._orphans or a.owner not in loaded]
 
+    # -- internals --------------------------------------------------------------------------
     def _check_gfp(self, gfp: str) -> None:
         if gfp not in GFP_FLAGS:
             raise KcourseError(f"unknown GFP flags {gfp!r}; use one of {', '.join(GFP_FLAGS)}")
@@ -449,36 +431,9 @@ class MemoryLedger:
         self.history.append(LedgerEvent(len(self.history) + 1, op, owner, delta,
                                         self.held_by(owner) if owner else 0, self.total()))
 
-    def _contents(self, alloc: Allocation, length: int) -> bytes:
+    def contents(self, alloc: Allocation, length: int) -> bytes:
         """Zeros unless the module wrote something: Debian's 6.1 config sets
         CONFIG_INIT_ON_ALLOC_DEFAULT_ON=y (.config:9818), so even kmalloc memory starts zeroed
         (mm/slab.h slab_want_init_on_alloc). Only kzalloc promises it on every kernel."""
         data = self._data.get(alloc.id, b"")[:length]
         return data + bytes(length - len(data))
-
-
-def hexdump_row(data: bytes) -> str:
-    """lib/hexdump.c hex_dump_to_buffer(rowsize=16, groupsize=1, ascii=true) for one row."""
-    hexpart = " ".join(f"{b:02x}" for b in data)
-    ascii_column = 16 * 2 + 16 // 1 + 1  # hexdump.c:148
-    text = "".join(chr(b) if 32 <= b < 127 else "." for b in data)
-    return hexpart.ljust(ascii_column) + text
-
-
-def _hashed(seed: int, ident: int, frame: int) -> str:
-    """%p prints a hashed pointer (lib/vsprintf.c ptr_to_id): 16 hex digits, top 32 bits 0."""
-    return f"{random.Random(seed * 1_000_003 + ident * 101 + frame).getrandbits(32):016x}"
-
-
-def _backtrace(alloc: Allocation) -> list[str]:
-    """The call chain kmemleak saves at allocation time (function sizes are model values)."""
-    first = {
-        "vmalloc": ["__vmalloc_node_range+0x4f6/0x8a0", "vmalloc+0x4b/0x60"],
-        "pages": ["__get_free_pages+0xd/0x40"],
-    }.get(alloc.kind, ["kmalloc_trace+0x26/0x90"] if alloc.cache else
-          ["kmalloc_large+0x1e/0xb0"])
-    caller = [alloc.site] if alloc.site else []
-    tail = (["do_one_initcall+0x59/0x230", "do_init_module+0x4a/0x200",
-             "__do_sys_finit_module+0xac/0x120"] if alloc.comm == "insmod" else [])
-    return first + caller + tail + ["do_syscall_64+0x55/0xb0",
-                                    "entry_SYSCALL_64_after_hwframe+0x6e/0xd8"]
