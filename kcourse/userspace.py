@@ -10,7 +10,8 @@ What it shows, each the opposite of a module:
   CLONE_SIGHAND, or CLONE_SIGHAND without CLONE_VM, is EINVAL (kernel/fork.c:2136-2145);
 - a bad pointer kills that one process (all its threads) with SIGSEGV; the shell prints
   "Segmentation fault" and exit status 139 (128 + 11), the kernel logs one `segfault at`
-  line (arch/x86/mm/fault.c:771-787), and every other process goes on.
+  line (arch/x86/mm/fault.c:771-787), and every other process goes on. The line names the
+  mapping that holds the faulting ip, as print_vma_addr() finds it (mm/memory.c:5814-5842).
 
 malloc sizes follow glibc (malloc/malloc.c request2size, 64-bit: 8-byte header, 16-byte
 alignment, 32-byte minimum chunk; requests from 128 KiB (DEFAULT_MMAP_THRESHOLD_MIN) get their
@@ -34,6 +35,17 @@ PTHREAD_FLAGS = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD
 EINVAL = 22
 MMAP_THRESHOLD = 128 * 1024
 MAIN_FRAME = 48  # bytes main's own frame takes (model value)
+
+# Where a small program sits. Debian 12's gcc 12.2 builds PIE by default and ld 2.40 uses
+# -z separate-code: `readelf -lW` of `int main(void) { return *(volatile int *)0; }` shows
+# PT_LOADs R at 0x0, R E at 0x1000 (0x141 bytes), R at 0x2000 and RW at 0x3e00, one VMA each,
+# so the code is the VMA [base+0x1000, base+0x2000). `objdump -d` puts the faulting load
+# (`mov (%rax),%eax`) at 0x1132.
+PIE_BASE = 0x55D0_0000_0000
+TEXT_START, TEXT_SIZE = PIE_BASE + 0x1000, 0x1000  # vm_start, vm_end - vm_start
+FAULT_IP = PIE_BASE + 0x1132
+HEAP_START = PIE_BASE + 0x5000  # brk starts after the RW page (no brk randomisation here)
+THREAD_STACKS = 0x7F00_0000_0000  # top of the first pthread stack (glibc mmaps them)
 
 
 def malloc_chunk(size: int) -> int:
@@ -71,7 +83,7 @@ class Process:
     heap: dict[int, int] = field(default_factory=dict)  # address -> chunk bytes
     alive: bool = True
     status: int | None = None  # exit status as the shell reports it
-    _next: int = 0x55D0_0000_0000
+    _next: int = HEAP_START
 
     @property
     def held(self) -> int:
@@ -103,7 +115,8 @@ class Process:
         t.deepest = max(t.deepest, t.stack_used)
         try:
             if t.stack_used > t.stack_limit:
-                self.segfault(self.system.stack_top - t.stack_used, write=True)
+                # the frame's first store lands in the guard gap below the stack
+                self.segfault(self.stack_pointer(thread), write=True, thread=thread)
             return body() if body else None
         finally:
             t.stack_used -= frame_bytes
@@ -125,18 +138,31 @@ class Process:
                 self.system._record(child, chunk)
         return child
 
-    def segfault(self, address: int, write: bool = False) -> None:
+    def stack_pointer(self, thread: int = 0) -> int:
+        """The thread's sp: its stack top minus what its frames use, 16-byte aligned. The
+        x86-64 psABI (3.2.2) aligns rsp to 16 before every call, so rsp + 8 is a multiple of
+        16 at a function's entry and its `push %rbp` makes rsp one again."""
+        t = self.threads[thread]
+        top = self.system.stack_top if thread == 0 else \
+            THREAD_STACKS - (thread - 1) * (STK_LIM + PAGE_SIZE)
+        return (top - t.stack_used) & ~0xF
+
+    def segfault(self, address: int, write: bool = False, thread: int = 0) -> None:
         """A bad access: the whole thread group gets SIGSEGV.
 
-        The kernel's line (fault.c:771-785; a `Code:` line follows it, left out here); error
-        bit 2 = user mode, bit 1 = write (arch/x86/include/asm/trap_pf.h).
+        The kernel's line, show_signal_msg() (arch/x86/mm/fault.c:771-787, 6.1):
+        `<comm>[<tid>]: segfault at <addr> ip <ip> sp <sp> error <code>`, then
+        print_vma_addr()'s ` in <file>[<vm_start>+<size>]` for the VMA holding ip
+        (mm/memory.c:5835), then ` likely on CPU N (core N, socket N)` (commit c926087eb385,
+        6.1); a `Code:` line follows (show_opcodes), left out here. Error bit 2 = user mode,
+        bit 1 = write (arch/x86/include/asm/trap_pf.h).
         """
-        ip = 0x55D0_0000_1000 | self.pid & 0xFFF
         error = 4 | (2 if write else 0)
+        tid = self.threads[thread].tid
         self.system.kernel_log.append(
-            f"{self.comm}[{self.pid}]: segfault at {address:x} ip {ip:016x} "
-            f"sp 00007ffd{self.pid:08x} error {error} in {self.comm}[55d000000000+1000] "
-            f"likely on CPU 0 (core 0, socket 0)")
+            f"{self.comm}[{tid}]: segfault at {address:x} ip {FAULT_IP:016x} "
+            f"sp {self.stack_pointer(thread):016x} error {error} in "
+            f"{self.comm}[{TEXT_START:x}+{TEXT_SIZE:x}] likely on CPU 0 (core 0, socket 0)")
         raise ProcessDied(SIGSEGV, "Segmentation fault")
 
     def exit(self, code: int = 0) -> None:
