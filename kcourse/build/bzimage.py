@@ -188,14 +188,14 @@ def _read_regular(path: Path) -> bytes:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as err:
         raise KcourseError(f"cannot read {path}: {err.strerror}") from None
-    except ValueError:
-        raise KcourseError(f"cannot read {str(path)!r}: the name holds a NUL byte") from None
+    except (ValueError, TypeError):
+        raise KcourseError(f"cannot read {path!r}: not a file name") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        why = "Is a directory" if stat.S_ISDIR(mode) else "not a regular file"
+        raise KcourseError(f"cannot read {path}: {why}")
     with os.fdopen(fd, "rb") as handle:
-        mode = os.fstat(fd).st_mode
-        if stat.S_ISDIR(mode):
-            raise KcourseError(f"cannot read {path}: Is a directory")
-        if not stat.S_ISREG(mode):
-            raise KcourseError(f"cannot read {path}: not a regular file")
         try:
             return handle.read()
         except OSError as err:

@@ -84,6 +84,9 @@ def parse_kbuild(text: str) -> KbuildSpec:
     (and the old EXTRA_CFLAGS), and the `ifneq ($(KERNELRELEASE),) ... else ... endif`
     wrapper that lets one Makefile serve both kbuild and a plain `make`.
     """
+    if not isinstance(text, str):
+        raise KcourseError("parse_kbuild takes the file's text (Path(...).read_text()), "
+                           f"not {type(text).__name__}")
     values: dict[str, list[str]] = {}
     order: list[tuple[str, str]] = []          # (variable, condition) for obj-*
     guard = False
@@ -199,7 +202,8 @@ def missing_headers_message(release: str) -> str:
 def find_build_tree(release: str) -> Path:
     """The kernel build tree for a release: /lib/modules/<release>/build, else Debian's
     /usr/src/linux-headers-<release>. KcourseError (one line) when neither exists."""
-    if not release or "/" in release:
+    if not isinstance(release, str) or not release or "/" in release or \
+            any(c.isspace() or c == "\0" for c in release):
         raise KcourseError(f"not a kernel release: {release!r}")
     for candidate in (Path("/lib/modules") / release / "build",
                       Path("/usr/src") / f"linux-headers-{release}"):
@@ -268,15 +272,19 @@ def build_module(src_dir: str | Path, release: str | None = None, *, kdir: str |
     if not any((src / name).is_file() for name in SOURCE_NAMES):
         raise KcourseError(f"{src} has no Kbuild or Makefile")
     out = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="kcourse-kb-"))
-    out.mkdir(parents=True, exist_ok=True)
     copied = set()
-    for path in sorted(src.iterdir()):
-        if path.name.endswith(".mod.c"):          # modpost's output, not a source
-            continue
-        if path.is_file() and (path.name in SOURCE_NAMES or path.suffix in SOURCE_SUFFIXES):
-            if path.resolve() != (out / path.name).resolve():
-                shutil.copy2(path, out / path.name)
-            copied.add(path.name)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for path in sorted(src.iterdir()):
+            if path.name.endswith(".mod.c"):          # modpost's output, not a source
+                continue
+            if path.is_file() and (path.name in SOURCE_NAMES or path.suffix in SOURCE_SUFFIXES):
+                if path.resolve() != (out / path.name).resolve():
+                    shutil.copy2(path, out / path.name)
+                copied.add(path.name)
+    except OSError as err:  # out_dir is a file, a disk is full, a source vanished
+        raise KcourseError(f"cannot prepare the build in {out}: {err.strerror}"
+                           + (f": {err.filename}" if err.filename else "")) from None
     command = ["make", "-C", str(kdir), f"M={out.resolve()}", "modules"]
     if extra_symbols:
         command.append("KBUILD_EXTRA_SYMBOLS=" + " ".join(str(Path(p).resolve())

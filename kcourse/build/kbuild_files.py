@@ -11,6 +11,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from kcourse.errors import KcourseError
+
+
+class KbuildFileError(KcourseError, ValueError):
+    """Text that is not the kbuild file it should be (one line; still a ValueError)."""
+
+
+def _text(text, what: str) -> str:
+    if not isinstance(text, str):
+        raise KbuildFileError(f"{what} takes the file's text (Path(...).read_text()), "
+                              f"not {type(text).__name__}")
+    return text
+
 GENERATED = {
     "<m>.o": "the compiled C source (one per source file); for a one-file module the only "
              "object in <m>.ko",
@@ -120,13 +133,17 @@ class SymversLine:
 
 def parse_symvers(text: str) -> list[SymversLine]:
     rows = []
-    for line in text.splitlines():
+    for number, line in enumerate(_text(text, "parse_symvers").splitlines(), 1):
         if not line.strip():
             continue
         fields = line.split("\t")
         fields += [""] * (5 - len(fields))
-        rows.append(SymversLine(int(fields[0], 16), fields[1], fields[2], fields[3],
-                                fields[4]))
+        try:
+            crc = int(fields[0], 16)
+        except ValueError:
+            raise KbuildFileError(f"Module.symvers line {number}: {fields[0][:20]!r} is not a "
+                                  "hexadecimal CRC") from None
+        rows.append(SymversLine(crc, fields[1], fields[2], fields[3], fields[4]))
     return rows
 
 
@@ -142,9 +159,9 @@ class CmdFile:
 
 def parse_cmd(text: str) -> CmdFile:
     """Parse a kbuild .cmd file (6.1 writes cmd_<target>; 6.3+ writes savedcmd_<target>)."""
-    match = re.search(r"^(?:saved)?cmd_(\S+) := (.*)$", text, re.M)
+    match = re.search(r"^(?:saved)?cmd_(\S+) := (.*)$", _text(text, "parse_cmd"), re.M)
     if match is None:
-        raise ValueError("not a kbuild .cmd file (no cmd_<target> := line)")
+        raise KbuildFileError("not a kbuild .cmd file (no cmd_<target> := line)")
     target, command = match.group(1), match.group(2).strip()
     source = re.search(r"^source_\S+ := (.*)$", text, re.M)
     deps_block = re.search(r"^deps_\S+ := \\\n((?:.*\\\n)*.*)$", text, re.M)

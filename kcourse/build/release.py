@@ -166,7 +166,7 @@ class Agreement:
 
 def vermagic_release(vermagic: str) -> str:
     """The release is vermagic's first word (include/linux/vermagic.h: UTS_RELEASE " " ...)."""
-    words = vermagic.split()
+    words = vermagic.split() if isinstance(vermagic, str) else []
     if not words:
         raise KcourseError("empty vermagic string")
     return words[0]
@@ -220,7 +220,14 @@ def ways_to_get(release: str, base: ReleaseInputs) -> list[tuple[str, ReleaseInp
         (f"a file localversion-x containing {suffix}",
          _replace(base, localversion_files={"localversion-x": suffix + "\n"})),
     ]
-    return [(text, inputs) for text, inputs in candidates if kernel_release(inputs) == release]
+    return [(text, inputs) for text, inputs in candidates if _computes(inputs, release)]
+
+
+def _computes(inputs: ReleaseInputs, release: str) -> bool:
+    try:
+        return kernel_release(inputs) == release
+    except KcourseError:  # longer than UTS_LEN: no change to the inputs can produce it
+        return False
 
 
 def _replace(base: ReleaseInputs, **changes) -> ReleaseInputs:

@@ -50,12 +50,12 @@ def read_file(path: str | os.PathLike) -> bytes:
         raise KoFormatError(f"{path}: {err.strerror or err}") from None
     except ValueError:  # an embedded NUL byte: no such path can exist
         raise KoFormatError(f"{path!r}: no such file (the name holds a NUL byte)") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        why = "is a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        raise KoFormatError(f"{path}: {why}")
     with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(fd)
-        if stat.S_ISDIR(info.st_mode):
-            raise KoFormatError(f"{path}: is a directory")
-        if not stat.S_ISREG(info.st_mode):
-            raise KoFormatError(f"{path}: not a regular file")
         if info.st_size > MAX_IMAGE:
             raise KoFormatError(f"{path}: file is larger than {MAX_IMAGE >> 20} MiB")
         try:

@@ -92,11 +92,15 @@ class Shell:
         out: list[str] = []
         errs: list[str] = []
         rc = self.status if not program else 0
-        for item in program:
-            if item.op == "&&" and rc != 0 or item.op == "||" and rc == 0:
-                continue
-            rc = self._pipeline(item.pipeline.commands, out, errs)
-            self.status = rc
+        try:
+            for item in program:
+                if item.op == "&&" and rc != 0 or item.op == "||" and rc == 0:
+                    continue
+                rc = self._pipeline(item.pipeline.commands, out, errs)
+                self.status = rc
+        except BadSubstitution as bad:
+            errs.append(f"bash: {bad}: bad substitution\n")
+            rc = self.status = 1
         return CommandResult(line, "".join(out), "".join(errs), rc, self._log_since(before))
 
     def run_script(self, text: str) -> list[CommandResult]:
@@ -227,6 +231,8 @@ class Shell:
         pieces: list[tuple[str, bool]] = []  # (text, may be split/globbed)
         glob = False
         for part in word.parts:
+            if part.kind == "bad":
+                raise BadSubstitution(part.text)
             if part.kind in ("lit", "glob"):
                 pieces.append((part.text, False))
                 glob = glob or part.kind == "glob"
@@ -428,6 +434,10 @@ class Shell:
 
 class _Ambiguous(Exception):
     pass
+
+
+class BadSubstitution(Exception):
+    """${...} bash cannot expand: the line stops there with status 1."""
 
 
 _C_ESCAPES = {"\a": "a", "\b": "b", "\x1b": "E", "\f": "f", "\n": "n", "\r": "r",

@@ -172,6 +172,21 @@ def uname(ctx: Ctx, argv: list[str]) -> int:
     return 0
 
 
+def dmesg_safe(text: str) -> str:
+    """util-linux dmesg.c safe_fwrite: a character that neither prints nor is white space,
+    and a byte that is not valid UTF-8, is written as \\xNN (the kernel's ELFMAG "\\177ELF"
+    shows as "\\x7fELF", as on the real kernel)."""
+    if text.isprintable():
+        return text
+    out = []
+    for c in text:
+        if 0xDC80 <= ord(c) <= 0xDCFF or not (c.isprintable() or c.isspace()):
+            out += [f"\\x{b:02x}" for b in c.encode("utf-8", "surrogateescape")]
+        else:
+            out.append(c)
+    return "".join(out)
+
+
 def dmesg(ctx: Ctx, argv: list[str]) -> int:
     """util-linux dmesg: every record as "[%5lu.%06lu] text"; -c prints then clears, -C clears."""
     parsed = _getopt(ctx, argv, "cC", {"read-clear": (False, "-c"), "clear": (False, "-C")})
@@ -183,7 +198,7 @@ def dmesg(ctx: Ctx, argv: list[str]) -> int:
         return 1
     keys = {k for k, _ in opts}
     if "-C" not in keys:
-        ctx.out("".join(f"{line}\n" for line in ctx.kernel.dmesg_lines()))
+        ctx.out("".join(f"{dmesg_safe(line)}\n" for line in ctx.kernel.dmesg_lines()))
     if keys & {"-c", "-C"}:
         ctx.kernel.log.clear()
     return 0

@@ -331,6 +331,18 @@ class SimFS:
             raise FsError(errno.ENOENT, vpath)
         raise FsError(errno.EACCES, vpath)
 
+    def stat_errno(self, vpath: str) -> int:
+        """What stat(2) (following links) fails with for a path, or 0: ENOENT, ENAMETOOLONG,
+        ELOOP, ENOTDIR... (kmod_module_new_from_path reports it)."""
+        kind, where = self.locate(vpath)
+        if kind == "host":
+            try:
+                host_stat(Path(str(where)), vpath)
+            except FsError as err:
+                return err.errno
+            return 0
+        return 0 if self.exists(vpath) else errno.ENOENT
+
     def exists(self, vpath: str) -> bool:
         try:
             self.stat(vpath)

@@ -188,8 +188,9 @@ def insmod(ctx: Ctx, argv: list[str]) -> int:
         ctx.err(f"{prog}: ERROR: this tool does not support loading from stdin!\n")
         return 1
     vpath = ctx.path(filename)
-    if not ctx.fs.exists(vpath):  # kmod_module_new_from_path: stat() fails
-        ctx.err(f"{prog}: ERROR: could not load module {filename}: No such file or directory\n")
+    failed = ctx.fs.stat_errno(vpath)
+    if failed:  # kmod_module_new_from_path: stat() fails (ENOENT, ENAMETOOLONG, ELOOP, ...)
+        ctx.err(f"{prog}: ERROR: could not load module {filename}: {os.strerror(failed)}\n")
         return 1
     err = insert_file(ctx, vpath, " ".join(args[1:]), flags)
     if err < 0:

@@ -34,7 +34,7 @@ class ShellSyntaxError(KcourseError):
 class Part:
     """A piece of a word: literal text, or something to expand when the command runs."""
 
-    kind: str  # "lit" | "glob" (unquoted text with * ? [) | "var" | "cmd"
+    kind: str  # "lit" | "glob" (unquoted text with * ? [) | "var" | "cmd" | "bad" (${1a})
     text: str
     quoted: bool = False
 
@@ -267,11 +267,13 @@ class _Lexer:
             if end < 0:
                 raise ShellSyntaxError("bash: unexpected EOF while looking for matching `}'")
             name = s[i + 1:end]
+            self.i = end + 1
             if not _NAME.fullmatch(name):
                 if not _EXPANSION.match(name):
-                    raise ShellSyntaxError(f"bash: ${{{name}}}: bad substitution")
+                    # an expansion error, found when the word is expanded: status 1, the
+                    # rest of the line is dropped, a script goes on (bash subst.c)
+                    return Part("bad", f"${{{name}}}", quoted)
                 raise unsupported(f"the parameter expansion '${{{name}}}'")
-            self.i = end + 1
             return Part("var", name, quoted)
         if i < len(s) and s[i] in "?$#0":
             self.i = i + 1

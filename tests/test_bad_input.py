@@ -1,0 +1,696 @@
+"""The bad-input contract (shared/design.md), entry point by entry point: a missing file, a
+directory, a FIFO, an empty or non-ELF or truncated or hostile .ko, an unknown command or
+option, a wrong module parameter, a shell line bash refuses, NUL bytes, bytes that are not
+UTF-8, a reader that goes away - each gives one clear line on stderr (or the real tool's own
+text), a non-zero status, no traceback, and leaves every state as it was (Kernel.snapshot()
+before and after; files on disk untouched).
+
+References: where a real tool exists here its output is the expectation, run next to ours
+(kmod's modinfo and depmod, binutils' objdump, bash 5.2). Where it cannot run on this host
+(insmod/rmmod would touch the host kernel) the text is kmod's source (tools/insmod.c
+do_insmod: "could not load module %s: %s", "could not insert module %s: %s", mod_strerror;
+tools/rmmod.c; tools/log.c prefixes "<prog>: ERROR: ") and the kernel's (kernel/params.c
+parse_args and param_set_charp), and the same lines were checked once against Debian's
+kernel under QEMU with `kcourse sim --real` (transcripts in the commit message of this file).
+Rows marked bash=True are also run through the real bash here.
+
+Bugs that belong to code this audit may not change (kcourse/kernel) are strict xfails with
+the reason, at the end of the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import need_tool
+from kcourse.cli import main
+from kcourse.errors import KcourseError
+from kcourse.paths import course_module, modules_dir
+
+HELLO = course_module("hello")
+RELEASE = "6.1.0-56-amd64"  # any name of the N.N form; depmod reads only what -b holds
+
+
+# ------------------------------------------------------------------------------ bad files
+@pytest.fixture(scope="module")
+def bad(tmp_path_factory) -> dict[str, Path]:
+    """One of each kind of bad input file, in a folder of its own."""
+    base = tmp_path_factory.mktemp("bad")
+    data = HELLO.read_bytes()
+    files = {
+        "missing": base / "missing.ko",
+        "empty": base / "empty.ko",
+        "text": base / "text.ko",
+        "trunc": base / "trunc.ko",
+        "dir": base / "dir.ko",
+        "fifo": base / "fifo.ko",
+        "loop": base / "loop.ko",
+        "elf": base / "copy.ko",
+        "nul_first_line": base / "nul.sh",
+        "nb_unbalanced": base / "unbalanced.ipynb",
+    }
+    files["empty"].write_bytes(b"")
+    files["text"].write_text("hello\n")
+    files["trunc"].write_bytes(data[:100])
+    files["dir"].mkdir()
+    os.mkfifo(files["fifo"])
+    os.symlink(files["loop"].name, files["loop"])
+    files["elf"].write_bytes(data)
+    files["nul_first_line"].write_bytes(b"insmod\0x\n")
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("### BEGIN SOLUTION\nx = 1\n")]
+    nbformat.write(nb, files["nb_unbalanced"])
+    return files
+
+
+def tree_digest(folder: Path) -> str:
+    """Names, kinds and contents of everything under a folder (FIFOs and links not read)."""
+    h = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        h.update(str(path.relative_to(folder)).encode())
+        if path.is_symlink() or path.is_fifo():
+            h.update(b"special")
+        elif path.is_file():
+            h.update(path.read_bytes())
+        else:
+            h.update(b"dir")
+    return h.hexdigest()
+
+
+def run_cli(argv: list[str], capfd) -> tuple[int, str, str]:
+    capfd.readouterr()
+    rc = main(argv)
+    out, err = capfd.readouterr()
+    return rc, out, err
+
+
+def one_line(err: str) -> bool:
+    return err.count("\n") == 1 and err.endswith("\n") and "Traceback" not in err
+
+
+def real(cmd: list[str], cwd: Path | None = None) -> subprocess.CompletedProcess:
+    need_tool(cmd[0])
+    return subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=cwd,
+                          timeout=60)
+
+
+# ------------------------------------------------------------------------------ CLI: modinfo
+@pytest.mark.parametrize("kind", ["missing", "dir", "fifo", "loop"])
+def test_modinfo_unreadable_files_like_kmod(kind, bad, capfd):
+    """kmod's modinfo refuses what is not a regular file with 'Module X not found.'"""
+    name = str(bad[kind])
+    ref = real(["modinfo", name])
+    assert run_cli(["modinfo", name], capfd) == (ref.returncode, ref.stdout, ref.stderr)
+    assert ref.returncode == 1 and one_line(ref.stderr)
+
+
+@pytest.mark.parametrize("argv", [["-X", "{ko}"], ["-F"], ["--fiel"], ["--bogus", "{ko}"], [],
+                                  ["--field=license", "-F"], ["-F", "license", "-0x", "{ko}"]])
+def test_modinfo_option_errors_like_kmod(argv, capfd):
+    argv = [a.replace("{ko}", str(HELLO)) for a in argv]
+    ref = real(["modinfo", *argv])
+    assert run_cli(["modinfo", *argv], capfd) == (ref.returncode, ref.stdout, ref.stderr)
+    assert ref.returncode != 0 and one_line(ref.stderr)
+
+
+@pytest.mark.parametrize("kind", ["empty", "text", "trunc"])
+def test_modinfo_broken_files_one_line(kind, bad, capfd):
+    """kmod prints the filename line, then "could not get modinfo from 'X': <errno>"; we
+    keep its stdout and status, and say in one line what is wrong with the file."""
+    name = str(bad[kind])
+    ref = real(["modinfo", name])
+    rc, out, err = run_cli(["modinfo", name], capfd)
+    assert (rc, out) == (ref.returncode, ref.stdout) and rc == 1
+    assert one_line(err) and err.startswith(f"modinfo: ERROR: {name}: ")
+
+
+def test_modinfo_sigpipe_is_quiet():
+    """`kcourse modinfo ... | head -1`: the reader goes away; no noise, status 128+13."""
+    args = [str(HELLO)] * 3000
+    proc = subprocess.Popen([sys.executable, "-m", "kcourse.cli", "modinfo", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 141
+    assert first.startswith(b"filename:") and err == b""
+
+
+# ------------------------------------------------------------------------------ CLI: objdump
+@pytest.mark.parametrize("kind", ["missing", "dir", "fifo", "devnull", "loop"])
+def test_objdump_unreadable_files_like_binutils(kind, bad, capfd):
+    """binutils/bucomm.c get_file_size: "'X': No such file", "Warning: 'X' is a directory",
+    "Warning: 'X' is not an ordinary file", "Warning: could not locate 'X'.  reason: ..."."""
+    name = "/dev/null" if kind == "devnull" else str(bad[kind])
+    ref = real(["objdump", "-h", name])
+    assert run_cli(["objdump", "-h", name], capfd) == (ref.returncode, ref.stdout, ref.stderr)
+    assert ref.returncode == 1 and one_line(ref.stderr)
+
+
+@pytest.mark.parametrize("kind", ["empty", "text", "trunc"])
+def test_objdump_broken_files_one_line(kind, bad, capfd):
+    name = str(bad[kind])
+    ref = real(["objdump", "-h", name])
+    rc, out, err = run_cli(["objdump", "-h", name], capfd)
+    assert rc == ref.returncode == 1 and out == ""
+    assert one_line(err) and err.startswith(f"objdump: {name}: ")
+
+
+def test_objdump_unknown_option_first_line_like_binutils(capfd):
+    ref = real(["objdump", "-Z", str(HELLO)])
+    rc, out, err = run_cli(["objdump", "-Z", str(HELLO)], capfd)
+    assert rc == ref.returncode == 1 and out == ""
+    assert one_line(err) and err.startswith(ref.stderr.splitlines()[0])
+
+
+def test_objdump_sigpipe_is_quiet():
+    args = ["-t", *[str(HELLO)] * 500]
+    proc = subprocess.Popen([sys.executable, "-m", "kcourse.cli", "objdump", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 141 and err == b""
+
+
+# ------------------------------------------------------------------------------ CLI: sim
+def sim_proc(*args: str, stdin: bytes = b"", cwd: Path | None = None):
+    return subprocess.run([sys.executable, "-m", "kcourse.cli", "sim", *args], input=stdin,
+                          capture_output=True, check=False, cwd=cwd, timeout=120)
+
+
+@pytest.mark.parametrize("kind", ["missing", "dir", "loop"])
+def test_sim_unreadable_script(kind, bad, capfd):
+    name = str(bad[kind])
+    why = {"missing": "No such file or directory", "dir": "Is a directory",
+           "loop": "Too many levels of symbolic links"}[kind]
+    assert run_cli(["sim", name], capfd) == (1, "", f"kcourse sim: cannot read {name}: {why}\n")
+
+
+@pytest.mark.parametrize("kind", ["elf", "nul_first_line"])
+def test_sim_binary_script_like_bash(kind, bad):
+    """bash general.c check_binary_file: an ELF file, or a NUL in the first line, is
+    'NAME: NAME: cannot execute binary file', status 126."""
+    name = str(bad[kind])
+    ref = real(["bash", name], cwd=bad[kind].parent)
+    proc = sim_proc(name)
+    assert (proc.returncode, proc.stdout) == (ref.returncode, b"") and ref.returncode == 126
+    assert proc.stderr.decode() == ref.stderr == f"{name}: {name}: cannot execute binary file\n"
+
+
+def test_sim_binary_stdin_is_one_line():
+    proc = sim_proc(stdin=HELLO.read_bytes())
+    assert (proc.returncode, proc.stdout, proc.stderr) == (
+        126, b"", b"stdin: cannot execute binary file\n")
+
+
+def test_sim_nul_bytes_after_the_first_line_are_dropped_like_bash(tmp_path):
+    script = tmp_path / "s.sh"
+    script.write_bytes(b"echo hi\nech\0o th\0ere\n")
+    ref = real(["bash", str(script)])
+    proc = sim_proc(str(script))
+    assert (proc.returncode, proc.stdout.decode(), proc.stderr) == (
+        ref.returncode, ref.stdout, b"") == (0, "hi\nthere\n", b"")
+
+
+def test_sim_bytes_that_are_not_utf8_come_back_as_bytes():
+    """bash names an unprintable command $'\\377\\376' (lib/sh/strtrans.c ansic_quote)."""
+    ref = subprocess.run(["bash"], input=b"\xff\xfe ls\n", capture_output=True, check=False)
+    proc = sim_proc(stdin=b"\xff\xfe ls\n")
+    assert proc.returncode == ref.returncode == 127
+    assert proc.stderr == ref.stderr.replace(b"bash: line 1: ", b"bash: ")
+    assert proc.stderr == b"bash: $'\\377\\376': command not found\n"
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--bogus"], "unknown option '--bogus' (usage: kcourse sim [--real] [--transcript] "
+                  "[SCRIPT])"),
+    (["--transcrip"], "unknown option '--transcrip' (usage: kcourse sim [--real] "
+                      "[--transcript] [SCRIPT])"),
+    (["a.sh", "b.sh"], "one SCRIPT at most (usage: kcourse sim [--real] [--transcript] "
+                       "[SCRIPT])"),
+])
+def test_sim_usage_errors(argv, message, capfd):
+    assert run_cli(["sim", *argv], capfd) == (1, "", f"kcourse sim: {message}\n")
+
+
+def test_sim_syntax_error_inside_command_substitution_stops_the_script(tmp_path):
+    """bash parses $(...) with its line: `echo $(ls |)` is a syntax error of the line."""
+    script = tmp_path / "s.sh"
+    script.write_text("echo before\necho $(ls |)\necho after\n")
+    proc = sim_proc(str(script))
+    assert proc.returncode == 2 and proc.stdout == b"before\n"
+    assert proc.stderr.decode() == f"{script}: line 2: syntax error near unexpected token `)'\n"
+    ref = real(["bash", str(script)])
+    assert ref.returncode == 2 and ref.stdout == "before\n"
+    assert ref.stderr.splitlines()[0] == proc.stderr.decode().rstrip("\n")
+
+
+# ------------------------------------------------------------------------------ CLI: depmod
+@pytest.fixture
+def tree(tmp_path) -> Path:
+    """A module tree with two course modules, indexed once by our depmod."""
+    folder = tmp_path / "lib" / "modules" / RELEASE
+    (folder / "extra").mkdir(parents=True)
+    for name in ("hello", "kcdev"):
+        shutil.copy(course_module(name), folder / "extra" / f"{name}.ko")
+    assert main(["depmod", "-b", str(tmp_path), RELEASE]) == 0
+    return tmp_path
+
+
+@pytest.mark.parametrize("argv,message", [
+    ([], "name one kernel release, e.g. 6.1.0-56-amd64 (usage: kcourse depmod [-n] "
+         "[-b BASEDIR] RELEASE)"),
+    (["notarelease"], "name one kernel release, e.g. 6.1.0-56-amd64 (usage: kcourse depmod "
+                      "[-n] [-b BASEDIR] RELEASE)"),
+    (["--bogus"], "unknown option --bogus (usage: kcourse depmod [-n] [-b BASEDIR] RELEASE)"),
+    (["-b"], "-b needs a directory (usage: kcourse depmod [-n] [-b BASEDIR] RELEASE)"),
+    (["-b", "/nonexistent", RELEASE], "could not open directory "
+                                      f"/nonexistent/lib/modules/{RELEASE}: No such file or "
+                                      "directory"),
+])
+def test_depmod_usage_errors(argv, message, capfd):
+    assert run_cli(["depmod", *argv], capfd) == (1, "", f"kcourse depmod: {message}\n")
+
+
+def test_depmod_broken_module_changes_nothing(tree, bad, capfd):
+    folder = tree / "lib" / "modules" / RELEASE
+    shutil.copy(bad["trunc"], folder / "extra" / "broken.ko")
+    before = tree_digest(tree)
+    rc, out, err = run_cli(["depmod", "-b", str(tree), RELEASE], capfd)
+    assert rc == 1 and out == "" and one_line(err)
+    assert err.startswith(f"kcourse depmod: {folder}/extra/broken.ko: ")
+    assert tree_digest(tree) == before
+
+
+def test_depmod_unwritable_index_changes_nothing(tree, capfd):
+    """A directory where modules.symbols should go: nothing is replaced, no .tmp is left."""
+    folder = tree / "lib" / "modules" / RELEASE
+    (folder / "modules.symbols").unlink()
+    (folder / "modules.symbols").mkdir()
+    (folder / "extra" / "kcdev.ko").unlink()   # so that modules.dep would change
+    before = tree_digest(tree)
+    rc, out, err = run_cli(["depmod", "-b", str(tree), RELEASE], capfd)
+    assert (rc, out) == (1, "")
+    assert err == f"kcourse depmod: could not write {folder}/modules.symbols: Is a directory\n"
+    assert tree_digest(tree) == before
+
+
+@pytest.mark.parametrize("link", ["loop", "up"])
+def test_depmod_symlink_loops_are_walked_once(tree, link, capfd):
+    """kmod's depmod reports the loop (ELOOP, or nested paths until it gives up) and goes on
+    with status 0; the modules it found are the same as without the link."""
+    folder = tree / "lib" / "modules" / RELEASE
+    expected = run_cli(["depmod", "-n", "-b", str(tree), RELEASE], capfd)
+    os.symlink(link if link == "loop" else "..", folder / "extra" / link)
+    assert run_cli(["depmod", "-n", "-b", str(tree), RELEASE], capfd) == expected
+    ref = real(["depmod", "-n", "-b", str(tree), RELEASE])
+    assert ref.returncode == 0
+
+
+def test_depmod_modules_order_that_is_not_utf8(tree, capfd):
+    folder = tree / "lib" / "modules" / RELEASE
+    (folder / "modules.order").write_bytes(b"\xff\xfe\n")
+    rc, out, err = run_cli(["depmod", "-n", "-b", str(tree), RELEASE], capfd)
+    ref = real(["depmod", "-n", "-b", str(tree), RELEASE])
+    assert (rc, err) == (ref.returncode, "") == (0, "")
+    assert out.split("\n# Aliases")[0] == ref.stdout.split("\n# Aliases")[0]
+
+
+# ------------------------------------------------------------------------------ CLI: the rest
+@pytest.mark.parametrize("argv,rc,message", [
+    (["bzimage"], 1, "kcourse bzimage: usage: kcourse bzimage [--no-decompress] FILE..."),
+    (["bzimage", "--xx"], 1, "kcourse bzimage: unknown option --xx (usage: kcourse bzimage "
+                             "[--no-decompress] FILE...)"),
+    (["bzimage", "{missing}"], 1, "kcourse bzimage: cannot read {missing}: No such file or "
+                                  "directory"),
+    (["bzimage", "{dir}"], 1, "kcourse bzimage: cannot read {dir}: Is a directory"),
+    (["bzimage", "{fifo}"], 1, "kcourse bzimage: cannot read {fifo}: not a regular file"),
+    (["bzimage", "{empty}"], 1, "kcourse bzimage: not a bzImage: only 0 bytes (the boot "
+                                "header ends at 0x26c)"),
+    (["bzimage", "{elf}"], 1, "kcourse bzimage: not an x86 Linux boot image: no 'HdrS' "
+                              "signature at 0x202"),
+    (["check", "--bogus"], 1, "kcourse check: takes no arguments, got '--bogus' (usage: "
+                              "kcourse check)"),
+    (["student-copies"], 1, "kcourse student-copies: usage: kcourse student-copies OUT_DIR "
+                            "[NOTEBOOK...]"),
+    (["student-copies", "{text}"], 1, "kcourse student-copies: {text}: exists and is not a "
+                                      "directory"),
+    (["student-copies", "{out}", "{missing}"], 1, "kcourse student-copies: {missing}: no such "
+                                                  "notebook"),
+    (["student-copies", "{out}", "{fifo}"], 1, "kcourse student-copies: {fifo}: not a regular "
+                                               "file"),
+    (["student-copies", "{out}", "{nb_unbalanced}"], 1,
+     "kcourse student-copies: {nb_unbalanced}: '### BEGIN SOLUTION' without "
+     "'### END SOLUTION'"),
+    (["grade"], 1, "kcourse grade: usage: kcourse grade NOTEBOOK..."),
+    (["grade", "--bogus"], 1, "kcourse grade: usage: kcourse grade NOTEBOOK..."),
+    (["grade", "{missing}"], 1, "kcourse grade: {missing}: no such notebook"),
+    (["grade", "{dir}"], 1, "kcourse grade: {dir}: is a directory, not a notebook"),
+    (["grade", "{fifo}"], 1, "kcourse grade: {fifo}: not a regular file"),
+    (["grade", "{empty}"], 1, "kcourse grade: {empty}: not a readable notebook (NotJSONError)"),
+    (["grade", "{text}"], 1, "kcourse grade: {text}: not a readable notebook (NotJSONError)"),
+    (["modinf", "x"], 2, "kcourse: unknown command 'modinf' (did you mean 'modinfo'? "
+                         "`kcourse --help` lists them)"),
+    (["lsmdo"], 2, "kcourse: unknown command 'lsmdo' (`kcourse --help` lists them)"),
+    (["--bogus"], 2, "kcourse: unknown command '--bogus' (`kcourse --help` lists them)"),
+])
+def test_cli_errors_are_one_line_and_change_nothing(argv, rc, message, bad, capfd):
+    names = {k: str(v) for k, v in bad.items()} | {"out": str(bad["dir"].parent / "out")}
+    argv = [a.format(**names) for a in argv]
+    before = tree_digest(bad["dir"].parent)
+    assert run_cli(argv, capfd) == (rc, "", message.format(**names) + "\n")
+    assert tree_digest(bad["dir"].parent) == before
+
+
+def test_cli_turns_an_oserror_into_one_line(monkeypatch, capfd):
+    """A file that vanishes between two steps, a full disk: OSError is one line, status 1."""
+    import kcourse.build.bzimage as bz
+
+    def vanish(argv):
+        raise FileNotFoundError(2, "No such file or directory", "/gone/bzImage")
+
+    monkeypatch.setattr(bz, "main", vanish)
+    assert run_cli(["bzimage", "x"], capfd) == (
+        1, "", "kcourse bzimage: No such file or directory: /gone/bzImage\n")
+
+
+def test_cli_bug_is_one_line_unless_debugging(monkeypatch, capfd):
+    import kcourse.build.bzimage as bz
+
+    def bug(argv):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(bz, "main", bug)
+    monkeypatch.delenv("KCOURSE_DEBUG", raising=False)
+    rc, out, err = run_cli(["bzimage", "x"], capfd)
+    assert (rc, out) == (70, "") and one_line(err)
+    assert err.startswith("kcourse bzimage: internal error: ZeroDivisionError: division by zero")
+    monkeypatch.setenv("KCOURSE_DEBUG", "1")
+    with pytest.raises(ZeroDivisionError):
+        main(["bzimage", "x"])
+
+
+# ------------------------------------------------------------------------------ CLI: fuzzed argv
+_TOKENS = ["-", "--", "-F", "-0", "-h", "-t", "-f", "-x", "--transcript", "-n", "-b",
+           "--no-decompress", "--field=", "--help", "-Z", "é", "6.1.0-1-amd64", "a b", "\xff"]
+_COMMANDS = ["modinfo", "objdump", "sim", "depmod", "bzimage", "check", "nosuch", "modinf"]
+
+
+@pytest.fixture(scope="module")
+def fuzz_dir(bad) -> Path:
+    return bad["dir"].parent
+
+
+@settings(max_examples=200, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(command=st.sampled_from(_COMMANDS),
+       args=st.lists(st.one_of(
+           st.sampled_from(_TOKENS),
+           st.sampled_from(["missing.ko", "empty.ko", "text.ko", "trunc.ko", "dir.ko",
+                            "fifo.ko", "loop.ko", "copy.ko", "nul.sh"]),
+           st.text(st.characters(blacklist_characters="\0", blacklist_categories=["Cs"]),
+                   max_size=12)), max_size=5))
+def test_random_argv_never_escapes(command, args, fuzz_dir, capfd):
+    """Any argv: an int status, and on stderr only the tools' lines - never a traceback,
+    never the last-resort 'internal error' line. (sim --real, which boots QEMU, is left out;
+    sim reads an empty stdin here.)"""
+    if "--real" in args:
+        return
+    cwd = os.getcwd()
+    stdin = sys.stdin
+    os.chdir(fuzz_dir)
+    sys.stdin = io.TextIOWrapper(io.BytesIO(b"lsmod\n"))
+    try:
+        capfd.readouterr()
+        rc = main([command, *args])
+        err = capfd.readouterr().err
+    finally:
+        os.chdir(cwd)
+        sys.stdin = stdin
+    assert isinstance(rc, int)
+    assert "Traceback" not in err and "internal error" not in err, err
+
+
+# ------------------------------------------------------------------------------ the shell
+X2000 = "x" * 2000
+# (setup, line, status, stdout, stderr, compare with the real bash). setup "hello": hello.ko
+# is loaded first. kmod texts: tools/insmod.c do_insmod and mod_strerror, tools/rmmod.c,
+# tools/lsmod.c ("Usage: %s"); glibc getopt's "invalid option -- 'z'" / "unrecognized option".
+SHELL_ROWS = [
+    ("", "insmod", 1, "", "insmod: ERROR: missing filename.\n", False),
+    ("", "insmod -", 1, "", "insmod: ERROR: this tool does not support loading from stdin!\n",
+     False),
+    ("", "insmod missing.ko", 1, "",
+     "insmod: ERROR: could not load module missing.ko: No such file or directory\n", False),
+    ("", "insmod hello", 1, "", "insmod: ERROR: could not insert module hello: Is a directory\n",
+     False),
+    ("", "insmod hello/hello.c", 1, "",
+     "insmod: ERROR: could not insert module hello/hello.c: Invalid module format\n", False),
+    ("", "insmod -z hello/hello.ko", 1, "", "insmod: invalid option -- 'z'\n", False),
+    ("", "insmod --bogus hello/hello.ko", 1, "", "insmod: unrecognized option '--bogus'\n",
+     False),
+    # kernel/params.c parse_args: param_set_int fails -> EINVAL, "Invalid parameters" (kmod)
+    ("", "insmod hello/hello.ko count=abc", 1, "",
+     "insmod: ERROR: could not insert module hello/hello.ko: Invalid parameters\n", False),
+    ("", "insmod hello/hello.ko count", 1, "",
+     "insmod: ERROR: could not insert module hello/hello.ko: Invalid parameters\n", False),
+    # kstrtoint -> -ERANGE, which parse_args returns as is
+    ("", "insmod hello/hello.ko count=99999999999999999999", 1, "",
+     "insmod: ERROR: could not insert module hello/hello.ko: Numerical result out of range\n",
+     False),
+    # param_set_charp: strlen(val) > 1024 -> -ENOSPC
+    ("", f"insmod hello/hello.ko whom={X2000}", 1, "",
+     "insmod: ERROR: could not insert module hello/hello.ko: No space left on device\n", False),
+    ("hello", "insmod hello/hello.ko", 1, "",
+     "insmod: ERROR: could not insert module hello/hello.ko: File exists\n", False),
+    ("", "rmmod", 1, "", "rmmod: ERROR: missing module name.\n", False),
+    ("", "rmmod nothere", 1, "", "rmmod: ERROR: Module nothere is not currently loaded\n", False),
+    ("", "rmmod -z hello", 1, "", "rmmod: invalid option -- 'z'\n", False),
+    ("", "lsmod extra", 1, "", "Usage: lsmod\n", False),
+    ("hello", "echo 1 > /sys/module/hello/refcnt", 1, "",
+     "bash: /sys/module/hello/refcnt: Permission denied\n", False),
+    ("hello", "echo 1 > /sys/module/hello", 1, "", "bash: /sys/module/hello: Is a directory\n",
+     False),
+    ("", "echo 1 > /sys/module/nothere/refcnt", 1, "",
+     "bash: /sys/module/nothere/refcnt: No such file or directory\n", False),
+    # bash itself: the same line through the real bash gives the same text (bash -c adds
+    # "line 1: " after "bash: ", which the comparison removes)
+    ("", "lsmdo", 127, "", "bash: lsmdo: command not found\n", True),
+    ("", "cd /nowhere", 1, "", "bash: cd: /nowhere: No such file or directory\n", True),
+    ("", "cd /etc/passwd", 1, "", "bash: cd: /etc/passwd: Not a directory\n", True),
+    ("", "cd a b", 1, "", "bash: cd: too many arguments\n", True),
+    ("", "cat /nothere", 1, "", "cat: /nothere: No such file or directory\n", True),
+    ("", "echo 1 >", 2, "", "bash: syntax error near unexpected token `newline'\n", True),
+    ("", "cat <", 2, "", "bash: syntax error near unexpected token `newline'\n", True),
+    ("", "exec 3<", 2, "", "bash: syntax error near unexpected token `newline'\n", True),
+    ("", "exec 3</nothere", 1, "", "bash: /nothere: No such file or directory\n", True),
+    ("", "exec 9<&-", 0, "", "", True),
+    ("", "echo 1 > /nothere/x", 1, "", "bash: /nothere/x: No such file or directory\n", True),
+    ("", "echo 'unclosed", 2, "", "bash: unexpected EOF while looking for matching `''\n", True),
+    ("", 'echo "unclosed', 2, "", "bash: unexpected EOF while looking for matching `\"'\n", True),
+    # (bash -c exits 127 here, bash SCRIPT 2: see test_sim_syntax_error_inside_command_...)
+    ("", "echo $(ls |)", 2, "", "bash: syntax error near unexpected token `)'\n", False),
+    ("", "echo ${}", 1, "", "bash: ${}: bad substitution\n", True),
+    ("", "echo ${1a}; echo not reached", 1, "", "bash: ${1a}: bad substitution\n", True),
+    ("", "echo $(cat /nothere)", 0, "\n", "cat: /nothere: No such file or directory\n", True),
+    ("", "\x01x", 127, "", "bash: $'\\001x': command not found\n", True),
+    # our own refusals: one line saying what the simulated shell does not do
+    ("", "echo $((1+1))", 2, "",
+     "kshell: arithmetic expansion '$((...))' is not supported in this simulated shell\n",
+     False),
+    ("", "echo ${x:-y}", 2, "",
+     "kshell: the parameter expansion '${x:-y}' is not supported in this simulated shell\n",
+     False),
+    ("", "echo " + "$(" * 40 + ")" * 40, 2, "", "kshell: command substitution nested more "
+     "than 32 deep is not supported in this simulated shell\n", False),
+    ("", "exec 1</proc/modules", 1, "",
+     "kshell: exec redirections of stdin/stdout/stderr are not supported\n", False),
+]
+
+
+def bash_reference(line: str) -> tuple[int, str, str]:
+    proc = real(["bash", "-c", line], cwd=Path("/"))
+    first = proc.stderr.splitlines()[0] + "\n" if proc.stderr else ""
+    for prefix in ("bash: -c: line 1: ", "bash: line 1: "):
+        first = first.replace(prefix, "bash: ", 1)
+    return proc.returncode, proc.stdout, first
+
+
+def course_files_digest() -> str:
+    return tree_digest(modules_dir())
+
+
+@pytest.fixture(scope="module")
+def course_files():
+    before = course_files_digest()
+    yield
+    assert course_files_digest() == before, "a shell line changed the course files"
+
+
+@pytest.mark.parametrize("setup,line,rc,out,err,bash", SHELL_ROWS,
+                         ids=[r[1][:40] for r in SHELL_ROWS])
+def test_shell_refusals(setup, line, rc, out, err, bash, course_files):
+    from kcourse.shell import Shell
+
+    sh = Shell()
+    if setup:
+        assert sh.run(f"insmod {setup}/{setup}.ko").rc == 0
+    before = sh.kernel.snapshot()
+    got = sh.run(line)
+    assert (got.rc, got.stdout, got.stderr) == (rc, out, err)
+    assert sh.kernel.snapshot() == before
+    if bash:
+        assert bash_reference(line) == (rc, out, err)
+
+
+@pytest.mark.parametrize("line,same_as", [
+    ("insmod hello/hello.ko\0", "insmod hello/hello.ko"),   # bash drops NUL bytes it reads
+    ("in\0smod hello/hello.ko", "insmod hello/hello.ko"),
+    ("cat /proc/mod\0ules", "cat /proc/modules"),
+    ("\0", ""),
+])
+def test_shell_drops_nul_bytes_like_bash(line, same_as):
+    from kcourse.shell import Shell
+
+    a, b = Shell(), Shell()
+    got, want = a.run(line), b.run(same_as)
+    assert (got.stdout, got.stderr, got.rc) == (want.stdout, want.stderr, want.rc)
+    assert a.kernel.snapshot() == b.kernel.snapshot()
+
+
+@pytest.mark.parametrize("line,err", [
+    ("cat " + "a/" * 5000, "cat: {arg}: File name too long\n"),
+    ("cat /" + "x" * 300, "cat: {arg}: File name too long\n"),
+    # kmod_module_new_from_path: stat() fails, "could not load module" (tools/insmod.c)
+    ("insmod /" + "x" * 300, "insmod: ERROR: could not load module {arg}: File name too long\n"),
+    ("ls /" + "x" * 300, "ls: cannot access '{arg}': File name too long\n"),
+])
+def test_shell_long_names(line, err):
+    """ENAMETOOLONG from the host's file system is a message, as from the real tools."""
+    from kcourse.shell import Shell
+
+    sh = Shell()
+    before = sh.kernel.snapshot()
+    got = sh.run(line)
+    assert got.rc != 0 and got.stderr == err.format(arg=line.split(" ", 1)[1])
+    assert sh.kernel.snapshot() == before
+
+
+def test_shell_host_special_files(bad):
+    """A FIFO would block a reader forever: the simulated machine refuses it in one line."""
+    from kcourse.shell import Shell
+
+    sh = Shell()
+    before = sh.kernel.snapshot()
+    fifo, loop = bad["fifo"], bad["loop"]
+
+    def run(line):
+        got = sh.run(line)
+        return got.stdout, got.stderr, got.rc
+
+    assert run(f"cat {fifo}") == ("", f"cat: {fifo}: Operation not supported\n", 1)
+    assert run(f"cat < {fifo}") == ("", f"bash: {fifo}: Operation not supported\n", 1)
+    assert run(f"cat {loop}") == ("", f"cat: {loop}: Too many levels of symbolic links\n", 1)
+    got = sh.run(f"insmod {bad['dir']}")
+    assert got.stderr == f"insmod: ERROR: could not insert module {bad['dir']}: Is a directory\n"
+    got = sh.run(f"insmod {loop}")
+    assert got.stderr == (f"insmod: ERROR: could not load module {loop}: Too many levels of "
+                          "symbolic links\n")
+    assert sh.kernel.snapshot() == before
+
+
+def test_dmesg_escapes_what_does_not_print():
+    """util-linux dmesg safe_fwrite: the kernel's "Invalid ELF header magic: != \\177ELF"
+    shows as \\x7fELF (seen on Debian's kernel under QEMU)."""
+    from kcourse.shell import Shell
+
+    sh = Shell()
+    assert sh.run("insmod hello/hello.c").rc == 1
+    assert sh.run("dmesg").stdout.endswith("] Invalid ELF header magic: != \\x7fELF\n")
+
+
+# ------------------------------------------------------------------------------ %%kshell
+@pytest.fixture
+def ipython():
+    from IPython.testing.globalipapp import get_ipython
+
+    from kcourse import magic
+
+    ip = get_ipython()
+    ip.run_line_magic("load_ext", "kcourse.magic")
+    magic.notebook_shell(new=True)
+    return ip
+
+
+def run_cell(ip, text: str, capsys) -> tuple[str, str]:
+    result = ip.run_cell(text)
+    out, err = capsys.readouterr()
+    assert result.error_in_exec is None and result.error_before_exec is None
+    assert "Traceback" not in out + err
+    return out, err
+
+
+@pytest.mark.parametrize("options,err", [
+    ("--bogus", "%%kshell: unknown option --bogus (use --new, --real, -q)\n"),
+    ("--nwe", "%%kshell: unknown option --nwe (use --new, --real, -q)\n"),
+    ('"unclosed', "%%kshell: No closing quotation (options: --new, --real, -q)\n"),
+])
+def test_kshell_option_errors(ipython, capsys, options, err):
+    from kcourse import magic
+
+    run_cell(ipython, "%%kshell\ninsmod hello/hello.ko\n", capsys)
+    before = magic.notebook_shell().kernel.snapshot()
+    assert run_cell(ipython, f"%%kshell {options}\nrmmod hello\n", capsys) == ("", err)
+    assert magic.notebook_shell().kernel.snapshot() == before
+
+
+def test_kshell_bad_lines_keep_the_machine(ipython, capsys):
+    from kcourse import magic
+
+    run_cell(ipython, "%%kshell\ninsmod hello/hello.ko\n", capsys)
+    before = magic.notebook_shell().kernel.snapshot()
+    out, err = run_cell(ipython, "%%kshell\nlsmdo\ninsmod hello/hello.ko count=abc\n"
+                                 "rmmod nothere\necho 1 > /sys/module/hello/refcnt\n"
+                                 "exec 3<\necho never\n", capsys)
+    assert err == ""
+    assert out == ("# lsmdo\nbash: lsmdo: command not found\n"
+                   "# insmod hello/hello.ko count=abc\n"
+                   "insmod: ERROR: could not insert module hello/hello.ko: File exists\n"
+                   "# rmmod nothere\nrmmod: ERROR: Module nothere is not currently loaded\n"
+                   "# echo 1 > /sys/module/hello/refcnt\n"
+                   "bash: /sys/module/hello/refcnt: Permission denied\n"
+                   "# exec 3<\nbash: syntax error near unexpected token `newline'\n")
+    assert magic.notebook_shell().kernel.snapshot() == before
+
+
+def test_kshell_lab_failure_and_bugs_are_one_line(ipython, capsys, monkeypatch):
+    from kcourse import magic
+
+    def no_lab(new=False):
+        raise KcourseError("QEMU is not installed\n(apt-get install qemu-system-x86)")
+
+    monkeypatch.setattr(magic, "notebook_real_shell", no_lab)
+    assert run_cell(ipython, "%%kshell --real\nlsmod\n", capsys) == (
+        "", "%%kshell: QEMU is not installed (apt-get install qemu-system-x86)\n")
+
+    def bug(text):
+        raise RuntimeError("something broke")
+
+    monkeypatch.setattr(magic.notebook_shell(), "run_script", bug)
+    monkeypatch.delenv("KCOURSE_DEBUG", raising=False)
+    out, err = run_cell(ipython, "%%kshell\nlsmod\n", capsys)
+    assert out == "" and err == ("%%kshell: internal error: RuntimeError: something broke "
+                                 "(please report it)\n")
