@@ -109,6 +109,12 @@ def test_same_code_in_user_space_is_fine():
     assert run.ok and run.size == STK_LIM
     over = stack.run_user([("main", 48), ("huge", 9 * 1024 * 1024)])
     assert over.outcome == "segfault" and "segfault at" in over.text
+    # show_signal_msg (arch/x86/mm/fault.c, 6.1): ip lies in the mapping print_vma_addr names,
+    # error 6 = user-mode write (trap_pf.h), sp 16-byte aligned (x86-64 psABI 3.2.2)
+    m = re.search(r"ip ([0-9a-f]{16}) sp ([0-9a-f]{16}) error 6 "
+                  r"in a\.out\[([0-9a-f]+)\+([0-9a-f]+)\]", over.text)
+    ip, sp, start, size = (int(g, 16) for g in m.groups())
+    assert start <= ip < start + size and sp % 16 == 0
 
 
 def test_report_goes_through_machine_taint():

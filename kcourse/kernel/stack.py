@@ -31,7 +31,7 @@ import random
 from dataclasses import dataclass, field
 
 from kcourse.kernel import oops
-from kcourse.userspace import STK_LIM
+from kcourse.userspace import STK_LIM, ProcessDied, UserSystem
 
 PAGE_SIZE = 4096
 FRAME_WARN = 2048  # CONFIG_FRAME_WARN in Debian's 6.1 config
@@ -131,21 +131,27 @@ def run_kernel(frames: list[tuple[str, int]], version: str = "6.1", depth: int =
     return StackRun("kernel", size, deepest, False, outcome, head + body, panicked)
 
 
-def run_user(frames: list[tuple[str, int]], limit: int = STK_LIM, comm: str = "a.out",
-             pid: int = 4321) -> StackRun:
-    """The same call chain in a user process: fine until RLIMIT_STACK, then SIGSEGV."""
-    used = 0
-    deepest = 0
-    for _, frame in frames:
-        used += 8 + frame
-        deepest = max(deepest, used)
-    if deepest <= limit:
-        return StackRun("user", limit, deepest, True, "ok")
-    line = (oops.KERN_INFO, f"{comm}[{pid}]: segfault at 7ffd{(limit - deepest) & 0xFFFFFFF:08x} "
-                            f"ip 000055d000001139 sp 00007ffd{(limit - deepest) & 0xFFFFFFF:08x} "
-                            f"error 6 in {comm}[55d000000000+1000] "
-                            "likely on CPU 0 (core 0, socket 0)")
-    return StackRun("user", limit, deepest, False, "segfault", [line])
+def run_user(frames: list[tuple[str, int]], limit: int = STK_LIM,
+             comm: str = "a.out") -> StackRun:
+    """The same call chain in a user process: fine until RLIMIT_STACK, then SIGSEGV.
+
+    Runs on kcourse.userspace's process model, so the segfault line is the one that model
+    prints (show_signal_msg, arch/x86/mm/fault.c), with ip inside the code mapping it names.
+    Each frame costs its locals plus the 8-byte return address its call pushes."""
+    system = UserSystem()
+    proc = system.spawn(comm)
+    proc.threads[0].stack_limit = limit
+
+    def chain(rest: list[tuple[str, int]]) -> None:
+        if rest:
+            proc.call(8 + rest[0][1], lambda: chain(rest[1:]))
+
+    try:
+        chain(list(frames))
+    except ProcessDied:
+        lines = [(oops.KERN_INFO, line) for line in system.kernel_log]
+        return StackRun("user", limit, proc.threads[0].deepest, False, "segfault", lines)
+    return StackRun("user", limit, proc.threads[0].deepest, True, "ok")
 
 
 def _hashed(rng: random.Random) -> str:
