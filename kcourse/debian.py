@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from kcourse.errors import KcourseError
@@ -44,9 +45,14 @@ def kernel_release(flavour: str = "amd64") -> str:
     return match.group(1)
 
 
+def package_dir(package: str) -> Path:
+    """Where fetch_package unpacks `package`: cache_dir()/debian/<package>/."""
+    return cache_dir() / "debian" / package
+
+
 def fetch_package(package: str) -> Path:
     """Download and unpack one package; return the folder it was unpacked into (cached)."""
-    target = cache_dir() / "debian" / package
+    target = package_dir(package)
     done = target / ".unpacked"
     if done.exists():
         return target
@@ -71,3 +77,48 @@ def image_modules_dir(flavour: str = "amd64") -> Path:
     if not path.is_dir():
         raise DebianUnavailable(f"linux-image-{release} has no lib/modules/{release}")
     return path
+
+
+def cached_image_modules_dir(release: str | None = None) -> Path | None:
+    """/lib/modules/<release> of Debian's linux-image-<release> if the cache holds it, else None.
+
+    Never downloads: it only looks for what fetch_package left (the package unpacked, its
+    `.unpacked` mark written last). release=None means the release apt offers now
+    (kernel_release, which reads apt's local lists); None when apt cannot say.
+    """
+    if release is None:
+        try:
+            release = kernel_release("amd64")
+        except DebianUnavailable:
+            return None
+    package = package_dir(f"linux-image-{release}")
+    tree = package / "lib" / "modules" / release
+    return tree if (package / ".unpacked").exists() and tree.is_dir() else None
+
+
+def modname(name: str) -> str:
+    """kmod's modname_normalize (libkmod-util.c): '-' becomes '_', the name ends at a '.'."""
+    return name.split(".", 1)[0].replace("-", "_")
+
+
+def depends_closure(wanted: Iterable[str], depends: Callable[[str], str | None]) -> list[str]:
+    """The named modules and every module their `depends=` tags name, transitively.
+
+    depends(name) gives a module's depends= value ('' when it has none; modpost writes it:
+    the modules whose exports this one uses), None when the tree has no such module. Names
+    are kmod's (modname), in the order found. The real-kernel lab stages this set in its
+    guest (kcourse.lab.prepare) and the simulator puts the same set in its module tree
+    (kcourse.shell.moddir), so both /lib/modules hold the same files.
+    """
+    chosen: list[str] = []
+    todo = [modname(n) for n in wanted]
+    while todo:
+        name = todo.pop()
+        if name in chosen:
+            continue
+        value = depends(name)
+        if value is None:
+            raise KcourseError(f"Debian's kernel has no module named {name}")
+        chosen.append(name)
+        todo += [modname(d) for d in value.split(",") if d]
+    return chosen

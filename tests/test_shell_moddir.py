@@ -96,7 +96,72 @@ def test_a_missing_cache_is_one_clear_error(tmp_path, monkeypatch):
     with pytest.raises(DebianTreeMissing) as info:
         Shell(debian_tree=True)
     assert isinstance(info.value, KcourseError) and "\n" not in str(info.value)
+    assert "kcourse lab-prepare --modules-only" in str(info.value)  # the command that fetches
     assert not (tmp_path / "kcourse" / "debian").exists()  # nothing was downloaded
+
+
+def test_cached_image_modules_dir_never_downloads(tmp_path, monkeypatch):
+    from kcourse import debian
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(debian, "_run", lambda *a, **k: pytest.fail("ran " + " ".join(a[0])))
+    release = "6.1.0-56-amd64"
+    assert debian.cached_image_modules_dir(release) is None
+    tree = tmp_path / "kcourse/debian" / f"linux-image-{release}/lib/modules" / release
+    tree.mkdir(parents=True)
+    assert debian.cached_image_modules_dir(release) is None  # dpkg -x did not finish
+    (tree.parents[2] / ".unpacked").write_text("linux-image\n")
+    assert debian.cached_image_modules_dir(release) == tree
+
+
+def fake_fetch(source, calls):
+    """A _fetch that 'downloads' by copying the files of `source` (a cached Debian tree's
+    8021q closure) into the package's place in the (temporary) cache, as dpkg -x would."""
+    from kcourse import debian
+
+    def fetch(package):
+        calls.append(package)
+        release = package.removeprefix("linux-image-")
+        target = debian.package_dir(package)
+        tree = target / "lib" / "modules" / release
+        for rel in ["kernel/net/8021q/8021q.ko", "kernel/net/802/garp.ko",
+                    "kernel/net/802/mrp.ko", "kernel/net/802/stp.ko", "kernel/net/llc/llc.ko",
+                    "modules.order", "modules.builtin"]:
+            (tree / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source / rel, tree / rel)
+        (target / ".unpacked").write_text(package + "\n")
+        return target
+    return fetch
+
+
+def test_lab_prepare_modules_only_fetches_and_indexes_without_qemu(
+        request, tmp_path, monkeypatch, capsys):
+    from kcourse.lab import cli, prepare
+
+    source = debian_shell(request, ["8021q"]).tree.files["kernel/net/8021q/8021q.ko"]
+    source = source.parents[3]  # .../lib/modules/<release>
+    calls: list[str] = []
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv("KCOURSE_QEMU", "/nonexistent/qemu-system-x86_64")
+    monkeypatch.setattr(prepare, "_fetch", fake_fetch(source, calls))
+    assert cli.prepare_main(["--modules-only"]) == 0
+    release = Shell().release
+    assert calls == [f"linux-image-{release}"]
+    out = capsys.readouterr()
+    assert out.out == (f"{release}: Debian's module tree cached, 5 modules indexed "
+                       "(kcourse sim --debian)\n")
+    assert "downloading" in out.err and "indexing" in out.err
+    assert (tmp_path / "kcourse" / "sim" / f"depmod-{release}.json").is_file()
+    sh = Shell(debian_tree=True)  # now found in the cache
+    assert sh.run("modprobe 8021q").rc == 0
+    assert cli.prepare_main(["--modules-only"]) == 0 and len(calls) == 1  # cached: no fetch
+
+
+def test_lab_prepare_refuses_unknown_options():
+    from kcourse.lab import cli
+
+    with pytest.raises(KcourseError, match=r"usage: kcourse lab-prepare \[--modules-only\]"):
+        cli.prepare_main(["--modules"])
 
 
 def test_an_unknown_debian_module_is_refused(request):

@@ -2,8 +2,10 @@
 
     kcourse sim --real [--transcript] [SCRIPT]   real_sim_main: the `kcourse sim` contract,
                                                  on Debian's kernel under QEMU
-    kcourse lab-prepare                          prepare_main: fetch and build the lab now,
-                                                 printing each step
+    kcourse lab-prepare [--modules-only]         prepare_main: fetch and build the lab now,
+                                                 printing each step; --modules-only: only
+                                                 Debian's module tree, for the simulator
+                                                 (`kcourse sim --debian`), no QEMU needed
 
 Each returns an exit status; errors are KcourseError (one line, no traceback).
 """
@@ -63,10 +65,24 @@ def real_sim_main(argv: list[str]) -> int:
     return results[-1].rc if results else 0
 
 
+PREPARE_USAGE = "usage: kcourse lab-prepare [--modules-only]"
+
+
 def prepare_main(argv: list[str]) -> int:
-    """`kcourse lab-prepare`: everything the lab needs, fetched and built now."""
+    """`kcourse lab-prepare`: everything the lab needs, fetched and built now.
+    `--modules-only`: Debian's module tree only (fetched and indexed for the simulator)."""
+    if argv in (["-h"], ["--help"]):
+        print(PREPARE_USAGE)
+        return 0
+    if argv not in ([], ["--modules-only"]):
+        raise KcourseError(PREPARE_USAGE)
     if argv:
-        raise KcourseError("usage: kcourse lab-prepare")
+        from kcourse.lab.prepare import prepare_modules
+
+        release, count = prepare_modules(progress=_progress)
+        print(f"{release}: Debian's module tree cached, {count} modules indexed "
+              "(kcourse sim --debian)")
+        return 0
     from kcourse.lab.prepare import prepare
 
     lab = prepare(progress=_progress)

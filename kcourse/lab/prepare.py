@@ -143,31 +143,19 @@ def course_modules(release: str, progress: Progress = _quiet) -> dict[str, Path]
 
 
 # ---------------------------------------------------------------- Debian modules
-def _module_paths(tree: Path) -> dict[str, Path]:
-    """Module name -> file, for Debian's tree (names normalised as kmod does: '-' -> '_')."""
-    out = {}
-    for path in sorted((tree / "kernel").rglob("*.ko*")):
-        out.setdefault(path.name.split(".", 1)[0].replace("-", "_"), path)
-    return out
-
-
 def debian_closure(tree: Path, names: tuple[str, ...]) -> dict[str, Path]:
-    """The named modules and everything their `depends=` tags pull in, transitively."""
+    """The named modules and everything their `depends=` tags pull in, transitively
+    (kcourse.debian.depends_closure, the set the simulator's tree holds too): name -> file."""
+    from kcourse.build.depmod import search_tree
+    from kcourse.debian import depends_closure
     from kcourse.elf.kofile import KoFile
 
-    paths = _module_paths(tree)
-    chosen: dict[str, Path] = {}
-    todo = [n.replace("-", "_") for n in names]
-    while todo:
-        name = todo.pop()
-        if name in chosen:
-            continue
-        if name not in paths:
-            raise KcourseError(f"Debian's kernel has no module named {name}")
-        chosen[name] = paths[name]
-        depends = KoFile(paths[name]).modinfo_get("depends") or ""
-        todo += [d.replace("-", "_") for d in depends.split(",") if d]
-    return chosen
+    paths = {name: path for name, (_rel, path) in search_tree(tree).items()}
+
+    def depends(name: str) -> str | None:
+        return (KoFile(paths[name]).modinfo_get("depends") or "") if name in paths else None
+
+    return {name: paths[name] for name in depends_closure(names, depends)}
 
 
 # ---------------------------------------------------------------- the archive
@@ -235,6 +223,33 @@ def _stage(root: Path, release: str, image_tree: Path, course: dict[str, Path],
         "debian_modules": sorted(chosen),
         "course_modules": sorted(course),
     }
+
+
+def simulator_release() -> str:
+    """The release the simulator imitates (data/kernel/kernel.json, `uname -r` in kcourse sim)."""
+    from kcourse.kernel.kernel import kernel_facts
+
+    return kernel_facts()["release"]
+
+
+def prepare_modules(progress: Progress = _quiet, release: str | None = None) -> tuple[str, int]:
+    """Debian's module tree alone, for the simulator (`kcourse sim --debian`, Shell(debian_tree=
+    ...)): linux-image-<release> fetched into the cache and what depmod reads from each module
+    indexed (kcourse.shell.moddir.scan). Needs apt and, once, the network; no QEMU. The release
+    is the simulator's. Returns (release, number of modules)."""
+    from kcourse.debian import cached_image_modules_dir
+    from kcourse.shell.moddir import scan
+
+    release = release or simulator_release()
+    tree = cached_image_modules_dir(release)
+    if tree is None:
+        progress(f"downloading linux-image-{release} (about 70 MB, once)")
+        tree = _fetch(f"linux-image-{release}") / "lib" / "modules" / release
+        if not tree.is_dir():
+            raise KcourseError(f"linux-image-{release} has no lib/modules/{release}")
+    progress(f"indexing Debian's modules for {release}")
+    found, _facts = scan(tree)
+    return release, len(found)
 
 
 def prepare(progress: Progress = _quiet, release: str | None = None,

@@ -4,8 +4,9 @@ The course modules sit under extra/, where `make modules_install` puts external 
 6.2 (scripts/Makefile.modinst: INSTALL_MOD_DIR ?= extra). Debian's own modules (kernel/...)
 join them only when asked for - `Shell(debian_tree=True)` for the whole tree of Debian's
 linux-image package, `Shell(debian_tree=("8021q", "dummy"))` for some modules and the modules
-their `depends=` tags pull in (the tree the real-kernel lab boots) - and only from the cache
-(kcourse.debian.fetch_package unpacks the package there): a Shell never downloads, and the
+their `depends=` tags pull in (kcourse.debian.depends_closure: the tree the real-kernel lab
+boots) - and only from the cache (kcourse.debian.cached_image_modules_dir; `kcourse
+lab-prepare --modules-only` fetches the package there): a Shell never downloads, and the
 default tree is the same on every machine, so notebook outputs do not depend on what a
 machine happens to hold in its cache. Debian's modules.order, modules.builtin and
 modules.builtin.modinfo come along as they are, as the package installs them.
@@ -29,6 +30,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kcourse import debian
 from kcourse.errors import KcourseError
 
 COPIED = ("modules.order", "modules.builtin", "modules.builtin.modinfo")  # installed as is
@@ -46,20 +48,16 @@ def modname(path: str) -> str:
 
 def normalize(name: str) -> str:
     """libkmod-util.c modname_normalize: '-' becomes '_', and the name ends at the first '.'."""
-    return name.split(".", 1)[0].replace("-", "_")
+    return debian.modname(name)
 
 
-def cached_debian_tree(release: str) -> Path | None:
-    """/lib/modules/<release> of Debian's linux-image-<release>, if the cache holds it.
+FETCH_HINT = "`kcourse lab-prepare --modules-only`"
 
-    The layout is kcourse.debian.fetch_package's: cache_dir()/debian/<package>/, with the
-    `.unpacked` mark written once dpkg -x finished. Never downloads.
-    """
-    from kcourse.paths import cache_dir
 
-    package = cache_dir() / "debian" / f"linux-image-{release}"
-    tree = package / "lib" / "modules" / release
-    return tree if (package / ".unpacked").exists() and tree.is_dir() else None
+def missing_tree_message(release: str) -> str:
+    """One line: Debian's tree for `release` is not cached, and the command that fetches it."""
+    return (f"Debian's modules for {release} are not in the cache: fetch them once with "
+            f"{FETCH_HINT} (about 70 MB)")
 
 
 @dataclass
@@ -84,15 +82,14 @@ class ModuleTree:
         """The course modules plus Debian's: all of them (modules=None), or the named ones
         and what their depends= tags pull in, transitively (as kcourse.lab.prepare stages
         the guest's tree). Raises DebianTreeMissing when the cache lacks the package."""
-        root = cached_debian_tree(release)
+        root = debian.cached_image_modules_dir(release)
         if root is None:
-            raise DebianTreeMissing(
-                f"Debian's modules for {release} are not in the cache: fetch them once with "
-                "`python -c 'import kcourse.debian as d; d.image_modules_dir()'` (about 70 MB)")
-        stamp = (root.parents[2] / ".unpacked").stat().st_mtime_ns
-        found, facts = _scan(root, stamp)
+            raise DebianTreeMissing(missing_tree_message(release))
+        found, facts = scan(root)
         if modules is not None:
-            found = _closure(found, facts, modules)
+            chosen = debian.depends_closure(
+                modules, lambda name: _depends(facts[name]) if name in facts else None)
+            found = {name: found[name] for name in chosen}
         tree = cls.course(release)
         for name, rel in found.items():
             tree.files.setdefault(rel, root / rel)
@@ -186,30 +183,24 @@ class ModuleTree:
         return found
 
 
+def scan(root: Path) -> tuple[dict[str, str], dict]:
+    """(modname -> relpath, modname -> depmod.ModuleFacts) of a Debian tree in the cache: what
+    depmod reads from every module, read once per process and unpacking (the stamp is the
+    mtime of fetch_package's .unpacked mark, two folders above lib/modules/<release>)."""
+    return _scan(root, (root.parents[2] / ".unpacked").stat().st_mtime_ns)
+
+
 @functools.lru_cache(maxsize=2)
 def _scan(root: Path, stamp: int) -> tuple[dict[str, str], dict]:
-    """(modname -> relpath, modname -> ModuleFacts) of a Debian tree, once per process and
-    unpacking (`stamp`: the mtime of fetch_package's .unpacked mark)."""
     from kcourse.build import depmod
 
     found = {name: rel for name, (rel, _path) in depmod.search_tree(root).items()}
     return found, _debian_facts(root, found)
 
 
-def _closure(found: dict[str, str], facts: dict, wanted: Iterable[str]) -> dict[str, str]:
-    """The named modules and every module their depends= tags name, transitively."""
-    chosen: dict[str, str] = {}
-    todo = [normalize(n) for n in wanted]
-    while todo:
-        name = todo.pop()
-        if name in chosen:
-            continue
-        if name not in found:
-            raise KcourseError(f"Debian's kernel has no module named {name}")
-        chosen[name] = found[name]
-        depends = next((v for k, v in facts[name].info if k == "depends"), "")
-        todo += [normalize(d) for d in depends.split(",") if d]
-    return chosen
+def _depends(facts) -> str:
+    """A module's depends= value from .modinfo ('' when it has none)."""
+    return next((v for k, v in facts.info if k == "depends"), "")
 
 
 def _debian_facts(root: Path, found: dict[str, str]) -> dict:
