@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from conftest import need_tool
 from kcourse.backend import CommandResult, format_transcript
 
 
@@ -82,3 +83,50 @@ def test_real_is_handed_to_the_lab(monkeypatch):
 def test_help():
     proc = sim("--help")
     assert proc.returncode == 0 and proc.stdout.startswith("usage: kcourse sim")
+
+
+def test_debian_puts_debians_whole_tree_in_lib_modules(debian_modules_dir):
+    """`--debian`: modprobe finds Debian's modules in the simulated /lib/modules. References:
+    kmod's own depmod on Debian's tree (`depmod -n -b`) for the order modprobe loads 8021q's
+    dependencies in, and Debian's kernel under QEMU (tests/scenarios/lab_debian.expected) for
+    lsmod after `modprobe dummy`."""
+    release = debian_modules_dir.name
+    depmod = need_tool("depmod")
+    index = subprocess.run([depmod, "-n", "-b", str(debian_modules_dir.parents[2]), release],
+                           capture_output=True, text=True, check=True).stdout
+    line = next(x for x in index.splitlines() if x.startswith("kernel/net/8021q/8021q.ko:"))
+    rel, _, deps = line.partition(":")
+    # libkmod-module.c kmod_module_parse_depline prepends each entry: modprobe loads the
+    # modules.dep list from its end, the module itself last.
+    order = [*reversed(deps.split()), rel]
+    proc = sim("--debian", "--transcript", stdin="modprobe -n -v 8021q\nmodprobe dummy\nlsmod\n")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == format_transcript([
+        CommandResult("modprobe -n -v 8021q",
+                      "".join(f"insmod /lib/modules/{release}/{r} \n" for r in order), "", 0),
+        CommandResult("modprobe dummy", "", "", 0),
+        CommandResult("lsmod", "Module                  Size  Used by\n"
+                               "dummy                  16384  0\n", "", 0),
+    ])
+    assert sim("--transcript", stdin="modprobe dummy\n").stdout.splitlines()[1] == (
+        f"modprobe: FATAL: Module dummy not found in directory /lib/modules/{release}")
+
+
+def test_debian_without_the_cache_is_one_line_naming_the_fetch_command(tmp_path):
+    import os
+
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path))
+    proc = subprocess.run([sys.executable, "-m", "kcourse.cli", "sim", "--debian"],
+                          input="insmod hello/hello.ko\n", capture_output=True, text=True,
+                          env=env, check=False)
+    assert (proc.returncode, proc.stdout) == (1, "")
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("kcourse sim: ")
+    assert "not in the cache" in proc.stderr
+    assert "`kcourse lab-prepare --modules-only`" in proc.stderr
+    assert not (tmp_path / "kcourse" / "debian").exists()  # nothing was downloaded
+
+
+def test_debian_and_real_are_refused_together():
+    proc = sim("--real", "--debian", stdin="lsmod\n")
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1
+    assert "--real and --debian" in proc.stderr

@@ -1,9 +1,12 @@
-"""`kcourse sim [--transcript] [SCRIPT]`: run shell lines against a fresh simulated kernel.
+"""`kcourse sim [--debian] [--transcript] [SCRIPT]`: shell lines on a fresh simulated kernel.
 
 Without --transcript each command's stdout and stderr go to ours, as `bash SCRIPT` would
 print them. With --transcript every line is shown as `$ <line>`, then its output, then
 `[rc=N]` (kcourse.backend.format_transcript). SCRIPT "-" or no SCRIPT reads stdin.
 `--real` runs the script on Debian's own kernel booted under QEMU instead (kcourse.lab).
+`--debian` puts Debian's whole module tree (kernel/...) next to the course modules in the
+simulated /lib/modules, from the cache only (`kcourse lab-prepare --modules-only` fetches it
+once), so `modprobe 8021q` finds Debian's module and its dependencies.
 
 A script bash would refuse as binary (an ELF file, a NUL byte in its first line) is refused
 the same way: `SCRIPT: SCRIPT: cannot execute binary file`, status 126. Other NUL bytes are
@@ -22,15 +25,20 @@ import sys
 from kcourse.backend import format_transcript
 from kcourse.errors import KcourseError
 
+# --debian is described in the help text below the usage line; the line itself stays as
+# tests/test_bad_input.py (another helper's, being edited) expects it for now.
 USAGE = "usage: kcourse sim [--real] [--transcript] [SCRIPT]"
 
 
 def sim_main(argv: list[str]) -> int:
+    if "--real" in argv and "--debian" in argv:
+        raise KcourseError("--real and --debian do not go together: the real kernel's guest "
+                           "holds the lab's Debian modules already")
     if "--real" in argv:  # the same contract on Debian's kernel under QEMU (kcourse.lab)
         from kcourse.lab.cli import real_sim_main
 
         return real_sim_main(argv)
-    transcript, files = False, []
+    transcript, debian, files = False, False, []
     for arg in argv:
         if arg in ("-h", "--help"):
             print(USAGE)
@@ -38,12 +46,19 @@ def sim_main(argv: list[str]) -> int:
             return 0
         if arg == "--transcript":
             transcript = True
+        elif arg == "--debian":
+            debian = True
         elif arg.startswith("-") and arg != "-":
             raise KcourseError(f"unknown option '{arg}' ({USAGE})")
         else:
             files.append(arg)
     if len(files) > 1:
         raise KcourseError(f"one SCRIPT at most ({USAGE})")
+    from kcourse.shell.core import Shell
+
+    # Before the script is read: a missing Debian tree is one line (DebianTreeMissing names
+    # the command that fetches it), with nothing run.
+    shell = Shell(debian_tree=debian)
     name = files[0] if files else "-"
     if name == "-":
         stream = getattr(sys.stdin, "buffer", None)
@@ -68,9 +83,6 @@ def sim_main(argv: list[str]) -> int:
     # bash reads the script as bytes and drops NULs (input.c); other bytes pass through
     text = raw.replace(b"\0", b"").decode("utf-8", "surrogateescape")
 
-    from kcourse.shell.core import Shell
-
-    shell = Shell()
     results = shell.run_script(text)
     if shell.syntax_error and results:
         bad = results.pop()
