@@ -147,3 +147,41 @@ def test_expected_transcript_matches_real_kernel(name, real_runs):
     expected = read_expected(name)
     assert real_text == expected, first_difference(expected, real_text).replace(
         "simulator", "expected")
+
+
+# ------------------------------------------------------------------ lesson 05's sessions
+def _fields(results) -> list[tuple]:
+    return [(r.line, r.stdout, r.stderr, r.rc, tuple(r.dmesg)) for r in results]
+
+
+@pytest.mark.parametrize("session", ["internals", "breaking", "debian"])
+def test_lesson_sessions_in_the_simulator_match_the_real_recording(session, debian_modules_dir,
+                                                                   monkeypatch):
+    """kcourse.lab.lesson's sessions in the simulator (the "debian" one with the lab's Debian
+    modules in /lib/modules) against kcourse/lab/recordings.py, recorded on the real kernel."""
+    from kcourse.backend import CommandResult
+    from kcourse.lab import lesson, recordings
+
+    monkeypatch.setenv("KCOURSE_REQUIRE_REAL", "1")  # no replay: the simulator must run
+    real = [CommandResult(**item) for item in recordings.SESSIONS[session]]
+    assert _fields(lesson.simulator_results(session)) == _fields(real)
+
+
+def test_lesson_debian_session_without_the_cache_replays_and_says_so(tmp_path, monkeypatch,
+                                                                      capsys):
+    from kcourse.lab import lesson, recordings
+    from kcourse.shell.moddir import DebianTreeMissing
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setenv("KCOURSE_QEMU", "/nonexistent/qemu")
+    monkeypatch.delenv("KCOURSE_REQUIRE_REAL", raising=False)
+    monkeypatch.setattr(lesson, "_LAB", None)
+    assert lesson.status() is False
+    assert "kcourse lab-prepare --modules-only" in capsys.readouterr().out
+    replayed = lesson.simulator_results("debian")
+    assert _fields(replayed) == _fields(
+        [CommandResult(**item) for item in recordings.SESSIONS["debian"]])
+    assert lesson.simulator_results("internals")[0].rc == 0  # the others still simulate
+    monkeypatch.setenv("KCOURSE_REQUIRE_REAL", "1")
+    with pytest.raises(DebianTreeMissing):
+        lesson.simulator_results("debian")

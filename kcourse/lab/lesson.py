@@ -12,6 +12,13 @@ silent replay.
 
 Printed results are normalised (kcourse.lab.compare: addresses and timestamps masked), so a
 live run prints exactly what the recording holds.
+
+The "debian" session loads Debian's own modules: its simulator side runs with the same Debian
+modules in the simulated /lib/modules as the guest's (Shell(debian_tree=DEBIAN_MODULES)), read
+from Debian's linux-image package in the cache, which the lab's preparation fetches (or
+`kcourse lab-prepare --modules-only`, without QEMU). A machine whose cache lacks it (no QEMU,
+never prepared) replays the recording on that side too, and the status cell says so; under CI
+a missing tree is an error.
 """
 
 from __future__ import annotations
@@ -55,7 +62,7 @@ SESSIONS: dict[str, list[str]] = {
         "rmmod hello",
         "dmesg",
     ],
-    # Debian's own modules: signed, in-tree, loaded with their dependencies (real side only).
+    # Debian's own modules: signed, in-tree, loaded with their dependencies.
     "debian": [
         "modprobe 8021q",
         "lsmod",
@@ -66,6 +73,9 @@ SESSIONS: dict[str, list[str]] = {
     ],
 }
 
+
+# Sessions whose simulated /lib/modules also holds the lab's Debian modules.
+DEBIAN_SESSIONS = ("debian",)
 
 _LAB = None  # the prepared lab, once a live run was possible
 _WHY = ""  # why the last attempt could not prepare it
@@ -110,12 +120,29 @@ def status() -> bool:
         raise
     if lab is not None:
         print(f"QEMU found: the real-kernel cells boot Debian's {lab.release} live.")
+        _debian_status()
         return True
     why = "QEMU is not installed" if not available() else f"the lab is not ready ({_WHY})"
     print(f"{why}: the real-kernel cells show a recording made on {recordings.RELEASE} "
           "(apt-get install qemu-system-x86 busybox-static, with network once, to run them "
           "live).")
+    _debian_status()
     return False
+
+
+def _debian_tree_cached() -> bool:
+    """Whether Debian's module tree for the simulator's release is in the cache."""
+    from kcourse.debian import cached_image_modules_dir
+    from kcourse.lab.prepare import simulator_release
+
+    return cached_image_modules_dir(simulator_release()) is not None
+
+
+def _debian_status() -> None:
+    if not _debian_tree_cached():
+        print("Debian's modules are not in the cache: the simulator side of the Debian session "
+              "shows the recording too (`kcourse lab-prepare --modules-only` fetches them, "
+              "about 70 MB, no QEMU needed).")
 
 
 def _normalised(result: CommandResult) -> CommandResult:
@@ -143,10 +170,24 @@ def real_results(name: str) -> list[CommandResult]:
 
 
 def simulator_results(name: str) -> list[CommandResult]:
+    """The session in a fresh simulated kernel; for DEBIAN_SESSIONS its /lib/modules holds the
+    same Debian modules as the guest's (kcourse.lab.prepare.DEBIAN_MODULES and their
+    depends= closure). Without Debian's tree in the cache, that session replays the recording
+    (an error under KCOURSE_REQUIRE_REAL=1)."""
+    from kcourse.lab.prepare import DEBIAN_MODULES
     from kcourse.shell import Shell
+    from kcourse.shell.moddir import DebianTreeMissing
 
     _prepare_files()
-    return [_normalised(r) for r in Shell().run_script("\n".join(SESSIONS[name]))]
+    try:
+        shell = Shell(debian_tree=DEBIAN_MODULES if name in DEBIAN_SESSIONS else False)
+    except DebianTreeMissing:
+        if _require_real():
+            raise
+        from kcourse.lab import recordings
+
+        return [CommandResult(**item) for item in recordings.SESSIONS[name]]
+    return [_normalised(r) for r in shell.run_script("\n".join(SESSIONS[name]))]
 
 
 def show(name: str) -> None:
