@@ -31,9 +31,47 @@ def test_module_flags():
     assert oops.module_flags(oe, "coming") == "(OE+)"
     assert oops.module_flags(0, "going") == "(-)"
     assert oops.module_flags(0, "live") == ""
-    machine = oops.Machine(modules=[("b", oe, "live"), ("a", 0, "live")], last_unloaded="c")
-    # main.c:3143-3157 print_modules
-    assert machine.modules_line() == "Modules linked in: b(OE) a [last unloaded: c]"
+    # main.c:3001: with show_state false (delete_module, main.c:765) an untainted module has
+    # no flags at all, a tainted one its letters without the state's - or +
+    assert oops.module_flags(0, "going", show_state=False) == ""
+    assert oops.module_flags(oe, "going", show_state=False) == "(OE)"
+    machine = oops.Machine(modules=[("b", oe, "live"), ("a", 0, "live")], last_unloaded="c",
+                           last_unloaded_taints="(OE)")
+    # main.c:3143-3157 print_modules; the last unloaded module's name and flags kept by
+    # delete_module (main.c:764-765) and printed as " [last unloaded: %s%s]" (main.c:3155)
+    assert machine.modules_line() == "Modules linked in: b(OE) a [last unloaded: c(OE)]"
+
+
+def test_last_unloaded_keeps_the_modules_taint_flags():
+    """Debian's 6.1.0-56-amd64 under QEMU (-cpu max, so SMAP makes baduser's write oops),
+    after `insmod leaker/leaker.ko; rmmod leaker; insmod baduser/baduser.ko` and a write to
+    /dev/baduser, printed `Modules linked in: baduser(OE) [last unloaded: leaker(OE)]`; with
+    `modprobe dummy; rmmod dummy` (signed, in-tree) instead: `[last unloaded: dummy]`."""
+    k = Kernel(seed=0)
+    assert k.machine().modules_line() == "Modules linked in:"  # nothing unloaded yet
+    k.finit_module(course_module("leaker"))
+    k.delete_module("leaker")
+    k.finit_module(course_module("baduser"))
+    assert k.machine().modules_line() == (
+        "Modules linked in: baduser(OE) [last unloaded: leaker(OE)]")
+
+
+def test_last_unloaded_untainted_module_has_no_flags(debian_modules_dir):
+    """The real run of the docstring above, with Debian's dummy unloaded last."""
+    from kcourse.lab.prepare import DEBIAN_MODULES
+    from kcourse.shell import Shell
+    from kcourse.shell.moddir import DebianTreeMissing
+
+    try:
+        sh = Shell(debian_tree=DEBIAN_MODULES)
+    except DebianTreeMissing as err:  # apt offers another ABI than data/kernel imitates
+        need(False, str(err))
+    for line in ["modprobe dummy", "rmmod dummy", "insmod baduser/baduser.ko",
+                 "echo x > /dev/baduser"]:
+        sh.run(line)
+    lines = sh.run("dmesg").stdout.splitlines()
+    assert [x.split("] ", 1)[1] for x in lines if "Modules linked in" in x] == [
+        "Modules linked in: baduser(OE) [last unloaded: dummy]"]
 
 
 def test_cpu_line():

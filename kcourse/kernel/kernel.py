@@ -103,7 +103,7 @@ class Kernel:
         self.vm = ModuleArea(seed)
         self.events: list[Event] = []
         self.last_trace: list[str] = []
-        self.last_unloaded = ""
+        self.last_unloaded = ("", "")  # main.c:528-531 last_unloaded_module: name, taints
         self.devices: dict[str, tuple[Module, int]] = {}
         self.fds: dict[int, tuple[str, Module | None]] = {}
         self.panicked = False
@@ -177,7 +177,8 @@ class Kernel:
         return oops.Machine(release=self.release, taint=self.tainted,
                             modules=[(m.name, m.taints, names[int(m.state)])
                                      for m in self.modules],
-                            last_unloaded=self.last_unloaded)
+                            last_unloaded=self.last_unloaded[0],
+                            last_unloaded_taints=self.last_unloaded[1])
 
     # ================================================================ syscalls
     def finit_module(self, path_or_kofile, params: str = "", flags: int = 0) -> int:
@@ -239,7 +240,12 @@ class Kernel:
             self.modules.remove(mod)
             self.set_state(mod, mod.state, None)
             if mod.was_live:
-                self.last_unloaded = mod.name
+                from kcourse.kernel.oops import module_flags
+
+                # delete_module (main.c:763-765) keeps the name and module_flags(mod, buf,
+                # false): "(OE)" for an out-of-tree unsigned module, "" for an untainted one
+                self.last_unloaded = (mod.name, module_flags(mod.taints, "going",
+                                                             show_state=False))
                 self.event("unload", mod.name, None)
                 self.memory_unloaded(mod.name)
 

@@ -13,7 +13,8 @@ Formats, from Linux 6.1.192 (Debian's linux-source-6.1):
 - "Oops: %04lx [#%d] PREEMPT SMP NOPTI": arch/x86/kernel/dumpstack.c:414-430 (__die_header)
 - RIP/Code/RSP/registers: arch/x86/kernel/dumpstack.c:113-152, process_64.c:66-123
 - "Modules linked in:" with (OE), (+) loading, (-) unloading: kernel/module/main.c:2996-3020,
-  3138-3158 (module_flags, print_modules)
+  3138-3158 (module_flags, print_modules); "[last unloaded: leaker(OE)]": the name and taint
+  flags delete_module kept (main.c:763-765, printed at 3154-3156)
 - WARNING / cut here / end trace: kernel/panic.c:659-690, lib/bug.c:200, panic.c:640
 - panic lines: kernel/panic.c:333,440; arch/x86/kernel/setup.c:811 (Kernel Offset)
 - sleeping in atomic context: kernel/sched/core.c:9975-10015 (__might_resched)
@@ -66,9 +67,13 @@ def print_tainted(mask: int) -> str:
 
 
 def module_flags(mask: int, state: str = "live", show_state: bool = True) -> str:
-    """kernel/module/main.c:2996 module_flags: '(OE)', '(OE+)' while loading, '(-)' unloading."""
+    """kernel/module/main.c:2996 module_flags: '(OE)', '(OE+)' while loading, '(-)' unloading.
+    show_state=False (delete_module keeping the last unloaded module's flags, main.c:765):
+    the taint letters alone, and nothing for an untainted module (main.c:3001)."""
     letters = "".join(t for i, (t, _, per_module) in enumerate(TAINT_FLAGS)
                       if per_module and mask >> i & 1)
+    if not mask and not show_state:
+        return ""
     coming, going = state == "coming", state == "going"
     if not (mask or coming or going):
         return ""
@@ -88,7 +93,9 @@ class Machine:
     taint: int = 0
     # (name, taint mask, state) newest first, as the kernel's module list
     modules: list[tuple[str, int, str]] = field(default_factory=list)
+    # kernel/module/main.c:528-531 last_unloaded_module: the name and module_flags() text
     last_unloaded: str = ""
+    last_unloaded_taints: str = ""  # "(OE)", or "" for an untainted module
     panic_on_oops: bool = False
     oops_count: int = 0  # die_counter: [#1], [#2], ...
 
@@ -101,7 +108,9 @@ class Machine:
     def modules_line(self) -> str:
         parts = "".join(f" {name}{module_flags(mask, state)}" for name, mask, state in
                         self.modules if state != "unformed")
-        last = f" [last unloaded: {self.last_unloaded}]" if self.last_unloaded else ""
+        # main.c:3154-3156: pr_cont(" [last unloaded: %s%s]", name, taints)
+        last = (f" [last unloaded: {self.last_unloaded}{self.last_unloaded_taints}]"
+                if self.last_unloaded else "")
         return f"Modules linked in:{parts}{last}"
 
 
