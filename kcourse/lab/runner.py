@@ -53,7 +53,9 @@ class GuestError(KcourseError):
 
 def qemu_command(qemu: str, kernel: Path, initrd: Path, cmdline: str = CMDLINE) -> list[str]:
     return [
-        qemu, "-accel", "tcg", "-m", str(MEMORY_MB), "-smp", "1",
+        # -cpu max: TCG's model of a current CPU, with SMAP (arch/x86/kernel/cpu/common.c
+        # setup_smap), as the simulator assumes; QEMU's default qemu64 CPU has none.
+        qemu, "-accel", "tcg", "-cpu", "max", "-m", str(MEMORY_MB), "-smp", "1",
         "-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio",
         "-kernel", str(kernel), "-initrd", str(initrd), "-append", cmdline,
         "-no-reboot",
