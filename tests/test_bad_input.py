@@ -20,6 +20,7 @@ the reason, at the end of the file.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -34,7 +35,7 @@ from hypothesis import strategies as st
 
 from conftest import need_tool
 from kcourse.cli import main
-from kcourse.errors import KcourseError
+from kcourse.errors import KcourseError, KoFormatError
 from kcourse.paths import course_module, modules_dir
 
 HELLO = course_module("hello")
@@ -316,8 +317,9 @@ def test_depmod_symlink_loops_are_walked_once(tree, link, capfd):
     expected = run_cli(["depmod", "-n", "-b", str(tree), RELEASE], capfd)
     os.symlink(link if link == "loop" else "..", folder / "extra" / link)
     assert run_cli(["depmod", "-n", "-b", str(tree), RELEASE], capfd) == expected
-    ref = real(["depmod", "-n", "-b", str(tree), RELEASE])
-    assert ref.returncode == 0
+    if link == "loop":  # (kmod takes seconds to give up on the other one)
+        ref = real(["depmod", "-n", "-b", str(tree), RELEASE])
+        assert ref.returncode == 0 and "Too many levels of symbolic links" in ref.stderr
 
 
 def test_depmod_modules_order_that_is_not_utf8(tree, capfd):
@@ -694,3 +696,256 @@ def test_kshell_lab_failure_and_bugs_are_one_line(ipython, capsys, monkeypatch):
     out, err = run_cell(ipython, "%%kshell\nlsmod\n", capsys)
     assert out == "" and err == ("%%kshell: internal error: RuntimeError: something broke "
                                  "(please report it)\n")
+
+
+# ------------------------------------------------------------------------------ Python APIs
+@pytest.mark.parametrize("kind,why", [
+    ("missing", "no such file"), ("dir", "is a directory"), ("fifo", "not a regular file"),
+    ("loop", "Too many levels of symbolic links"), ("empty", "not an ELF file"),
+    ("text", "not an ELF file"),
+    ("trunc", "36 section headers at 0x12c0 run past the end of the file (100 bytes)"),
+])
+def test_kofile_refuses_in_one_line(kind, why, bad):
+    from kcourse.elf.kofile import KoFile
+
+    with pytest.raises(KoFormatError) as caught:
+        KoFile(bad[kind])
+    assert str(caught.value) == f"{bad[kind]}: {why}"
+
+
+def test_kofile_name_with_a_nul_byte():
+    from kcourse.elf.kofile import KoFile
+
+    with pytest.raises(KoFormatError, match="NUL byte"):
+        KoFile("/tmp/a\0b.ko")
+
+
+@pytest.mark.parametrize("kind", ["missing", "dir", "fifo", "loop", "empty", "text", "trunc"])
+def test_finit_module_refuses_bad_files_and_changes_nothing(kind, bad):
+    """kmod reads the file in user space; the kernel refuses what is not an ELF module
+    (elf_validity_check: ENOEXEC). Either way one line, and the kernel as it was."""
+    from kcourse.kernel import Kernel
+
+    k = Kernel(seed=0)
+    before = k.snapshot()
+    with pytest.raises(KcourseError) as caught:
+        k.finit_module(str(bad[kind]))
+    assert "\n" not in str(caught.value)
+    assert k.snapshot() == before
+
+
+def test_finit_module_decompression_bomb(tmp_path, monkeypatch):
+    from kcourse.elf import image, mutate
+    from kcourse.kernel import Kernel
+
+    monkeypatch.setattr(image, "MAX_IMAGE", 4 << 20)
+    path = tmp_path / "bomb.ko.xz"
+    path.write_bytes(mutate.bomb("xz", 8 << 20))
+    k = Kernel(seed=0)
+    before = k.snapshot()
+    with pytest.raises(KoFormatError, match="decompression bomb"):
+        k.finit_module(str(path))
+    assert k.snapshot() == before
+
+
+@pytest.mark.parametrize("params,errno_name", [
+    ("count=abc", "EINVAL"), ("count", "EINVAL"), ("count=1,2", "EINVAL"),
+    ("count=99999999999999999999", "ERANGE"), (f"whom={X2000}", "ENOSPC"),
+])
+def test_finit_module_bad_parameters_change_nothing(params, errno_name):
+    """kernel/params.c parse_args: the load fails with the setter's errno."""
+    import errno
+
+    from kcourse.kernel import Kernel
+
+    k = Kernel(seed=0)
+    before = k.snapshot()
+    with pytest.raises(KcourseError) as caught:
+        k.finit_module(str(HELLO), params)
+    assert caught.value.errno == getattr(errno, errno_name)
+    assert k.snapshot() == before
+
+
+@pytest.mark.parametrize("call,errno_name", [
+    (lambda k: k.delete_module("nothere"), "ENOENT"),   # main.c delete_module: find_module
+    (lambda k: k.delete_module(""), "ENOENT"),
+    (lambda k: k.close(99), "EBADF"),
+    (lambda k: k.close(-1), "EBADF"),
+    (lambda k: k.read_file("/proc/nothere"), "ENOENT"),
+    (lambda k: k.read_file("/sys/module"), "EISDIR"),
+    (lambda k: k.write_file("/sys/module/hello/refcnt", "1"), "EACCES"),  # kernfs_fop_open
+    (lambda k: k.write_file("/sys/module/hello/initstate", "1"), "EACCES"),
+    (lambda k: k.write_file("/sys/module", "1"), "EISDIR"),
+    (lambda k: k.open("/dev/nothere"), "ENOENT"),
+    (lambda k: k.list_dir("/proc/modules"), "ENOTDIR"),
+])
+def test_kernel_calls_refuse_and_change_nothing(call, errno_name):
+    import errno
+
+    from kcourse.kernel import Kernel
+
+    k = Kernel(seed=0)
+    k.finit_module(str(HELLO))
+    before = k.snapshot()
+    with pytest.raises(KcourseError) as caught:
+        call(k)
+    assert caught.value.errno == getattr(errno, errno_name)
+    assert k.snapshot() == before
+
+
+def test_shell_run_huge_and_hostile_lines():
+    from kcourse.shell import Shell
+
+    sh = Shell()
+    before = sh.kernel.snapshot()
+    got = sh.run("x" * 1_000_000)
+    assert got.rc == 127 and one_line(got.stderr)
+    got = sh.run("echo " + "x " * 100_000)
+    assert got.rc == 0 and got.stdout == "x " * 99_999 + "x\n"
+    assert sh.kernel.snapshot() == before
+
+
+def test_exercise_check_survives_odd_answers_and_damaged_progress(tmp_path, monkeypatch,
+                                                                   capsys):
+    from kcourse.exercises import Exercise, progress
+
+    progress_file = tmp_path / "progress.json"
+    monkeypatch.setenv("KCOURSE_PROGRESS_FILE", str(progress_file))
+    ex = Exercise("bad-input.answer", "?", answer=3)
+    checked = Exercise("bad-input.check", "?", check=lambda a: 1 / 0)
+    for damage in ['["a list"]', '{"bad-input.answer": 5}', "{not json", '{"x": {"attempts": '
+                   '"many", "solved": "yes"}}']:
+        progress_file.write_text(damage)
+        assert ex.check("4") is False
+        assert progress()["bad-input.answer"] == {"attempts": 1, "solved": False}
+        assert capsys.readouterr().out == "✘ Not yet: '4' is not it.\n"
+    assert ex.check("x" * 10_000) is False
+    line = capsys.readouterr().out
+    assert line.count("\n") == 1 and len(line) < 120
+    assert ex.check("1e999") is False and "is not a number" in capsys.readouterr().out
+    assert checked.check("anything") is False
+    assert capsys.readouterr().out == ("✘ Not yet: could not check that answer "
+                                       "(ZeroDivisionError: division by zero).\n")
+    progress_file.unlink()
+    progress_file.mkdir()                      # a progress "file" that is a directory
+    assert ex.check(3) is True and capsys.readouterr().out == "✔ Correct.\n"
+
+
+def bad_build_calls(bad):
+    from kcourse.build.bzimage import read_bzimage
+    from kcourse.build.kbuild import build_module, find_build_tree, parse_kbuild
+    from kcourse.build.kbuild_files import parse_cmd, parse_symvers
+    from kcourse.build.release import ReleaseInputs, vermagic_release
+
+    hello_src = HELLO.parent
+    return {
+        "build_module without a kernel": (lambda: build_module(hello_src),
+                                          "name the kernel to build for"),
+        "build_module missing source": (lambda: build_module(bad["missing"], "6.1.0-56-amd64"),
+                                        "has no Kbuild or Makefile"),
+        "build_module bad release": (lambda: build_module(hello_src, "../../etc"),
+                                     "not a kernel release"),
+        "build_module release NUL": (lambda: build_module(hello_src, "6.1\0"),
+                                     "not a kernel release"),
+        "build_module kdir missing": (lambda: build_module(hello_src, kdir=bad["missing"]),
+                                      "is not a kernel build tree"),
+        "build_module out_dir is a file": (
+            lambda: build_module(hello_src, kdir=HELLO.parent, out_dir=bad["text"]),
+            "cannot prepare the build in"),
+        "find_build_tree empty": (lambda: find_build_tree(""), "not a kernel release"),
+        "parse_kbuild Path": (lambda: parse_kbuild(HELLO.parent / "Kbuild"),
+                              "takes the file's text"),
+        "parse_kbuild self part": (lambda: parse_kbuild("obj-m := x.o\nx-y := x.o\n"),
+                                   "cannot be both the module and one of its parts"),
+        "parse_symvers garbage": (lambda: parse_symvers("zz\tx\tm\tEXPORT_SYMBOL\t\n"),
+                                  "Module.symvers line 1: 'zz' is not a hexadecimal CRC"),
+        "parse_cmd garbage": (lambda: parse_cmd("garbage"), "not a kbuild .cmd file"),
+        "from_makefile empty": (lambda: ReleaseInputs.from_makefile(""), "no VERSION line"),
+        "vermagic None": (lambda: vermagic_release(None), "empty vermagic string"),
+        "read_bzimage dir": (lambda: read_bzimage(bad["dir"]), "Is a directory"),
+        "read_bzimage fifo": (lambda: read_bzimage(bad["fifo"]), "not a regular file"),
+        "read_bzimage bytes": (lambda: read_bzimage(b"\0" * 4096), "no 'HdrS' signature"),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(bad_build_calls({k: Path("/x") for k in (
+    "missing", "text", "dir", "fifo")})))
+def test_build_helpers_refuse_in_one_line(name, bad):
+    call, words = bad_build_calls(bad)[name]
+    before = tree_digest(bad["dir"].parent)
+    with pytest.raises(KcourseError) as caught:
+        call()
+    assert words in str(caught.value) and "\n" not in str(caught.value)
+    assert tree_digest(bad["dir"].parent) == before
+
+
+def test_release_ways_to_get_an_impossible_release():
+    """Makefile:1363: a release over 64 characters cannot be built, so no way gives it."""
+    from kcourse.build.release import ReleaseInputs, ways_to_get
+
+    assert ways_to_get("6.1.0" + "x" * 100, ReleaseInputs(6, 1, 0)) == []
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(name=st.sampled_from(["hello", "kcdev", "provider", "consumer"]),
+       kind=st.sampled_from(sorted(__import__("kcourse.elf.mutate").elf.mutate.MUTATIONS)),
+       seed=st.integers(0, 2**32 - 1))
+def test_depmod_facts_of_hostile_modules(name, kind, seed):
+    """depmod reads every module of a tree: a hostile one is a KoFormatError, nothing else."""
+    import random
+
+    from kcourse.build.depmod import facts_from_ko
+    from kcourse.elf import mutate
+    from kcourse.elf.kofile import KoFile
+
+    _kind, data = mutate.mutate(course_module(name).read_bytes(), random.Random(seed), kind)
+    try:
+        facts_from_ko(KoFile(f"{name}.ko", data=data))
+    except KoFormatError as err:
+        assert "\n" not in str(err)
+
+
+# ------------------------------------------------------------------------------ kernel bugs
+# kcourse/kernel is not this audit's to change: these hold the bugs found, until fixed.
+@pytest.mark.xfail(strict=True, reason="kcourse/kernel/params.py parse_args/next_arg loop "
+                   "forever on a NUL byte in the parameter string (next_arg stops at the NUL "
+                   "and hands it back as the rest); the real finit_module copies uargs as a "
+                   "C string, so everything from the first NUL on is not seen")
+def test_finit_module_params_with_a_nul_byte_do_not_hang():
+    code = ("from kcourse.kernel import Kernel\nfrom kcourse.paths import course_module\n"
+            "print(Kernel(seed=0).finit_module(str(course_module('hello')), 'whom=a\\0b'))\n")
+    try:
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              timeout=10, check=False)
+    except subprocess.TimeoutExpired:
+        pytest.fail("finit_module did not return in 10 s (it takes well under 1 s)")
+    assert proc.returncode == 0 and proc.stdout == "0\n"
+
+
+@pytest.mark.xfail(strict=True, reason="kcourse/kernel: Kernel.finit_module(path, 5) (params "
+                   "not a str) raises AttributeError from params.parse_args after the module "
+                   "was linked, leaving hello in state COMING for good (snapshot changed, "
+                   "the next load says EBUSY); it should refuse before any state change")
+def test_finit_module_params_of_the_wrong_type_change_nothing():
+    from kcourse.kernel import Kernel
+
+    k = Kernel(seed=0)
+    before = k.snapshot()
+    with contextlib.suppress(Exception):
+        k.finit_module(str(HELLO), 5)
+    assert k.snapshot() == before
+
+
+@pytest.mark.xfail(strict=True, reason="kcourse/kernel/params.py measures a charp value in "
+                   "characters (len(str) > 1024); param_set_charp uses strlen, bytes: "
+                   "whom=<600 x 'é'> (1200 bytes) is refused by Debian's kernel with ENOSPC "
+                   "('whom: string parameter too long', seen under QEMU) but loads here")
+def test_charp_length_is_counted_in_bytes():
+    import errno
+
+    from kcourse.kernel import Kernel
+
+    k = Kernel(seed=0)
+    with pytest.raises(KcourseError) as caught:
+        k.finit_module(str(HELLO), "whom=" + "é" * 600)
+    assert caught.value.errno == errno.ENOSPC
