@@ -24,7 +24,7 @@ from kcourse.shell import coreutils, kmodtools, modprobe
 from kcourse.shell.context import Ctx, TaskKilled
 from kcourse.shell.fs import COURSE_DIR, HOME, FsError, SimFS
 from kcourse.shell.moddir import ModuleTree
-from kcourse.shell.parser import SYNTAX_RC, Command, ShellSyntaxError, Word, parse
+from kcourse.shell.parser import Command, ShellSyntaxError, Word, parse
 
 TOOLS = {
     "insmod": kmodtools.insmod, "rmmod": kmodtools.rmmod, "lsmod": kmodtools.lsmod,
@@ -59,7 +59,7 @@ class Shell:
     only (kcourse.shell.moddir); a tree that is not there raises DebianTreeMissing.
     """
 
-    def __init__(self, backend=None, debian_tree=False):
+    def __init__(self, backend=None, debian_tree=False, job_control=False):
         if backend is None:
             from kcourse.kernel import Kernel
 
@@ -77,6 +77,9 @@ class Shell:
         self.fds: dict[int, tuple[str, object]] = {}  # fd -> (path, kernel handle or None)
         self.status = 0
         self.syntax_error = False  # whether the last run() was refused by the parser
+        # bash with job control (at a terminal) says "Killed" for a job killed by a signal;
+        # the lab's bash (-i, no terminal) has none and says nothing (see _pipeline).
+        self.job_control = job_control
 
     # ------------------------------------------------------------------ public
     def run(self, line: str) -> CommandResult:
@@ -87,8 +90,8 @@ class Shell:
         try:
             program = parse(line)
         except ShellSyntaxError as err:
-            self.status, self.syntax_error = SYNTAX_RC, True
-            return CommandResult(line, "", f"{err}\n", SYNTAX_RC)
+            self.status, self.syntax_error = err.rc, True
+            return CommandResult(line, "", f"{err}\n", err.rc)
         out: list[str] = []
         errs: list[str] = []
         rc = self.status if not program else 0
@@ -135,10 +138,18 @@ class Shell:
             try:
                 rc = self._command(command, ctx)
             except TaskKilled as killed:
-                # The process died in the kernel (an oops in module code): bash reports
-                # SIGKILL as "Killed", status 128 + 9. (A builtin such as echo runs in the
-                # shell itself, whose death would end a real session; this shell survives.)
-                ctx.err(f"{killed.args[0] if killed.args else 'Killed'}\n")
+                # The process died in the kernel (an oops in module code): SIGKILL, status
+                # 128 + 9. Whether bash says so is its mode's (bash 5.2 jobs.c
+                # notify_of_job_status, for the pipeline's last process): an interactive
+                # bash with job control (a terminal) prints "Killed"; an interactive one
+                # without (the lab's `bash -i` on a file, no terminal) prints nothing; a
+                # non-interactive one (`bash -c`, a script) prints "bash: line N: PID Killed
+                # ...". This shell imitates the lab's unless job_control is set. (A builtin
+                # such as echo runs in the shell itself, whose death would end a real
+                # session; this shell survives.) A stopped machine is always said.
+                said = killed.args[0] if killed.args else "Killed"
+                if said != "Killed" or self.job_control and i == len(commands) - 1:
+                    ctx.err(f"{said}\n")
                 rc = 137
             errs.extend(ctx.stderr)
             if i == len(commands) - 1:
@@ -195,8 +206,30 @@ class Shell:
                 ctx.err(f"bash: {amb}: ambiguous redirect\n")
                 self._close_fds(temp_fds)
                 return 1
-        rc = self._dispatch(argv, ctx) if argv else 0
-        self._close_fds(temp_fds)
+        with self._process(argv):
+            rc = self._dispatch(argv, ctx) if argv else 0
+            self._close_fds(temp_fds)
+            return self._flush(argv, ctx, rc, stdout_to, stderr_to, merge_err, merge_out)
+
+    def _process(self, argv: list[str]):
+        """The process a command runs as, for the kernel's `current` (the Comm: and PID: of
+        an oops, WARN or kmemleak report): a builtin or a bare redirection is bash itself; a
+        program is its own process, named by its file name (comm, 15 characters: the
+        kernel's TASK_COMM_LEN 16 with the NUL) - it makes its own writes to a redirected
+        stdout, e.g. the `cat` of `echo hi | cat > /dev/x`."""
+        import contextlib
+
+        task = getattr(self.kernel, "task", None)
+        if task is None:
+            return contextlib.nullcontext()
+        name = posixpath.basename(argv[0]) if argv else ""
+        if not argv or argv[0] in BUILTINS or name not in TOOLS:
+            return task("bash")  # a command not found never leaves bash's forked child
+        return task(name[:15])
+
+    def _flush(self, argv, ctx: Ctx, rc: int, stdout_to, stderr_to, merge_err: bool,
+               merge_out: bool) -> int:
+        """The command's output to its redirections, written by its own process."""
         if merge_err:
             ctx.stdout.extend(ctx.stderr)
             ctx.stderr.clear()

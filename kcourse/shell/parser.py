@@ -27,7 +27,11 @@ _EXPANSION = re.compile(r"[#!]?([A-Za-z_][A-Za-z0-9_]*|[0-9]+|[?$#@*!-])([:=?+#%
 
 
 class ShellSyntaxError(KcourseError):
-    """A line the shell cannot run; the message is the one line to show."""
+    """A line the shell cannot run; the message is the one line to show. `rc` is the status
+    an interactive bash leaves in $? (2; 1 for an error inside $(...), as seen on Debian's
+    bash 5.2). A script stops at either with status 2."""
+
+    rc = SYNTAX_RC
 
 
 @dataclass(frozen=True)
@@ -297,8 +301,10 @@ class _Lexer:
             parse(inner, self.depth + 1)
         except ShellSyntaxError as err:
             if str(err) == "bash: syntax error: unexpected end of file":
-                raise syntax_error(")") from None  # bash meets the `)' first
-            raise
+                err = syntax_error(")")  # bash meets the `)' first
+            if str(err).startswith("bash: "):
+                err.rc = 1  # (our own "not supported" refusals keep status 2)
+            raise err from None
 
 
 def parse(line: str, depth: int = 0) -> list[AndOr]:

@@ -24,6 +24,7 @@ import sys
 
 from kcourse.backend import format_transcript
 from kcourse.errors import KcourseError
+from kcourse.shell.parser import SYNTAX_RC
 
 # --debian is described in the help text below the usage line; the line itself stays as
 # tests/test_bad_input.py (another helper's, being edited) expects it for now.
@@ -92,7 +93,7 @@ def sim_main(argv: list[str]) -> int:
         else:
             _print_plain(results)
         _write(sys.stderr, f"{shown}: line {shell.syntax_error_line}: {message}\n")
-        return bad.rc
+        return SYNTAX_RC  # bash ends a script at a syntax error with status 2
     if transcript:
         _write(sys.stdout, format_transcript(results))
     else:
