@@ -206,18 +206,30 @@ class BadUser(MiscDevice):
     device = "baduser"
     registered = "/dev/baduser registered"
     removed = "/dev/baduser removed"
-    USER_BUF = 0x55D0C4A3B2A0  # where the writing process's buffer sits (a plausible heap)
+    # Where the writing process's buffer sits: bash's builtins (echo) write from its heap;
+    # coreutils' cat from its 128 KiB read buffer, a page-aligned anonymous mapping below the
+    # libraries (malloc mmaps above the 128 KiB threshold; xalignalloc aligns it to a page).
+    # Both are ASLR-randomised on a real machine.
+    HEAP_BUF, MMAP_BUF = 0x55D0C4A3B2A0, 0x7F3C1A2C3000
+    # The faulting instruction, from `objdump -d data/modules/baduser/baduser.ko`: gcc 12 put
+    # the len != 0 path of baduser_write (the read of buf[0] and the pr_info) in .text.unlikely
+    # as baduser_write.cold, whose offset 0x1 is `0f b6 36  movzbl (%rsi),%esi` - buf is the
+    # second argument, in %rsi. The RIP and Code: lines follow from the loaded module
+    # (kcourse.kernel.faultsite).
+    FAULT_SECTION, FAULT_OFFSET, FAULT_REGISTER = ".text.unlikely", 0x1, "RSI"
 
     def write(self, ctx, text: str) -> int:
-        from kcourse.kernel import uaccess
+        from kcourse.kernel import faultsite, uaccess
 
         data = text.encode("utf-8", "surrogateescape")
         if not data:
             return 0
+        buf = self.HEAP_BUF if ctx.comm == "bash" else self.MMAP_BUF
         mem = uaccess.UserMemory()
-        mem.map(self.USER_BUF, len(data), data)
+        mem.map(buf, len(data), data)
         # first = buf[0]: a plain dereference of a user pointer; SMAP makes it fault.
-        raise uaccess.deref_oops(mem, self.USER_BUF, "baduser_write+0x17/0x60 [baduser]",
-                                 machine=ctx.kernel.machine(), pid=ctx.pid, comm=ctx.comm,
-                                 frames=["vfs_write+0xb9/0x260", "ksys_write+0x5b/0xd0"],
+        _ip, rip, code = faultsite.fault_site(ctx.module, self.FAULT_SECTION, self.FAULT_OFFSET)
+        raise uaccess.deref_oops(mem, buf, rip, machine=ctx.kernel.machine(), pid=ctx.pid,
+                                 comm=ctx.comm, code=code, register=self.FAULT_REGISTER,
+                                 frames=["vfs_write+0xc7/0x3f0", "ksys_write+0x6b/0xf0"],
                                  seed=ctx.kernel.seed)

@@ -145,7 +145,7 @@ class Kernel:
             return SHELL_PID
         if comm in TOOL_ORDER:
             return base + TOOL_ORDER.index(comm)
-        return base + len(TOOL_ORDER) + zlib.crc32(comm.encode()) % 100
+        return base + len(TOOL_ORDER) + zlib.crc32(comm.encode("utf-8", "surrogateescape")) % 100
 
     @contextlib.contextmanager
     def task(self, comm: str, pid: int | None = None):

@@ -181,8 +181,12 @@ def die_lines(machine: Machine, title: str, err: int, pid: int, comm: str, rip: 
               frames: list[str], cr2: int = 0, opcode: bytes = b"\x8b\x07",
               regs: dict[str, int] | None = None, seed: int = 0,
               in_interrupt: bool = False, rsp: int | None = None,
-              cr2_summary: bool = True) -> tuple[list[tuple[int, str]], bool]:
+              cr2_summary: bool = True,
+              code: str | None = None) -> tuple[list[tuple[int, str]], bool]:
     """__die + oops_end (arch/x86/kernel/dumpstack.c:377-445): the body of every oops.
+
+    `code`: the Code: line when the caller knows the module's bytes (kcourse.kernel.faultsite);
+    else a model window around `opcode`.
 
     Returns (lines, panicked). Updates machine.oops_count and sets TAINT_DIE after printing,
     as oops_end does (dumpstack.c:384).
@@ -191,7 +195,7 @@ def die_lines(machine: Machine, title: str, err: int, pid: int, comm: str, rip: 
     machine.oops_count += 1
     regs = _regs(rng, regs or {})
     rsp = rsp if rsp is not None else 0xFFFFC90000000000 | rng.getrandbits(20) << 12 | 0xD38
-    code = _code(rng, opcode)
+    code = code or _code(rng, opcode)
     reg_lines = register_lines(rip, rsp, 0x00010246, regs, cr2, code)
     lines = [(KERN_DEFAULT, f"{title}: {err & 0xFFFF:04x} [#{machine.oops_count}] "
                             "PREEMPT SMP NOPTI"),

@@ -100,12 +100,15 @@ def put_user(mem: UserMemory, value: int, address: int, size: int = 4) -> int:
 
 def deref_oops(mem: UserMemory, address: int, rip: str, write: bool = False,
                machine: oops.Machine | None = None, pid: int = 1234, comm: str = "cat",
-               frames: list[str] | None = None, seed: int = 0) -> oops.KernelOops:
+               frames: list[str] | None = None, seed: int = 0, code: str | None = None,
+               register: str = "RDI") -> oops.KernelOops:
     """What `*(int *)user_ptr` in module code gets: the SMAP page-fault oops.
 
     Returns the KernelOops to raise. Error code (fault.c:553-571): no USER bit (the kernel
     did it), WRITE for a store, PROT when the page is present (SMAP refused it) - else the
     page is simply not there. Below PAGE_SIZE it is reported as a NULL dereference.
+    `code`: the Code: line (kcourse.kernel.faultsite.code_line) when the module's bytes are
+    known; `register`: the one holding the pointer (baduser_write.cold reads (%rsi)).
     """
     machine = machine or oops.Machine()
     rng = random.Random(seed)
@@ -131,5 +134,6 @@ def deref_oops(mem: UserMemory, address: int, rip: str, write: bool = False,
     frames = frames if frames is not None else oops._syscall_tail(comm)
     opcode = b"\x89\x07" if write else b"\x8b\x07"  # mov %eax,(%rdi) / mov (%rdi),%eax
     body, panicked = oops.die_lines(machine, "Oops", err, pid, comm, rip, frames, cr2=address,
-                                    opcode=opcode, regs={"RDI": address}, seed=seed)
+                                    opcode=opcode, regs={register: address}, seed=seed,
+                                    code=code)
     return oops.KernelOops(lines + body, panic=panicked, headline=first)

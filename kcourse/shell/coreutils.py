@@ -158,16 +158,50 @@ def echo(ctx: Ctx, argv: list[str]) -> int:
     return 0
 
 
+_UNAME_LONG = {"all": (False, "-a"), "kernel-name": (False, "-s"), "nodename": (False, "-n"),
+               "kernel-release": (False, "-r"), "kernel-version": (False, "-v"),
+               "machine": (False, "-m"), "processor": (False, "-p"),
+               "hardware-platform": (False, "-i"), "operating-system": (False, "-o")}
+
+
+def kernel_version_string(release: str) -> str | None:
+    """uname -v: "#1 SMP PREEMPT_DYNAMIC Debian <version> (<date>)", from the banner in the
+    boot header of Debian's vmlinuz for this release (data/build/bzimage-amd64.json)."""
+    from kcourse.build.realimage import load_fixture
+
+    try:
+        fixture = load_fixture()
+    except (OSError, ValueError):
+        return None
+    banner = str(fixture.get("header", {}).get("kernel_version", ""))
+    if fixture.get("release") != release or "#" not in banner:
+        return None
+    return banner[banner.index("#"):]
+
+
 def uname(ctx: Ctx, argv: list[str]) -> int:
-    parsed = _getopt(ctx, argv, "srmn")
+    """GNU coreutils uname: fields in the order s n r v m p i o; -a leaves out -p and -i
+    when they are "unknown", as on Debian (seen under QEMU)."""
+    parsed = _getopt(ctx, argv, "asnrvmpio", _UNAME_LONG)
     if parsed is None:
         return 1
     opts, rest = parsed
     if rest:
         ctx.err(f"uname: extra operand '{rest[0]}'\nTry 'uname --help' for more information.\n")
         return 1
-    values = {"-s": "Linux", "-n": "debian", "-r": ctx.shell.release, "-m": "x86_64"}
-    wanted = [k for k in ("-s", "-n", "-r", "-m") if any(k == o for o, _ in opts)] or ["-s"]
+    keys = {k for k, _ in opts}
+    if "-a" in keys:
+        keys |= {"-s", "-n", "-r", "-v", "-m", "-o"}
+    values = {"-s": "Linux", "-n": "debian", "-r": ctx.shell.release, "-m": "x86_64",
+              "-p": "unknown", "-i": "unknown", "-o": "GNU/Linux"}
+    if "-v" in keys:
+        version = kernel_version_string(ctx.shell.release)
+        if version is None:
+            ctx.err("kshell: uname -v: the build banner of this kernel is not known\n")
+            return 1
+        values["-v"] = version
+    order = ("-s", "-n", "-r", "-v", "-m", "-p", "-i", "-o")
+    wanted = [k for k in order if k in keys] or ["-s"]
     ctx.out(" ".join(values[k] for k in wanted) + "\n")
     return 0
 
@@ -234,7 +268,7 @@ def _bre_to_python(pattern: str) -> str:
 
 
 def grep(ctx: Ctx, argv: list[str]) -> int:
-    parsed = _getopt(ctx, argv, "ivcwEFnqe:")
+    parsed = _getopt(ctx, argv, "ivcwEFnoqe:")
     if parsed is None:
         return 2
     opts, rest = parsed
@@ -272,7 +306,13 @@ def grep(ctx: Ctx, argv: list[str]) -> int:
                     continue
                 prefix = (f"{name}:" if len(inputs) > 1 else "") + (f"{n}:" if "-n" in flags
                                                                      else "")
-                ctx.out(f"{prefix}{line}\n")
+                if "-o" in flags and "-v" not in flags:
+                    # -o: each non-empty match on its own line (GNU grep: -v -o prints nothing)
+                    for match in regex.finditer(line):
+                        if match.group(0):
+                            ctx.out(f"{prefix}{match.group(0)}\n")
+                elif "-o" not in flags:
+                    ctx.out(f"{prefix}{line}\n")
         if "-c" in flags and "-q" not in flags:
             ctx.out((f"{name}:" if len(inputs) > 1 else "") + f"{count}\n")
     if rc:
