@@ -511,6 +511,14 @@ SHELL_ROWS = [
     ("", "echo ${1a}; echo not reached", 1, "", "bash: ${1a}: bad substitution\n", True),
     ("", "echo $(cat /nothere)", 0, "\n", "cat: /nothere: No such file or directory\n", True),
     ("", "\x01x", 127, "", "bash: $'\\001x': command not found\n", True),
+    # GNU uname, as Debian's answers under QEMU (its hostname there is "(none)")
+    ("", "uname -x", 1, "", "uname: invalid option -- 'x'\nTry 'uname --help' for more "
+     "information.\n", False),
+    ("", "uname x", 1, "", "uname: extra operand 'x'\nTry 'uname --help' for more "
+     "information.\n", False),
+    # -v is the banner in the boot header of Debian's vmlinuz (data/build/bzimage-amd64.json)
+    ("", "uname -a -a", 0, "Linux debian {release} {banner} x86_64 GNU/Linux\n", "", False),
+    ("", "uname --kernel-nam -pio", 0, "Linux unknown unknown GNU/Linux\n", "", False),
     # our own refusals: one line saying what the simulated shell does not do
     ("", "echo $((1+1))", 2, "",
      "kshell: arithmetic expansion '$((...))' is not supported in this simulated shell\n",
@@ -552,6 +560,13 @@ def test_shell_refusals(setup, line, rc, out, err, bash, course_files):
     sh = Shell()
     if setup:
         assert sh.run(f"insmod {setup}/{setup}.ko").rc == 0
+    if "{release}" in out:
+        from kcourse.build.realimage import load_fixture
+
+        fixture = load_fixture()
+        banner = fixture["header"]["kernel_version"]
+        assert fixture["release"] == sh.release
+        out = out.format(release=sh.release, banner=banner[banner.index("#"):])
     before = sh.kernel.snapshot()
     got = sh.run(line)
     assert (got.rc, got.stdout, got.stderr) == (rc, out, err)
