@@ -1,6 +1,7 @@
 """Oops/WARN/panic texts against kernel/panic.c, lib/dump_stack.c, kernel/module/main.c (6.1),
 and what the simulated kernel does with an oops in module code."""
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -138,3 +139,127 @@ def test_oops_in_init_leaves_module_stuck(crashing_hello):
     dmesg = [line.split("] ", 1)[1] for line in k.dmesg_lines()]
     assert "BUG: kernel NULL pointer dereference, address: 0000000000000000" in dmesg
     assert "Modules linked in: hello(OE+)" in dmesg
+
+
+# ------------------------------------------------------------------ where a module faults
+def _objdump(*args: str, ko: Path) -> str:
+    from tests.conftest import need_tool
+
+    tool = need_tool("objdump")
+    return subprocess.run([tool, *args, str(ko)], capture_output=True, text=True,
+                          check=True).stdout
+
+
+def _disassembly_of(section: str, ko: Path) -> str:
+    text = _objdump("-d", ko=ko)
+    start = text.index(f"Disassembly of section {section}:")
+    end = text.find("Disassembly of section", start + 1)
+    return text[start:end if end > 0 else None]
+
+
+def test_baduser_fault_site_is_the_read_of_buf0_in_the_ko():
+    """The behavior names the faulting instruction by section and offset; binutils says what
+    sits there: baduser_write.cold's movzbl from (%rsi), buf being write()'s second argument."""
+    from kcourse.behaviors.course import BadUser
+
+    ko = course_module("baduser")
+    need(ko.exists(), "baduser.ko is not built")
+    block = _disassembly_of(BadUser.FAULT_SECTION, ko)
+    assert "0000000000000000 <baduser_write.cold>:" in block
+    line = next(x for x in block.splitlines() if x.strip().startswith(
+        f"{BadUser.FAULT_OFFSET:x}:"))
+    assert "movzbl (%rsi),%esi" in line and BadUser.FAULT_REGISTER == "RSI"
+
+
+def _baduser_oops(line: str, job_control: bool = False):
+    from kcourse.shell import Shell
+
+    need(course_module("baduser").exists(), "baduser.ko is not built")
+    sh = Shell(job_control=job_control)
+    assert sh.run("insmod baduser/baduser.ko").rc == 0
+    text_unlikely = int(sh.run("cat /sys/module/baduser/sections/.text.unlikely").stdout, 16)
+    return sh.run(line), text_unlikely
+
+
+def test_baduser_oops_names_the_caller_the_function_and_hides_the_prologue():
+    """The real kernel (tests/scenarios/lab_oops.expected, recorded under QEMU) prints
+    Comm: cat, RIP baduser_write.cold+0x1/0x1e and no code bytes: kallsyms.c:262-315 sizes
+    the symbol up to the next one (.exit.text's cleanup_module right after it), and
+    dumpstack.c:113-135 reads from ip - 42, which lies in the page before the module's
+    vmalloc area (mm/vmalloc.c:2567: a guard page follows every area)."""
+    result, text_unlikely = _baduser_oops("echo hi | cat > /dev/baduser")
+    assert (result.stdout, result.stderr, result.rc) == ("", "", 137)
+    log = list(result.dmesg)
+    cpu = next(x for x in log if x.startswith("CPU: "))
+    assert " Comm: cat Tainted: G           OE      " in cpu
+    ip = text_unlikely + 0x1
+    assert log[log.index(cpu) + 2:log.index(cpu) + 4] == [
+        "RIP: 0010:baduser_write.cold+0x1/0x1e [baduser]",
+        f"Code: Unable to access opcode bytes at 0x{ip - 42:x}."]
+    # buf, in %rsi: cat's page-aligned read buffer (the real one: RSI: 00007f119f78c000)
+    assert any(f" RSI: {0x7F3C1A2C3000:016x} " in x for x in log)
+
+
+def test_a_builtin_writing_to_the_device_is_bash_itself():
+    """`echo hi > /dev/baduser`: echo is a bash builtin, the write is bash's own (no fork)."""
+    result, _ = _baduser_oops("echo hi > /dev/baduser")
+    cpu = next(x for x in result.dmesg if x.startswith("CPU: "))
+    assert " Comm: bash " in cpu
+
+
+def test_code_line_shows_the_module_bytes_when_the_window_is_mapped():
+    """dumpstack.c:121-126: 42 bytes, <the byte at ip>, 21 more. kcdev's .text is 0xa0
+    bytes, so a fault 0x40 into it has its whole window in .text: the bytes are the file's
+    (objdump -s), relocated fields aside (they keep their file value in the model)."""
+    import re
+
+    from kcourse.kernel import faultsite
+
+    ko = course_module("kcdev")
+    need(ko.exists(), "kcdev.ko is not built")
+    dump = _objdump("-s", "-j", ".text", ko=ko)
+    data = bytes.fromhex("".join("".join(m.group(1).split()) for m in
+                                 re.finditer(r"^ [0-9a-f]{4} ((?:[0-9a-f]{2,8} ?){1,4})",
+                                             dump, re.M)))
+    kernel = Kernel(seed=0)
+    kernel.finit_module(str(ko))
+    mod = kernel.find_module("kcdev")
+    ip = faultsite.section_address(mod, ".text") + 0x40
+    window = data[0x40 - 42:0x40 + 22]
+    assert len(window) == 64
+    assert faultsite.code_line(mod, ip) == (
+        "Code: " + " ".join(f"{b:02x}" for b in window[:42]) + f" <{window[42]:02x}> " +
+        " ".join(f"{b:02x}" for b in window[43:]))
+    # ...and 42 bytes back from the start of .text is the page before the module: unreadable
+    assert faultsite.code_line(mod, ip - 0x40).startswith("Code: Unable to access")
+
+
+# ------------------------------------------------------------------ what bash says
+BASH_NOISE = ("cannot set terminal process group", "no job control in this shell",
+              "tcsetattr")
+
+
+def _bash(*args: str) -> tuple[str, str]:
+    from tests.conftest import need_tool
+
+    bash = need_tool("bash")
+    proc = subprocess.run([bash, *args], capture_output=True, text=True, check=False,
+                          stdin=subprocess.DEVNULL, env={"PATH": "/usr/bin:/bin", "TERM": "dumb"})
+    err = "".join(x for x in proc.stderr.splitlines(True)
+                  if not any(n in x for n in BASH_NOISE))
+    return proc.stdout, err
+
+
+def test_the_shell_says_what_the_labs_bash_says_of_a_killed_pipeline():
+    """bash 5.2 jobs.c notify_of_job_status, seen with the host's bash: interactive without
+    job control (the lab's `bash -i` on a file) says nothing of a job killed by SIGKILL;
+    non-interactive (`bash -c`) says "line 1: PID Killed"; the status is 128 + 9 in both.
+    The simulator's shell imitates the lab's; Shell(job_control=True) a terminal's."""
+    line = 'echo hi | sh -c "kill -9 \\$\\$"; echo $?'
+    assert _bash("--norc", "--noprofile", "-i", "-c", line) == ("137\n", "")
+    out, err = _bash("-c", line)
+    assert out == "137\n" and "Killed" in err
+    result, _ = _baduser_oops("echo hi | cat > /dev/baduser")
+    assert (result.stderr, result.rc) == ("", 137)
+    result, _ = _baduser_oops("echo hi | cat > /dev/baduser", job_control=True)
+    assert (result.stderr, result.rc) == ("Killed\n", 137)
