@@ -196,6 +196,10 @@ def test_baduser_oops_names_the_caller_the_function_and_hides_the_prologue():
     assert log[log.index(cpu) + 2:log.index(cpu) + 4] == [
         "RIP: 0010:baduser_write.cold+0x1/0x1e [baduser]",
         f"Code: Unable to access opcode bytes at 0x{ip - 42:x}."]
+    # CR2 in the register dump is show_opcodes' own failed read (real: CR2: ffffffffc0200fec,
+    # the Code: address); the summary line after the trace keeps the fault's address
+    assert sum(f"CR2: {ip - 42:016x} CR3: " in x for x in log) == 2
+    assert f"CR2: {0x7F3C1A2C3000:016x}" in log
     # buf, in %rsi: cat's page-aligned read buffer (the real one: RSI: 00007f119f78c000)
     assert any(f" RSI: {0x7F3C1A2C3000:016x} " in x for x in log)
 

@@ -228,8 +228,10 @@ class BadUser(MiscDevice):
         mem = uaccess.UserMemory()
         mem.map(buf, len(data), data)
         # first = buf[0]: a plain dereference of a user pointer; SMAP makes it fault.
-        _ip, rip, code = faultsite.fault_site(ctx.module, self.FAULT_SECTION, self.FAULT_OFFSET)
+        _ip, rip, code, cr2_now = faultsite.fault_site(ctx.module, self.FAULT_SECTION,
+                                                      self.FAULT_OFFSET)
         raise uaccess.deref_oops(mem, buf, rip, machine=ctx.kernel.machine(), pid=ctx.pid,
                                  comm=ctx.comm, code=code, register=self.FAULT_REGISTER,
+                                 cr2_now=cr2_now,
                                  frames=["vfs_write+0xc7/0x3f0", "ksys_write+0x6b/0xf0"],
                                  seed=ctx.kernel.seed)

@@ -90,13 +90,22 @@ def _module_raw(mod) -> bytes | None:
         return None
 
 
+def unreadable_at(mod, start: int, length: int) -> int | None:
+    """The first byte of [start, start+length) outside the module's mapped layouts, or None.
+    copy_from_kernel_nofault (mm/maccess.c) reads 8 bytes at a time from `start`, so the
+    load that faults begins there or straddles into the unmapped page: either way CR2 then
+    holds this address (the real report's register dump shows it: CR2 = ip - 42)."""
+    spans = [(lay.base, lay.base + page_align(lay.size)) for lay in
+             (mod.core_layout, mod.init_layout) if lay.base]
+    for addr in range(start, start + length):
+        if not any(lo <= addr < hi for lo, hi in spans):
+            return addr
+    return None
+
+
 def memory_bytes(mod, start: int, length: int) -> bytes | None:
     """copy_from_kernel_nofault of module memory: None if any byte is unmapped."""
-    for lay in (mod.core_layout, mod.init_layout):
-        end = lay.base + page_align(lay.size)
-        if lay.base and lay.base <= start and start + length <= end:
-            break
-    else:
+    if unreadable_at(mod, start, length) is not None:
         return None
     buf = bytearray(length)
     raw = _module_raw(mod)
@@ -125,7 +134,9 @@ def code_line(mod, ip: int) -> str:
     return f"Code: {hexes} <{code[PROLOGUE_SIZE]:02x}> {tail}"
 
 
-def fault_site(mod, section: str, offset: int) -> tuple[int, str, str]:
-    """(ip, RIP text, Code: line) for the instruction at `offset` in `section` of `mod`."""
+def fault_site(mod, section: str, offset: int) -> tuple[int, str, str, int | None]:
+    """(ip, RIP text, Code: line, CR2 after show_opcodes or None) for the instruction at
+    `offset` in `section` of `mod`."""
     ip = section_address(mod, section) + offset
-    return ip, kallsyms_lookup(mod, ip), code_line(mod, ip)
+    return (ip, kallsyms_lookup(mod, ip), code_line(mod, ip),
+            unreadable_at(mod, ip - PROLOGUE_SIZE, OPCODE_BUFSIZE))

@@ -182,11 +182,15 @@ def die_lines(machine: Machine, title: str, err: int, pid: int, comm: str, rip: 
               regs: dict[str, int] | None = None, seed: int = 0,
               in_interrupt: bool = False, rsp: int | None = None,
               cr2_summary: bool = True,
-              code: str | None = None) -> tuple[list[tuple[int, str]], bool]:
+              code: str | None = None,
+              cr2_now: int | None = None) -> tuple[list[tuple[int, str]], bool]:
     """__die + oops_end (arch/x86/kernel/dumpstack.c:377-445): the body of every oops.
 
     `code`: the Code: line when the caller knows the module's bytes (kcourse.kernel.faultsite);
-    else a model window around `opcode`.
+    else a model window around `opcode`. `cr2_now`: CR2 as __show_regs reads it (read_cr2(),
+    arch/x86/kernel/process_64.c:112) when show_opcodes' own read faulted just before and
+    replaced the fault address (kcourse.kernel.faultsite.unreadable_at); the CR2: summary
+    line after the trace keeps the fault's address (arch/x86/mm/fault.c:727).
 
     Returns (lines, panicked). Updates machine.oops_count and sets TAINT_DIE after printing,
     as oops_end does (dumpstack.c:384).
@@ -196,7 +200,8 @@ def die_lines(machine: Machine, title: str, err: int, pid: int, comm: str, rip: 
     regs = _regs(rng, regs or {})
     rsp = rsp if rsp is not None else 0xFFFFC90000000000 | rng.getrandbits(20) << 12 | 0xD38
     code = code or _code(rng, opcode)
-    reg_lines = register_lines(rip, rsp, 0x00010246, regs, cr2, code)
+    reg_lines = register_lines(rip, rsp, 0x00010246, regs,
+                               cr2 if cr2_now is None else cr2_now, code)
     lines = [(KERN_DEFAULT, f"{title}: {err & 0xFFFF:04x} [#{machine.oops_count}] "
                             "PREEMPT SMP NOPTI"),
              (KERN_DEFAULT, machine.cpu_line(pid, comm)),

@@ -101,7 +101,7 @@ def put_user(mem: UserMemory, value: int, address: int, size: int = 4) -> int:
 def deref_oops(mem: UserMemory, address: int, rip: str, write: bool = False,
                machine: oops.Machine | None = None, pid: int = 1234, comm: str = "cat",
                frames: list[str] | None = None, seed: int = 0, code: str | None = None,
-               register: str = "RDI") -> oops.KernelOops:
+               register: str = "RDI", cr2_now: int | None = None) -> oops.KernelOops:
     """What `*(int *)user_ptr` in module code gets: the SMAP page-fault oops.
 
     Returns the KernelOops to raise. Error code (fault.c:553-571): no USER bit (the kernel
@@ -135,5 +135,5 @@ def deref_oops(mem: UserMemory, address: int, rip: str, write: bool = False,
     opcode = b"\x89\x07" if write else b"\x8b\x07"  # mov %eax,(%rdi) / mov (%rdi),%eax
     body, panicked = oops.die_lines(machine, "Oops", err, pid, comm, rip, frames, cr2=address,
                                     opcode=opcode, regs={register: address}, seed=seed,
-                                    code=code)
+                                    code=code, cr2_now=cr2_now)
     return oops.KernelOops(lines + body, panic=panicked, headline=first)
