@@ -138,6 +138,28 @@ def test_modinfo_broken_files_one_line(kind, bad, capfd):
     assert one_line(err) and err.startswith(f"modinfo: ERROR: {name}: ")
 
 
+def test_modinfo_bytes_that_are_not_utf8(tmp_path, capfdbinary):
+    """.modinfo strings are bytes: kmod prints them as they are, so do we (all three modes),
+    and the shell's modinfo and KoFile keep them (surrogateescape)."""
+    from kcourse.elf.kofile import KoFile
+    from kcourse.shell import Shell
+
+    data = HELLO.read_bytes()
+    at = data.index(b"description=Say hello") + len(b"description=")
+    path = tmp_path / "badutf.ko"
+    path.write_bytes(data[:at] + b"\xff\xfe\x80" + data[at + 3:])
+    for opts in ([], ["-0"], ["-F", "description"]):
+        need_tool("modinfo")
+        ref = subprocess.run(["modinfo", *opts, str(path)], capture_output=True, check=False)
+        capfdbinary.readouterr()
+        assert main(["modinfo", *opts, str(path)]) == ref.returncode == 0
+        assert capfdbinary.readouterr() == (ref.stdout, ref.stderr)
+    assert dict(KoFile(path).modinfo)["description"].startswith("\udcff\udcfe\udc80 hello")
+    got = Shell().run(f"modinfo -F description {path}")
+    assert (got.rc, got.stderr) == (0, "")
+    assert got.stdout.encode("utf-8", "surrogateescape") == ref.stdout
+
+
 def test_modinfo_sigpipe_is_quiet():
     """`kcourse modinfo ... | head -1`: the reader goes away; no noise, status 128+13."""
     args = [str(HELLO)] * 3000
