@@ -988,3 +988,16 @@ def test_charp_length_is_counted_in_bytes():
     with pytest.raises(KcourseError) as caught:
         k.finit_module(str(HELLO), "whom=" + "é" * 600)
     assert caught.value.errno == errno.ENOSPC
+
+
+def test_sim_real_refuses_a_binary_script_before_booting(bad, monkeypatch, capfd):
+    import kcourse.lab.cli
+
+    booted = []
+    monkeypatch.setattr(kcourse.lab.cli, "real_sim_main", lambda argv: booted.append(argv))
+    name = str(bad["elf"])
+    assert run_cli(["sim", "--real", name], capfd) == (
+        126, "", f"{name}: {name}: cannot execute binary file\n")
+    assert booted == []
+    run_cli(["sim", "--real", str(bad["fifo"])], capfd)  # not read here: the lab says why
+    assert booted == [["--real", str(bad["fifo"])]]

@@ -20,6 +20,8 @@ exit status 2.
 
 from __future__ import annotations
 
+import os
+import stat
 import sys
 
 from kcourse.backend import format_transcript
@@ -36,6 +38,11 @@ def sim_main(argv: list[str]) -> int:
         raise KcourseError("--real and --debian do not go together: the real kernel's guest "
                            "holds the lab's Debian modules already")
     if "--real" in argv:  # the same contract on Debian's kernel under QEMU (kcourse.lab)
+        script = next((a for a in argv if not a.startswith("-")), None)
+        if script is not None and _binary_file(script):
+            # refused before a guest boots, as bash would refuse it there
+            print(f"{script}: {script}: cannot execute binary file", file=sys.stderr)
+            return 126
         from kcourse.lab.cli import real_sim_main
 
         return real_sim_main(argv)
@@ -99,6 +106,21 @@ def sim_main(argv: list[str]) -> int:
     else:
         _print_plain(results)
     return results[-1].rc if results else 0
+
+
+def _binary_file(name: str) -> bool:
+    """Whether a script file is one bash would refuse as binary (False if unreadable: the
+    reader says why)."""
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO must not block us here
+    except (OSError, ValueError):
+        return False
+    try:
+        return stat.S_ISREG(os.fstat(fd).st_mode) and is_binary(os.read(fd, 80))
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def is_binary(sample: bytes) -> bool:
