@@ -1001,3 +1001,20 @@ def test_sim_real_refuses_a_binary_script_before_booting(bad, monkeypatch, capfd
     assert booted == []
     run_cli(["sim", "--real", str(bad["fifo"])], capfd)  # not read here: the lab says why
     assert booted == [["--real", str(bad["fifo"])]]
+
+
+def test_array_parameter_over_its_maximum(debian_modules_dir):
+    """snd-aloop's index is `array of int` with SNDRV_CARDS (32) slots: kernel/params.c
+    param_array prints "index: can only take 32 arguments" and fails with EINVAL, which
+    modprobe words with strerror (tools/modprobe.c insmod_insert). What modprobe loaded
+    first for it (snd_pcm, snd_timer, snd, soundcore) stays loaded, as with the real one."""
+    from kcourse.shell import Shell
+
+    sh = Shell(debian_tree=["snd-aloop"])
+    values = ",".join(str(i) for i in range(33))
+    got = sh.run(f"modprobe snd-aloop index={values}")
+    assert (got.rc, got.stdout) == (1, "")
+    assert got.stderr == "modprobe: ERROR: could not insert 'snd_aloop': Invalid argument\n"
+    assert "index: can only take 32 arguments" in got.dmesg
+    assert sh.kernel.find_module("snd_aloop") is None
+    assert sh.run(f"modprobe snd-aloop index={values[:-3]}").rc == 0  # 32 values fit
