@@ -946,10 +946,6 @@ def test_depmod_facts_of_hostile_modules(name, kind, seed):
 
 # ------------------------------------------------------------------------------ kernel bugs
 # kcourse/kernel is not this audit's to change: these hold the bugs found, until fixed.
-@pytest.mark.xfail(strict=True, reason="kcourse/kernel/params.py parse_args/next_arg loop "
-                   "forever on a NUL byte in the parameter string (next_arg stops at the NUL "
-                   "and hands it back as the rest); the real finit_module copies uargs as a "
-                   "C string, so everything from the first NUL on is not seen")
 def test_finit_module_params_with_a_nul_byte_do_not_hang():
     code = ("from kcourse.kernel import Kernel\nfrom kcourse.paths import course_module\n"
             "print(Kernel(seed=0).finit_module(str(course_module('hello')), 'whom=a\\0b'))\n")
@@ -961,10 +957,6 @@ def test_finit_module_params_with_a_nul_byte_do_not_hang():
     assert proc.returncode == 0 and proc.stdout == "0\n"
 
 
-@pytest.mark.xfail(strict=True, reason="kcourse/kernel: Kernel.finit_module(path, 5) (params "
-                   "not a str) raises AttributeError from params.parse_args after the module "
-                   "was linked, leaving hello in state COMING for good (snapshot changed, "
-                   "the next load says EBUSY); it should refuse before any state change")
 def test_finit_module_params_of_the_wrong_type_change_nothing():
     from kcourse.kernel import Kernel
 
@@ -975,10 +967,6 @@ def test_finit_module_params_of_the_wrong_type_change_nothing():
     assert k.snapshot() == before
 
 
-@pytest.mark.xfail(strict=True, reason="kcourse/kernel/params.py measures a charp value in "
-                   "characters (len(str) > 1024); param_set_charp uses strlen, bytes: "
-                   "whom=<600 x 'é'> (1200 bytes) is refused by Debian's kernel with ENOSPC "
-                   "('whom: string parameter too long', seen under QEMU) but loads here")
 def test_charp_length_is_counted_in_bytes():
     import errno
 

@@ -319,3 +319,145 @@ def test_bytes_and_path_give_the_same_module():
     load(a, "hello")
     b.finit_module(ko_bytes("hello"))
     assert a.read_file("/proc/modules") == b.read_file("/proc/modules")
+
+
+# ------------------------------------------------------------------------ bad arguments
+def test_params_end_at_the_first_nul():
+    # kernel/module/main.c load_module: mod->args = strndup_user(uargs, ~0UL >> 1) copies a
+    # C string, so "whom=a\0b" is "whom=a"; param_get_charp shows it (kernel/params.c)
+    k = Kernel(seed=0)
+    assert load(k, "hello", "whom=a\0count=9") == 0
+    assert k.read_file("/sys/module/hello/parameters/whom") == "a\n"
+    assert k.read_file("/sys/module/hello/parameters/count") == "1\n"  # hello.c default
+
+
+@pytest.mark.parametrize("params, ok", [("é" * 512, True), ("é" * 512 + "x", False),
+                                        ("x" * 1024, True), ("x" * 1025, False)])
+def test_charp_limit_is_1024_bytes(params, ok):
+    # kernel/params.c param_set_charp: `if (strlen(val) > 1024) { pr_err("%s: string
+    # parameter too long\n"); return -ENOSPC; }` - strlen counts bytes ('é' is 2 in UTF-8)
+    k = Kernel(seed=0)
+    if ok:
+        assert load(k, "hello", "whom=" + params) == 0
+        return
+    before = k.snapshot()
+    with pytest.raises(KernelErrno) as caught:
+        load(k, "hello", "whom=" + params)
+    assert caught.value.errno == 28  # ENOSPC
+    assert (3, "whom: string parameter too long") in [(r.level, r.text) for r in k.log.records]
+    assert k.snapshot() == before
+
+
+@pytest.mark.parametrize("call", [
+    lambda k: k.finit_module(course_module("hello"), 5),
+    lambda k: k.finit_module(course_module("hello"), None),
+    lambda k: k.finit_module(course_module("hello"), b"whom=x"),
+    lambda k: k.delete_module(None),
+    lambda k: k.delete_module(5),
+    lambda k: k.read_file(None),
+    lambda k: k.write_file(None, "1"),
+    lambda k: k.write_file("/sys/module/hello/parameters/whom", None),
+    lambda k: k.list_dir(None),
+    lambda k: k.open(None),
+])
+def test_a_bad_user_pointer_is_efault(call):
+    # A string argument the kernel cannot copy from user space fails with -EFAULT:
+    # strndup_user (finit_module's uargs), strncpy_from_user (delete_module's name,
+    # kernel/module/main.c), getname (open/openat), copy_from_user (write)
+    k = Kernel(seed=0)
+    assert load(k, "hello") == 0
+    before = k.snapshot()
+    with pytest.raises(KernelErrno) as caught:
+        call(k)
+    assert caught.value.errno == 14  # EFAULT
+    assert "\n" not in str(caught.value)
+    assert k.snapshot() == before
+
+
+def test_delete_module_name_ends_at_a_nul():
+    # strncpy_from_user stops at the NUL: "hello\0junk" names hello
+    k = Kernel(seed=0)
+    load(k, "hello")
+    assert k.delete_module("hello\0junk") == 0
+    assert k.find_module("hello") is None
+
+
+# ------------------------------------------------------------------- failures mid-load
+# load_module (kernel/module/main.c) unwinds every step through its error labels (free_arch_
+# cleanup ... free_module); a simulator failure (any Python exception) must do the same, so
+# no exception leaves a module half-loaded (stuck UNFORMED/COMING, the next load EBUSY).
+STEPS = ["module_sig_check", "elf_validity_check", "setup_load_info", "check_modstruct_version",
+         "layout_and_allocate", "add_unformed_module", "module_unload_init",
+         "check_module_license_and_versions", "setup_modinfo", "simplify_symbols",
+         "post_relocation", "complete_formation", "parse_args", "mod_sysfs_setup",
+         "do_init_module"]
+CALLS = [  # (kcourse.kernel submodule, what to make fail, a module whose load calls it)
+    ("loader", "Loader.check_modinfo", "hello"), ("loader", "Loader.simplify_symbols", "hello"),
+    ("loader", "Loader.check_module_license_and_versions", "hello"),
+    ("loader", "Loader._place_sections", "hello"), ("loader", "Loader.ref_module", "consumer"),
+    ("loader", "parse_args", "hello"), ("loader", "Param.from_spec", "hello"),
+    ("kernel", "Kernel.link_module", "hello"), ("kernel", "Kernel.sysfs_add", "hello"),
+    ("kernel", "Kernel.run_init", "consumer"), ("symbols", "KernelSymbols.add_module", "hello"),
+    ("vmarea", "ModuleArea.alloc_module", "hello")]
+
+
+class Injected(Exception):
+    pass
+
+
+def _loaded_with_consumer():
+    k = Kernel(seed=3)
+    assert load(k, "provider") == 0
+    return k
+
+
+def _check_failure_changes_nothing(k, name):
+    before = k.snapshot()
+    with pytest.raises(Injected):
+        load(k, name)
+    assert k.snapshot() == before
+
+
+def _check_loads_after(k, name):
+    assert load(k, name) == 0  # not EBUSY/EEXIST: nothing was left behind
+    assert k.delete_module(name) == 0
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_a_failure_at_any_load_step_unwinds(step, monkeypatch):
+    from kcourse.kernel import loader
+
+    trace = loader.Loader.trace
+
+    def failing(self, name):
+        trace(self, name)
+        if name == step:
+            raise Injected(step)
+
+    k = _loaded_with_consumer()
+    with monkeypatch.context() as m:
+        m.setattr(loader.Loader, "trace", failing)
+        _check_failure_changes_nothing(k, "consumer")  # holds a reference on provider
+        _check_failure_changes_nothing(k, "hello")
+    assert k.find_module("provider").refcnt == _loaded_with_consumer().find_module(
+        "provider").refcnt
+    _check_loads_after(k, "consumer")
+    _check_loads_after(k, "hello")
+
+
+@pytest.mark.parametrize("where, attr, name", CALLS)
+def test_a_failing_call_inside_load_unwinds(where, attr, name, monkeypatch):
+    import importlib
+
+    module = importlib.import_module(f"kcourse.kernel.{where}")
+    owner_name, _, fn_name = attr.rpartition(".")
+    owner = getattr(module, owner_name) if owner_name else module
+
+    def boom(*args, **kwargs):
+        raise Injected(attr)
+
+    k = _loaded_with_consumer()
+    with monkeypatch.context() as m:
+        m.setattr(owner, fn_name, boom)
+        _check_failure_changes_nothing(k, name)
+    _check_loads_after(k, name)

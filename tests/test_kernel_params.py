@@ -101,3 +101,26 @@ def test_param_without_value_is_einval():
     params = {"count": Param("count", "int", 0o444, 1)}
     assert parse_args("hello", "count", params, lines.append) == 22
     assert lines == ["\0013hello: `' invalid for parameter `count'\n"]  # val ?: ""
+
+
+def test_a_nul_ends_the_string():
+    # load_module copies uargs with strndup_user (kernel/module/main.c): a C string, so
+    # next_arg/parse_args never see what follows the first NUL
+    assert next_arg("a=b\0c d") == ("a", "b", "")
+    lines = []
+    params = {"count": Param("count", "int", 0o444, 1)}
+    assert parse_args("hello", "count=5\0count=x", params, lines.append) == 0
+    assert params["count"].value == 5 and lines == []
+
+
+def test_charp_and_string_lengths_are_bytes():
+    # kernel/params.c param_set_charp: strlen(val) > 1024 -> -ENOSPC;
+    # param_set_copystring: strlen(val)+1 > maxlen -> -ENOSPC. strlen counts bytes.
+    p = Param("whom", "charp", 0o644)
+    p.set("é" * 512)
+    with pytest.raises(ValueError):
+        p.set("é" * 512 + "x")
+    s = Param("name", "string", 0o644, maxlen=4)
+    s.set("aé")  # 3 bytes + NUL
+    with pytest.raises(ValueError):
+        s.set("éé")  # 4 bytes + NUL

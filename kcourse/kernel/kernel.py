@@ -21,7 +21,6 @@ import stat
 import zlib
 from dataclasses import dataclass
 
-from kcourse.errors import KoFormatError
 from kcourse.kernel import errno as E
 from kcourse.kernel import procfs
 from kcourse.kernel.context import ModuleContext
@@ -185,18 +184,19 @@ class Kernel:
         """finit_module(2). kmod's insmod: the file is read (and decompressed) in user space."""
         self._alive()
         self._enter("finit_module")
-        if flags & ~7:
+        params = _user_string(params)
+        if not isinstance(flags, int) or flags & ~7:
             raise KernelErrno(E.EINVAL)
-        try:
-            source, raw = read_source(path_or_kofile)
-        except KoFormatError:
-            raise
+        source, raw = read_source(path_or_kofile)
         return self._load(source, raw, params, flags, None)
 
     def load_image(self, image: ModuleImage, params: str = "", flags: int = 0) -> int:
         """finit_module for a pre-parsed image (the lean path: no file reading or parsing)."""
         self._alive()
         self._enter("finit_module")
+        params = _user_string(params)
+        if not isinstance(flags, int) or flags & ~7:
+            raise KernelErrno(E.EINVAL)
         return self._load(image.source, b"", params, flags, image)
 
     def _load(self, source, raw, params, flags, image) -> int:
@@ -210,6 +210,11 @@ class Kernel:
         """delete_module(2); O_TRUNC forces (CONFIG_MODULE_FORCE_UNLOAD=y)."""
         self._alive()
         self._enter("delete_module")
+        # main.c SYSCALL_DEFINE2(delete_module): strncpy_from_user(name, name_user,
+        # MODULE_NAME_LEN-1) < 0 -> -EFAULT; the copy stops at a NUL
+        name = _user_string(name)
+        if not isinstance(flags, int):
+            raise KernelErrno(E.EINVAL)
         self.clock.sleep()
         try:
             return self._loader.delete_module(name, flags)
@@ -347,7 +352,7 @@ class Kernel:
     def open(self, path: str) -> int:
         self._alive()
         self._enter("open")
-        path = _norm(path)
+        path = _norm(_user_string(path))  # getname(): a bad user pointer is -EFAULT
         owner = None
         if path.startswith("/dev/"):
             entry = self.devices.get(path[5:])
@@ -395,7 +400,7 @@ class Kernel:
 
     def read_file(self, path: str) -> str:
         self._alive()
-        path = _norm(path)
+        path = _norm(_user_string(path))  # getname(): a bad user pointer is -EFAULT
         if path.startswith("/dev/") and path[5:] in self.devices:
             out = self._device_call(path, "read")  # `cat /dev/x`
             return out if isinstance(out, str) else ""
@@ -409,7 +414,9 @@ class Kernel:
 
     def write_file(self, path: str, text: str) -> int:
         self._alive()
-        path = _norm(path)
+        path = _norm(_user_string(path))  # getname(): a bad user pointer is -EFAULT
+        if not isinstance(text, str):
+            raise KernelErrno(E.EFAULT)  # write(2) from a bad buffer: copy_from_user fails
         if path.startswith("/dev/") and path[5:] in self.devices:
             ret = self._device_call(path, "write", text)  # `echo text > /dev/x`: bash writes
             if isinstance(ret, int) and ret < 0:
@@ -426,7 +433,7 @@ class Kernel:
 
     def list_dir(self, path: str) -> list[DirEntry]:
         self._alive()
-        path = _norm(path)
+        path = _norm(_user_string(path))  # getname(): a bad user pointer is -EFAULT
         node = self._lookup(path)
         if node[0] != "dir":
             raise KernelErrno(E.ENOTDIR)
@@ -434,7 +441,7 @@ class Kernel:
 
     def exists(self, path: str) -> bool:
         try:
-            self._lookup(_norm(path))
+            self._lookup(_norm(_user_string(path)))
             return True
         except KernelErrno:
             return False
@@ -463,6 +470,16 @@ class Kernel:
         """Dependents plus held references: what module_refcount() must equal when LIVE."""
         opens = sum(1 for _p, o in self.fds.values() if o is mod)
         return len(mod.source_list) + opens + mod.held
+
+
+def _user_string(value) -> str:
+    """A string argument as the kernel copies it from user space (strndup_user,
+    strncpy_from_user, getname): what is not a string is not a readable C string, -EFAULT;
+    the copy ends at the first NUL."""
+    if not isinstance(value, str):
+        raise KernelErrno(E.EFAULT)
+    end = value.find("\0")
+    return value if end < 0 else value[:end]
 
 
 def _norm(path: str) -> str:

@@ -55,6 +55,13 @@ class LoadError(Exception):
         self.errno = errno
 
 
+def _is_oops(exc: BaseException) -> bool:
+    """The modelled death of the calling task (kernel.TaskKilled): not a simulator failure."""
+    from kcourse.kernel.kernel import TaskKilled
+
+    return isinstance(exc, TaskKilled)
+
+
 def same_magic(amagic: str, bmagic: str, has_crcs: bool) -> bool:
     """kernel/module/version.c: the release part is ignored when the module has CRCs."""
     if has_crcs:
@@ -141,16 +148,19 @@ class Loader:
         mod = Module(name=modname, image=image, taints=taints[0], layout=lay,
                      core_layout=lay.core, init_layout=lay.init)
         k.vm.alloc_module(mod)
-        self.trace("add_unformed_module")
-        old = k.find_module_all(modname)
-        if old is not None:
-            k.vm.free_module(mod)
-            raise LoadError(E.EEXIST if old.state == ModuleState.LIVE else E.EBUSY)
-        k.link_module(mod)
-        try:
-            self._formed_part(mod, image, sig_ok, uargs, has_vers)
-        except LoadError:
+        try:  # load_module's free_module label: the allocation goes with any failure
+            self.trace("add_unformed_module")
+            old = k.find_module_all(modname)
+            if old is not None:
+                raise LoadError(E.EEXIST if old.state == ModuleState.LIVE else E.EBUSY)
+            k.link_module(mod)
+        except BaseException:
+            if mod not in k.modules:
+                k.vm.free_module(mod)
+            else:
+                self._unwind(mod, "unlink_mod")
             raise
+        self._formed_part(mod, image, sig_ok, uargs, has_vers)
         return self.do_init_module(mod)
 
     def _formed_part(self, mod: Module, image: ModuleImage, sig_ok: bool, uargs: str,
@@ -188,8 +198,8 @@ class Loader:
                             f"(owned by {owner})\n")
                     raise LoadError(E.ENOEXEC)
             k.set_state(mod, ModuleState.COMING)
+            stage = "coming_cleanup"  # from here on the ladder starts with GOING
             k.symbols.add_module(mod)
-            stage = "coming_cleanup"
             self.trace("parse_args")
             mod.params = {p.name: Param.from_spec(p) for p in image.params}
             err = parse_args(mod.name, uargs, mod.params, self.pr)
@@ -197,7 +207,9 @@ class Loader:
                 raise LoadError(err)
             self.trace("mod_sysfs_setup")
             k.sysfs_add(mod)
-        except LoadError:
+        except BaseException:
+            # Not only LoadError: whatever escapes (a bug, a bad argument, Ctrl-C) must not
+            # leave a half-loaded module behind, so every exception takes the error ladder.
             self._unwind(mod, stage)
             raise
 
@@ -401,8 +413,19 @@ class Loader:
     # ================================================================ do_init_module
     def do_init_module(self, mod: Module) -> int:
         k = self.k
-        self.trace("do_init_module")
-        ret = k.run_init(mod)
+        try:
+            self.trace("do_init_module")
+            ret = k.run_init(mod)
+            if not isinstance(ret, int):
+                raise TypeError(f"{mod.name}: init returned {ret!r}, not an int")
+        except BaseException as exc:
+            if _is_oops(exc):
+                raise  # an oops in init leaves the module COMING for good, as on Linux
+            # a simulator failure: take do_init_module's fail_free_freeinit path
+            k.set_state(mod, ModuleState.GOING)
+            k.module_put(mod, why="init failed")
+            self.free_module(mod)
+            raise
         if ret < 0:
             k.set_state(mod, ModuleState.GOING)
             k.module_put(mod, why="init failed")

@@ -8,7 +8,7 @@
   -ENOSPC), parsing continues, and the last error fails the load;
 - integer types use kstrto*() (lib/kstrtox.c): base auto-detected (0x.., 0..), one trailing
   newline allowed, out of range is -ERANGE; bool takes y/Y/t/T/1/n/N/f/F/0/on/off (kstrtobool)
-  and "no value" means yes; charp is limited to 1024 characters;
+  and "no value" means yes; charp is limited to 1024 bytes (strlen);
 - get() formats: %hhu %hi %hu %i %u %li %lu %llu, hexint "%#08x", bool Y/N, invbool inverted,
   arrays comma-joined.
 """
@@ -34,49 +34,72 @@ NOARG_TYPES = {"bool", "bint", "bool_enable_only"}  # KERNEL_PARAM_OPS_FL_NOARG
 
 
 def next_arg(args: str) -> tuple[str, str | None, str]:
-    """lib/cmdline.c next_arg, ported literally (it edits a NUL-terminated buffer in place).
+    """lib/cmdline.c next_arg: (param, val or None, rest of args with leading spaces eaten).
 
-    Returns (param, val or None, rest of args with leading spaces eaten).
-    """
-    s = list(args) + ["\0"]
-    a = 0
+    A NUL ends the string, as it ends the C string the kernel walks."""
+    param, val, pos = _next_arg_at(args, 0)
+    return param, val, args[pos:]
+
+
+def _next_arg_at(args: str, a: int) -> tuple[str, str | None, int]:
+    """next_arg from offset `a`; returns the offset of the rest instead of a copy of it.
+
+    The kernel edits its buffer in place and hands back a pointer, so parse_args is linear in
+    the length of the string; slicing the rest off at every step would make it quadratic."""
+    n = args.find("\0", a)
+    n = len(args) if n < 0 else n  # the C string ends at the first NUL (strndup_user)
     in_quote = quoted = False
-    if s[0] == '"':
-        a, in_quote, quoted = 1, True, True
-    i = equals = 0
-    while s[a + i] != "\0":
-        if s[a + i].isspace() and not in_quote:
+    if a < n and args[a] == '"':
+        a, in_quote, quoted = a + 1, True, True
+    i = a
+    equals = -1
+    while i < n:
+        ch = args[i]
+        if ch.isspace() and not in_quote:
             break
-        if equals == 0 and s[a + i] == "=":
+        if equals < 0 and ch == "=" and i > a:  # `if (equals == 0 && ...)`: never at i == 0
             equals = i
-        if s[a + i] == '"':
+        if ch == '"':
             in_quote = not in_quote
         i += 1
-    val_start = None
-    if equals:
-        s[a + equals] = "\0"
-        val_start = a + equals + 1
-        if s[val_start] == '"':
+    end = i  # args[end] is the space (replaced by NUL) or the end of the string
+    # Closing quotes the kernel overwrites with NUL (lib/cmdline.c next_arg)
+    val_start = val_end = None
+    param_end = end
+    if equals >= 0:
+        param_end = equals
+        val_start, val_end = equals + 1, end
+        if val_start < n and args[val_start] == '"':
             val_start += 1
-            if s[a + i - 1] == '"':
-                s[a + i - 1] = "\0"
-    if quoted and i > 0 and s[a + i - 1] == '"':
-        s[a + i - 1] = "\0"
-    if s[a + i] != "\0":
-        s[a + i] = "\0"
-        rest = a + i + 1
-    else:
-        rest = a + i
+            if end > a and args[end - 1] == '"':
+                val_end = end - 1
+    if quoted and end > a and args[end - 1] == '"':
+        if val_end is not None:
+            val_end = min(val_end, end - 1)
+        else:
+            param_end = min(param_end, end - 1)
+    rest = end + 1 if end < n else end
+    while rest < n and args[rest].isspace():  # skip_spaces
+        rest += 1
+    if rest >= n:
+        rest = len(args)  # nothing after the NUL is seen
+    param = args[a:param_end]
+    val = None if val_start is None else args[val_start:max(val_start, val_end)]
+    return param, val, rest
 
-    def cstr(pos: int) -> str:
-        out = []
-        while s[pos] != "\0":
-            out.append(s[pos])
-            pos += 1
-        return "".join(out)
 
-    tail = "".join(s[rest:-1])
-    return cstr(a), (None if val_start is None else cstr(val_start)), tail.lstrip()
+def c_string(text: str) -> str:
+    """What the kernel sees of a user string: everything up to the first NUL.
+
+    kernel/module/main.c load_module: `mod->args = strndup_user(uargs, ~0UL >> 1)` copies a
+    C string, so a NUL ends the parameters (the rest is never read)."""
+    end = text.find("\0")
+    return text if end < 0 else text[:end]
+
+
+def c_strlen(text: str) -> int:
+    """strlen() of the UTF-8 bytes user space passed: a length in bytes, not characters."""
+    return len(text.encode("utf-8", "surrogateescape"))
 
 
 def kstrtoull(s: str, base: int = 0) -> int:
@@ -157,7 +180,7 @@ def set_value(ptype: str, val: str | None):
     if ptype == "invbool":
         return not kstrtobool(val)
     if ptype == "charp":
-        if len(val) > CHARP_MAX:
+        if c_strlen(val) > CHARP_MAX:  # kernel/params.c param_set_charp: strlen(val) > 1024
             raise ValueError(ENOSPC)
         return val
     if ptype in _INT_RANGES:
@@ -244,7 +267,7 @@ class Param:
         if self.type == "string":
             if val is None:
                 raise ValueError(EINVAL)
-            if self.maxlen and len(val) >= self.maxlen:
+            if self.maxlen and c_strlen(val) >= self.maxlen:  # param_set_copystring
                 raise ValueError(ENOSPC)
             self.value = val
             return
@@ -273,15 +296,17 @@ def parse_args(modname: str, args: str, params: dict[str, Param], printk) -> int
     `printk(text)` receives complete KERN_* lines. Returns 0 or the last -errno (positive).
     """
     err = 0
-    args = args.lstrip()
-    while args:
-        param, val, args = next_arg(args)
+    args = c_string(args)
+    pos = len(args) - len(args.lstrip())  # skip_spaces
+    by_name = {p.name.replace("-", "_"): p for p in reversed(params.values())}  # parameq
+    while pos < len(args):
+        param, val, pos = _next_arg_at(args, pos)
         if val is None and param == "--":
             # parse_args returns `err ?: args`; load_module warns about what follows "--"
             if not err:
-                printk(f"\0014{modname}: parameters '{args}' after `--' ignored\n")
+                printk(f"\0014{modname}: parameters '{args[pos:]}' after `--' ignored\n")
             return err
-        target = next((p for p in params.values() if parameq(param, p.name)), None)
+        target = by_name.get(param.replace("-", "_"))
         if target is None:
             # main.c unknown_module_param_cb: async_probe and dyndbg are accepted silently
             if param != "async_probe" and not parameq(param, "dyndbg") and \
@@ -294,7 +319,7 @@ def parse_args(modname: str, args: str, params: dict[str, Param], printk) -> int
             ret = 0
             if target.array_overflow(val):
                 printk(f"\0013{target.name}: can only take {target.max_count} arguments\n")
-            elif target.type == "charp" and val is not None and len(val) > CHARP_MAX:
+            elif target.type == "charp" and val is not None and c_strlen(val) > CHARP_MAX:
                 printk(f"\0013{target.name}: string parameter too long\n")
             try:
                 target.set(val)
