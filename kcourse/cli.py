@@ -45,8 +45,19 @@ def lab_main(argv: list[str]) -> int:
         raise KcourseError(f"notebooks folder not found: {folder}")
     from jupyterlab.labapp import main as jupyterlab_main
 
-    sys.argv = ["jupyter-lab", f"--notebook-dir={folder}", *argv]
+    sys.argv = lab_argv(folder, argv)
     return jupyterlab_main() or 0
+
+
+def lab_argv(folder, argv: list[str], euid: int | None = None) -> list[str]:
+    """jupyter-lab's command line. Jupyter Server refuses to start as root unless told to
+    (`Running as root is not recommended`); containers, Binder-like images and CI machines
+    often run as root, and the course never needs privileges, so say so for the learner."""
+    import os
+
+    euid = os.geteuid() if euid is None else euid
+    extra = ["--allow-root"] if euid == 0 and "--allow-root" not in argv else []
+    return ["jupyter-lab", f"--notebook-dir={folder}", *extra, *argv]
 
 
 def check_main(argv: list[str]) -> int:

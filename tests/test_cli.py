@@ -27,3 +27,12 @@ def test_every_subcommand_entry_point_exists(name):
 
     module, func, _ = SUBCOMMANDS[name]
     assert callable(getattr(importlib.import_module(module), func))
+
+
+def test_lab_starts_as_root_too():
+    """Jupyter Server exits with 'Running as root is not recommended' unless --allow-root."""
+    from kcourse.cli import lab_argv
+
+    assert "--allow-root" in lab_argv("nb", [], euid=0)
+    assert "--allow-root" not in lab_argv("nb", [], euid=1000)
+    assert lab_argv("nb", ["--allow-root"], euid=0).count("--allow-root") == 1
