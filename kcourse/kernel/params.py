@@ -180,7 +180,8 @@ def set_value(ptype: str, val: str | None):
     if ptype == "invbool":
         return not kstrtobool(val)
     if ptype == "charp":
-        if c_strlen(val) > CHARP_MAX:  # kernel/params.c param_set_charp: strlen(val) > 1024
+        # 6.1 kernel/params.c:271-274 param_set_charp: strnlen(val, 1025) == 1025 -> -ENOSPC
+        if c_strlen(val) > CHARP_MAX:
             raise ValueError(ENOSPC)
         return val
     if ptype in _INT_RANGES:
