@@ -6,6 +6,11 @@ process (kcourse.userspace) mallocs exactly what the module's init kmalloc'ed (t
 come from the kernel's memory ledger) and exits without free(). The kernel keeps what the
 module's exit path forgot (memory outlives rmmod: kcourse.kernel.memory); the process gets
 everything back at exit (exit_mm). The samples are a kcourse.charts.MemoryTimeline.
+
+One timeline over one kernel: picking another module adds its series and keeps the earlier
+ones, sampled after every step from then on, so leaker's staircase stays flat while noleak's
+line goes up and back to 0. Only reboot() starts over, with a new Kernel (the ledger empties,
+as after a real reboot: kcourse.kernel.memory).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from kcourse.backend import CommandResult
 from kcourse.charts import MemoryTimeline
 from kcourse.elf.kofile import KoFile
 from kcourse.errors import KcourseError
+from kcourse.kernel import Kernel
 from kcourse.ui.backend import PanelBackend
 from kcourse.ui.choices import resolve_choice
 from kcourse.userspace import UserSystem
@@ -29,25 +35,57 @@ class LeakModel:
         self.backend = PanelBackend(target)
         if self.backend.kernel is None:
             raise KcourseError("the leak panel needs a simulated kernel (its memory ledger)")
-        self.ledger = self.backend.kernel.memory
-        self.users = UserSystem(seed=seed)
+        self.seed = seed
         self.module = ""
-        self.cycles_done = 0
+        self._start(module, "start")
+
+    def _start(self, module: str, label: str) -> None:
+        self.ledger = self.backend.kernel.memory
+        self.users = UserSystem(seed=self.seed)
+        self.modules: list[str] = []  # series, in the order they were picked
+        self.cycle_counts: dict[str, int] = {}
         self.last: CommandResult | None = None
         self.user_sizes: list[int] = []
         self.timeline = MemoryTimeline()
         self.select(module)
+        self._sample(label, None)
+
+    @property
+    def kernel(self) -> Kernel:
+        """The kernel the panel runs on (a new one after each reboot())."""
+        return self.backend.kernel
+
+    @property
+    def cycles_done(self) -> int:
+        """Cycles of the current module since the last reboot."""
+        return self.cycle_counts.get(self.module, 0)
 
     def select(self, choice: str) -> None:
-        """Pick the module to cycle; the timeline starts again from the current memory."""
+        """Pick the module to cycle. Its series joins the timeline (the earlier modules' stay);
+        for the steps before, it shows what the ledger counts for it now: the panel did not
+        load it then, so nothing of it changed on this timeline."""
         path = resolve_choice(choice)
-        self.path, self.module = path, KoFile(path).name
-        self.timeline = MemoryTimeline()
-        self.cycles_done = 0
-        self._sample("start", None)
+        name = KoFile(path).name
+        self.path, self.module = path, name
+        if name in self.modules:
+            return
+        self.modules.append(name)
+        held = self.timeline.held
+        steps = len(self.timeline.labels)
+        series = {m: held.get(m, [self.ledger.held_by(m)] * steps) for m in self.modules}
+        if steps:
+            series[TOTAL_SERIES], series[USER_SERIES] = held[TOTAL_SERIES], held[USER_SERIES]
+        self.timeline.held = series
+
+    def reboot(self) -> None:
+        """Start over on a new Kernel (same seed): whatever leaked is gone, as after a real
+        reboot; the timeline restarts with the current module alone."""
+        old = self.backend.kernel
+        self.backend = PanelBackend(Kernel(seed=old.seed, sig_enforce=old.sig_enforce))
+        self._start(str(self.path), "boot")
 
     def series_names(self) -> list[str]:
-        return [self.module, TOTAL_SERIES, USER_SERIES]
+        return [*self.modules, TOTAL_SERIES, USER_SERIES]
 
     def cycle(self) -> CommandResult:
         """insmod, a user process mallocs the same, rmmod, the process exits. Stops at the first
@@ -57,21 +95,22 @@ class LeakModel:
         if not self.last.ok:
             return self.last
         number = self.cycles_done + 1
+        step = f"{self.module} {number}"
         self.user_sizes = [a.requested for a in self.ledger.outstanding(self.module)
                            if a.id not in before]
         proc = self.users.spawn(self.module)
         for size in self.user_sizes:
             proc.malloc(size)  # ... and never free(), like the module's exit path
-        self._sample(f"insmod {number}", proc)
+        self._sample(f"insmod {step}", proc)
         self.last = self.backend.run(f"rmmod {self.module}")
         if not self.last.ok:
             proc.exit(0)
-            self._sample(f"exit {number}", proc)
-            self.cycles_done = number
+            self._sample(f"exit {step}", proc)
+            self.cycle_counts[self.module] = number
             return self.last
         proc.exit(0)
-        self.cycles_done = number
-        self._sample(f"rmmod {number}", proc)
+        self.cycle_counts[self.module] = number
+        self._sample(f"rmmod {step}", proc)
         return self.last
 
     def run_cycles(self, count: int) -> CommandResult | None:
@@ -95,7 +134,7 @@ class LeakModel:
 
     def _sample(self, label: str, proc) -> None:
         self.timeline.add(label, {
-            self.module: self.ledger.held_by(self.module),
+            **{m: self.ledger.held_by(m) for m in self.modules},
             TOTAL_SERIES: self.ledger.total(),
             USER_SERIES: proc.held if proc is not None and proc.alive else 0,
         })

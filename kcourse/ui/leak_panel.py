@@ -4,6 +4,8 @@ with a live chart (kcourse.charts.memory_chart) of what each still holds.
     from kcourse.ui import LeakPanel
     panel = LeakPanel(kernel, "leaker")
     panel.buttons["cycle"].click()       # one insmod / rmmod cycle
+    panel.module_picker.value = "noleak" # its line joins the chart; leaker's stays
+    panel.buttons["reboot"].click()      # a new Kernel: the leaks and the chart start over
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from kcourse.ui.svgchart import step_chart
 
 
 class LeakPanel(W.VBox):
-    """Controls: `module_picker`, `cycles` (how many per click), `buttons["cycle"]` (one),
-    `buttons["run"]` (`cycles` of them). Views: `message` (the last command, or its refusal),
-    `summary`, `chart` (SVG step charts; `figure()` gives them as matplotlib), `kmemleak_view`
-    (the allocations of the module the ledger still counts)."""
+    """Controls: `module_picker` (a new pick adds its line to the chart, the earlier ones stay),
+    `cycles` (how many per click), `buttons["cycle"]` (one), `buttons["run"]` (`cycles` of
+    them), `buttons["reboot"]` (a new Kernel: everything starts over). Views: `message` (the
+    last command, or its refusal), `summary`, `chart` (SVG step charts; `figure()` gives them
+    as matplotlib), `kmemleak_view` (the allocations of the module the ledger still counts)."""
 
     def __init__(self, kernel_or_backend=None, module: str = "leaker", seed: int = 0):
         self.model = LeakModel(kernel_or_backend, module, seed)
@@ -32,9 +35,11 @@ class LeakPanel(W.VBox):
         self.cycles = W.BoundedIntText(value=5, min=1, max=100, description="cycles",
                                        layout=W.Layout(width="12em"))
         self.buttons = {"cycle": W.Button(description="one cycle"),
-                        "run": W.Button(description="run cycles")}
+                        "run": W.Button(description="run cycles"),
+                        "reboot": W.Button(description="reboot")}
         self.buttons["cycle"].on_click(lambda _b: self.run(1))
         self.buttons["run"].on_click(lambda _b: self.run(self.cycles.value))
+        self.buttons["reboot"].on_click(lambda _b: self.reboot())
         self.message = W.HTML()
         self.summary = W.HTML()
         self.kmemleak_view = W.HTML()
@@ -52,6 +57,12 @@ class LeakPanel(W.VBox):
         if result is not None:
             self.message.value = render.message(result.line, result.stdout, result.stderr,
                                                 result.rc)
+        self.refresh()
+
+    def reboot(self) -> None:
+        """A new Kernel under the panel (model.kernel): no leak survives a reboot."""
+        self.model.reboot()
+        self.message.value = ""
         self.refresh()
 
     def _on_pick(self, change) -> None:
