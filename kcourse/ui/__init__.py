@@ -28,7 +28,9 @@ ModulePanel(kernel_or_backend=None, module="hello")
     .model (ModuleModel: .last CommandResult, .path_taken, .refcount_window());
     .figure() gives the refcounts as a kcourse.charts matplotlib figure.
 LeakPanel(kernel_or_backend=None, module="leaker", seed=0)
-    .module_picker, .cycles, .buttons["cycle"] / ["run"]; .summary, .chart, .kmemleak_view;
+    .module_picker, .cycles, .buttons["cycle"] / ["run"] / ["reboot"]; .summary, .chart,
+    .kmemleak_view; .model.kernel (replaced by .model.reboot()); picking another module keeps
+    the earlier modules' lines on the chart;
     .model (LeakModel: .timeline, a kcourse.charts.MemoryTimeline); .figure() is
     kcourse.charts.memory_chart of the same timeline.
 ElfExplorer(path="hello", table=None, kernel=None)
