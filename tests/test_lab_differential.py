@@ -15,7 +15,6 @@ time (CI machines have two cores), in one module-scoped fixture.
 """
 
 import difflib
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -82,22 +81,23 @@ def run_simulator(text: str) -> list[CommandResult]:
 def real_runs():
     """scenario -> list[CommandResult] on the real kernel (or the error text)."""
     need_tool("qemu-system-x86_64")
-    from kcourse.lab import RealKernel, prepare_lab
+    from kcourse.lab import prepare_lab
+    from kcourse.lab.runner import start_scripts
     try:
         lab = prepare_lab()
     except KcourseError as err:
         need(False, f"the real-kernel lab cannot be prepared: {err}")
     make_tampered_copies()  # again: another test may have removed them
 
-    def run(name: str):
+    started = start_scripts({name: (SCENARIOS / f"{name}.sh").read_text() for name in NAMES},
+                            lab=lab, timeout=240)  # two guests at a time
+    runs = {}
+    for name, future in started.items():
         try:
-            kernel = RealKernel(lab=lab, timeout=240)
-            return kernel.run_script((SCENARIOS / f"{name}.sh").read_text())
+            runs[name] = future.result()
         except KcourseError as err:
-            return f"{type(err).__name__}: {err}"
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        return dict(zip(NAMES, pool.map(run, NAMES), strict=True))
+            runs[name] = f"{type(err).__name__}: {err}"
+    return runs
 
 
 def _param(name: str):

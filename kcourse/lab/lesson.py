@@ -79,6 +79,7 @@ DEBIAN_SESSIONS = ("debian",)
 
 _LAB = None  # the prepared lab, once a live run was possible
 _WHY = ""  # why the last attempt could not prepare it
+_STARTED: dict = {}  # session name -> Future of its live run, started by status()
 
 
 def _require_real() -> bool:
@@ -121,6 +122,7 @@ def status() -> bool:
     if lab is not None:
         print(f"QEMU found: the real-kernel cells boot Debian's {lab.release} live.")
         _debian_status()
+        _start_all(lab)
         return True
     why = "QEMU is not installed" if not available() else f"the lab is not ready ({_WHY})"
     print(f"{why}: the real-kernel cells show a recording made on {recordings.RELEASE} "
@@ -156,13 +158,26 @@ def _prepare_files() -> None:
     make_course_copies()  # the tampered copies the "breaking" session names
 
 
+def _start_all(lab) -> None:
+    """Boot every session's guest now, two at a time in the background (each session is
+    its own fresh boot, so none depends on another), for the cells below to collect."""
+    from kcourse.lab.runner import start_scripts
+
+    _prepare_files()
+    _STARTED.update(start_scripts(SESSIONS, lab=lab))
+
+
 def real_results(name: str) -> list[CommandResult]:
-    """The session on the real kernel: live when the lab can run here, else the recording."""
+    """The session on the real kernel: live when the lab can run here, else the recording.
+    A run status() started is collected once; any later call boots afresh."""
     lab = live_lab()
     if lab is None:
         from kcourse.lab import recordings
 
         return [CommandResult(**item) for item in recordings.SESSIONS[name]]
+    started = _STARTED.pop(name, None)
+    if started is not None:
+        return [_normalised(r) for r in started.result()]
     from kcourse.lab.runner import RealKernel
 
     _prepare_files()
@@ -207,13 +222,14 @@ def record(path=None) -> None:
     from pathlib import Path
 
     from kcourse.lab.prepare import prepare
-    from kcourse.lab.runner import RealKernel
+    from kcourse.lab.runner import start_scripts
 
     lab = prepare(progress=print)
     _prepare_files()
+    started = start_scripts(SESSIONS, lab=lab)
     sessions = {}
-    for name, lines in SESSIONS.items():
-        results = [_normalised(r) for r in RealKernel(lab=lab).run_script(lines)]
+    for name, future in started.items():
+        results = [_normalised(r) for r in future.result()]
         sessions[name] = [
             {"line": r.line, "stdout": r.stdout, "stderr": r.stderr, "rc": r.rc,
              "dmesg": r.dmesg} for r in results
