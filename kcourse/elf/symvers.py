@@ -133,10 +133,6 @@ class SymbolTable:
         """A new table with this table's symbols, then `other`'s that are not already here."""
         return SymbolTable([*self._symbols.values(), *other], f"{self.source}+{other.source}")
 
-    def by_module(self, module: str) -> list[KernelSymbol]:
-        return [s for s in self._symbols.values()
-                if s.module == module or s.module_name == module]
-
     def __len__(self) -> int:
         return len(self._symbols)
 

@@ -90,9 +90,6 @@ class ElfModel:
                          describe_sh_flags(s.flags), fate])
         return rows
 
-    def freed_after_init(self) -> list[str]:
-        return [s.name for s in self.ko.sections[1:] if self._placements.get(s.index) == "init"]
-
     def symbols(self) -> list[SymbolRow]:
         rows = []
         for sym in self.ko.symbols:

@@ -84,9 +84,6 @@ class LeakModel:
         self.backend = PanelBackend(Kernel(seed=old.seed, sig_enforce=old.sig_enforce))
         self._start(str(self.path), "boot")
 
-    def series_names(self) -> list[str]:
-        return [*self.modules, TOTAL_SERIES, USER_SERIES]
-
     def cycle(self) -> CommandResult:
         """insmod, a user process mallocs the same, rmmod, the process exits. Stops at the first
         refused command, which is kept in `last` (nothing else changes)."""
