@@ -75,10 +75,6 @@ def _dir(name: str) -> DirEntry:
     return DirEntry(name, stat.S_IFDIR | 0o755, "dir")
 
 
-def _file(name: str, mode: int) -> DirEntry:
-    return DirEntry(name, stat.S_IFREG | (mode & 0o7777), "file")
-
-
 class Kernel:
     """One booted kernel with an empty module list."""
 

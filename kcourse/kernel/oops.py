@@ -273,21 +273,6 @@ def might_sleep_lines(where: str, pid: int, comm: str, preempt_count: int = 1,
     return lines
 
 
-def scheduling_while_atomic_lines(pid: int, comm: str, preempt_count: int = 1,
-                                  machine: Machine | None = None) -> list[tuple[int, str]]:
-    """kernel/sched/core.c:5791 (__schedule_bug): what a stock Debian kernel prints when code
-    really sleeps with a spinlock held (CONFIG_DEBUG_ATOMIC_SLEEP off)."""
-    machine = machine or Machine()
-    lines = [(KERN_ERR, f"BUG: scheduling while atomic: {comm[:15]}/{pid}/0x{preempt_count:08x}"),
-             (KERN_DEFAULT, machine.modules_line()),
-             (KERN_DEFAULT, machine.cpu_line(pid, comm)),
-             (KERN_DEFAULT, f"Hardware name: {machine.hardware}")]
-    lines += call_trace(["dump_stack_lvl+0x44/0x5c", "__schedule_bug.cold+0x4b/0x57",
-                         "__schedule+0x8f6/0xaa0", "schedule+0x5a/0xd0"] + _syscall_tail(comm))
-    machine.taint |= 1 << TAINT_WARN
-    return lines
-
-
 def _syscall_tail(comm: str) -> list[str]:
     if comm == "insmod":
         return ["do_one_initcall+0x59/0x230", "do_init_module+0x4a/0x200",

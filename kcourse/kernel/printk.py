@@ -125,9 +125,6 @@ class LogBuffer:
             total -= len(self.records.pop(0).text) + 16
 
     # ---------------------------------------------------------------- reading
-    def read_all(self) -> list[LogRecord]:
-        return list(self.records)
-
     def clear(self) -> None:
         """dmesg -C / syslog(SYSLOG_ACTION_CLEAR): forget finalized records."""
         self.records.clear()

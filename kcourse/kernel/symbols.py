@@ -79,8 +79,5 @@ class KernelSymbols:
             return None
         return Found(name, owner, exp.crc, exp.gpl_only, exp.namespace)
 
-    def owner_of(self, name: str):
-        return self._by_module.get(name)
-
     def __contains__(self, name: str) -> bool:
         return name in self.base or name in self._by_module
