@@ -12,8 +12,8 @@ import lzma
 import random
 import struct
 
-SHDR = struct.Struct("<IIQQQQIIQQ")
-MAGIC = b"~Module signature appended~\n"
+from kcourse.elf.elf64 import SHDR
+from kcourse.elf.signature import MAGIC
 
 
 def _layout(data: bytes) -> tuple[int, int]:
