@@ -26,22 +26,14 @@ def _progress(step: str) -> None:
 
 def real_sim_main(argv: list[str]) -> int:
     """`kcourse sim --real ...`; `--real` itself may be left in argv."""
-    transcript, files = False, []
-    for arg in argv:
-        if arg in ("-h", "--help"):
-            print(USAGE)
-            return 0
-        if arg == "--transcript":
-            transcript = True
-        elif arg == "--real":
-            continue
-        elif arg.startswith("-") and arg != "-":
-            raise KcourseError(f"unknown option '{arg}' ({USAGE})")
-        else:
-            files.append(arg)
-    if len(files) > 1:
-        raise KcourseError(f"one SCRIPT at most ({USAGE})")
-    name = files[0] if files else "-"
+    from kcourse.shell.sim import parse_args
+
+    parsed = parse_args(argv, USAGE, ("--transcript", "--real"))
+    if parsed is None:
+        print(USAGE)
+        return 0
+    given, name = parsed
+    transcript = "--transcript" in given
     if name == "-":
         text = sys.stdin.read()
     else:

@@ -46,28 +46,18 @@ def sim_main(argv: list[str]) -> int:
         from kcourse.lab.cli import real_sim_main
 
         return real_sim_main(argv)
-    transcript, debian, files = False, False, []
-    for arg in argv:
-        if arg in ("-h", "--help"):
-            print(USAGE)
-            print(__doc__.split("\n\n", 1)[1].rstrip())
-            return 0
-        if arg == "--transcript":
-            transcript = True
-        elif arg == "--debian":
-            debian = True
-        elif arg.startswith("-") and arg != "-":
-            raise KcourseError(f"unknown option '{arg}' ({USAGE})")
-        else:
-            files.append(arg)
-    if len(files) > 1:
-        raise KcourseError(f"one SCRIPT at most ({USAGE})")
+    parsed = parse_args(argv, USAGE, ("--transcript", "--debian"))
+    if parsed is None:
+        print(USAGE)
+        print(__doc__.split("\n\n", 1)[1].rstrip())
+        return 0
+    given, name = parsed
+    transcript, debian = "--transcript" in given, "--debian" in given
     from kcourse.shell.core import Shell
 
     # Before the script is read: a missing Debian tree is one line (DebianTreeMissing names
     # the command that fetches it), with nothing run.
     shell = Shell(debian_tree=debian)
-    name = files[0] if files else "-"
     if name == "-":
         stream = getattr(sys.stdin, "buffer", None)
         raw = stream.read() if stream is not None else sys.stdin.read().encode(
@@ -106,6 +96,25 @@ def sim_main(argv: list[str]) -> int:
     else:
         _print_plain(results)
     return results[-1].rc if results else 0
+
+
+def parse_args(argv: list[str], usage: str, flags: tuple[str, ...]
+               ) -> tuple[set[str], str] | None:
+    """The `kcourse sim` command line (shared with `sim --real`, kcourse.lab.cli): (flags
+    given, SCRIPT or "-"), or None when -h/--help asks for the usage."""
+    given, files = set(), []
+    for arg in argv:
+        if arg in ("-h", "--help"):
+            return None
+        if arg in flags:
+            given.add(arg)
+        elif arg.startswith("-") and arg != "-":
+            raise KcourseError(f"unknown option '{arg}' ({usage})")
+        else:
+            files.append(arg)
+    if len(files) > 1:
+        raise KcourseError(f"one SCRIPT at most ({usage})")
+    return given, files[0] if files else "-"
 
 
 def _binary_file(name: str) -> bool:
