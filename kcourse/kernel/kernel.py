@@ -463,9 +463,9 @@ class Kernel:
                 self.vm.snapshot())
 
     def refcount_expected(self, mod: Module) -> int:
-        """Dependents plus held references: what module_refcount() must equal when LIVE."""
+        """Dependents plus open files: what module_refcount() must equal when LIVE."""
         opens = sum(1 for _p, o in self.fds.values() if o is mod)
-        return len(mod.source_list) + opens + mod.held
+        return len(mod.source_list) + opens
 
 
 def _user_string(value) -> str:

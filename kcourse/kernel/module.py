@@ -65,7 +65,6 @@ class Module:
     sig_ok: bool = False
     using_gplonly_symbols: bool = False
     layout: LayoutResult | None = None
-    held: int = 0  # references held by open files and other try_module_get users
     devices: list[str] = field(default_factory=list)
     behavior: object = None
     context: object = None
@@ -153,5 +152,5 @@ class Module:
         return (self.name, int(self.state), self.refcnt, tuple(self.source_list),
                 tuple(self.target_list), self.taints, self.core_layout.size,
                 self.init_layout.size, self.core_layout.base,
-                tuple(p.snapshot() for p in self.params.values()), self.held,
+                tuple(p.snapshot() for p in self.params.values()),
                 tuple(self.devices))
