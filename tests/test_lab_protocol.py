@@ -299,9 +299,15 @@ def test_tampered_copies_change_one_field(tmp_path):
     assert field("hello-nopreempt.ko", "vermagic") == f"{release} SMP mod_unload modversions"
     assert field("hello-release.ko", "vermagic").split(" ", 1)[0] != release
     assert field("consumer-bsd.ko", "license") == "BSD"
-    bad = (folder / "hello-badcrc.ko").read_bytes()
-    assert tamper.current_crc(bad, "module_layout") == tamper.current_crc(
-        original, "module_layout") ^ 1
+    # kmod's modprobe --dump-modversions reads __versions (tools/modprobe.c show_modversions)
+    def crcs(path):
+        out = subprocess.run([need_tool("modprobe"), "--dump-modversions", str(path)],
+                             capture_output=True, text=True, check=True).stdout
+        return {name: int(crc, 16) for crc, name in (line.split("\t") for line in
+                                                     out.splitlines())}
+
+    assert crcs(folder / "hello-badcrc.ko")["module_layout"] == crcs(
+        course_module("hello"))["module_layout"] ^ 1
     with pytest.raises(KcourseError):
         tamper.licence(original, "a much longer licence than GPL")
     with pytest.raises(KcourseError):
