@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import ipywidgets as W
 
-from kcourse.errors import KcourseError
 from kcourse.ui import render
 from kcourse.ui.choices import course_modules
 from kcourse.ui.leak_model import TOTAL_SERIES, USER_SERIES, LeakModel
+from kcourse.ui.picking import PickerMixin
 from kcourse.ui.svgchart import step_chart
 
 
-class LeakPanel(W.VBox):
+class LeakPanel(PickerMixin, W.VBox):
     """Controls: `module_picker` (a new pick adds its line to the chart, the earlier ones stay),
     `cycles` (how many per click), `buttons["cycle"]` (one), `buttons["run"]` (`cycles` of
     them), `buttons["reboot"]` (a new Kernel: everything starts over). Views: `message` (the
@@ -55,22 +55,12 @@ class LeakPanel(W.VBox):
     def run(self, count: int) -> None:
         result = self.model.run_cycles(count)
         if result is not None:
-            self.message.value = render.message(result.line, result.stdout, result.stderr,
-                                                result.rc)
+            self.show_result(result)
         self.refresh()
 
     def reboot(self) -> None:
         """A new Kernel under the panel (model.kernel): no leak survives a reboot."""
         self.model.reboot()
-        self.message.value = ""
-        self.refresh()
-
-    def _on_pick(self, change) -> None:
-        try:
-            self.model.select(change["new"])
-        except KcourseError as err:
-            self.message.value = render.error(str(err))
-            return
         self.message.value = ""
         self.refresh()
 

@@ -15,6 +15,7 @@ from kcourse.ui import render
 from kcourse.ui.choices import course_modules
 from kcourse.ui.module_model import ACTIONS, ModuleModel
 from kcourse.ui.params import ParamSpec, param_defaults
+from kcourse.ui.picking import PickerMixin
 from kcourse.ui.svgchart import step_chart
 
 DMESG_SHOWN = 200  # newest lines kept in the pane
@@ -34,7 +35,7 @@ def _field(spec: ParamSpec, default: str) -> W.Widget:
     return W.Text(value=default, placeholder=spec.type, layout=W.Layout(width="12em"))
 
 
-class ModulePanel(W.VBox):
+class ModulePanel(PickerMixin, W.VBox):
     """Drive a kernel with the mouse. Controls: `module_picker`, `param_fields[name]` (and
     `param_enabled[name]`: pass it or keep the default), `buttons[action]` for each of
     ACTIONS. Views (HTML unless noted): `message`, `lsmod_view`, `sysfs_view`, `dmesg_view`,
@@ -88,19 +89,11 @@ class ModulePanel(W.VBox):
         except KcourseError as err:
             self.message.value = render.error(str(err))
             return
-        self.message.value = render.message(result.line, result.stdout, result.stderr,
-                                            result.rc)
+        self.show_result(result)
         self.refresh()
 
-    def _on_pick(self, change) -> None:
-        try:
-            self.model.select(change["new"])
-        except KcourseError as err:
-            self.message.value = render.error(str(err))
-            return
-        self.message.value = ""
+    def _picked(self) -> None:
         self._build_params()
-        self.refresh()
 
     def _build_params(self) -> None:
         model = self.model
