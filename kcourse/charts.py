@@ -10,8 +10,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from kcourse.kernel.concurrency import Exploration
+if TYPE_CHECKING:  # annotations only: importing charts loads nothing of the kernel model
+    from kcourse.kernel.concurrency import Exploration
+
+USER_SERIES = "user process"   # MemoryTimeline series drawn on the bottom (user) axes
+TOTAL_SERIES = "kernel total"  # ... and the dashed sum of the kernel's
 
 
 # ----------------------------------------------------------------------------- refcounts
@@ -89,8 +94,8 @@ def leak_timeline(cycles: int = 5, seed: int = 0, kernel=None, modules=("leaker"
 
     def sample(label: str, proc) -> None:
         values = {m: k.memory.held_by(m) for m in modules}
-        values["kernel total"] = k.memory.total()
-        values["user process"] = proc.held if proc is not None and proc.alive else 0
+        values[TOTAL_SERIES] = k.memory.total()
+        values[USER_SERIES] = proc.held if proc is not None and proc.alive else 0
         timeline.add(label, values)
 
     sample("boot", None)
@@ -115,8 +120,8 @@ def memory_chart(timeline: MemoryTimeline):
                                       gridspec_kw={"height_ratios": [2, 1]})
     xs = list(range(len(timeline.labels)))
     for name, ys in timeline.held.items():
-        ax = bottom if name == "user process" else top
-        style = "--" if name == "kernel total" else "-"
+        ax = bottom if name == USER_SERIES else top
+        style = "--" if name == TOTAL_SERIES else "-"
         ax.plot(xs, ys, style, drawstyle="steps-post", marker="o", label=name)
     top.set_title("Kernel memory after each insmod/rmmod")
     top.set_ylabel("bytes held")

@@ -16,7 +16,7 @@ as after a real reboot: kcourse.kernel.memory).
 from __future__ import annotations
 
 from kcourse.backend import CommandResult
-from kcourse.charts import MemoryTimeline
+from kcourse.charts import TOTAL_SERIES, USER_SERIES, MemoryTimeline
 from kcourse.elf.kofile import KoFile
 from kcourse.errors import KcourseError
 from kcourse.kernel import Kernel
@@ -24,8 +24,7 @@ from kcourse.ui.backend import PanelBackend
 from kcourse.ui.choices import resolve_choice
 from kcourse.userspace import UserSystem
 
-USER_SERIES = "user process"
-TOTAL_SERIES = "kernel total"
+__all__ = ["TOTAL_SERIES", "USER_SERIES", "LeakModel"]
 
 
 class LeakModel:
