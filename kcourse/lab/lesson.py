@@ -210,13 +210,6 @@ def show(name: str) -> None:
     print(side_by_side(compare(simulator_results(name), real_results(name))), end="")
 
 
-def show_real(name: str) -> None:
-    """Print the session as the real kernel ran it (transcript with its kernel log lines)."""
-    from kcourse.lab.compare import render
-
-    print("".join(render(r) for r in real_results(name)), end="")
-
-
 def record(path=None) -> None:
     """Run every session live and write kcourse/lab/recordings.py (needs QEMU)."""
     from pathlib import Path
