@@ -77,6 +77,17 @@ def test_undefined_symbols_are_nm_u_and_resolved_against_module_symvers():
     assert any(r[6].startswith("unresolved") for r in rows)
 
 
+def test_model_without_a_table_resolves_against_the_shipped_module_symvers():
+    from kcourse.ui.elf_model import ElfModel
+
+    model = ElfModel(course_module("hello"))  # table=None: kernel_table(), Debian's exports
+    rows = model.symbol_rows("undefined")
+    exported = symvers_names()
+    assert rows and any(r[1] in exported for r in rows)
+    for r in rows:
+        assert r[6].startswith("resolved") == (r[1] in exported), r
+
+
 def test_symbol_filter_changes_the_view():
     panel = ElfExplorer("hello")
     everything = panel.symbols_view.value

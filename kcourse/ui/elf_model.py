@@ -72,7 +72,7 @@ class ElfModel:
     def __init__(self, path: str | Path, table=None):
         self.ko = KoFile(path)
         self.table = table if table is not None else kernel_table()
-        self._resolutions = {r.symbol: r for r in resolve_undefined(self.ko, table)}
+        self._resolutions = {r.symbol: r for r in resolve_undefined(self.ko, self.table)}
         self._placements = placements(path)
 
     @property
@@ -120,9 +120,6 @@ class ElfModel:
                 continue
             out.append([str(r.index), r.name, r.type, r.bind, r.section, str(r.size), r.status])
         return out
-
-    def unresolved(self) -> list[str]:
-        return [r.symbol for r in self._resolutions.values() if not r.ok]
 
     def modinfo_rows(self) -> list[list[str]]:
         return [[k, v] for k, v in self.ko.modinfo]
