@@ -6,12 +6,9 @@ before anything else reads the image, in the kernel's order.
 
 from __future__ import annotations
 
-import struct
+from kcourse.elf.elf64 import EHDR, SHDR, SHT_NOBITS, SHT_NULL, SHT_SYMTAB
 
-EHDR = struct.Struct("<16sHHIQQQIHHHHHH")
-SHDR = struct.Struct("<IIQQQQIIQQ")
 ET_REL, EM_X86_64 = 1, 62
-SHT_NULL, SHT_SYMTAB, SHT_NOBITS = 0, 2, 8
 SHF_ALLOC = 0x2
 
 
