@@ -108,7 +108,7 @@ def state_diagram(current: str | None, path: list[str | None] | tuple = ()) -> s
     for (old, new), why in TRANSITIONS.items():
         src = _BOX[old.name if old is not None else None]
         dst = _BOX[new.name if new is not None else None]
-        both_ways = any((b, a) == (old, new) for a, b in TRANSITIONS)
+        both_ways = (new, old) in TRANSITIONS
         x1, y1, x2, y2 = _edge(src, dst, 5 if both_ways else 0)
         parts.append(f'<line x1="{x1:.0f}" y1="{y1:.0f}" x2="{x2:.0f}" y2="{y2:.0f}" '
                      f'stroke="#555" marker-end="url(#kc-arrow)"><title>{escape(why)}</title>'
