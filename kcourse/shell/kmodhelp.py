@@ -3,6 +3,13 @@
 """
 VERSION = "kmod version 30\n+ZSTD +XZ -ZLIB +LIBCRYPTO -EXPERIMENTAL\n"
 
+
+def help_or_version(key: str, help_text: str) -> str | None:
+    """What a kmod tool prints for option `key` when it is -h (its help) or -V (the version
+    line), after which it exits 0; None for any other option."""
+    return {"-h": help_text, "-V": VERSION}.get(key)
+
+
 INSMOD_HELP = """\
 Usage:
 \tinsmod [options] filename [args]

@@ -172,11 +172,8 @@ def insmod(ctx: Ctx, argv: list[str]) -> int:
         return 1
     flags = 0
     for key, _ in opts:
-        if key == "-h":
-            ctx.out(kmodhelp.INSMOD_HELP)
-            return 0
-        if key == "-V":
-            ctx.out(kmodhelp.VERSION)
+        if (text := kmodhelp.help_or_version(key, kmodhelp.INSMOD_HELP)) is not None:
+            ctx.out(text)
             return 0
         if key == "-f":
             flags |= MODULE_INIT_IGNORE_MODVERSIONS | MODULE_INIT_IGNORE_VERMAGIC
@@ -230,14 +227,11 @@ def rmmod(ctx: Ctx, argv: list[str]) -> int:
         return 1
     force = False
     for key, _ in opts:
+        if (text := kmodhelp.help_or_version(key, kmodhelp.RMMOD_HELP)) is not None:
+            ctx.out(text)
+            return 0
         if key == "-f":
             force = True
-        elif key == "-h":
-            ctx.out(kmodhelp.RMMOD_HELP)
-            return 0
-        elif key == "-V":
-            ctx.out(kmodhelp.VERSION)
-            return 0
         elif key == "-w":  # Debian's kmod 30 lists --wait but its switch has no case for it
             ctx.err(f"{prog}: ERROR: unexpected getopt_long() value 'w'.\n")
             return 1

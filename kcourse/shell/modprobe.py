@@ -222,6 +222,9 @@ def _modprobe(mp: _Modprobe, argv: list[str]) -> int:
         return 1
     remove = use_all = False
     for key, _ in opts:
+        if (text := kmodhelp.help_or_version(key, kmodhelp.MODPROBE_HELP)) is not None:
+            ctx.out(text)
+            return 0
         if key == "-a":
             mp.log_prio, use_all = LOG_WARNING, True
         elif key == "-r":
@@ -242,12 +245,6 @@ def _modprobe(mp: _Modprobe, argv: list[str]) -> int:
             mp.verbose = LOG_EMERG
         elif key == "-v":
             mp.verbose += 1
-        elif key == "-V":
-            ctx.out(kmodhelp.VERSION)
-            return 0
-        elif key == "-h":
-            ctx.out(kmodhelp.MODPROBE_HELP)
-            return 0
         elif key in ("-c", "modversions", "-C", "-d", "-S", "-w", "-s"):
             ctx.err(f"kshell: modprobe option {key if key.startswith('-') else '--' + key} "
                     "is not simulated\n")
