@@ -40,12 +40,12 @@ def _replace_modinfo(data: bytes, key: str, new_value: str) -> bytes:
 
 
 def modinfo_value(data: bytes, key: str) -> str:
-    prefix = b"\0" + key.encode() + b"="
-    start = data.find(prefix)
-    if start < 0:
+    from kcourse.elf.kofile import KoFile
+
+    value = KoFile("module.ko", data).modinfo_get(key)
+    if value is None:
         raise KcourseError(f"the module has no {key}= in .modinfo")
-    start += len(prefix)
-    return data[start : data.index(b"\0", start)].decode()
+    return value
 
 
 def vermagic(data: bytes, new: str) -> bytes:
