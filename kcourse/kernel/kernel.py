@@ -117,16 +117,13 @@ class Kernel:
             # The report is printed first, then the flag set: kernel/panic.c:691 (__warn ends
             # with add_taint(taint, LOCKDEP_STILL_OK)), kernel/sched/core.c:10022 (the
             # might_sleep BUG the same way), so the next report says "Tainted: ... W".
-            taint = getattr(incident, "taint", 0)
+            taint = incident.taint
             if taint and self.tainted & taint != taint:
                 self.tainted |= taint
                 self.event("taint", incident.owner, taint)
 
-        try:
-            return MemoryLedger(seed=self.seed, sink=sink, clock=lambda: self.clock.usec,
-                                machine=self.machine)
-        except TypeError:  # an older ledger without these hooks
-            return MemoryLedger()
+        return MemoryLedger(seed=self.seed, sink=sink, clock=lambda: self.clock.usec,
+                            machine=self.machine)
 
     # ================================================================ the calling task
     def pid_of(self, comm: str) -> int:
@@ -160,9 +157,7 @@ class Kernel:
     def _enter(self, syscall: str) -> None:
         """Syscall entry: `current` is the calling task; the ledger records it too."""
         self.current = self._task or (self.pid_of(SYSCALL_COMM[syscall]), SYSCALL_COMM[syscall])
-        set_current = getattr(self.memory, "set_current", None)
-        if set_current is not None:
-            set_current(*self.current)
+        self.memory.set_current(*self.current)
 
     def machine(self):
         """oops.Machine for report headers: taint, module list, last unloaded."""
@@ -259,9 +254,7 @@ class Kernel:
             self.devices.pop(name)
 
     def memory_unloaded(self, owner: str) -> None:
-        hook = getattr(self.memory, "owner_unloaded", None)
-        if hook is not None:
-            hook(owner)
+        self.memory.owner_unloaded(owner)
 
     def set_state(self, mod: Module, old_or_new, new=...) -> None:
         """Change mod.state, checking the change is one the kernel makes (states.TRANSITIONS)."""
@@ -456,7 +449,7 @@ class Kernel:
     def snapshot(self) -> tuple:
         """Everything a user can observe, except the log and the taint mask (see module doc)."""
         mem = self.memory
-        held = tuple(sorted((o, mem.held_by(o)) for o in getattr(mem, "owners", lambda: [])()))
+        held = tuple(sorted((o, mem.held_by(o)) for o in mem.owners()))
         fds = tuple((fd, p, o.name if o else None) for fd, (p, o) in sorted(self.fds.items()))
         devices = tuple(sorted((n, m.name, mode) for n, (m, mode) in self.devices.items()))
         return (tuple(m.snapshot() for m in self.modules), fds, devices, held,
