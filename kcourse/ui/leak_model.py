@@ -39,7 +39,6 @@ class LeakModel:
         self._start(module, "start")
 
     def _start(self, module: str, label: str) -> None:
-        self.ledger = self.backend.kernel.memory
         self.users = UserSystem(seed=self.seed)
         self.modules: list[str] = []  # series, in the order they were picked
         self.cycle_counts: dict[str, int] = {}
@@ -53,6 +52,11 @@ class LeakModel:
     def kernel(self) -> Kernel:
         """The kernel the panel runs on (a new one after each reboot())."""
         return self.backend.kernel
+
+    @property
+    def ledger(self):
+        """The kernel's memory ledger (kcourse.kernel.memory), new after each reboot()."""
+        return self.backend.kernel.memory
 
     @property
     def cycles_done(self) -> int:
