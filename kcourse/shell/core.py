@@ -37,19 +37,6 @@ BUILTINS = ("cd", "pwd", "exec", "echo", "true", "false", "help", "sleep", ":")
 BIN_DIRS = ("/sbin", "/usr/sbin", "/bin", "/usr/bin")
 
 
-def _release_of(kernel) -> str:
-    release = getattr(kernel, "release", None)
-    if isinstance(release, str) and release:
-        return release
-    try:
-        return str(kernel.read_file("/proc/sys/kernel/osrelease")).strip()
-    except Exception:
-        from kcourse.elf.kofile import KoFile
-        from kcourse.paths import course_module
-
-        return (KoFile(course_module("hello")).modinfo_get("vermagic") or "").split(" ")[0]
-
-
 class Shell:
     """A root shell on the simulated machine (see kcourse.shell.fs for the file system).
 
@@ -65,7 +52,7 @@ class Shell:
 
             backend = Kernel(seed=0)
         self.kernel = backend
-        self.release = _release_of(backend)
+        self.release = backend.release
         if debian_tree is False or debian_tree is None:
             self.tree = ModuleTree.course(self.release)
         else:
@@ -123,12 +110,10 @@ class Shell:
 
     # ------------------------------------------------------------------ kernel log
     def _log_seq(self) -> int:
-        records = getattr(getattr(self.kernel, "log", None), "records", None) or []
-        return max((r.seq for r in records), default=-1)
+        return max((r.seq for r in self.kernel.log.records), default=-1)
 
     def _log_since(self, seq: int) -> tuple[str, ...]:
-        records = getattr(getattr(self.kernel, "log", None), "records", None) or []
-        return tuple(r.text for r in records if r.seq > seq)
+        return tuple(r.text for r in self.kernel.log.records if r.seq > seq)
 
     # ------------------------------------------------------------------ execution
     def _pipeline(self, commands: list[Command], out: list[str], errs: list[str]) -> int:
@@ -217,11 +202,7 @@ class Shell:
         program is its own process, named by its file name (comm, 15 characters: the
         kernel's TASK_COMM_LEN 16 with the NUL) - it makes its own writes to a redirected
         stdout, e.g. the `cat` of `echo hi | cat > /dev/x`."""
-        import contextlib
-
-        task = getattr(self.kernel, "task", None)
-        if task is None:
-            return contextlib.nullcontext()
+        task = self.kernel.task
         name = posixpath.basename(argv[0]) if argv else ""
         if not argv or argv[0] in BUILTINS or name not in TOOLS:
             return task("bash")  # a command not found never leaves bash's forked child
