@@ -16,6 +16,7 @@ import subprocess
 
 import pytest
 
+from kcourse.build import payload
 from kcourse.build.bzimage import main, parse_elf_header, read_bzimage
 from kcourse.cli import main as cli_main
 from kcourse.errors import KcourseError
@@ -140,3 +141,13 @@ def test_cli(tmp_path, capsys, kernel_bytes):
     assert "no 'HdrS'" in capsys.readouterr().err
     assert cli_main(["bzimage", "--bogus"]) == 1
     assert cli_main(["bzimage"]) == 1
+
+
+@pytest.mark.parametrize("method", ["gzip", "bzip2", "xz", "zstd", "lz4"])
+def test_a_decompression_bomb_is_refused_with_bounded_memory(method, monkeypatch):
+    """A payload that expands past the cap is one clear error, not an unbounded read."""
+    bomb = compress(method, b"\0" * (3 << 20))           # 3 MiB of zeros, a few KiB packed
+    monkeypatch.setattr(payload, "MAX_OUTPUT", 1 << 20)  # cap at 1 MiB for the test
+    image = read_bzimage(make_image(bomb, 3 << 20))
+    with pytest.raises(KcourseError, match="expands past 1 MiB"):
+        image.decompress()

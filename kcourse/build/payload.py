@@ -33,6 +33,9 @@ MAGICS: list[tuple[bytes, str]] = [
 
 LZ4_LEGACY_MAGIC = 0x184C2102
 LZ4_LEGACY_BLOCK = 8 << 20      # lz4 legacy frames hold blocks of at most 8 MiB
+# A cap on what a payload may expand to, so a hostile file (a decompression bomb) is refused
+# with bounded memory. Debian's 6.1 vmlinux.bin + relocs is about 63 MiB.
+MAX_OUTPUT = 256 << 20
 
 
 def identify(payload: bytes) -> str:
@@ -55,20 +58,12 @@ def decompress(payload: bytes, method: str | None = None) -> Decompressed:
     """Decompress a bzImage payload. Raises KcourseError where Python cannot."""
     method = method or identify(payload)
     try:
-        if method == "gzip":
-            obj = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            return Decompressed(method, obj.decompress(payload))
-        if method == "bzip2":
-            return Decompressed(method, bz2.BZ2Decompressor().decompress(payload))
-        if method in ("xz", "lzma"):
-            fmt = lzma.FORMAT_XZ if method == "xz" else lzma.FORMAT_ALONE
-            return Decompressed(method, lzma.LZMADecompressor(format=fmt).decompress(payload))
-        if method == "zstd":
-            return _zstd(payload)
-        if method == "lz4":
-            return _lz4(payload)
-        if method == "none (ELF)":
-            return Decompressed(method, payload)
+        data = _expand(method, payload)
+        if data is not None:
+            if len(data) > MAX_OUTPUT:
+                raise KcourseError(f"{method} payload expands past {MAX_OUTPUT >> 20} MiB: "
+                                   "refused (not a kernel)")
+            return Decompressed(method, data)
     except (OSError, EOFError, IndexError, lzma.LZMAError, zlib.error, ValueError) as err:
         raise KcourseError(f"{method} payload does not decompress: {err}") from None
     if method == "lzo":
@@ -76,19 +71,38 @@ def decompress(payload: bytes, method: str | None = None) -> Decompressed:
     raise KcourseError(f"unknown payload compression (first bytes {payload[:4].hex()})")
 
 
-def _zstd(payload: bytes) -> Decompressed:
+def _expand(method: str, payload: bytes) -> bytes | None:
+    """At most MAX_OUTPUT + 1 bytes of the payload decompressed; None for a method we lack."""
+    limit = MAX_OUTPUT + 1
+    if method == "gzip":
+        return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(payload, limit)
+    if method == "bzip2":
+        return bz2.BZ2Decompressor().decompress(payload, max_length=limit)
+    if method in ("xz", "lzma"):
+        fmt = lzma.FORMAT_XZ if method == "xz" else lzma.FORMAT_ALONE
+        return lzma.LZMADecompressor(format=fmt).decompress(payload, max_length=limit)
+    if method == "zstd":
+        return _zstd(payload, limit)
+    if method == "lz4":
+        return _lz4(payload, limit)
+    if method == "none (ELF)":
+        return payload
+    return None
+
+
+def _zstd(payload: bytes, limit: int) -> bytes:
     import zstandard
 
     # the kernel compresses with `zstd -22 --ultra`: allow the large window that needs
     dctx = zstandard.ZstdDecompressor(max_window_size=1 << 31)
     try:
-        data = dctx.decompressobj().decompress(payload)
+        with dctx.stream_reader(payload) as reader:
+            return reader.read(limit)
     except zstandard.ZstdError as err:
         raise ValueError(str(err)) from None
-    return Decompressed("zstd", data)
 
 
-def _lz4(payload: bytes) -> Decompressed:
+def _lz4(payload: bytes, limit: int) -> bytes:
     """lz4 legacy frame (`lz4 -l`): magic, then blocks of <u32 compressed size><lz4 block>.
 
     The block decoder is python-lz4's (the lz4 project's own bindings)."""
@@ -96,8 +110,8 @@ def _lz4(payload: bytes) -> Decompressed:
 
     if len(payload) < 8 or struct.unpack_from("<I", payload)[0] != LZ4_LEGACY_MAGIC:
         raise ValueError("not an lz4 legacy frame")
-    out, pos, end = [], 4, len(payload) - 4   # the last 4 bytes are the appended size
-    while pos + 4 <= end:
+    out, pos, end, total = [], 4, len(payload) - 4, 0   # the last 4 bytes: appended size
+    while pos + 4 <= end and total < limit:
         (size,) = struct.unpack_from("<I", payload, pos)
         pos += 4
         if size == LZ4_LEGACY_MAGIC:          # concatenated frames
@@ -110,4 +124,5 @@ def _lz4(payload: bytes) -> Decompressed:
             out.append(lz4.block.decompress(block, uncompressed_size=LZ4_LEGACY_BLOCK))
         except lz4.block.LZ4BlockError as err:
             raise ValueError(str(err)) from None
-    return Decompressed("lz4", b"".join(out))
+        total += len(out[-1])
+    return b"".join(out)
