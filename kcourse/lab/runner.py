@@ -109,10 +109,9 @@ def host_files(lines: list[str]) -> dict[str, Path]:
 def script_lines(text: str) -> list[str]:
     """A script's lines as the simulator's shell runs them (kcourse.shell.core.run_script):
     backslash continuations joined, blank lines and comment lines left out."""
-    from kcourse.shell.core import join_continuations
+    from kcourse.shell.core import script_commands
 
-    return [line for _, line in join_continuations(text)
-            if line.strip() and not line.lstrip().startswith("#")]
+    return [line for _, line in script_commands(text)]
 
 
 class RealKernel:

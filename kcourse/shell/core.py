@@ -98,9 +98,7 @@ class Shell:
         ends the script (as it ends a bash script), its result being the last one."""
         results = []
         self.syntax_error_line = 0
-        for number, line in join_continuations(text):
-            if not line.strip() or line.lstrip().startswith("#"):
-                continue
+        for number, line in script_commands(text):
             result = self.run(line)
             results.append(result)
             if self.syntax_error:
@@ -473,6 +471,13 @@ def ansic_quote(word: str) -> str:
         else:
             out += [f"\\{b:03o}" for b in c.encode("utf-8", "surrogateescape")]
     return "$'" + "".join(out) + "'"
+
+
+def script_commands(text: str) -> list[tuple[int, str]]:
+    """(line number, line) for each line of a script that runs a command: continuations
+    joined, blank lines and comment lines left out (the real-kernel runner sends the same)."""
+    return [(number, line) for number, line in join_continuations(text)
+            if line.strip() and not line.lstrip().startswith("#")]
 
 
 def join_continuations(text: str) -> list[tuple[int, str]]:
