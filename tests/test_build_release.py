@@ -150,6 +150,8 @@ def test_debian_headers_release():
 
 def test_ways_to_get_5_1_9_ded():
     ways = ways_to_get("5.1.9-ded", ReleaseInputs(5, 1, 9))
+    # the four of kernel-facts §9 (init/Kconfig, Makefile, scripts/setlocalversion):
+    # CONFIG_LOCALVERSION, make LOCALVERSION=, EXTRAVERSION, a localversion* file
     assert len(ways) == 4
     assert all(kernel_release(inputs) == "5.1.9-ded" for _, inputs in ways)
     # a dirty git tree adds '+' unless LOCALVERSION is set, so only `make LOCALVERSION=` works
