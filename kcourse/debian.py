@@ -1,12 +1,11 @@
 """Fetch Debian packages into kcourse's cache without installing them.
 
 Used by the differential tests, the benchmarks and the real-kernel lab: `apt-get download`
-(needs no root) plus `dpkg -x` into $XDG_CACHE_HOME/kcourse/debian/<package>/. The Debian
-ABI number (the NN in 6.1.0-NN-amd64) moves with point releases, so it is discovered from
-apt (`apt-cache depends linux-headers-amd64`), never hard-coded.
+(needs no root) plus `dpkg -x` into $XDG_CACHE_HOME/kcourse/debian/<package>/. Packages are
+always named in full, for the pinned course kernel (kcourse.pin), never through Debian's
+moving `-amd64` meta-packages; the cache is keyed by package name, so two pins never mix.
 """
 
-import re
 import shutil
 import subprocess
 import tempfile
@@ -36,15 +35,6 @@ def _run(cmd: list[str], cwd: Path | None = None, timeout: int = 600) -> str:
     return proc.stdout
 
 
-def kernel_release(flavour: str = "amd64") -> str:
-    """The release apt currently offers for a flavour, e.g. '6.1.0-56-amd64'."""
-    out = _run(["apt-cache", "depends", f"linux-headers-{flavour}"], timeout=60)
-    match = re.search(r"Depends: linux-headers-(\d+\.\d+\.\d+-\d+-" + re.escape(flavour) + ")", out)
-    if not match:
-        raise DebianUnavailable(f"apt does not know linux-headers-{flavour}")
-    return match.group(1)
-
-
 def package_dir(package: str) -> Path:
     """Where fetch_package unpacks `package`: cache_dir()/debian/<package>/."""
     return cache_dir() / "debian" / package
@@ -57,7 +47,14 @@ def fetch_package(package: str) -> Path:
     if done.exists():
         return target
     with tempfile.TemporaryDirectory(prefix="kcourse-deb-") as tmp:
-        _run(["apt-get", "download", package], cwd=Path(tmp))
+        try:
+            _run(["apt-get", "download", package], cwd=Path(tmp))
+        except DebianUnavailable as err:
+            if "Unable to locate package" in str(err) or "Can't select" in str(err):
+                from kcourse.pin import gone_message
+
+                raise DebianUnavailable(gone_message(package)) from err
+            raise
         debs = list(Path(tmp).glob("*.deb"))
         if len(debs) != 1:
             raise DebianUnavailable(f"apt-get download {package} produced {len(debs)} files")
@@ -70,9 +67,11 @@ def fetch_package(package: str) -> Path:
 
 
 def image_modules_dir(flavour: str = "amd64") -> Path:
-    """/lib/modules/<release> of Debian's linux-image package for the current ABI."""
-    release = kernel_release(flavour)
-    root = fetch_package(f"linux-image-{release}")
+    """/lib/modules/<release> of Debian's linux-image package for the pinned course kernel."""
+    from kcourse import pin
+
+    release = pin.release(flavour)
+    root = fetch_package(pin.image_package(flavour))
     path = root / "lib" / "modules" / release
     if not path.is_dir():
         raise DebianUnavailable(f"linux-image-{release} has no lib/modules/{release}")
@@ -83,14 +82,12 @@ def cached_image_modules_dir(release: str | None = None) -> Path | None:
     """/lib/modules/<release> of Debian's linux-image-<release> if the cache holds it, else None.
 
     Never downloads: it only looks for what fetch_package left (the package unpacked, its
-    `.unpacked` mark written last). release=None means the release apt offers now
-    (kernel_release, which reads apt's local lists); None when apt cannot say.
+    `.unpacked` mark written last). release=None means the pinned course kernel (kcourse.pin).
     """
     if release is None:
-        try:
-            release = kernel_release("amd64")
-        except DebianUnavailable:
-            return None
+        from kcourse import pin
+
+        release = pin.release()
     package = package_dir(f"linux-image-{release}")
     tree = package / "lib" / "modules" / release
     return tree if (package / ".unpacked").exists() and tree.is_dir() else None

@@ -10,9 +10,9 @@
 #   NAME...     modules to build (default: every folder of data/modules that
 #               has a Kbuild file); asking for consumer also builds provider
 # Environment:
-#   KDIR        the kernel build tree (default: the headers of the release that
-#               apt's linux-headers-$FLAVOUR depends on; installed with apt-get
-#               if missing, which needs root)
+#   KDIR        the kernel build tree (default: /usr/src/linux-headers-<the
+#               pinned release, data/kernel/pin.env>-$FLAVOUR; installed with
+#               apt-get if missing, which needs root)
 #   FLAVOUR     Debian kernel flavour when KDIR is not given (default: amd64;
 #               the QEMU lab uses cloud-amd64 for its guest kernel)
 # KDIR may also be a headers package unpacked with dpkg -x (not installed), e.g.
@@ -48,16 +48,14 @@ die() { echo "build-modules: $*" >&2; exit 1; }
 
 # --- the kernel build tree -------------------------------------------------
 if [ -z "${KDIR:-}" ]; then
-    command -v apt-cache >/dev/null || die "apt-cache not found; set KDIR=/path/to/kernel/build"
-    # The Debian ABI number (the NN in 6.1.0-NN-amd64) moves with point
-    # releases: ask apt which headers package the meta-package depends on.
-    pkg=$(apt-cache depends "linux-headers-$FLAVOUR" 2>/dev/null \
-          | sed -n 's/^ *Depends: \(linux-headers-[0-9][^ ]*\)$/\1/p' | head -n 1)
-    [ -n "$pkg" ] || die "apt does not know linux-headers-$FLAVOUR (apt-get update?)"
+    # The course kernel is pinned (data/kernel/pin.env); Debian's moving
+    # linux-headers-$FLAVOUR meta-package is never asked.
+    . "$ROOT/data/kernel/pin.env"
+    pkg="linux-headers-$KCOURSE_ABI-$FLAVOUR"
     KDIR="/usr/src/$pkg"
     if [ ! -f "$KDIR/Makefile" ]; then
         echo "build-modules: installing $pkg" >&2
-        apt-get install -y "$pkg" >&2 || die "apt-get install $pkg failed (needs root)"
+        apt-get install -y "$pkg" >&2 || die "apt-get install $pkg failed (needs root; if apt has no $pkg, move the pin: scripts/move-kernel.sh 6.1.0-NN)"
     fi
 fi
 [ -f "$KDIR/Makefile" ] || die "$KDIR is not a kernel build tree (no Makefile)"

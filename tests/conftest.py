@@ -28,7 +28,7 @@ def need_tool(name: str) -> str:
 
 @pytest.fixture(scope="session")
 def debian_modules_dir():
-    """Debian's full linux-image module tree for the current ABI (downloaded once, cached)."""
+    """Debian's full linux-image module tree of the pinned course kernel (cached once)."""
     from kcourse.debian import DebianUnavailable, image_modules_dir
 
     try:

@@ -20,11 +20,12 @@ CONFIG_TO_METHOD = {"GZIP": "gzip", "BZIP2": "bzip2", "LZMA": "lzma", "XZ": "xz"
 
 
 def _image(flavour):
-    from kcourse.debian import DebianUnavailable, fetch_package, kernel_release
+    from kcourse import pin
+    from kcourse.debian import DebianUnavailable, fetch_package
 
+    release = pin.release(flavour)
     try:
-        release = kernel_release(flavour)
-        root = fetch_package(f"linux-image-{release}")
+        root = fetch_package(pin.image_package(flavour))
     except DebianUnavailable as err:
         need(False, f"Debian's linux-image-{flavour} is unavailable: {err}")
     return release, root / "boot" / f"vmlinuz-{release}", root / "boot" / f"config-{release}"

@@ -1,4 +1,4 @@
-"""Real kbuild runs against installed kernel headers (CI installs linux-headers-amd64).
+"""Real kbuild runs against the pinned kernel's headers (CI installs linux-headers-6.1.0-NN-amd64).
 
 References: what kbuild/modpost themselves produce and print, read back with KoFile.
 """
@@ -9,6 +9,7 @@ import textwrap
 
 import pytest
 
+from kcourse import pin
 from kcourse.build.kbuild import (
     KbuildError,
     build_module,
@@ -27,9 +28,9 @@ from tests.conftest import need, need_tool
 def release():
     need_tool("make")
     need_tool("gcc")
-    releases = [r for r in installed_releases() if r.endswith("-amd64")]
-    need(bool(releases), "no kernel headers installed (apt-get install linux-headers-amd64)")
-    return releases[-1]
+    need(pin.release() in installed_releases(),
+         f"{pin.headers_package()} is not installed (apt-get install {pin.headers_package()})")
+    return pin.release()
 
 
 def test_hello(release, tmp_path):

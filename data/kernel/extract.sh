@@ -8,7 +8,7 @@
 # and print the provenance figures that README.md quotes.
 #
 # Usage: data/kernel/extract.sh [KDIR]
-#   KDIR defaults to /usr/src/<the headers package linux-headers-amd64 depends on>.
+#   KDIR defaults to /usr/src/linux-headers-<the pinned release, pin.env>.
 # Needs: xz, sha256sum, awk, dpkg-query; modinfo (kmod) and a built
 # data/modules/hello/hello.ko to cross-check the vermagic string.
 set -eu
@@ -16,8 +16,8 @@ set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 KDIR="${1:-}"
 if [ -z "$KDIR" ]; then
-    pkg=$(apt-cache depends linux-headers-amd64 | sed -n 's/^ *Depends: \(linux-headers-[0-9][^ ]*\)$/\1/p' | head -n 1)
-    KDIR="/usr/src/$pkg"
+    . "$HERE/pin.env"
+    KDIR="/usr/src/linux-headers-$KCOURSE_ABI-amd64"
 fi
 [ -f "$KDIR/Module.symvers" ] || { echo "extract: no $KDIR/Module.symvers" >&2; exit 1; }
 pkg=$(basename "$KDIR")

@@ -64,11 +64,12 @@ def lesson_lines(name: str = FIXTURE_NAME) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Regenerate data/build/bzimage-amd64.json from Debian's current linux-image (network)."""
-    from kcourse.debian import fetch_package, kernel_release
+    """Regenerate data/build/bzimage-amd64.json from the pinned linux-image (network)."""
+    from kcourse import pin
+    from kcourse.debian import fetch_package
 
-    release = kernel_release("amd64")
-    root = fetch_package(f"linux-image-{release}")
+    release = pin.release("amd64")
+    root = fetch_package(pin.image_package("amd64"))
     image = read_bzimage(root / "boot" / f"vmlinuz-{release}")
     target = fixture_path()
     target.parent.mkdir(parents=True, exist_ok=True)

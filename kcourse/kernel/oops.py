@@ -28,6 +28,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+from kcourse import pin
+
 # printk levels (include/linux/kern_levels.h)
 KERN_EMERG, KERN_ALERT, KERN_CRIT, KERN_ERR, KERN_WARNING = 0, 1, 2, 3, 4
 KERN_NOTICE, KERN_INFO, KERN_DEBUG = 5, 6, 7
@@ -85,9 +87,11 @@ def module_flags(mask: int, state: str = "live", show_state: bool = True) -> str
 class Machine:
     """What the report headers need to know about the running kernel."""
 
-    release: str = "6.1.0-56-amd64"
-    version: str = "#1 SMP PREEMPT_DYNAMIC Debian 6.1.192-2"
-    package_id: str = " Debian 6.1.192-2"
+    release: str = field(default_factory=lambda: pin.release())
+    # UTS_VERSION and LINUX_PACKAGE_ID of Debian's build: both carry the package version
+    version: str = field(
+        default_factory=lambda: f"#1 SMP PREEMPT_DYNAMIC Debian {pin.debian_version()}")
+    package_id: str = field(default_factory=lambda: f" Debian {pin.debian_version()}")
     hardware: str = HARDWARE
     cpu: int = 0
     taint: int = 0

@@ -133,11 +133,10 @@ def status() -> bool:
 
 
 def _debian_tree_cached() -> bool:
-    """Whether Debian's module tree for the simulator's release is in the cache."""
+    """Whether Debian's module tree for the pinned course kernel is in the cache."""
     from kcourse.debian import cached_image_modules_dir
-    from kcourse.lab.prepare import simulator_release
 
-    return cached_image_modules_dir(simulator_release()) is not None
+    return cached_image_modules_dir() is not None
 
 
 def _debian_status() -> None:

@@ -12,7 +12,8 @@ Everything goes to kcourse.paths.cache_dir()/lab/<release>/ and is reused:
                  were built for another ABI (their vermagic names another release)
   manifest.json  what went in; a changed input (course .ko, module list) rebuilds the archive
 
-The release is the one apt offers now (kcourse.debian.kernel_release), never hard-coded.
+The release is the pinned course kernel (kcourse.pin), so the lab boots the kernel the committed
+.ko files, data/kernel and the recorded transcripts were made for.
 Nothing is installed on the host: the kernel package is unpacked with `dpkg -x`, and `depmod
 -b` writes only inside the staging tree.
 """
@@ -29,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from kcourse import pin
 from kcourse.errors import KcourseError
 from kcourse.lab import cpio, guest, userland
 from kcourse.lab.vmlinux import extract_vmlinux
@@ -78,17 +80,6 @@ def check_qemu() -> str:
     return path
 
 
-def discover_release() -> str:
-    from kcourse.debian import DebianUnavailable, kernel_release
-
-    try:
-        return kernel_release("amd64")
-    except DebianUnavailable as err:
-        raise KcourseError(
-            f"cannot ask apt for Debian's kernel release ({err}); on Debian run apt-get update"
-        ) from err
-
-
 def _fetch(package: str) -> Path:
     from kcourse.debian import DebianUnavailable, fetch_package
 
@@ -127,7 +118,8 @@ def course_modules(release: str, progress: Progress = _quiet) -> dict[str, Path]
     if not (kdir / "Makefile").exists():
         raise KcourseError(
             f"the course modules were built for another kernel; to rebuild them for {release}: "
-            f"apt-get install -y linux-headers-{release} build-essential"
+            f"apt-get install -y linux-headers-{release} build-essential (the committed ones are "
+            f"for the pinned kernel, {pin.release()})"
         )
     script = data_dir().parent / "scripts" / "build-modules.sh"
     if not script.exists():
@@ -225,22 +217,15 @@ def _stage(root: Path, release: str, image_tree: Path, course: dict[str, Path],
     }
 
 
-def simulator_release() -> str:
-    """The release the simulator imitates (data/kernel/kernel.json, `uname -r` in kcourse sim)."""
-    from kcourse.kernel.kernel import kernel_facts
-
-    return kernel_facts()["release"]
-
-
 def prepare_modules(progress: Progress = _quiet, release: str | None = None) -> tuple[str, int]:
     """Debian's module tree alone, for the simulator (`kcourse sim --debian`, Shell(debian_tree=
     ...)): linux-image-<release> fetched into the cache and what depmod reads from each module
     indexed (kcourse.shell.moddir.scan). Needs apt and, once, the network; no QEMU. The release
-    is the simulator's. Returns (release, number of modules)."""
+    is the pinned course kernel's. Returns (release, number of modules)."""
     from kcourse.debian import cached_image_modules_dir
     from kcourse.shell.moddir import scan
 
-    release = release or simulator_release()
+    release = release or pin.release()
     tree = cached_image_modules_dir(release)
     if tree is None:
         progress(f"downloading linux-image-{release} (about 70 MB, once)")
@@ -257,7 +242,7 @@ def prepare(progress: Progress = _quiet, release: str | None = None,
     """Everything the lab boots, built once and cached. `progress` hears each step."""
     check_qemu()
     userland.find_busybox()
-    release = release or discover_release()
+    release = release or pin.release()
     directory = lab_dir(release)
     directory.mkdir(parents=True, exist_ok=True)
     kernel = directory / "vmlinux"
