@@ -38,8 +38,11 @@ from kcourse.lab.vmlinux import extract_vmlinux
 FORMAT = 4  # bump when the layout of the cached files changes
 # Debian modules the lab's scenarios and lessons load, with modprobe closing over their
 # dependencies: dummy (none), 8021q (mrp, garp -> stp -> llc), vxlan (udp_tunnel,
-# ip6_udp_tunnel), loop, zram (zsmalloc), isofs (cdrom), crc7.
-DEBIAN_MODULES = ("dummy", "8021q", "vxlan", "loop", "zram", "isofs", "crc7")
+# ip6_udp_tunnel), loop, zram (zsmalloc), isofs (cdrom), crc7; xt_TRACE and xt_NFLOG
+# (x_tables) with the modules their softdeps name (modules.softdep: xt_TRACE pre:
+# nf_log_syslog, xt_NFLOG pre: nfnetlink_log -> nfnetlink), which depends= does not pull in.
+DEBIAN_MODULES = ("dummy", "8021q", "vxlan", "loop", "zram", "isofs", "crc7",
+                  "xt_TRACE", "xt_NFLOG", "nf_log_syslog", "nfnetlink_log")
 INDEX_FILES = ("modules.order", "modules.builtin", "modules.builtin.modinfo")
 APT_HINT = userland.APT_HINT
 

@@ -3,9 +3,11 @@
 modprobe follows tools/modprobe.c and libkmod's kmod_module_probe_insert_module: look the
 name up (modules.dep, modules.symbols, modules.alias), load its dependencies from the end of
 its modules.dep line, skip what is already live, and pass the command-line options to the
-module itself. `modprobe -r` checks refcnt before delete_module and then removes the
-dependencies that became unused. Logging is tools/log.c: LOG() is FATAL (exits at once),
-ERR() is ERROR, `-q` silences both, `-v`/`-n` show the insmod/rmmod steps on stdout.
+module itself. Soft dependencies (modules.softdep) are followed as libkmod follows them
+(kcourse.shell.softdeps). `modprobe -r` checks refcnt before delete_module, then removes the
+dependencies that became unused and the softdep modules (tools/modprobe.c rmmod_do_module).
+Logging is tools/log.c: LOG() is FATAL (exits at once), ERR() is ERROR, `-q` silences both,
+`-v`/`-n` show the insmod/rmmod steps on stdout.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import io
 import os
 import re
 
-from kcourse.shell import kmodhelp
+from kcourse.shell import kmodhelp, softdeps
 from kcourse.shell.context import Ctx
 from kcourse.shell.fs import FsError
 from kcourse.shell.getopt import GetoptError, getopt_long
@@ -61,7 +63,9 @@ class _Modprobe:
         self.verbose = LOG_WARNING
         self.dry_run = self.do_show = self.ignore_loaded = self.first_time = False
         self.force = self.remove_holders = self.lookup_only = False
+        self.ignore_commands = False
         self.flags = 0
+        self.config = softdeps.Config(ctx.tree)
 
     def log(self, prio: int, text: str) -> None:
         if prio > self.threshold:
@@ -93,22 +97,21 @@ class _Modprobe:
                 self.log(self.log_prio, f"Failed to get module from path {alias}: "
                                         "No such file or directory")
                 return -errno.ENOENT
-            targets = [(modname(alias), vpath, [])]
-        else:
-            rels = tree.lookup(alias)
-            if not rels:
-                self.log(self.log_prio, f"Module {alias} not found in directory {self.dirname}")
-                return -errno.ENOENT
-            targets = [(modname(rel), f"{tree.root}/{rel}",
-                        [(modname(d), f"{tree.root}/{d}") for d in reversed(tree.all_deps(rel))])
-                       for rel in rels]
+            return self.insert(modname(alias), [(vpath, True)], options)
+        rels = tree.lookup(alias)
+        if not rels:
+            self.log(self.log_prio, f"Module {alias} not found in directory {self.dirname}")
+            return -errno.ENOENT
         err = 0
-        for name, vpath, deps in targets:
-            err = self.insert(name, vpath, deps, options)
+        for rel in rels:
+            steps = softdeps.probe_list(self.config, rel, self.ignore_commands)
+            err = self.insert(modname(rel), [(f"{tree.root}/{m}", req) for m, req in steps],
+                              options)
         return err
 
-    def insert(self, name: str, vpath: str, deps: list[tuple[str, str]], options: str) -> int:
-        """kmod_module_probe_insert_module for one module and its dependencies."""
+    def insert(self, name: str, steps: list[tuple[str, bool]], options: str) -> int:
+        """kmod_module_probe_insert_module: `steps` is the probe list (path, required), the
+        module's dependencies and softdeps in order (kcourse.shell.softdeps.probe_list)."""
         if self.lookup_only:
             self.ctx.out(f"{name}\n")
             return 0
@@ -117,7 +120,8 @@ class _Modprobe:
                 return self.report(name, -errno.EEXIST)
             return 0
         err = 0
-        for m_name, m_path in [*deps, (name, vpath)]:
+        for m_path, required in steps:
+            m_name = modname(m_path)
             if not self.ignore_loaded and self.is_inkernel(m_name):
                 err = -errno.EEXIST
             else:
@@ -127,8 +131,8 @@ class _Modprobe:
                     err = insert_file(self.ctx, m_path, m_opts, self.flags)
             if err == -errno.EEXIST and m_name == name and self.first_time:
                 break
-            if err == -errno.EEXIST:
-                err = 0
+            if err == -errno.EEXIST or not required:
+                err = 0  # "Ignore errors from softdeps"
             elif err < 0:
                 break
         return self.report(name, err) if err < 0 else 0
@@ -146,34 +150,37 @@ class _Modprobe:
 
     # ------------------------------------------------------------ remove
     def rmmod(self, alias: str) -> int:
-        tree = self.ctx.tree
-        rels = tree.lookup(alias)
+        rels = self.ctx.tree.lookup(alias)
         if not rels:
             self.log(self.log_prio, f"Module {alias} not found.")
             return -errno.ENOENT
         err = 0
         for rel in rels:
-            err = self.remove(modname(rel), [modname(d) for d in reversed(tree.all_deps(rel))],
-                              holders_too=self.remove_holders)
+            err = self.remove(rel, holders_too=self.remove_holders)
             if err < 0:
                 break
         return err
 
-    def remove(self, name: str, deps: list[str], holders_too: bool) -> int:
-        """tools/modprobe.c rmmod_do_module (no softdeps or remove commands configured)."""
+    def remove(self, rel: str, holders_too: bool) -> int:
+        """tools/modprobe.c rmmod_do_module (no remove commands configured): post softdeps,
+        holders (--remove-holders), the module after a refcnt check, the dependencies that
+        became unused, pre softdeps; softdeps and holders in reverse order (rmmod_do_modlist),
+        each removed the same way, an error in a softdep not stopping the rest."""
         from kcourse.shell.kmodtools import holders
 
+        name = modname(rel)
+        pre, post = ([], []) if self.ignore_commands else self.config.softdeps(name)
         if not self.ignore_loaded:
             if isinstance(initstate(self.ctx, name), int):
                 if self.first_time:
                     self.log(self.log_prio, f"Module {name} is not in kernel.")
                     return -errno.ENOENT
                 return 0
+        for soft in reversed(post):
+            self.remove(soft, holders_too=False)
         if holders_too:
             for holder in reversed(holders(self.ctx, name, self.libkmod_logger)):
-                rel = self.ctx.tree.by_name(holder)
-                sub = [modname(d) for d in reversed(self.ctx.tree.all_deps(rel))] if rel else []
-                err = self.remove(holder, sub, holders_too=False)
+                err = self.remove(self.ctx.tree.by_name(holder) or holder, holders_too=False)
                 if err < 0:
                     return err
         if not self.ignore_loaded and refcnt(self.ctx, name) > 0:
@@ -182,9 +189,11 @@ class _Modprobe:
         err = self.remove_one(name)
         if err < 0:
             return err
-        for dep in deps:
-            if refcnt(self.ctx, dep) == 0:
-                self.remove_one(dep)
+        for dep in reversed(self.ctx.tree.all_deps(rel)):
+            if refcnt(self.ctx, modname(dep)) == 0:
+                self.remove_one(modname(dep))
+        for soft in reversed(pre):
+            self.remove(soft, holders_too=False)
         return 0
 
     def remove_one(self, name: str) -> int:
@@ -235,6 +244,8 @@ def _modprobe(mp: _Modprobe, argv: list[str]) -> int:
             mp.first_time = True
         elif key == "-f":
             mp.force = True
+        elif key == "-i":
+            mp.ignore_commands = True
         elif key == "-D":
             mp.ignore_loaded = mp.dry_run = mp.do_show = True
         elif key == "-R":
@@ -249,7 +260,7 @@ def _modprobe(mp: _Modprobe, argv: list[str]) -> int:
             ctx.err(f"kshell: modprobe option {key if key.startswith('-') else '--' + key} "
                     "is not simulated\n")
             return 1
-        # -i, -b and --force-* have nothing to act on here (no config, no blacklist)
+        # -b and --force-* have nothing to act on here (no blacklist configured)
     if mp.force:
         from kcourse.shell.kmodtools import (
             MODULE_INIT_IGNORE_MODVERSIONS,
