@@ -43,7 +43,7 @@ def test_every_script_has_an_expected_transcript_with_provenance():
 # Scenarios recorded on the real-kernel lab that load Debian's own modules: the simulated
 # /lib/modules then holds the same Debian modules as the lab's guest (kcourse.lab.prepare
 # DEBIAN_MODULES and their dependencies), from Debian's linux-image package in the cache.
-DEBIAN_SCENARIOS = {"lab_debian"}
+DEBIAN_SCENARIOS = {"lab_debian", "lab_softdep"}
 
 # Scenarios where the simulator is known to differ from its expected transcript (the real
 # kernel is the reference): name -> what differs. Empty: every scenario matches.

@@ -164,7 +164,8 @@ class ModuleTree:
         return self._by_name.get(normalize(name))
 
     def lookup(self, alias: str) -> list[str]:
-        """kmod_module_new_from_lookup: module name, then symbol alias, then modules.alias."""
+        """kmod_module_new_from_lookup: module name, then symbol alias, then modules.alias
+        (both sides alias_normalize()d, as depmod writes modules.alias.bin)."""
         rel = self.by_name(alias)
         if rel:
             return [rel]
@@ -174,13 +175,23 @@ class ModuleTree:
                 if len(parts) == 3 and parts[1] == alias:
                     return [r for r in [self.by_name(parts[2])] if r]
         found = []
+        key = alias_normalize(alias)
         for line in self.index_files["modules.alias"].splitlines():
             parts = line.split()
-            if len(parts) == 3 and fnmatch.fnmatchcase(alias, parts[1]):
+            if len(parts) == 3 and fnmatch.fnmatchcase(key, alias_normalize(parts[1])):
                 rel = self.by_name(parts[2])
                 if rel and rel not in found:
                     found.append(rel)
         return found
+
+
+def alias_normalize(alias: str) -> str:
+    """shared/util.c alias_normalize: '-' becomes '_', except inside [...]."""
+    out, in_bracket = [], False
+    for c in alias:
+        in_bracket = c == "[" or in_bracket and c != "]"
+        out.append("_" if c == "-" and not in_bracket else c)
+    return "".join(out)
 
 
 def scan(root: Path) -> tuple[dict[str, str], dict]:

@@ -87,7 +87,14 @@ class _Modprobe:
 
     # ------------------------------------------------------------ insert
     def is_inkernel(self, name: str) -> bool:
-        return initstate(self.ctx, name) == "live"
+        """libkmod-module.c module_is_inkernel: live, or built into the kernel."""
+        return self.state(name) in ("live", "builtin")
+
+    def state(self, name: str) -> str | int:
+        """kmod_module_get_initstate: "builtin" first (modules.builtin), then /sys/module."""
+        if self.config.lookup(name) == [softdeps.BUILTIN + name]:
+            return "builtin"
+        return initstate(self.ctx, name)
 
     def insmod(self, alias: str, options: str) -> int:
         tree = self.ctx.tree
@@ -98,15 +105,16 @@ class _Modprobe:
                                         "No such file or directory")
                 return -errno.ENOENT
             return self.insert(modname(alias), [(vpath, True)], options)
-        rels = tree.lookup(alias)
+        rels = self.config.lookup(alias)
         if not rels:
             self.log(self.log_prio, f"Module {alias} not found in directory {self.dirname}")
             return -errno.ENOENT
         err = 0
         for rel in rels:
             steps = softdeps.probe_list(self.config, rel, self.ignore_commands)
-            err = self.insert(modname(rel), [(f"{tree.root}/{m}", req) for m, req in steps],
-                              options)
+            err = self.insert(softdeps.name_of(rel), [
+                (m if softdeps.is_builtin(m) else f"{tree.root}/{m}", req) for m, req in steps],
+                options)
         return err
 
     def insert(self, name: str, steps: list[tuple[str, bool]], options: str) -> int:
@@ -121,9 +129,11 @@ class _Modprobe:
             return 0
         err = 0
         for m_path, required in steps:
-            m_name = modname(m_path)
+            m_name = softdeps.name_of(m_path)
             if not self.ignore_loaded and self.is_inkernel(m_name):
                 err = -errno.EEXIST
+            elif softdeps.is_builtin(m_path):
+                self.show(f"builtin {m_name}\n")  # modprobe.c print_action: no path
             else:
                 m_opts = options if m_name == name else ""
                 self.show(f"insmod {m_path} {m_opts}\n")
@@ -150,37 +160,44 @@ class _Modprobe:
 
     # ------------------------------------------------------------ remove
     def rmmod(self, alias: str) -> int:
-        rels = self.ctx.tree.lookup(alias)
+        rels = self.config.lookup(alias)
         if not rels:
             self.log(self.log_prio, f"Module {alias} not found.")
             return -errno.ENOENT
         err = 0
         for rel in rels:
-            err = self.remove(rel, holders_too=self.remove_holders)
+            err = self.remove(rel, holders_too=self.remove_holders, top=True)
             if err < 0:
                 break
         return err
 
-    def remove(self, rel: str, holders_too: bool) -> int:
+    def remove(self, rel: str, holders_too: bool, top: bool = False) -> int:
         """tools/modprobe.c rmmod_do_module (no remove commands configured): post softdeps,
         holders (--remove-holders), the module after a refcnt check, the dependencies that
         became unused, pre softdeps; softdeps and holders in reverse order (rmmod_do_modlist),
         each removed the same way, an error in a softdep not stopping the rest."""
         from kcourse.shell.kmodtools import holders
 
-        name = modname(rel)
+        name = softdeps.name_of(rel)
         pre, post = ([], []) if self.ignore_commands else self.config.softdeps(name)
         if not self.ignore_loaded:
-            if isinstance(initstate(self.ctx, name), int):
+            state = self.state(name)
+            if isinstance(state, int):
                 if self.first_time:
                     self.log(self.log_prio, f"Module {name} is not in kernel.")
+                    return -errno.ENOENT
+                return 0
+            if state == "builtin":  # RMMOD_FLAG_IGNORE_BUILTIN for all but the one asked for
+                if top:
+                    self.log(self.log_prio, f"Module {name} is builtin.")
                     return -errno.ENOENT
                 return 0
         for soft in reversed(post):
             self.remove(soft, holders_too=False)
         if holders_too:
             for holder in reversed(holders(self.ctx, name, self.libkmod_logger)):
-                err = self.remove(self.ctx.tree.by_name(holder) or holder, holders_too=False)
+                err = self.remove(self.ctx.tree.by_name(holder) or softdeps.BUILTIN + holder,
+                                  holders_too=False)
                 if err < 0:
                     return err
         if not self.ignore_loaded and refcnt(self.ctx, name) > 0:
@@ -189,7 +206,7 @@ class _Modprobe:
         err = self.remove_one(name)
         if err < 0:
             return err
-        for dep in reversed(self.ctx.tree.all_deps(rel)):
+        for dep in self.config.dependencies(rel):
             if refcnt(self.ctx, modname(dep)) == 0:
                 self.remove_one(modname(dep))
         for soft in reversed(pre):

@@ -24,9 +24,10 @@ machine has no /etc/modprobe.d, so modules.softdep is the whole configuration he
 from __future__ import annotations
 
 import fnmatch
+import functools
 from dataclasses import dataclass, field
 
-from kcourse.shell.moddir import ModuleTree, modname
+from kcourse.shell.moddir import ModuleTree, alias_normalize, modname
 
 
 @dataclass
@@ -43,7 +44,7 @@ def parse(text: str) -> list[Softdep]:
         words = line.split()
         if len(words) < 3 or words[0] != "softdep" or line.lstrip().startswith("#"):
             continue  # kmod_config_parse: `softdep MODNAME` with nothing after is an error
-        dep, mode = Softdep(normalize_pattern(words[1])), None
+        dep, mode = Softdep(alias_normalize(words[1])), None
         for word in words[2:]:
             if word in ("pre:", "post:"):
                 mode = word
@@ -55,27 +56,27 @@ def parse(text: str) -> list[Softdep]:
     return out
 
 
-def normalize_pattern(name: str) -> str:
-    """shared/util.c underscores(): '-' becomes '_' outside [...] brackets."""
-    out, in_bracket = [], False
-    for c in name:
-        if c == "[":
-            in_bracket = True
-        elif c == "]":
-            in_bracket = False
-        out.append("_" if c == "-" and not in_bracket else c)
-    return "".join(out)
+BUILTIN = "(builtin)/"  # prefix of a probe-list entry for a module built into the kernel
+
+
+def is_builtin(entry: str) -> bool:
+    return entry.startswith(BUILTIN)
+
+
+def name_of(entry: str) -> str:
+    """The module name of a probe-list entry (a relative path, or BUILTIN + name)."""
+    return entry[len(BUILTIN):] if is_builtin(entry) else modname(entry)
 
 
 class Config:
-    """The softdep configuration of a module tree (its modules.softdep)."""
+    """The softdep configuration of a module tree (its modules.softdep), and lookups."""
 
     def __init__(self, tree: ModuleTree):
         self.tree = tree
         self.lines = parse(tree.index_files.get("modules.softdep", ""))
 
     def softdeps(self, name: str) -> tuple[list[str], list[str]]:
-        """(pre, post) module paths (relative to the tree) of module `name`."""
+        """(pre, post) entries of module `name`: kmod_module_get_softdeps."""
         for dep in self.lines:
             if fnmatch.fnmatchcase(name, dep.name):
                 return self._lookup(dep.pre), self._lookup(dep.post)
@@ -84,12 +85,39 @@ class Config:
     def _lookup(self, names: list[str]) -> list[str]:
         found: list[str] = []
         for depname in names:
-            found += self.tree.lookup(depname)
+            found += self.lookup(depname)
         return found
 
-    def dependencies(self, rel: str) -> list[str]:
+    def lookup(self, alias: str) -> list[str]:
+        """kmod_module_new_from_lookup: the tree's lookups (name, symbol, alias), then a
+        module built into the kernel by name (modules.builtin), then by one of its aliases
+        (modules.builtin.modinfo: libkmod.c kmod_lookup_alias_from_kernel_builtin_file)."""
+        found = self.tree.lookup(alias)
+        if found:
+            return found
+        key = alias_normalize(alias)
+        if key in self._builtin[0]:
+            return [BUILTIN + key]
+        return [BUILTIN + name for pattern, name in self._builtin[1]
+                if fnmatch.fnmatchcase(key, pattern)]
+
+    @functools.cached_property
+    def _builtin(self) -> tuple[set[str], list[tuple[str, str]]]:
+        names, aliases = set(), []
+        path = self.tree.copied.get("modules.builtin")
+        if path is not None:
+            names = {modname(line) for line in path.read_text().split()}
+        path = self.tree.copied.get("modules.builtin.modinfo")
+        if path is not None:
+            for entry in path.read_bytes().split(b"\0"):
+                key, eq, value = entry.decode("utf-8", "replace").partition("=")
+                if eq and key.endswith(".alias"):
+                    aliases.append((alias_normalize(value), key.removesuffix(".alias")))
+        return names, aliases
+
+    def dependencies(self, entry: str) -> list[str]:
         """kmod_module_get_dependencies: modules.dep's list, in load order."""
-        return list(reversed(self.tree.all_deps(rel)))
+        return [] if is_builtin(entry) else list(reversed(self.tree.all_deps(entry)))
 
 
 def probe_list(config: Config, rel: str, ignorecmd: bool = False) -> list[tuple[str, bool]]:
@@ -100,7 +128,7 @@ def probe_list(config: Config, rel: str, ignorecmd: bool = False) -> list[tuple[
     order: list[str] = []
 
     def fill_softdep(m: str) -> None:
-        pre, post = config.softdeps(modname(m))
+        pre, post = config.softdeps(name_of(m))
         for p in pre:
             probe(p, False, False)
         order.append(m)
