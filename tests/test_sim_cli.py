@@ -47,7 +47,7 @@ def test_stdin_with_dash_and_empty_script():
     assert (proc.stdout, proc.stderr, proc.returncode) == ("", "", 0)
 
 
-@pytest.mark.parametrize("bad", ["lsmod |", "echo 'open", "insmod hello/hello.ko &"])
+@pytest.mark.parametrize("bad", ["lsmod |", "echo 'open", "insmod hello/hello.ko && done"])
 def test_bad_line_is_one_clear_line_and_stops(tmp_path, bad):
     script = tmp_path / "bad.sh"
     script.write_text(f"echo before\n{bad}\necho after\n")

@@ -16,10 +16,13 @@ from kcourse.backend import CommandResult, format_transcript
 
 ADDRESS = re.compile(r"0x[0-9a-f]{16}")
 TIMESTAMP = re.compile(r"(?m)^\[\s*\d+\.\d{6}\] ")
+JOB_NOTICE = re.compile(r"(?m)^(\[\d+\]) \d+$")  # bash's `[N] PID` for `cmd &` (jobs.c)
 
 
 def normalise(text: str) -> str:
-    """Mask addresses (0xADDR) and dmesg timestamps ([TIME]), nothing else."""
+    """Mask addresses (0xADDR), dmesg timestamps ([TIME]) and the PID of bash's notice for a
+    background job ([N] PID), nothing else."""
+    text = JOB_NOTICE.sub(r"\1 PID", text)
     return TIMESTAMP.sub("[TIME] ", ADDRESS.sub("0xADDR", text))
 
 

@@ -7,9 +7,11 @@
 Each line is parsed like bash (kcourse.shell.parser), its words expanded ($?, $VAR, $(...),
 globs against the simulated file system), redirections applied as bash applies them (a
 redirection that cannot be opened stops the command before it runs), and each command is
-either a shell builtin (cd, pwd, exec, echo, true, false, help) or a tool: kmod's insmod,
-rmmod, lsmod, modprobe, modinfo, depmod; cat, ls, dmesg, uname, grep, head, tail, wc, sort.
-A line the shell cannot parse prints one line, returns status 2 and runs nothing.
+either a shell builtin (cd, pwd, exec, echo, true, false, help, kill, wait, jobs, break,
+continue) or a tool: kmod's insmod, rmmod, lsmod, modprobe, modinfo, depmod; cat, ls, dmesg,
+uname, grep, head, tail, wc, sort. `for` and `while`/`until` loops run their bodies here;
+background jobs (`&`) are kcourse.shell.jobs'. A line the shell cannot parse prints one
+line, returns status 2 and runs nothing.
 """
 
 from __future__ import annotations
@@ -20,11 +22,21 @@ import posixpath
 from kcourse.backend import CommandResult
 from kcourse.errors import KcourseError
 from kcourse.paths import modules_dir
-from kcourse.shell import coreutils, kmodtools, modprobe
+from kcourse.shell import coreutils, jobs, kmodtools, modprobe
 from kcourse.shell.context import Ctx, TaskKilled
 from kcourse.shell.fs import COURSE_DIR, HOME, FsError, SimFS
 from kcourse.shell.moddir import ModuleTree
-from kcourse.shell.parser import Command, ShellSyntaxError, Word, parse
+from kcourse.shell.parser import (
+    ASSIGNMENT,
+    IDENTIFIER,
+    AndOr,
+    Command,
+    ForLoop,
+    ShellSyntaxError,
+    WhileLoop,
+    Word,
+    parse,
+)
 
 TOOLS = {
     "insmod": kmodtools.insmod, "rmmod": kmodtools.rmmod, "lsmod": kmodtools.lsmod,
@@ -33,7 +45,9 @@ TOOLS = {
     "uname": coreutils.uname, "grep": coreutils.grep, "head": coreutils.head,
     "tail": coreutils.tail, "wc": coreutils.wc, "sort": coreutils.sort,
 }
-BUILTINS = ("cd", "pwd", "exec", "echo", "true", "false", "help", "sleep", ":")
+BUILTINS = ("cd", "pwd", "exec", "echo", "true", "false", "help", "sleep", ":", "kill", "wait",
+            "jobs", "break", "continue")
+MAX_ROUNDS = 1000  # a while loop the simulator stops (bash would go on for ever)
 BIN_DIRS = ("/sbin", "/usr/sbin", "/bin", "/usr/bin")
 
 
@@ -67,10 +81,17 @@ class Shell:
         # bash with job control (at a terminal) says "Killed" for a job killed by a signal;
         # the lab's bash (-i, no terminal) has none and says nothing (see _pipeline).
         self.job_control = job_control
+        self.vars: dict[str, str] = {}  # NAME=value and for-loop variables
+        self.jobs = jobs.JobTable()
+        self.loop_depth = 0
+        self._background_job: list | None = None  # [seconds slept, ran after a sleep]
 
     # ------------------------------------------------------------------ public
-    def run(self, line: str) -> CommandResult:
-        """Run one line; returns its output, status and the dmesg lines it caused."""
+    def run(self, line: str, top: bool = True) -> CommandResult:
+        """Run one line; returns its output, status and the dmesg lines it caused. (`top`:
+        a line typed, not a $(...) inside one: finished jobs are forgotten before it.)"""
+        if top:
+            self.jobs.new_line()
         before = self._log_seq()
         self.syntax_error = False
         line = line.replace("\0", "")  # bash drops NUL bytes as it reads input (input.c)
@@ -83,14 +104,12 @@ class Shell:
         errs: list[str] = []
         rc = self.status if not program else 0
         try:
-            for item in program:
-                if item.op == "&&" and rc != 0 or item.op == "||" and rc == 0:
-                    continue
-                rc = self._pipeline(item.pipeline.commands, out, errs)
-                self.status = rc
+            rc = self._list(program, out, errs) if program else rc
         except BadSubstitution as bad:
             errs.append(f"bash: {bad}: bad substitution\n")
             rc = self.status = 1
+        except _LoopControl:  # break/continue N left every loop: the line goes on no more
+            rc = self.status
         return CommandResult(line, "".join(out), "".join(errs), rc, self._log_since(before))
 
     def run_script(self, text: str) -> list[CommandResult]:
@@ -113,6 +132,87 @@ class Shell:
     def _log_since(self, seq: int) -> tuple[str, ...]:
         return tuple(r.text for r in self.kernel.log.records if r.seq > seq)
 
+    # ------------------------------------------------------------------ lists and loops
+    def _list(self, items: list[AndOr], out: list[str], errs: list[str]) -> int:
+        """and-or lists one after the other; one that ends with `&` is a background job."""
+        rc = self.status
+        start = 0
+        for i, item in enumerate(items):
+            if i + 1 < len(items) and items[i + 1].op not in (";", "&") and \
+                    not item.background:
+                continue
+            group, start = items[start:i + 1], i + 1
+            if item.background:
+                rc = self._background(group, out, errs)
+            else:
+                rc = self._and_or(group, out, errs)
+            self.status = rc
+        return rc
+
+    def _and_or(self, group: list[AndOr], out: list[str], errs: list[str]) -> int:
+        rc = 0
+        for item in group:
+            if item.op == "&&" and rc != 0 or item.op == "||" and rc == 0:
+                continue
+            rc = self._pipeline(item.pipeline.commands, out, errs)
+            self.status = rc
+        return rc
+
+    def _background(self, group: list[AndOr], out: list[str], errs: list[str]) -> int:
+        """`LIST &`: bash says `[N] PID`, the job runs (at once, see kcourse.shell.jobs), and
+        the status is 0."""
+        job = self.jobs.start(_job_text(group))
+        errs.append(f"[{job.number}] {job.pid}\n")
+        saved, self._background_job = self._background_job, [0.0, False]
+        status_before = self.status
+        try:
+            status = self._and_or(group, out, errs)
+            slept, after = self._background_job
+        finally:
+            self._background_job = saved
+        self.jobs.finish(job, status, slept, after)
+        self.status = status_before
+        return 0
+
+    def _loop(self, loop: ForLoop | WhileLoop, ctx: Ctx) -> int:
+        """for/while/until (bash's execute_cmd.c execute_for_command, execute_while_or_until):
+        the status is the body's last, 0 when the body never ran."""
+        if isinstance(loop, ForLoop) and not IDENTIFIER.fullmatch(loop.name):
+            ctx.err(f"bash: `{loop.name}': not a valid identifier\n")
+            return 1
+        rc, rounds = 0, 0
+        self.loop_depth += 1
+        try:
+            values = iter(()) if isinstance(loop, WhileLoop) else iter(
+                [v for w in (loop.words or []) for v in self._expand(w, ctx)])
+            while True:
+                if isinstance(loop, ForLoop):
+                    value = next(values, None)
+                    if value is None:
+                        break
+                    self.vars[loop.name] = value
+                else:
+                    cond = self._list(loop.condition, ctx.stdout, ctx.stderr)
+                    if (cond == 0) == loop.until:
+                        break
+                    rounds += 1
+                    if rounds > MAX_ROUNDS:
+                        ctx.err(f"kshell: loop stopped after {MAX_ROUNDS} rounds (bash would go "
+                                "on; the simulator does not run endless loops)\n")
+                        return 1
+                try:
+                    rc = self._list(loop.body, ctx.stdout, ctx.stderr)
+                except _LoopControl as jump:
+                    if jump.levels > 1 and self.loop_depth > 1:
+                        jump.levels -= 1
+                        raise
+                    rc = 0
+                    if jump.kind == "break":
+                        break
+        finally:
+            self.loop_depth -= 1
+        return rc
+
     # ------------------------------------------------------------------ execution
     def _pipeline(self, commands: list[Command], out: list[str], errs: list[str]) -> int:
         stdin, rc = "", 0
@@ -120,6 +220,10 @@ class Shell:
             ctx = Ctx(self, stdin=stdin)
             try:
                 rc = self._command(command, ctx)
+            except _LoopControl:  # break/continue inside a loop: keep what it printed
+                errs.extend(ctx.stderr)
+                out.extend(ctx.stdout)
+                raise
             except TaskKilled as killed:
                 # The process died in the kernel (an oops in module code): SIGKILL, status
                 # 128 + 9. Whether bash says so is its mode's (bash 5.2 jobs.c
@@ -140,9 +244,24 @@ class Shell:
             stdin = "".join(ctx.stdout)
         return rc
 
-    def _command(self, command: Command, ctx: Ctx) -> int:
+    def _command(self, command: Command | ForLoop | WhileLoop, ctx: Ctx) -> int:
+        if isinstance(command, (ForLoop, WhileLoop)):
+            return self._loop(command, ctx)
+        if self._background_job is not None and self._background_job[0] > 0:
+            self._background_job[1] = True  # a command after the job's sleep
+        words = command.words
+        assigned = 0
+        while assigned < len(words) and _assignment(words[assigned]):
+            assigned += 1
+        if assigned and assigned == len(words) and not command.redirects:
+            for word in words:  # NAME=value: a shell variable (no splitting, no globbing)
+                first = word.parts[0]
+                name = ASSIGNMENT.match(first.text).group(1)
+                rest = [type(first)(first.kind, first.text[len(name) + 1:]), *word.parts[1:]]
+                self.vars[name] = self._expand(Word(rest), ctx, split=False)[0]
+            return 0
         argv: list[str] = []
-        for word in command.words:
+        for word in words[assigned:]:  # NAME=value before a command: its environment only
             argv += self._expand(word, ctx)
         if argv and argv[0] == "exec":
             return self._exec(argv, command, ctx)
@@ -237,9 +356,10 @@ class Shell:
         return tool(ctx, [name, *argv[1:]])
 
     # ------------------------------------------------------------------ expansion
-    def _expand(self, word: Word, ctx: Ctx | None = None) -> list[str]:
+    def _expand(self, word: Word, ctx: Ctx | None = None, split: bool = True) -> list[str]:
         """One word -> zero or more arguments: variables, $(...), then globbing. What a
-        command substitution prints on stderr goes to `ctx` (bash shows it, in order)."""
+        command substitution prints on stderr goes to `ctx` (bash shows it, in order).
+        split=False: an assignment's value, one string, neither split nor globbed."""
         pieces: list[tuple[str, bool]] = []  # (text, may be split/globbed)
         glob = False
         for part in word.parts:
@@ -253,6 +373,8 @@ class Shell:
             else:
                 pieces.append((self._substitute(part.text, ctx), not part.quoted))
         text = "".join(t for t, _ in pieces)
+        if not split:
+            return [text]
         if any(split for _, split in pieces) and not any(p.quoted for p in word.parts):
             words = text.split()
         else:
@@ -268,7 +390,7 @@ class Shell:
         """$(text): its stdout without trailing newlines. The inner line was checked when the
         outer one was parsed; its run must not count as the outer line's syntax error."""
         saved = self.syntax_error
-        result = self.run(text)
+        result = self.run(text, top=False)
         self.syntax_error = saved
         out = result.stdout.rstrip("\n")
         errs = result.stderr
@@ -280,8 +402,11 @@ class Shell:
         return out
 
     def _variable(self, name: str) -> str:
+        if name in self.vars:
+            return self.vars[name]
+        last = "" if self.jobs.last_pid is None else str(self.jobs.last_pid)
         return {"?": str(self.status), "HOME": HOME, "PWD": self.cwd, "OLDPWD": self.oldpwd,
-                "USER": "root", "$": "1", "0": "bash", "#": "0"}.get(name, "")
+                "USER": "root", "$": "1", "0": "bash", "#": "0", "!": last}.get(name, "")
 
     def _glob(self, pattern: str) -> list[str]:
         absolute = pattern.startswith("/")
@@ -432,7 +557,56 @@ class Shell:
         return 1
 
     def _builtin_sleep(self, argv: list[str], ctx: Ctx) -> int:
-        return 0  # the simulated machine does not wait
+        """coreutils sleep: the machine does not wait, the shell's logical clock moves (a
+        background job's sleep keeps the job running that long: kcourse.shell.jobs)."""
+        total = 0.0
+        for arg in argv[1:]:
+            number, unit = (arg[:-1], arg[-1]) if arg[-1:] in "smhd" else (arg, "s")
+            try:
+                total += float(number) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
+            except ValueError:
+                ctx.err(f"sleep: invalid time interval '{arg}'\n"
+                        "Try 'sleep --help' for more information.\n")
+                return 1
+        if len(argv) < 2:
+            ctx.err("sleep: missing operand\nTry 'sleep --help' for more information.\n")
+            return 1
+        if self._background_job is not None:
+            self._background_job[0] += total
+        else:
+            self.jobs.clock += total
+        return 0
+
+    def _builtin_kill(self, argv: list[str], ctx: Ctx) -> int:
+        return jobs.kill(self.jobs, argv, ctx)
+
+    def _builtin_wait(self, argv: list[str], ctx: Ctx) -> int:
+        return jobs.wait(self.jobs, argv, ctx)
+
+    def _builtin_jobs(self, argv: list[str], ctx: Ctx) -> int:
+        return jobs.jobs(self.jobs, argv, ctx)
+
+    def _builtin_break(self, argv: list[str], ctx: Ctx) -> int:
+        return self._jump("break", argv, ctx)
+
+    def _builtin_continue(self, argv: list[str], ctx: Ctx) -> int:
+        return self._jump("continue", argv, ctx)
+
+    def _jump(self, kind: str, argv: list[str], ctx: Ctx) -> int:
+        """break/continue [N] (builtins/break.def)."""
+        if not self.loop_depth:
+            ctx.err(f"bash: {kind}: only meaningful in a `for', `while', or `until' loop\n")
+            return 0
+        levels = 1
+        if len(argv) > 1:
+            if not argv[1].lstrip("-").isdigit():
+                ctx.err(f"bash: {kind}: {argv[1]}: numeric argument required\n")
+                return 128
+            levels = int(argv[1])
+            if levels < 1:
+                ctx.err(f"bash: {kind}: {argv[1]}: loop count out of range\n")
+                return 1
+        raise _LoopControl(kind, levels)
 
     def _builtin_help(self, argv: list[str], ctx: Ctx) -> int:
         ctx.out("kshell: a root shell on a simulated Debian 12 machine (kernel "
@@ -446,6 +620,35 @@ class Shell:
 
 class _Ambiguous(Exception):
     pass
+
+
+class _LoopControl(Exception):
+    """break/continue: leaves the body of `levels` loops."""
+
+    def __init__(self, kind: str, levels: int):
+        super().__init__(kind)
+        self.kind, self.levels = kind, levels
+
+
+def _assignment(word: Word) -> bool:
+    """Whether a word is NAME=value (the NAME= part unquoted, as bash requires)."""
+    first = word.parts[0] if word.parts else None
+    return bool(first is not None and first.kind in ("lit", "glob") and not first.quoted
+                and ASSIGNMENT.match(first.text))
+
+
+def _job_text(group: list[AndOr]) -> str:
+    """A job's command as `jobs` shows it (bash prints the command text; kept simple here:
+    the literal words)."""
+    parts = []
+    for item in group:
+        if item.op in ("&&", "||"):
+            parts.append(item.op)
+        for command in item.pipeline.commands:
+            words = getattr(command, "words", None)
+            parts.append(" ".join("".join(p.text for p in w.parts) for w in words)
+                         if words is not None else "...")
+    return " ".join(parts)
 
 
 class BadSubstitution(Exception):

@@ -1,14 +1,26 @@
 """Parse one shell line into commands, the way bash splits it (a small, honest subset).
 
 Supported: words with '...' and "..." quoting and backslash escapes; comments (`#` at the
-start of a word); `;`, `&&`, `||`; pipes `|`; redirections `>`, `>>`, `<`, `N>`, `N<`,
-`N>&M`, `N<&-` (close); `$?`, `$NAME`, `${NAME}` and `$(command)` expansion; globs
-(`*`, `?`, `[...]`) are marked here and expanded by the shell against the simulated file
-system. Anything else bash would accept (background `&`, subshells, here-documents, ...)
-is refused with one line saying so, and nothing runs: a refused line changes no state.
+start of a word); `;`, `&&`, `||`, background `&`; pipes `|`; redirections `>`, `>>`, `<`,
+`N>`, `N<`, `N>&M`, `N<&-` (close); `$?`, `$!`, `$NAME`, `${NAME}` and `$(command)`
+expansion; `NAME=value` assignments; `for NAME [in WORDS]; do LIST; done` and
+`while|until LIST; do LIST; done`; globs (`*`, `?`, `[...]`) are marked here and expanded by
+the shell against the simulated file system. Anything else bash would accept (subshells,
+`if`, `case`, here-documents, ...) is refused with one line saying so, and nothing runs: a
+refused line changes no state.
 
-Errors raise ShellSyntaxError, whose message is the one line to print (bash prints
-`bash: syntax error near unexpected token ...` and exits with status 2).
+The grammar (bash's parse.y, cut down), one function each below:
+
+    list     := and_or ((';' | '&') and_or)* [';' | '&']
+    and_or   := pipeline (('&&' | '||') pipeline)*
+    pipeline := command ('|' command)*
+    command  := for_loop | while_loop | simple
+    for_loop := 'for' NAME [';'] ['in' WORD* ';'] 'do' list 'done'
+    while    := ('while' | 'until') list 'do' list 'done'
+
+Reserved words (for, while, until, do, done, in, ...) are reserved only unquoted and where
+a command starts, as in bash. Errors raise ShellSyntaxError, whose message is the one line to
+print (bash prints `bash: syntax error near unexpected token ...` and exits with status 2).
 """
 
 from __future__ import annotations
@@ -20,7 +32,18 @@ from kcourse.errors import KcourseError
 
 SYNTAX_RC = 2  # bash's status for a syntax error
 MAX_NESTING = 32  # $( $( ... ) ) levels; bash has no small limit, Python's stack does
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]|[?$#0]")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]|[?$#0!]")
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+ASSIGNMENT = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=")
+# bash's reserved words that this shell does not run (parse.y word_token_alist)
+_UNSUPPORTED_WORDS = {
+    "if": "'if ... fi'", "then": "'if ... fi'", "elif": "'if ... fi'", "else": "'if ... fi'",
+    "fi": "'if ... fi'", "case": "'case ... esac'", "esac": "'case ... esac'",
+    "select": "'select'", "function": "shell functions", "[[": "'[[ ... ]]'",
+    "]]": "'[[ ... ]]'", "!": "'!' (pipeline negation)", "coproc": "'coproc'",
+    "time": "'time'",
+}
+MAX_LOOP_NESTING = 16
 # What bash accepts inside ${...} beyond a name: ${#x}, ${!x}, ${x:-y}, ${x%y}, ${a[1]}, ...
 _EXPANSION = re.compile(r"[#!]?([A-Za-z_][A-Za-z0-9_]*|[0-9]+|[?$#@*!-])([:=?+#%/^,\[@-].*)?$",
                         re.S)
@@ -75,15 +98,36 @@ class Pipeline:
 
 @dataclass
 class AndOr:
-    """A pipeline and the operator that links it to the previous one (None for the first)."""
+    """A pipeline and the operator that links it to the previous one (None for the first).
+    A list is a sequence of these; `;` and `&` start a new and-or list, and `background`
+    marks the last pipeline of an and-or list followed by `&` (the whole and-or list is the
+    job, as `a && b &` runs `a && b` in the background)."""
 
-    op: str | None  # None | ";" | "&&" | "||"
+    op: str | None  # None | ";" | "&" | "&&" | "||"
     pipeline: Pipeline
+    background: bool = False
+
+
+@dataclass
+class ForLoop:
+    """for NAME in WORDS; do BODY; done (words None: `for NAME; do`, over "$@")."""
+
+    name: str
+    words: list[Word] | None
+    body: list[AndOr]
+
+
+@dataclass
+class WhileLoop:
+    """while CONDITION; do BODY; done (`until`: the condition negated)."""
+
+    until: bool
+    condition: list[AndOr]
+    body: list[AndOr]
 
 
 _GLOB_CHARS = "*?["
 _UNSUPPORTED = {
-    "&": "'&' (background jobs)",
     "(": "subshells '( ... )'",
     ")": "subshells '( ... )'",
     "{": "command groups '{ ... }'",
@@ -279,7 +323,7 @@ class _Lexer:
                     return Part("bad", f"${{{name}}}", quoted)
                 raise unsupported(f"the parameter expansion '${{{name}}}'")
             return Part("var", name, quoted)
-        if i < len(s) and s[i] in "?$#0":
+        if i < len(s) and s[i] in "?$#0!":
             self.i = i + 1
             return Part("var", s[i], quoted)
         j = i
@@ -309,61 +353,166 @@ class _Lexer:
 
 def parse(line: str, depth: int = 0) -> list[AndOr]:
     """Parse one line. An empty list means nothing to run (blank line or comment)."""
-    tokens = _Lexer(line, depth).tokens()
-    result: list[AndOr] = []
-    op: str | None = None
-    pos = 0
-    while pos < len(tokens):
-        pipeline, pos = _pipeline(tokens, pos)
-        result.append(AndOr(op, pipeline))
-        if pos >= len(tokens):
-            break
-        kind, value = tokens[pos]
-        if value not in (";", "&&", "||"):
-            raise syntax_error(str(value))
-        op = str(value)
-        pos += 1
-        if pos >= len(tokens):
-            if op == ";":
+    parser = _Parser(_Lexer(line, depth).tokens())
+    program = parser.list(stop=())
+    if parser.pos < len(parser.tokens):  # a reserved word out of place: `done`, `do`
+        raise syntax_error(parser.text(parser.pos))
+    return program
+
+
+Token = tuple[str, object]
+_RESERVED = ("for", "while", "until", "do", "done", "in", *_UNSUPPORTED_WORDS)
+
+
+class _Parser:
+    """Recursive descent over the lexer's tokens, one method per rule of the grammar."""
+
+    def __init__(self, tokens: list[Token]):
+        self.tokens = tokens
+        self.pos = 0
+        self.loops = 0  # how deep in for/while bodies
+
+    # ---------------------------------------------------------------- tokens
+    def text(self, pos: int) -> str:
+        """A token as bash names it in a syntax error (`newline` at the end)."""
+        if pos >= len(self.tokens):
+            return "newline"
+        kind, value = self.tokens[pos]
+        return str(value) if kind == "op" else "".join(p.text for p in value.parts)
+
+    def reserved(self, pos: int | None = None) -> str | None:
+        """The reserved word at `pos`, if the token is one (unquoted, as bash requires)."""
+        pos = self.pos if pos is None else pos
+        if pos >= len(self.tokens) or self.tokens[pos][0] != "word":
+            return None
+        word: Word = self.tokens[pos][1]  # type: ignore[assignment]
+        text = word.literal()
+        if text in _RESERVED and not any(p.quoted for p in word.parts):
+            return text
+        return None
+
+    def at_op(self, *ops: str) -> bool:
+        return self.pos < len(self.tokens) and self.tokens[self.pos] in [("op", o) for o in ops]
+
+    def expect_word(self, word: str) -> None:
+        if self.reserved() != word:
+            raise self.unexpected()
+        self.pos += 1
+
+    def unexpected(self) -> ShellSyntaxError:
+        if self.pos >= len(self.tokens):
+            return ShellSyntaxError("bash: syntax error: unexpected end of file")
+        return syntax_error(self.text(self.pos))
+
+    # ---------------------------------------------------------------- rules
+    def list(self, stop: tuple[str, ...]) -> list[AndOr]:
+        """and_or lists separated by ; or &, up to the end or a reserved word in `stop`."""
+        result: list[AndOr] = []
+        op: str | None = None
+        while self.pos < len(self.tokens) and self.reserved() not in stop:
+            result += self.and_or(op)
+            if not self.at_op(";", "&"):
                 break
-            raise ShellSyntaxError("bash: syntax error: unexpected end of file")
-    return result
+            op = str(self.tokens[self.pos][1])
+            if op == "&":
+                result[-1].background = True
+            self.pos += 1
+        if stop and not result:  # `while; do`, `do; done`: bash wants a command here
+            raise self.unexpected()
+        return result
 
-
-def _pipeline(tokens: list[tuple[str, object]], pos: int) -> tuple[Pipeline, int]:
-    commands = []
-    while True:
-        command, pos = _command(tokens, pos)
-        commands.append(command)
-        if pos < len(tokens) and tokens[pos] == ("op", "|"):
-            pos += 1
-            if pos >= len(tokens):
+    def and_or(self, op: str | None) -> list[AndOr]:
+        items = [AndOr(op, self.pipeline())]
+        while self.at_op("&&", "||"):
+            link = str(self.tokens[self.pos][1])
+            self.pos += 1
+            if self.pos >= len(self.tokens):
                 raise ShellSyntaxError("bash: syntax error: unexpected end of file")
-            continue
-        return Pipeline(commands), pos
+            items.append(AndOr(link, self.pipeline()))
+        return items
 
+    def pipeline(self) -> Pipeline:
+        commands = [self.command()]
+        while self.at_op("|"):
+            self.pos += 1
+            if self.pos >= len(self.tokens):
+                raise ShellSyntaxError("bash: syntax error: unexpected end of file")
+            commands.append(self.command())
+        return Pipeline(commands)
 
-def _command(tokens: list[tuple[str, object]], pos: int) -> tuple[Command, int]:
-    command = Command()
-    while pos < len(tokens):
-        kind, value = tokens[pos]
-        if kind == "word":
-            command.words.append(value)  # type: ignore[arg-type]
-            pos += 1
-            continue
-        op = str(value)
-        if op in ("|", ";", "&&", "||"):
-            break
-        if op in _UNSUPPORTED:
-            raise unsupported(_UNSUPPORTED[op])
-        if op == ";;":
-            raise syntax_error(";;")
-        redirect, pos = _redirect(tokens, pos, op)
-        command.redirects.append(redirect)
-    if not command.words and not command.redirects:
-        token = str(tokens[pos][1]) if pos < len(tokens) else "newline"
-        raise syntax_error(token)
-    return command, pos
+    def command(self):
+        word = self.reserved()
+        if word in ("for", "while", "until"):
+            if self.loops >= MAX_LOOP_NESTING:
+                raise unsupported(f"loops nested more than {MAX_LOOP_NESTING} deep")
+            self.pos += 1
+            self.loops += 1
+            loop = self.for_loop() if word == "for" else self.while_loop(word == "until")
+            self.loops -= 1
+            if self.pos < len(self.tokens) and self.tokens[self.pos][0] == "op" \
+                    and str(self.tokens[self.pos][1])[-1:] in "<>":
+                raise unsupported("redirections of a whole loop")
+            if self.reserved() is not None or (self.pos < len(self.tokens)
+                                               and self.tokens[self.pos][0] == "word"):
+                raise syntax_error(self.text(self.pos))  # `done done`, `done x`
+            return loop
+        if word in _UNSUPPORTED_WORDS:
+            raise unsupported(_UNSUPPORTED_WORDS[word])
+        if word is not None:  # do, done, in where a command should start
+            raise syntax_error(word)
+        return self.simple()
+
+    def for_loop(self) -> ForLoop:
+        if self.pos >= len(self.tokens) or self.tokens[self.pos][0] != "word":
+            raise self.unexpected()
+        name_word: Word = self.tokens[self.pos][1]  # type: ignore[assignment]
+        name = "".join(p.text for p in name_word.parts)
+        self.pos += 1
+        words: list[Word] | None = None
+        if self.at_op(";"):
+            self.pos += 1
+        if self.reserved() == "in":
+            self.pos += 1
+            words = []
+            while self.pos < len(self.tokens) and self.tokens[self.pos][0] == "word":
+                words.append(self.tokens[self.pos][1])  # type: ignore[arg-type]
+                self.pos += 1
+            if not self.at_op(";"):
+                raise self.unexpected()
+            self.pos += 1
+        self.expect_word("do")
+        body = self.list(stop=("done",))
+        self.expect_word("done")
+        return ForLoop(name, words, body)
+
+    def while_loop(self, until: bool) -> WhileLoop:
+        condition = self.list(stop=("do",))
+        self.expect_word("do")
+        body = self.list(stop=("done",))
+        self.expect_word("done")
+        return WhileLoop(until, condition, body)
+
+    def simple(self) -> Command:
+        command = Command()
+        tokens = self.tokens
+        while self.pos < len(tokens):
+            kind, value = tokens[self.pos]
+            if kind == "word":
+                command.words.append(value)  # type: ignore[arg-type]
+                self.pos += 1
+                continue
+            op = str(value)
+            if op in ("|", ";", "&&", "||", "&"):
+                break
+            if op in _UNSUPPORTED:
+                raise unsupported(_UNSUPPORTED[op])
+            if op == ";;":
+                raise syntax_error(";;")
+            redirect, self.pos = _redirect(tokens, self.pos, op)
+            command.redirects.append(redirect)
+        if not command.words and not command.redirects:
+            raise syntax_error(self.text(self.pos))
+        return command
 
 
 def _redirect(tokens: list[tuple[str, object]], pos: int, op: str) -> tuple[Redirect, int]:

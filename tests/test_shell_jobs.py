@@ -1,0 +1,141 @@
+"""kshell's loops and background jobs, against the host's real bash.
+
+The reference is bash 5.2 run as the lab runs it: interactive (`-i`), reading the lines on
+stdin, no terminal, so no job control (kcourse/lab/guest.py). Each session is a few lines
+given to both shells; their stdout, their stderr and the last status must be the same, once
+the PID in bash's `[N] PID` notice is masked (tests/scenarios/README.md). Only commands that
+touch no kernel are used on the host (echo, true, false, sleep, kill and wait of the session's
+own jobs); loops over kmod's tools are in tests/scenarios/lab_loop.sh and lab_jobs.sh,
+recorded on Debian's kernel.
+"""
+
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import need
+from kcourse.lab.compare import normalise
+from kcourse.shell import Shell
+from kcourse.shell.parser import ForLoop, WhileLoop, parse
+
+# What the host's bash adds and the lab's does not: its start-up lines without a terminal,
+# `exit` at the end of input, and a tcsetattr complaint when it reaps a job killed by a
+# signal (its stdin is a pipe here, a file in the guest).
+BASH_NOISE = ("bash: cannot set terminal process group", "bash: no job control in this shell",
+              "exit")
+TTY_NOISE = "tcsetattr: Inappropriate ioctl for device"
+
+
+def real_bash(lines: list[str]) -> tuple[str, str, int]:
+    bash = shutil.which("bash")
+    need(bash is not None, "bash is not installed")
+    script = "PS1= PS2= HISTFILE=; set +m +H\n" + "".join(f"{line}\n" for line in lines)
+    script += "echo \"@rc=$?\" >&2\n"
+    proc = subprocess.run([bash, "--norc", "--noprofile", "--noediting", "-i"], input=script,
+                          capture_output=True, text=True, check=False, cwd="/tmp",
+                          env={"PATH": "/usr/bin:/bin", "LC_ALL": "C", "HOME": "/root",
+                               "PS1": "", "PS2": ""})
+    err_lines = [line for line in proc.stderr.splitlines(True)
+                 if not line.rstrip("\n").startswith(BASH_NOISE) and TTY_NOISE not in line]
+    rc_line = next(line for line in err_lines if line.startswith("@rc="))
+    err_lines.remove(rc_line)
+    return proc.stdout, normalise("".join(err_lines)), int(rc_line[4:])
+
+
+def simulated(lines: list[str]) -> tuple[str, str, int]:
+    sh = Shell()
+    results = [sh.run(line) for line in lines]
+    return ("".join(r.stdout for r in results),
+            normalise("".join(r.stderr for r in results)), results[-1].rc)
+
+
+SESSIONS = [
+    ["for i in 1 2 3; do echo $i; done", "echo $i"],
+    ["for i in a 'b c' d; do echo \"<$i>\"; done"],
+    ["for i; do echo x; done; echo $?", "for i do echo y; done"],
+    ["for i in; do echo never; done; echo $?"],
+    ["false; for i in a; do true; done; echo $?", "for i in a b; do false; done"],
+    ["while false; do echo no; done; echo $?", "until true; do echo no; done"],
+    ["until false; do echo once; break; done", "while true; do break; done; echo $?"],
+    ["for i in 1 2 3; do continue; echo not; done; echo $i"],
+    ["for i in a b; do for j in 1 2; do echo $i$j; break 2; done; done"],
+    ["for i in a b; do for j in 1 2; do echo $i$j; continue 2; done; done"],
+    ["for i in 1 2 3; do echo $i; break 5; done"],
+    ["break", "continue", "for i in a; do break x; done"],
+    ["for 1x in a; do echo x; done", "echo $?"],
+    ["x=hello; echo $x", "y=\"a b\"; echo $y", "echo for do done in"],
+    ["true &", "wait", "false &", "wait $!"],  # (without `wait`: a race, see kcourse.shell.jobs)
+    ["echo one & wait"],
+    # a job killed on one line and waited for on the next is a race on the host (whether
+    # bash has reaped it yet); lab_jobs.sh records the lab's answer. Here: one line.
+    ["sleep 5 & kill %1; wait %1"],
+    ["sleep 5 & jobs; kill -9 %1; wait %1"],
+    ["sleep 5 & kill $!; wait $!"],
+    ["sleep 5 & sleep 5 & jobs; kill %1 %2; wait"],
+    ["kill %1", "kill %x", "kill abc", "kill 99999", "kill", "kill -FOO 1", "kill -s"],
+    ["wait 99999", "wait %3", "wait abc"],
+    ["true && echo a & wait", "false || echo b & wait"],
+    ["for i in 1 2 3; do true & done; wait"],  # (echo & would race for stdout)
+    ["done", "do", "in", "for; do :; done", "while; do :; done", "while true; done",
+     "while false; do; done", "for i in a b do echo; done", "for i in a & do :; done",
+     "for i in a b; do echo $i; done done", "&", "echo a & & echo b", "echo a; &"],
+]
+
+
+@pytest.mark.parametrize("lines", SESSIONS, ids=[" / ".join(s)[:60] for s in SESSIONS])
+def test_same_as_real_bash(lines):
+    assert simulated(lines) == real_bash(lines)
+
+
+def test_unterminated_loop_is_bashs_end_of_file():
+    """bash -i waits for `done` on the next line; a script then ends with this error."""
+    got = Shell().run("for i in 1 2; do echo $i")
+    assert (got.stdout, got.stderr, got.rc) == (
+        "", "bash: syntax error: unexpected end of file\n", 2)
+
+
+def test_unsupported_compound_commands_say_so_and_run_nothing():
+    sh = Shell()
+    for line in ["for i in 1; do insmod hello/hello.ko; if true; then :; fi; done",
+                 "for i in 1; do :; done > /tmp/x"]:
+        got = sh.run(line)
+        assert got.rc == 2 and got.stderr.startswith("kshell: ") and got.stderr.count("\n") == 1
+    assert sh.run("lsmod").stdout == "Module                  Size  Used by\n"
+
+
+def test_an_endless_loop_is_stopped_in_one_line():
+    got = Shell().run("while true; do :; done")
+    assert got.rc == 1
+    assert got.stderr == ("kshell: loop stopped after 1000 rounds (bash would go on; the "
+                          "simulator does not run endless loops)\n")
+
+
+def test_loop_over_kmod_tools_changes_the_kernel_each_round():
+    sh = Shell()
+    got = sh.run("for i in 1 2 3; do insmod leaker/leaker.ko; rmmod leaker; done")
+    assert got.rc == 0
+    assert [line.split(": ", 1)[1] for line in got.dmesg if line.startswith("leaker: ")
+            and "taint" not in line] == [
+        "kmalloc(4000) done, pointer kept in a static variable",
+        "exit without kfree(): 4000 bytes leaked"] * 3
+
+
+def test_a_killed_job_that_had_run_on_says_so():
+    """The simulator runs a job at once: a kill after its later commands ran cannot undo
+    them, and says so (never silently wrong)."""
+    sh = Shell()
+    sh.run("sleep 5 && insmod hello/hello.ko &")
+    assert sh.run("lsmod").stdout.count("hello") == 1  # hello was loaded at once
+    got = sh.run("kill %1")
+    assert got.rc == 0
+    assert got.stderr.startswith("kshell: job 1 had already run to its end")
+
+
+def test_parser_tree():
+    program = parse("for i in 1 2; do insmod a.ko & done; while false; do :; done &")
+    loop = program[0].pipeline.commands[0]
+    assert isinstance(loop, ForLoop) and loop.name == "i"
+    assert [w.literal() for w in loop.words] == ["1", "2"]
+    assert loop.body[0].background
+    assert isinstance(program[1].pipeline.commands[0], WhileLoop) and program[1].background
