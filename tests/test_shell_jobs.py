@@ -71,6 +71,7 @@ SESSIONS = [
     # bash has reaped it yet); lab_jobs.sh records the lab's answer. Here: one line.
     ["sleep 5 & kill %1; wait %1"],
     ["sleep 5 & jobs; kill -9 %1; wait %1"],
+    ["x=5; sleep \"$x\" || echo 'a  b' & jobs; kill %1; wait %1"],
     ["sleep 5 & kill $!; wait $!"],
     ["sleep 5 & sleep 5 & jobs; kill %1 %2; wait"],
     ["kill %1", "kill %x", "kill abc", "kill 99999", "kill", "kill -FOO 1", "kill -s"],
@@ -130,6 +131,8 @@ def test_a_killed_job_that_had_run_on_says_so():
     got = sh.run("kill %1")
     assert got.rc == 0
     assert got.stderr.startswith("kshell: job 1 had already run to its end")
+    sh.run("sleep 5 | cat &")  # a pipeline runs at once in bash too: nothing to say
+    assert sh.run("kill %1").stderr == ""
 
 
 def test_parser_tree():

@@ -215,6 +215,8 @@ class Shell:
 
     # ------------------------------------------------------------------ execution
     def _pipeline(self, commands: list[Command], out: list[str], errs: list[str]) -> int:
+        if self._background_job is not None and self._background_job[0] > 0:
+            self._background_job[1] = True  # a pipeline after the job's sleep
         stdin, rc = "", 0
         for i, command in enumerate(commands):
             ctx = Ctx(self, stdin=stdin)
@@ -247,8 +249,6 @@ class Shell:
     def _command(self, command: Command | ForLoop | WhileLoop, ctx: Ctx) -> int:
         if isinstance(command, (ForLoop, WhileLoop)):
             return self._loop(command, ctx)
-        if self._background_job is not None and self._background_job[0] > 0:
-            self._background_job[1] = True  # a command after the job's sleep
         words = command.words
         assigned = 0
         while assigned < len(words) and _assignment(words[assigned]):
@@ -638,16 +638,17 @@ def _assignment(word: Word) -> bool:
 
 
 def _job_text(group: list[AndOr]) -> str:
-    """A job's command as `jobs` shows it (bash prints the command text; kept simple here:
-    the literal words)."""
+    """A job's command as `jobs` shows it: its words as typed, one space apart, the
+    operators between (bash's print_cmd.c make_command_string; a loop is shown as `...`)."""
     parts = []
     for item in group:
         if item.op in ("&&", "||"):
             parts.append(item.op)
+        texts = []
         for command in item.pipeline.commands:
             words = getattr(command, "words", None)
-            parts.append(" ".join("".join(p.text for p in w.parts) for w in words)
-                         if words is not None else "...")
+            texts.append(" ".join(w.raw for w in words) if words is not None else "...")
+        parts.append(" | ".join(texts))
     return " ".join(parts)
 
 

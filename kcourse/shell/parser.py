@@ -69,6 +69,7 @@ class Part:
 @dataclass
 class Word:
     parts: list[Part] = field(default_factory=list)
+    raw: str = ""  # the word as typed, quotes and all (how `jobs` shows a command)
 
     def literal(self) -> str | None:
         """The word's text when it has no expansions, else None."""
@@ -205,6 +206,7 @@ class _Lexer:
 
     def _word(self) -> Word:
         s = self.s
+        start = self.i
         word = Word()
         buf: list[str] = []
         glob = False
@@ -249,6 +251,7 @@ class _Lexer:
             buf.append(c)
             self.i += 1
         flush()
+        word.raw = s[start:self.i]
         return word
 
     def _tilde(self, word: Word) -> bool:
