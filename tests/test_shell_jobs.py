@@ -77,6 +77,11 @@ SESSIONS = [
     ["kill %1", "kill %x", "kill abc", "kill 99999", "kill", "kill -FOO 1", "kill -s"],
     ["wait 99999", "wait %3", "wait abc"],
     ["true && echo a & wait", "false || echo b & wait"],
+    ["echo a && for i in 1; do echo $i; done || echo no", "for i in 1 2; do echo $i; done | cat"],
+    ["for i in $(echo a b) 'c d'; do echo \"[$i]\"; done", "for i in x; do echo $i; done; echo $?"],
+    ["for i in 1 2; do false & done; wait; echo $?", "false; true & echo $?"],
+    ["for i in a b; do for j in 1 2; do echo $i$j; done; done"],
+    ["while false; do :; done & wait $!; echo $?"],
     ["for i in 1 2 3; do true & done; wait"],  # (echo & would race for stdout)
     ["done", "do", "in", "for; do :; done", "while; do :; done", "while true; done",
      "while false; do; done", "for i in a b do echo; done", "for i in a & do :; done",
