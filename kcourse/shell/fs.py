@@ -11,6 +11,8 @@ The rule (the same in %%kshell, `kcourse sim` and Shell()):
     /, /root, /lib          directories holding only the entries above
     any other absolute path the host's own file, read-only (so a module you built yourself can
                             be loaded with `insmod /home/you/build/mine.ko`)
+    the working folder      `kcourse sim` starts in the caller's folder (Shell(workdir=...)),
+                            which stays the host's even under /root (root's home is /root)
 
 Relative paths resolve against the working directory (`cd` changes it; `cd` alone goes to
 /root). Nothing the shell does writes to the host: writes go to the simulated kernel only.
@@ -109,10 +111,11 @@ def host_stat(path: Path, vpath: str, follow: bool = True) -> os.stat_result:
 class SimFS:
     """Path resolution and file access for the shell, over a kernel and a module tree."""
 
-    def __init__(self, kernel, tree: ModuleTree, course_dir: Path):
+    def __init__(self, kernel, tree: ModuleTree, course_dir: Path, workdir: str | None = None):
         self.kernel = kernel
         self.tree = tree
         self.course_dir = Path(course_dir)
+        self.workdir = workdir  # a host folder seen at its own path (see the module docstring)
 
     # ------------------------------------------------------------------ paths
     @staticmethod
@@ -125,17 +128,38 @@ class SimFS:
         return "/" + norm.lstrip("/") if norm != "/" else "/"
 
     def _virtual_dirs(self) -> dict[str, list[str]]:
-        return {
+        dirs = {
             "/": ["dev", "lib", "proc", "root", "sys"],
             "/root": ["modules"],
             "/lib": ["modules"],
             "/lib/modules": [self.tree.release],
             **self.tree.directories,
         }
+        if self.workdir:  # its parents list it: `ls /root` shows /root/kcourse-work
+            parent, name = posixpath.split(self.workdir)
+            while name:
+                if parent in dirs and name not in dirs[parent]:
+                    dirs[parent] = sorted([*dirs[parent], name])
+                parent, name = posixpath.split(parent)
+        return dirs
+
+    def in_workdir(self, vpath: str) -> bool:
+        return bool(self.workdir) and (vpath == self.workdir
+                                       or vpath.startswith(self.workdir.rstrip("/") + "/"))
+
+    @staticmethod
+    def can_mount(folder: str) -> bool:
+        """A host folder can be the working folder unless the simulated kernel's own trees
+        (/proc, /sys, /dev, /lib/modules) or the course folder hide it."""
+        top = folder.split("/")[1] if folder != "/" else ""
+        return bool(top) and top not in KERNEL_TOPS and not folder.startswith(
+            ("/lib/modules", COURSE_DIR)) and folder not in ("/lib", "/root")
 
     def locate(self, vpath: str) -> tuple[str, object]:
         """Where an absolute path lives: ("kernel", path) | ("host", Path) | ("virtual", names)
         | ("index", text) | ("missing", None)."""
+        if self.in_workdir(vpath):
+            return "host", Path(vpath)
         virtual = self._virtual_dirs()
         if vpath in virtual:
             return "virtual", virtual[vpath]
