@@ -116,6 +116,9 @@ class SimFS:
         self.tree = tree
         self.course_dir = Path(course_dir)
         self.workdir = workdir  # a host folder seen at its own path (see the module docstring)
+        # modules the learner built in a notebook (%%kmodule NAME): /root/modules/NAME/, next
+        # to the course's own, so `insmod NAME/NAME.ko` works as for hello/hello.ko
+        self.learner_modules: dict[str, Path] = {}
 
     # ------------------------------------------------------------------ paths
     @staticmethod
@@ -173,7 +176,11 @@ class SimFS:
             host = self.tree.host_path(rel)
             return ("host", host) if host is not None else ("missing", None)
         if vpath == COURSE_DIR or vpath.startswith(COURSE_DIR + "/"):
-            return "host", self.course_dir / vpath[len(COURSE_DIR) + 1:]
+            rel = vpath[len(COURSE_DIR) + 1:]
+            first, _, rest = rel.partition("/")
+            if first in self.learner_modules:
+                return "host", self.learner_modules[first] / rest
+            return "host", self.course_dir / rel
         if top in ("lib", "root"):
             return "missing", None
         return "host", Path(vpath)
@@ -313,7 +320,11 @@ class SimFS:
                 names = os.listdir(path)
             except OSError as err:
                 raise FsError(err.errno or errno.EACCES, vpath) from None
-            return [self._host_stat(posixpath.join(vpath, n), path / n, n) for n in names]
+            hosts = {n: path / n for n in names}
+            if vpath == COURSE_DIR:
+                hosts.update(self.learner_modules)
+            return [self._host_stat(posixpath.join(vpath, n), host, n)
+                    for n, host in hosts.items()]
         if kind == "index":
             raise FsError(errno.ENOTDIR, vpath)
         raise FsError(errno.ENOENT, vpath)
