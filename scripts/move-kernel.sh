@@ -72,12 +72,14 @@ sh data/kernel/extract.sh >/dev/null
 
 # --- 5. text naming the release --------------------------------------------
 # Literal mentions in prose, comments and tests (6.1.0-56-amd64, 6.1.192-2). Not the
-# re-recorded files (7), and not notes that quote what an older kernel printed.
+# re-recorded files (7), and not a line that cites kernel-facts.md: it quotes a figure
+# measured on the release it names.
 step "renaming $old -> $new and $old_version -> $version in the committed text"
 git ls-files -z -- README.md docs data/*/README.md data/modules/README.md notebooks tests kcourse \
         ':!tests/scenarios/*.expected' ':!kcourse/lab/recordings.py' ':!*.ko' \
     | xargs -0 grep -lIZ -e "$old" -e "$old_version" 2>/dev/null \
-    | xargs -0 -r sed -i -e "s/$old/$new/g" -e "s/$old_version/$version/g"
+    | xargs -0 -r sed -i -e "/kernel-facts\.md/!s/$old/$new/g" \
+                         -e "/kernel-facts\.md/!s/$old_version/$version/g"
 
 # --- 6. the bzImage fixture ------------------------------------------------
 step "data/build/bzimage-amd64.json from linux-image-$new-amd64"
