@@ -19,6 +19,8 @@ SUBCOMMANDS = {
     "modinfo": ("kcourse.elf.modinfo", "main", "show module information, like kmod's modinfo"),
     "objdump": ("kcourse.elf.objdump", "main", "show -f/-h/-t of a .ko, like binutils' objdump"),
     "sim": ("kcourse.shell", "sim_main", "run shell lines against a simulated kernel"),
+    "build": ("kcourse.build.build_cli", "main",
+              "build the module(s) in a folder with the real kbuild, for the course kernel"),
     "depmod": ("kcourse.build.depmod", "main", "write modules.dep/.alias/.symbols for a tree"),
     "bzimage": ("kcourse.build.bzimage", "main", "describe an x86 bzImage"),
     "lab-prepare": ("kcourse.lab.cli", "prepare_main",

@@ -50,7 +50,9 @@ def fetch_package(package: str) -> Path:
         try:
             _run(["apt-get", "download", package], cwd=Path(tmp))
         except DebianUnavailable as err:
-            if "Unable to locate package" in str(err) or "Can't select" in str(err):
+            # apt-get's last line for a name its lists do not hold (apt-pkg/cacheset.cc)
+            if any(text in str(err) for text in ("Unable to locate package",
+                                                  "Couldn't find any package", "Can't select")):
                 from kcourse.pin import gone_message
 
                 raise DebianUnavailable(gone_message(package)) from err

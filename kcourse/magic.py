@@ -18,6 +18,11 @@ leaves the prompts out. A line the shell cannot parse stops the cell, as it stop
 script.
 
 From Python, `notebook_shell()` returns the Shell (`.kernel` is the simulated kernel).
+
+`%%kmodule NAME [--kbuild LINE]...` builds the cell's C with the real kbuild for the course
+kernel (kcourse.build.cell) into kmodules/NAME/ and puts it at /root/modules/NAME/ of the
+notebook's shell: the next `%%kshell` cell can `insmod NAME/NAME.ko`. Without gcc or kernel
+headers the cell says what is missing, and the lesson goes on with the committed modules.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from kcourse.errors import KcourseError
 
 _SHELL = None
 _REAL = None
+_BUILT: dict = {}  # %%kmodule NAME -> its folder; every notebook shell (also after --new) sees them
 
 
 def notebook_shell(new: bool = False):
@@ -39,6 +45,7 @@ def notebook_shell(new: bool = False):
         from kcourse.shell import Shell
 
         _SHELL = Shell()
+        _SHELL.fs.learner_modules = _BUILT
     return _SHELL
 
 
@@ -98,6 +105,52 @@ def kshell(line: str, cell: str) -> None:
     print(render(results, prompts=not ({"-q", "--quiet"} & set(options))), end="")
 
 
+KMODULE_USAGE = "usage: %%kmodule NAME [--kbuild 'LINE']..."
+
+
+def kmodule(line: str, cell: str) -> None:
+    """%%kmodule NAME [--kbuild LINE]...: build the cell as NAME.c; kbuild's output is shown,
+    compiler positions are the cell's own lines."""
+    from kcourse.build.cell import build_cell
+
+    try:
+        words = shlex.split(line)
+    except ValueError as err:
+        print(f"%%kmodule: {err} ({KMODULE_USAGE})", file=sys.stderr)
+        return
+    kbuild, names = [], []
+    while words:
+        word = words.pop(0)
+        if word == "--kbuild" and words:
+            kbuild.append(words.pop(0))
+        elif word.startswith("-"):
+            print(f"%%kmodule: unknown option {word} ({KMODULE_USAGE})", file=sys.stderr)
+            return
+        else:
+            names.append(word)
+    if len(names) != 1:
+        print(f"%%kmodule: name one module ({KMODULE_USAGE})", file=sys.stderr)
+        return
+    try:
+        built = build_cell(names[0], cell, kbuild)
+    except KcourseError as err:
+        print(f"%%kmodule: {err}", file=sys.stderr)
+        return
+    if built.problem:
+        print(f"%%kmodule: {built.name}.ko not built: {built.problem}; the lesson's other "
+              "cells use the committed modules", file=sys.stderr)
+        return
+    print(built.output, end="")
+    if not built.ok:
+        print(f"%%kmodule: {built.name}.ko not built (kbuild's messages above; line numbers "
+              "are the cell's)", file=sys.stderr)
+        return
+    _BUILT[built.name] = built.folder.resolve()
+    notebook_shell()
+    print(f"built {built.name}/{built.name}.ko: in %%kshell, insmod {built.name}/{built.name}.ko")
+
+
 def load_ipython_extension(ipython) -> None:
-    """`%load_ext kcourse.magic` registers %%kshell."""
+    """`%load_ext kcourse.magic` registers %%kshell and %%kmodule."""
     ipython.register_magic_function(kshell, magic_kind="cell", magic_name="kshell")
+    ipython.register_magic_function(kmodule, magic_kind="cell", magic_name="kmodule")

@@ -91,3 +91,16 @@ def test_the_pinned_packages_are_in_apt():
     if newer:
         warnings.warn(f"Debian now offers {newer}; the course is pinned to {pin.release()} "
                       f"({pin.MOVE_COMMAND} moves it)", stacklevel=1)
+
+
+def test_fetching_a_package_apt_does_not_have_says_what_to_do(tmp_path, monkeypatch):
+    """What the lab and `sim --debian` print once Debian's archive drops the pinned ABI:
+    apt-get's own refusal, turned into the one line (a made-up ABI stands for a dropped one)."""
+    need(shutil.which("apt-get") is not None, "apt-get is not installed")
+    from kcourse.debian import DebianUnavailable, fetch_package
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    with pytest.raises(DebianUnavailable) as err:
+        fetch_package("linux-image-6.1.0-1-amd64")
+    assert str(err.value) == pin.gone_message("linux-image-6.1.0-1-amd64")
+    assert not (tmp_path / "kcourse" / "debian" / "linux-image-6.1.0-1-amd64").exists()

@@ -14,14 +14,15 @@ from conftest import need_tool
 from kcourse.backend import CommandResult, format_transcript
 
 
-def sim(*args: str, stdin: str | None = None):
+def sim(*args: str, stdin: str | None = None, cwd=None):
     return subprocess.run([sys.executable, "-m", "kcourse.cli", "sim", *args], input=stdin,
-                          capture_output=True, text=True, check=False)
+                          capture_output=True, text=True, check=False, cwd=cwd)
 
 
 def test_plain_output_and_last_status(tmp_path):
     script = tmp_path / "s.sh"
-    script.write_text("# load and list\ninsmod hello/hello.ko\nlsmod\nrmmod nosuch\n")
+    script.write_text("# load and list\ninsmod /root/modules/hello/hello.ko\nlsmod\n"
+                      "rmmod nosuch\n")
     proc = sim(str(script))
     assert proc.stdout == "Module                  Size  Used by\nhello                  16384  0\n"
     assert proc.stderr == "rmmod: ERROR: Module nosuch is not currently loaded\n"
@@ -130,3 +131,37 @@ def test_debian_and_real_are_refused_together():
     proc = sim("--real", "--debian", stdin="lsmod\n")
     assert proc.returncode == 1 and proc.stderr.count("\n") == 1
     assert "--real and --debian" in proc.stderr
+
+
+def test_starts_in_the_callers_folder(tmp_path):
+    """design.md: `kcourse sim` starts in the caller's working directory, so a module built
+    there loads by its relative name (bash's pwd prints the same folder)."""
+    import shutil
+
+    from kcourse.paths import course_module
+
+    shutil.copy(course_module("hello"), tmp_path / "mine.ko")
+    proc = sim("--transcript", stdin="pwd\ninsmod mine.ko\nlsmod\nls\n", cwd=tmp_path)
+    real_pwd = subprocess.run(["bash", "-c", "pwd"], cwd=tmp_path, capture_output=True,
+                              text=True).stdout
+    assert proc.stdout.splitlines()[:3] == ["$ pwd", real_pwd.strip(), "[rc=0]"]
+    assert "$ insmod mine.ko\n[rc=0]\n" in proc.stdout
+    # the kernel names a module by its .gnu.linkonce.this_module name, not its file name
+    assert "hello                  16384  0\n" in proc.stdout
+    assert "$ ls\nmine.ko\n[rc=0]\n" in proc.stdout
+
+
+def test_a_folder_under_root_stays_the_hosts(tmp_path, monkeypatch):
+    """root's home is /root, where the simulator also keeps /root/modules: a learner's
+    /root/work folder still shows its own files."""
+    from kcourse.shell import Shell
+    from kcourse.shell.fs import SimFS
+
+    assert SimFS.can_mount("/root/work") and SimFS.can_mount(str(tmp_path))
+    assert not any(SimFS.can_mount(p) for p in ("/", "/root", "/proc/self", "/sys",
+                                                 "/root/modules/hello", "/lib/modules"))
+    shell = Shell(workdir=str(tmp_path))
+    (tmp_path / "note.txt").write_text("hi\n")
+    assert shell.run("cat note.txt").stdout == "hi\n"
+    assert shell.run("ls /root/modules/hello/hello.ko").rc == 0
+    assert Shell(workdir="/proc").cwd == "/root/modules"  # the kernel's own tree: not mounted

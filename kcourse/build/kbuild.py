@@ -201,14 +201,20 @@ def missing_headers_message(release: str) -> str:
 
 def find_build_tree(release: str) -> Path:
     """The kernel build tree for a release: /lib/modules/<release>/build, else Debian's
-    /usr/src/linux-headers-<release>. KcourseError (one line) when neither exists."""
+    /usr/src/linux-headers-<release>; for the pinned course kernel, else Debian's packages
+    fetched into the cache without root (kcourse.build.headers). KcourseError (one line)
+    when there is none."""
+    from kcourse import pin
+    from kcourse.build import headers
+
     if not isinstance(release, str) or not release or "/" in release or \
             any(c.isspace() or c == "\0" for c in release):
         raise KcourseError(f"not a kernel release: {release!r}")
-    for candidate in (Path("/lib/modules") / release / "build",
-                      Path("/usr/src") / f"linux-headers-{release}"):
-        if (candidate / "Makefile").is_file():
-            return candidate
+    found = headers.installed_tree(release)
+    if found is not None:
+        return found
+    if release == pin.release():
+        return headers.fetch_tree(release)
     raise KcourseError(f"no kernel headers for {release}: /lib/modules/{release}/build does "
                        f"not exist (install linux-headers-{release})")
 

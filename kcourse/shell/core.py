@@ -60,7 +60,8 @@ class Shell:
     only (kcourse.shell.moddir); a tree that is not there raises DebianTreeMissing.
     """
 
-    def __init__(self, backend=None, debian_tree=False, job_control=False):
+    def __init__(self, backend=None, debian_tree=False, job_control=False,
+                 workdir: str | None = None):
         if backend is None:
             from kcourse.kernel import Kernel
 
@@ -72,9 +73,12 @@ class Shell:
         else:
             self.tree = ModuleTree.with_debian(
                 self.release, None if debian_tree is True else tuple(debian_tree))
-        self.fs = SimFS(backend, self.tree, modules_dir())
-        self.cwd = COURSE_DIR
-        self.oldpwd = COURSE_DIR
+        # workdir: a host folder to start in (`kcourse sim` passes the caller's), else the
+        # course modules' folder
+        mount = workdir if workdir and SimFS.can_mount(workdir) else None
+        self.fs = SimFS(backend, self.tree, modules_dir(), mount)
+        self.cwd = mount or COURSE_DIR
+        self.oldpwd = self.cwd
         self.fds: dict[int, tuple[str, object]] = {}  # fd -> (path, kernel handle or None)
         self.status = 0
         self.syntax_error = False  # whether the last run() was refused by the parser

@@ -11,6 +11,8 @@ The rule (the same in %%kshell, `kcourse sim` and Shell()):
     /, /root, /lib          directories holding only the entries above
     any other absolute path the host's own file, read-only (so a module you built yourself can
                             be loaded with `insmod /home/you/build/mine.ko`)
+    the working folder      `kcourse sim` starts in the caller's folder (Shell(workdir=...)),
+                            which stays the host's even under /root (root's home is /root)
 
 Relative paths resolve against the working directory (`cd` changes it; `cd` alone goes to
 /root). Nothing the shell does writes to the host: writes go to the simulated kernel only.
@@ -109,10 +111,14 @@ def host_stat(path: Path, vpath: str, follow: bool = True) -> os.stat_result:
 class SimFS:
     """Path resolution and file access for the shell, over a kernel and a module tree."""
 
-    def __init__(self, kernel, tree: ModuleTree, course_dir: Path):
+    def __init__(self, kernel, tree: ModuleTree, course_dir: Path, workdir: str | None = None):
         self.kernel = kernel
         self.tree = tree
         self.course_dir = Path(course_dir)
+        self.workdir = workdir  # a host folder seen at its own path (see the module docstring)
+        # modules the learner built in a notebook (%%kmodule NAME): /root/modules/NAME/, next
+        # to the course's own, so `insmod NAME/NAME.ko` works as for hello/hello.ko
+        self.learner_modules: dict[str, Path] = {}
 
     # ------------------------------------------------------------------ paths
     @staticmethod
@@ -125,17 +131,38 @@ class SimFS:
         return "/" + norm.lstrip("/") if norm != "/" else "/"
 
     def _virtual_dirs(self) -> dict[str, list[str]]:
-        return {
+        dirs = {
             "/": ["dev", "lib", "proc", "root", "sys"],
             "/root": ["modules"],
             "/lib": ["modules"],
             "/lib/modules": [self.tree.release],
             **self.tree.directories,
         }
+        if self.workdir:  # its parents list it: `ls /root` shows /root/kcourse-work
+            parent, name = posixpath.split(self.workdir)
+            while name:
+                if parent in dirs and name not in dirs[parent]:
+                    dirs[parent] = sorted([*dirs[parent], name])
+                parent, name = posixpath.split(parent)
+        return dirs
+
+    def in_workdir(self, vpath: str) -> bool:
+        return bool(self.workdir) and (vpath == self.workdir
+                                       or vpath.startswith(self.workdir.rstrip("/") + "/"))
+
+    @staticmethod
+    def can_mount(folder: str) -> bool:
+        """A host folder can be the working folder unless the simulated kernel's own trees
+        (/proc, /sys, /dev, /lib/modules) or the course folder hide it."""
+        top = folder.split("/")[1] if folder != "/" else ""
+        return bool(top) and top not in KERNEL_TOPS and not folder.startswith(
+            ("/lib/modules", COURSE_DIR)) and folder not in ("/lib", "/root")
 
     def locate(self, vpath: str) -> tuple[str, object]:
         """Where an absolute path lives: ("kernel", path) | ("host", Path) | ("virtual", names)
         | ("index", text) | ("missing", None)."""
+        if self.in_workdir(vpath):
+            return "host", Path(vpath)
         virtual = self._virtual_dirs()
         if vpath in virtual:
             return "virtual", virtual[vpath]
@@ -149,7 +176,11 @@ class SimFS:
             host = self.tree.host_path(rel)
             return ("host", host) if host is not None else ("missing", None)
         if vpath == COURSE_DIR or vpath.startswith(COURSE_DIR + "/"):
-            return "host", self.course_dir / vpath[len(COURSE_DIR) + 1:]
+            rel = vpath[len(COURSE_DIR) + 1:]
+            first, _, rest = rel.partition("/")
+            if first in self.learner_modules:
+                return "host", self.learner_modules[first] / rest
+            return "host", self.course_dir / rel
         if top in ("lib", "root"):
             return "missing", None
         return "host", Path(vpath)
@@ -289,7 +320,11 @@ class SimFS:
                 names = os.listdir(path)
             except OSError as err:
                 raise FsError(err.errno or errno.EACCES, vpath) from None
-            return [self._host_stat(posixpath.join(vpath, n), path / n, n) for n in names]
+            hosts = {n: path / n for n in names}
+            if vpath == COURSE_DIR:
+                hosts.update(self.learner_modules)
+            return [self._host_stat(posixpath.join(vpath, n), host, n)
+                    for n, host in hosts.items()]
         if kind == "index":
             raise FsError(errno.ENOTDIR, vpath)
         raise FsError(errno.ENOENT, vpath)

@@ -3,6 +3,8 @@
 Without --transcript each command's stdout and stderr go to ours, as `bash SCRIPT` would
 print them. With --transcript every line is shown as `$ <line>`, then its output, then
 `[rc=N]` (kcourse.backend.format_transcript). SCRIPT "-" or no SCRIPT reads stdin.
+The shell starts in the caller's folder (so `insmod hello.ko` finds ./hello.ko); the course
+modules stay at /root/modules.
 `--real` runs the script on Debian's own kernel booted under QEMU instead (kcourse.lab).
 `--debian` puts Debian's whole module tree (kernel/...) next to the course modules in the
 simulated /lib/modules, from the cache only (`kcourse lab-prepare --modules-only` fetches it
@@ -21,6 +23,7 @@ exit status 2.
 from __future__ import annotations
 
 import os
+import posixpath
 import stat
 import sys
 
@@ -31,6 +34,19 @@ from kcourse.shell.parser import SYNTAX_RC
 # --debian is described in the help text below the usage line; the line itself stays as
 # tests/test_bad_input.py (another helper's, being edited) expects it for now.
 USAGE = "usage: kcourse sim [--real] [--transcript] [SCRIPT]"
+
+
+def _working_folder() -> str | None:
+    """The caller's folder as the shell sees it ($PWD when it names the same folder, as bash
+    keeps the logical path; else the physical one)."""
+    try:
+        physical = os.getcwd()
+    except OSError:  # the folder was removed under us
+        return None
+    logical = os.environ.get("PWD", "")
+    if logical.startswith("/") and os.path.realpath(logical) == physical:
+        return posixpath.normpath(logical)
+    return physical
 
 
 def sim_main(argv: list[str]) -> int:
@@ -57,7 +73,8 @@ def sim_main(argv: list[str]) -> int:
 
     # Before the script is read: a missing Debian tree is one line (DebianTreeMissing names
     # the command that fetches it), with nothing run.
-    shell = Shell(debian_tree=debian)
+    # The shell starts in the caller's folder, so `insmod hello.ko` finds ./hello.ko.
+    shell = Shell(debian_tree=debian, workdir=_working_folder())
     if name == "-":
         stream = getattr(sys.stdin, "buffer", None)
         raw = stream.read() if stream is not None else sys.stdin.read().encode(
