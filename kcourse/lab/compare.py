@@ -17,11 +17,17 @@ from kcourse.backend import CommandResult, format_transcript
 ADDRESS = re.compile(r"0x[0-9a-f]{16}")
 TIMESTAMP = re.compile(r"(?m)^\[\s*\d+\.\d{6}\] ")
 JOB_NOTICE = re.compile(r"(?m)^(\[\d+\]) \d+$")  # bash's `[N] PID` for `cmd &` (jobs.c)
+# kernel/time/hrtimer.c hrtimer_interrupt: `pr_warn_once("hrtimer: interrupt took %llu ns\n")`
+# when the guest's timer interrupt ran late, i.e. when the host was busy (TCG): a line about
+# the machine's load, not about what the commands did.
+HRTIMER_LATE = re.compile(r"(?m)^(  dmesg> )?(\[\s*\d+\.\d{6}\] )?hrtimer: interrupt took \d+ ns\n")
 
 
 def normalise(text: str) -> str:
     """Mask addresses (0xADDR), dmesg timestamps ([TIME]) and the PID of bash's notice for a
-    background job ([N] PID), nothing else."""
+    background job ([N] PID), and drop the kernel's one-off `hrtimer: interrupt took N ns`
+    (host load), nothing else."""
+    text = HRTIMER_LATE.sub("", text)
     text = JOB_NOTICE.sub(r"\1 PID", text)
     return TIMESTAMP.sub("[TIME] ", ADDRESS.sub("0xADDR", text))
 
