@@ -25,11 +25,12 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import struct
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kcourse.elf import elf64
+from kcourse.elf.modinfo_read import split_modinfo
 from kcourse.errors import KcourseError
 
 EXTENSIONS = (".ko", ".ko.xz", ".ko.zst")   # Debian 12's kmod 30: +XZ +ZSTD -ZLIB
@@ -88,34 +89,80 @@ class ModuleFacts:
     info: list[tuple[str, str]]        # .modinfo key/value pairs in section order
 
 
-def facts_from_ko(ko) -> ModuleFacts:
-    """Read a KoFile as libkmod-elf.c does (fast: scans the raw symbol table)."""
-    symtab = next((s for s in ko.sections if s.type == 2), None)      # SHT_SYMTAB
+def _first_named(rows: list[tuple], names: bytes, name: bytes) -> tuple | None:
+    """The first section called `name` (names may share a tail: `__versions` can be the end
+    of `.rela__versions`, so the match is on the string at each sh_name)."""
+    wanted = name + b"\0"
+    return next((row for row in rows if names.startswith(wanted, row[0])), None)
+
+
+def facts_from_image(path, raw: bytes) -> ModuleFacts:
+    """Read an ELF image as libkmod-elf.c does, touching only what depmod needs: the symbol
+    table (kmod_elf_get_symbols, kmod_elf_get_dependency_symbols), __versions, .modinfo.
+
+    The symbol table is read column-wise (a memoryview of its 24-byte Elf64_Sym entries), so
+    only the symbols depmod keeps are decoded: `__crc_*` (exports, with CONFIG_MODVERSIONS)
+    and the undefined ones (SHN_UNDEF), each list in symbol-table order."""
+    rows, names = elf64.section_rows(path, raw, elf64.parse_header(path, raw))
     exports: list[str] = []
     deps: list[tuple[str, bool]] = []
+    symtab = next((row for row in rows if row[1] == elf64.SHT_SYMTAB), None)
     if symtab is not None:
-        strtab = ko.section_data(ko.sections[symtab.link])
-        data = ko.section_data(symtab)
-        for index, (name, info, _other, shndx, _value, _size) in enumerate(
-                struct.iter_unpack("<IBBHQQ", data[: len(data) // 24 * 24])):
-            if index == 0 or name == 0 or name >= len(strtab):
-                continue                  # libkmod-elf.c: a name outside .strtab is skipped
-            end = strtab.find(b"\0", name)
-            end = len(strtab) if end < 0 else end                 # unterminated: to the end
-            if strtab.startswith(b"__crc_", name):
-                exports.append(strtab[name + 6:end].decode("utf-8", "surrogateescape"))
-            elif shndx == 0:                                          # SHN_UNDEF
-                sym = strtab[name:end].decode("utf-8", "surrogateescape")
-                deps.append((sym, info >> 4 == 2))                    # STB_WEAK
+        strtab = elf64.row_bytes(raw, rows[symtab[6]])
+        data = elf64.row_bytes(raw, symtab)
+        count = len(data) // 24
+        table = memoryview(data[: count * 24])
+        st_name = table.cast("I")[::6].tolist()
+        st_shndx = table.cast("H")[3::12].tolist()
+        st_info = data[4 : count * 24 : 24]
+        limit = len(strtab)
+        crc_at = {m.start() for m in re.finditer(rb"__crc_", strtab)}
+
+        def text(start: int) -> str:
+            end = strtab.find(b"\0", start)
+            return strtab[start : end if end >= 0 else limit].decode("utf-8", "surrogateescape")
+
+        # index 0 is the null symbol; a name 0 or outside .strtab is skipped (libkmod-elf.c)
+        exports = [text(n + 6) for n in st_name[1:] if n and n in crc_at]
+        deps = [(text(n), st_info[i] >> 4 == 2)                      # STB_WEAK
+                for i, n in enumerate(st_name) if st_shndx[i] == 0 and i and 0 < n < limit
+                and n not in crc_at]
     if not exports:
         # no __crc_ symbols (no CONFIG_MODVERSIONS): kmod_elf_get_symbols_symtab
-        sec = ko.get_section_by_name("__ksymtab_strings")
-        if sec is not None:
+        ksymtab = _first_named(rows, names, b"__ksymtab_strings")
+        if ksymtab is not None:
             exports = [s.decode("utf-8", "surrogateescape")
-                       for s in ko.section_data(sec).split(b"\0") if s]
-    named = {name for name, _ in deps}
-    deps += [(name, False) for name in ko.versions if name not in named]  # module_layout
-    return ModuleFacts(exports, deps, list(ko.modinfo))
+                       for s in elf64.row_bytes(raw, ksymtab).split(b"\0") if s]
+    versions = _first_named(rows, names, b"__versions")
+    if versions is not None:  # module_layout: needed, though no symbol names it
+        named = {name for name, _ in deps}
+        table = elf64.row_bytes(raw, versions)
+        for start in range(0, len(table) // 64 * 64, 64):            # struct modversion_info
+            sym = table[start + 8 : start + 64].split(b"\0", 1)[0].decode(
+                "utf-8", "surrogateescape")
+            if sym not in named:
+                named.add(sym)
+                deps.append((sym, False))
+    modinfo = _first_named(rows, names, b".modinfo")
+    info = []
+    for item in split_modinfo(elf64.row_bytes(raw, modinfo) if modinfo else b""):
+        key, _, value = item.partition(b"=")
+        info.append((key.decode("utf-8", "surrogateescape"),
+                     value.decode("utf-8", "surrogateescape")))
+    return ModuleFacts(exports, deps, info)
+
+
+def facts_from_ko(ko) -> ModuleFacts:
+    """The facts of a KoFile (its image already read and decompressed)."""
+    return facts_from_image(ko.path, ko.raw)
+
+
+def facts_from_path(path) -> ModuleFacts:
+    """Read one module file: .ko, or .ko.xz/.zst/.gz (decompressed by kcourse.elf.image)."""
+    from kcourse.elf import image
+
+    raw, _compression = image.load(path)
+    return facts_from_image(path, raw)
 
 
 @dataclass(eq=False)
@@ -320,10 +367,9 @@ def _topological_sort(modules: list[Mod]) -> None:
 
 def run(basedir: str | Path, release: str, loader=None) -> DepmodResult:
     """depmod -b BASEDIR RELEASE, without writing anything."""
-    from kcourse.elf.kofile import KoFile
 
     dirname = Path(basedir) / "lib" / "modules" / release
-    loader = loader or (lambda path: facts_from_ko(KoFile(path)))
+    loader = loader or facts_from_path
     found = search_tree(dirname)
     entries = {name: (rel, loader(path)) for name, (rel, path) in found.items()}
     order = dirname / "modules.order"

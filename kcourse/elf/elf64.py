@@ -125,11 +125,12 @@ def parse_header(path, raw: bytes) -> ElfHeader:
     )
 
 
-def parse_sections(path, raw: bytes, header: ElfHeader) -> list[Section]:
-    """All section headers, with names; every offset/size checked against the image."""
+def section_rows(path, raw: bytes, header: ElfHeader) -> tuple[list[tuple], bytes]:
+    """The section header table as raw tuples (sh_name, sh_type, ..., sh_entsize) and the
+    section name table, every offset/size checked against the image; names not decoded."""
     shoff, shnum, size = header.shoff, header.shnum, len(raw)
     if shnum == 0:
-        return []
+        return [], b""
     if shoff >= size or shnum * SHDR.size > size - shoff:
         raise KoFormatError(f"{path}: {shnum} section headers at {shoff:#x} run past the end "
                             f"of the file ({size} bytes)")
@@ -144,13 +145,26 @@ def parse_sections(path, raw: bytes, header: ElfHeader) -> list[Section]:
         raise KoFormatError(f"{path}: section name table index {header.shstrndx} out of range")
     _n, typ, _f, _a, off, sz, *_ = rows[header.shstrndx]
     names = raw[off : off + sz] if typ != SHT_NOBITS else b""
-    sections = []
-    for index, (name, typ, flags, addr, off, sz, link, info, align, entsize) in enumerate(rows):
-        if name >= len(names) and (index or name):
+    for index, row in enumerate(rows):
+        if row[0] >= len(names) and (index or row[0]):
             raise KoFormatError(f"{path}: section {index} has a name offset past the name table")
-        sections.append(Section(index, cstr(names, name) if names else "", typ, flags, addr, off,
-                                sz, link, info, align, entsize))
-    return sections
+    return rows, names
+
+
+def row_bytes(raw: bytes, row: tuple) -> bytes:
+    """The contents of the section a section_rows() tuple describes."""
+    if row[1] in (SHT_NOBITS, SHT_NULL):
+        return b""
+    return raw[row[4] : row[4] + row[5]]
+
+
+def parse_sections(path, raw: bytes, header: ElfHeader) -> list[Section]:
+    """All section headers, with names; every offset/size checked against the image."""
+    rows, names = section_rows(path, raw, header)
+    return [Section(index, cstr(names, name) if names else "", typ, flags, addr, off, sz, link,
+                    info, align, entsize)
+            for index, (name, typ, flags, addr, off, sz, link, info, align, entsize)
+            in enumerate(rows)]
 
 
 def section_bytes(raw: bytes, section: Section) -> bytes:
