@@ -16,8 +16,9 @@ its text files are byte for byte what kmod writes. The order of every line follo
 - modules.symbols iterates the symbol hash (2048 buckets) the same way.
 
 The .bin indexes are not written (modprobe falls back to nothing without them: run the real
-depmod for a system you boot). Module facts come from KoFile, read the way libkmod-elf.c
-reads them (kmod_elf_get_symbols, kmod_elf_get_dependency_symbols).
+depmod for a system you boot). Module facts come from the module's image (facts_from_image),
+read the way libkmod-elf.c reads them (kmod_elf_get_symbols,
+kmod_elf_get_dependency_symbols), touching only the sections depmod needs.
 """
 
 from __future__ import annotations
