@@ -6,12 +6,12 @@ import sys
 
 import pytest
 
-HEAVY = ("matplotlib", "ipywidgets")
+HEAVY = ("matplotlib", "ipywidgets", "unicorn", "capstone")  # unicorn: when code first runs
 
 
 @pytest.mark.parametrize(
     "module", ["kcourse", "kcourse.elf", "kcourse.kernel", "kcourse.shell", "kcourse.build",
-     "kcourse.exercises", "kcourse.behaviors", "kcourse.lab"]
+     "kcourse.exercises", "kcourse.behaviors", "kcourse.lab", "kcourse.machine", "kcourse.kapi"]
 )
 def test_model_layers_do_not_import_heavy_view_libraries(module):
     code = (

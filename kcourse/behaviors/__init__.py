@@ -1,12 +1,10 @@
-"""Behaviors: what each course module's code does when the simulated kernel runs it.
+"""Behaviors: Python stand-ins for module code that the emulated CPU does not run yet.
 
-The simulator cannot execute x86 code, so the loader's bookkeeping comes from the real .ko
-and the effect of init/exit/file operations from a small Python object per course module,
-looked up by module name. Each behavior's printk lines are those of its C source in
-data/modules/<name>/<name>.c (every source lists them under "Prints:"); the few Debian
-modules the course loads (kcourse.behaviors.debian) print what Debian's 6.1 source prints.
-A module without a behavior (any other distribution module) has init return 0 and print
-nothing.
+Every module built out of the kernel tree (the course's, a learner's, LKMPG's) runs its own
+machine code (kcourse.machine). Debian's own modules call far more of the kernel than
+kcourse.kapi models so far, so the few the lessons and scenarios load still have a behavior
+here (kcourse.behaviors.debian: what Debian's 6.1 source prints), and any other Debian module
+has init return 0 and print nothing. A test may hand the Kernel a behavior for a module.
 
 Protocol: `init(ctx) -> int` (0 or -errno), `exit(ctx)`, and for modules with a device
 `open(ctx) -> int`, `release(ctx)`, `read(ctx) -> str`, `write(ctx, text) -> int`.
@@ -44,8 +42,8 @@ def names() -> list[str]:
 
 
 def _load_all() -> None:
-    # registers the course modules, and the Debian modules the course loads
-    from kcourse.behaviors import course, debian  # noqa: F401
+    # registers the Debian modules the course loads
+    from kcourse.behaviors import debian  # noqa: F401
 
 
 __all__ = ["Behavior", "lookup", "names", "register"]

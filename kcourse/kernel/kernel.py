@@ -66,6 +66,15 @@ class TaskKilled(KernelErrno):
         self.args = (message,)
 
 
+class SimulatorLimit(TaskKilled):
+    """Module code did something the simulator does not model (a kernel function it has no
+    model of, an endless loop, a deadlock): one line says what and points to the real kernel.
+    The call that ran the code failed; the shell shows the line and the command exits 1."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+
+
 @functools.lru_cache(maxsize=1)
 def kernel_facts() -> dict:
     return json.loads((kernel_data_dir() / "kernel.json").read_text())
@@ -103,9 +112,11 @@ class Kernel:
         self.fds: dict[int, tuple[str, Module | None]] = {}
         self.panicked = False
         self._behaviors = behaviors or {}
+        self._emulator = None  # kcourse.machine.Machine, made when module code first runs
         self._loader = Loader(self)
         self._task: tuple[int, str] | None = None  # set by task(): who makes the next calls
         self.current: tuple[int, str] = (self.pid_of("insmod"), "insmod")  # (pid, comm)
+        self.syscall = "finit_module"  # the system call running now (oops call traces)
         self.memory = self._make_memory()
 
     def _make_memory(self):
@@ -156,6 +167,7 @@ class Kernel:
 
     def _enter(self, syscall: str) -> None:
         """Syscall entry: `current` is the calling task; the ledger records it too."""
+        self.syscall = syscall
         self.current = self._task or (self.pid_of(SYSCALL_COMM[syscall]), SYSCALL_COMM[syscall])
         self.memory.set_current(*self.current)
 
@@ -290,11 +302,77 @@ class Kernel:
         self.event("put", mod.name, (mod.module_refcount(), why))
 
     # ================================================================ module code
+    @property
+    def emulator(self):
+        """The emulated CPU and address space that run module code (unicorn, loaded on
+        first use)."""
+        if self._emulator is None:
+            from kcourse.machine.machine import Machine
+
+            self._emulator = Machine(self)
+        return self._emulator
+
+    def runs_code(self, mod: Module) -> bool:
+        """Whether this module's own machine code runs. It does for every module built out of
+        the kernel tree (the course's, a learner's, LKMPG's). Debian's own modules (intree)
+        still load as kcourse.behaviors.debian models them, or with an init that returns 0:
+        their code calls far more of the kernel than kapi models yet. A test may also hand
+        the Kernel a Python behavior for a module."""
+        return bool(mod.raw) and mod.name not in self._behaviors and \
+            not mod.image.get_modinfo("intree")
+
+    def place_code(self, mod: Module) -> None:
+        """move_module + simplify_symbols + apply_relocations into the emulated memory."""
+        from kcourse.machine.placement import ModuleCode
+
+        machine = self.emulator
+        mod.code = ModuleCode(machine, mod, mod.raw, lambda name: self._bind(name))
+        machine.codes.append(mod.code)
+
+    def write_params(self, mod: Module) -> None:
+        """The parameters' values into the module's variables (param_set_* stores them)."""
+        if mod.code is not None:
+            from kcourse.kapi import params
+
+            params.write_values(self.emulator, mod.code)
+
+    def _bind(self, name: str) -> int:
+        hit = self.symbols.find(name, gplok=True)
+        owner = hit.owner if hit is not None else None
+        if owner is not None and owner.code is not None:
+            address = owner.code.address(name)
+            if address is not None:
+                return address
+        return self.emulator.kernel_symbol(name)
+
+    def drop_code(self, mod: Module, init_only: bool = False) -> None:
+        if mod.code is None:
+            return
+        if init_only:
+            mod.code.free_init()
+            return
+        mod.code.unmap()
+        from kcourse.kapi import chardev
+
+        table = chardev.devices(self.emulator)
+        for name in [n for n, d in table.items() if d.module is mod]:
+            del table[name]
+        self.emulator.codes.remove(mod.code)
+        mod.code = None
+        mod.raw = b""
+
     def _behavior(self, mod: Module):
         if mod.behavior is None:
-            from kcourse import behaviors
+            if mod.name in self._behaviors:
+                mod.behavior = self._behaviors[mod.name]
+            elif mod.code is not None:
+                from kcourse.machine.files import CodeBehavior
 
-            mod.behavior = self._behaviors.get(mod.name) or behaviors.lookup(mod.name)
+                mod.behavior = CodeBehavior(self.emulator, mod.code)
+            else:
+                from kcourse import behaviors
+
+                mod.behavior = behaviors.lookup(mod.name)
         return mod.behavior
 
     def _ctx(self, mod: Module) -> ModuleContext:
@@ -310,7 +388,7 @@ class Kernel:
     def run_exit(self, mod: Module) -> None:
         self._run(mod, "exit")
 
-    def _run(self, mod: Module, hook: str, *args):
+    def _run(self, mod: Module, hook: str, *args, path: str = ""):
         behavior = self._behavior(mod)
         fn = getattr(behavior, hook, None) if behavior is not None else None
         if fn is None:
@@ -318,9 +396,19 @@ class Kernel:
         from kcourse.kernel.oops import KernelOops
 
         try:
+            if getattr(behavior, "wants_path", False):
+                return fn(self._ctx(mod), *args, path=path)
             return fn(self._ctx(mod), *args)
         except KernelOops as oops:
             self.oops(mod, oops)
+        except Exception as exc:
+            from kcourse.machine.machine import ModuleFault
+
+            if not isinstance(exc, ModuleFault):
+                raise
+            from kcourse.machine import faults
+
+            self.oops(mod, faults.report(self.emulator, exc, *self.current))
 
     def oops(self, mod: Module | None, oops) -> None:
         for level, text in oops.lines:
@@ -351,7 +439,7 @@ class Kernel:
             if not self.try_module_get(owner, why=f"open {path}"):  # fops_get
                 raise KernelErrno(E.ENODEV)
             try:
-                ret = self._run(owner, "open")
+                ret = self._run(owner, "open", path=path)
             except TaskKilled:
                 raise
             if ret and ret < 0:
@@ -373,7 +461,7 @@ class Kernel:
         path, owner = self.fds.pop(fd)
         if owner is not None:
             if owner in self.modules:
-                self._run(owner, "release")
+                self._run(owner, "release", path=path)
             self.module_put(owner, why=f"close {path}")  # fops_put
         return 0
 
@@ -383,7 +471,8 @@ class Kernel:
         with self._caller(hook):
             fd = self.open(path)
             try:
-                return self._run(self.fds[fd][1], hook, *args)
+                self.syscall = hook
+                return self._run(self.fds[fd][1], hook, *args, path=path)
             finally:
                 self.close(fd)
 

@@ -41,6 +41,7 @@ from kcourse.kernel.module import (
 )
 from kcourse.kernel.params import Param, parse_args
 from kcourse.kernel.states import ModuleState
+from kcourse.machine.relocate import RelocationError
 
 MODULE_INIT_IGNORE_MODVERSIONS, MODULE_INIT_IGNORE_VERMAGIC = 1, 2
 MODULE_INIT_COMPRESSED_FILE = 4
@@ -57,9 +58,9 @@ class LoadError(Exception):
 
 def _is_oops(exc: BaseException) -> bool:
     """The modelled death of the calling task (kernel.TaskKilled): not a simulator failure."""
-    from kcourse.kernel.kernel import TaskKilled
+    from kcourse.kernel.kernel import SimulatorLimit, TaskKilled
 
-    return isinstance(exc, TaskKilled)
+    return isinstance(exc, TaskKilled) and not isinstance(exc, SimulatorLimit)
 
 
 def same_magic(amagic: str, bmagic: str, has_crcs: bool) -> bool:
@@ -146,7 +147,7 @@ class Loader:
                 raise LoadError(E.ENOEXEC)
         lay = L.compute(image, ignore_modversions=bool(flags & MODULE_INIT_IGNORE_MODVERSIONS))
         mod = Module(name=modname, image=image, taints=taints[0], layout=lay,
-                     core_layout=lay.core, init_layout=lay.init)
+                     core_layout=lay.core, init_layout=lay.init, raw=raw[:elf_len])
         k.vm.alloc_module(mod)
         try:  # load_module's free_module label: the allocation goes with any failure
             self.trace("add_unformed_module")
@@ -187,6 +188,13 @@ class Loader:
                 raise LoadError(err)
             self.trace("post_relocation")
             self._place_sections(mod)
+            if k.runs_code(mod):
+                try:
+                    k.place_code(mod)  # move_module, simplify_symbols, apply_relocations
+                except RelocationError as err:
+                    for line in err.lines:
+                        self.pr(ERR + line + "\n")
+                    raise LoadError(E.ENOEXEC) from None
             mod.args = uargs
             stage = "ddebug_cleanup"
             self.trace("complete_formation")
@@ -205,6 +213,7 @@ class Loader:
             err = parse_args(mod.name, uargs, mod.params, self.pr)
             if err:
                 raise LoadError(err)
+            k.write_params(mod)
             self.trace("mod_sysfs_setup")
             k.sysfs_add(mod)
         except BaseException:
@@ -228,6 +237,7 @@ class Loader:
             elif step == "free_unload":
                 self.module_unload_free(mod)
             elif step == "unlink_mod":
+                k.drop_code(mod)
                 k.symbols.remove_module(mod)
                 k.sysfs_remove(mod)
                 k.unlink_module(mod)
@@ -437,6 +447,7 @@ class Loader:
             self.pr(f"{WARN}do_init_module: loading module anyway...\n")
         k.set_state(mod, ModuleState.LIVE)
         k.module_put(mod, why="init done")  # "Drop initial reference."
+        k.drop_code(mod, init_only=True)
         k.vm.free_init(mod)  # do_free_init, queued on a workqueue
         return 0
 
@@ -446,6 +457,7 @@ class Loader:
         k.symbols.remove_module(mod)
         k.set_state(mod, ModuleState.UNFORMED)  # "leave it in list to prevent duplicate loads"
         self.module_unload_free(mod)
+        k.drop_code(mod)
         k.unlink_module(mod)
         k.vm.free_module(mod)
 

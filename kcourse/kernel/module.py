@@ -68,6 +68,8 @@ class Module:
     devices: list[str] = field(default_factory=list)
     behavior: object = None
     context: object = None
+    code: object = None  # kcourse.machine.placement.ModuleCode: its code in the emulated CPU
+    raw: bytes = field(default=b"", repr=False)  # the ELF image, while the module is loaded
     sysfs: bool = False  # /sys/module/<name> exists (mod_sysfs_setup .. mod_sysfs_teardown)
     was_live: bool = False
 

@@ -51,6 +51,11 @@ class Clock:
         self.usec += self._rng.randint(lo, hi)
         return self.usec
 
+    def advance(self, usec: int) -> int:
+        """Time a delay in kernel code takes (udelay, msleep): exactly `usec`."""
+        self.usec += max(0, int(usec))
+        return self.usec
+
     def sleep(self, lo_usec: int = 200_000, hi_usec: int = 3_000_000) -> int:
         """Time passing between two commands (a human typing)."""
         return self.tick(lo_usec, hi_usec)

@@ -98,6 +98,18 @@ def put_user(mem: UserMemory, value: int, address: int, size: int = 4) -> int:
     return 0
 
 
+def pagetable_line(present: bool, rng: random.Random) -> tuple[int, str]:
+    """dump_pagetable (arch/x86/mm/fault.c:381-414): the walk down to a present user page
+    (table addresses are model values), or "PGD 0 P4D 0" when nothing is mapped there."""
+    if not present:
+        return (oops.KERN_INFO, "PGD 0 P4D 0")
+    table = 0x100000000 | rng.getrandbits(24) << 12
+    top = table | 0x8000000000000067
+    return (oops.KERN_INFO, f"PGD {top:x} P4D {top:x} PUD {table + 0x1000 | 0x67:x} "
+                            f"PMD {table + 0x2000 | 0x67:x} "
+                            f"PTE {table + 0x3000 | 0x8000000000000867:x}")
+
+
 def deref_oops(mem: UserMemory, address: int, rip: str, write: bool = False,
                machine: oops.Machine | None = None, pid: int = 1234, comm: str = "cat",
                frames: list[str] | None = None, seed: int = 0, code: str | None = None,
@@ -123,14 +135,7 @@ def deref_oops(mem: UserMemory, address: int, rip: str, write: bool = False,
               " access in kernel mode"),
              (oops.KERN_ALERT, f"#PF: error_code(0x{err:04x}) - " +
               ("permissions violation" if present else "not-present page"))]
-    if present:  # dump_pagetable (fault.c:381-414): the user page really is there
-        table = 0x100000000 | rng.getrandbits(24) << 12
-        top = table | 0x8000000000000067
-        lines.append((oops.KERN_INFO, f"PGD {top:x} P4D {top:x} PUD {table + 0x1000 | 0x67:x} "
-                                      f"PMD {table + 0x2000 | 0x67:x} "
-                                      f"PTE {table + 0x3000 | 0x8000000000000867:x}"))
-    else:
-        lines.append((oops.KERN_INFO, "PGD 0 P4D 0"))
+    lines.append(pagetable_line(present, rng))
     frames = frames if frames is not None else oops._syscall_tail(comm)
     opcode = b"\x89\x07" if write else b"\x8b\x07"  # mov %eax,(%rdi) / mov (%rdi),%eax
     body, panicked = oops.die_lines(machine, "Oops", err, pid, comm, rip, frames, cr2=address,

@@ -157,6 +157,7 @@ def _param_file(k, mod, pname):
             param.set(text)
         except ValueError as exc:
             raise KernelErrno(exc.args[0]) from None
+        k.write_params(mod)  # param_set_*() stores into the module's variable
     writable = param.perm & 0o222
     return ("file", REG | param.perm, param.show, write if writable else None)
 

@@ -21,6 +21,7 @@ import posixpath
 
 from kcourse.backend import CommandResult
 from kcourse.errors import KcourseError
+from kcourse.kernel.kernel import SimulatorLimit
 from kcourse.paths import modules_dir
 from kcourse.shell import coreutils, jobs, kmodtools, modprobe
 from kcourse.shell.context import Ctx, TaskKilled
@@ -243,7 +244,7 @@ class Shell:
                 said = killed.args[0] if killed.args else "Killed"
                 if said != "Killed" or self.job_control and i == len(commands) - 1:
                     ctx.err(f"{said}\n")
-                rc = 137
+                rc = 1 if isinstance(killed, SimulatorLimit) else 137
             errs.extend(ctx.stderr)
             if i == len(commands) - 1:
                 out.extend(ctx.stdout)

@@ -1,0 +1,93 @@
+"""A module's code and data in the emulated address space, placed and relocated as 6.1 does.
+
+kernel/module/main.c load_module() -> layout_and_allocate() -> move_module() copies every
+SHF_ALLOC section to the address layout_sections() gave it (Module.sections: core and init
+areas from module_alloc, zero-filled, SHT_NOBITS sections left as zeros); simplify_symbols()
+turns each symbol's st_value into an absolute address (its section's address plus st_value,
+or for an undefined symbol what resolve_symbol found: another module's export or the
+kernel's); apply_relocations() patches the copies (kcourse.machine.relocate).
+
+ModuleCode then knows where each of the module's symbols is, so the simulator can call
+`init_module` and `cleanup_module` (the aliases module_init()/module_exit() define,
+include/linux/module.h) and any function a file_operations table points to.
+"""
+
+from __future__ import annotations
+
+from kcourse.elf import elf64
+from kcourse.kernel import faultsite
+from kcourse.kernel.layout import page_align
+from kcourse.machine.relocate import RelocationError, apply_relocations
+
+SHN_UNDEF, SHN_ABS, SHN_COMMON = 0, 0xFFF1, 0xFFF2
+STT_SECTION = 3
+
+
+class ModuleCode:
+    def __init__(self, machine, module, elf: bytes, resolve):
+        """resolve(name) -> address of an undefined symbol (another module's export, or the
+        kernel's: machine.kernel_symbol)."""
+        self.machine, self.module, self.elf = machine, module, elf
+        self.areas = [(lay.base, page_align(lay.size)) for lay in
+                      (module.core_layout, module.init_layout) if lay.base and lay.size]
+        image = module.image
+        placed = {sec.index: sec.address for sec in module.sections}
+        pcpu = image.find_sec(".data..percpu") if _has_section(image, ".data..percpu") else 0
+        values: list[int] = []
+        for name, value, _info, shndx in image.symbols:
+            if shndx == SHN_UNDEF:
+                values.append(resolve(name) if name else 0)
+            elif shndx == SHN_ABS:
+                values.append(value)
+            elif pcpu and shndx == pcpu:
+                raise RelocationError(f"kcourse: {module.name}: per-CPU variables in a module "
+                                      "(DEFINE_PER_CPU) are not modelled; run it on the real "
+                                      "kernel with `kcourse sim --real`")
+            else:
+                values.append(placed.get(shndx, 0) + value)
+        self.symbol_values = values
+        self.symbols = {name: values[i] for i, (name, _v, info, shndx) in
+                        enumerate(image.symbols) if name and shndx != SHN_UNDEF and
+                        info & 0xF != STT_SECTION}
+        sections = image.sections
+        contents: dict[int, bytearray] = {}
+        for loaded in module.sections:
+            sec = sections[loaded.index]
+            contents[loaded.index] = bytearray(sec.size) if sec.type == elf64.SHT_NOBITS \
+                else bytearray(elf64.section_bytes(elf, sec))
+        apply_relocations(module.name, elf, sections, contents, placed,
+                          lambda i: values[i] if i < len(values) else 0)
+        space = machine.space
+        for base, size in self.areas:
+            space.map(base, size)
+        for loaded in module.sections:
+            if contents[loaded.index]:
+                space.write(loaded.address, bytes(contents[loaded.index]))
+        self.this_module = placed.get(image.this_module_index, 0)
+
+    # ------------------------------------------------------------------ lookups
+    def contains(self, address: int) -> bool:
+        return any(base <= address < base + size for base, size in self.areas)
+
+    def address(self, name: str) -> int | None:
+        return self.symbols.get(name)
+
+    def symbolize(self, address: int) -> str:
+        return faultsite.kallsyms_lookup(self.module, address)
+
+    def free_init(self) -> None:
+        """do_init_module frees the init area (after init returned 0)."""
+        lay = self.module.init_layout
+        if lay.base:
+            self.machine.space.unmap(lay.base, page_align(lay.size))
+            self.areas = [a for a in self.areas if a[0] != lay.base]
+
+    def unmap(self) -> None:
+        """free_module: the module's memory goes; a pointer into it now faults."""
+        for base, size in self.areas:
+            self.machine.space.unmap(base, size)
+        self.areas = []
+
+
+def _has_section(image, name: str) -> bool:
+    return any(s.name == name for s in image.sections)
