@@ -386,3 +386,30 @@ def test_compiled_probe_covers_what_the_emulator_reads(probe):
         assert (name, None) in checked
     assert ("file_operations", "uring_cmd_iopoll") in checked
     assert ("task_struct", "comm") in checked and ("module", "refcnt") in checked
+
+
+# ---------------------------------------------------------------- against the running kernel
+def test_symbols_equal_the_running_kernels_kallsyms():
+    """Debian's kernel booted in the lab (one boot, about 15 s under TCG): /proc/kallsyms,
+    read as root (kptr_restrict 0), gives every per-CPU export and the data symbols modules
+    read the addresses the file holds. The lab boots vmlinux through PVH, without the
+    decompressor's KASLR, so the addresses are the link-time ones."""
+    need_tool("qemu-system-x86_64")
+    from kcourse.lab import RealKernel, prepare_lab
+
+    try:
+        lab = prepare_lab()
+    except KcourseError as err:
+        need(False, f"the real-kernel lab cannot be prepared: {err}")
+    names = sorted(structs.percpu_symbols()) + [
+        "jiffies", "jiffies_64", "kmalloc_caches", "system_wq", "__per_cpu_offset",
+        "page_offset_base", "phys_base", "vmemmap_base", "nr_cpu_ids", "__cpu_possible_mask",
+        "pv_ops"]
+    line = f"grep -E ' [A-Za-z] ({'|'.join(names)})$' /proc/kallsyms"
+    (result,) = RealKernel(lab=lab, timeout=180).run_script([line])
+    assert result.rc == 0, result.stderr
+    seen = {}
+    for row in result.stdout.splitlines():
+        address, _kind, name = row.split()
+        seen[name] = int(address, 16)
+    assert seen == {name: structs.symbol(name) for name in names}
