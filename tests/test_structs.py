@@ -121,6 +121,20 @@ def test_doctests():
     assert result.attempted and not result.failed
 
 
+@pytest.mark.parametrize("path, text", [
+    ("/nonexistent/vmlinux", "cannot read /nonexistent/vmlinux: No such file or directory"),
+    (str(kernel_data_dir() / "pin.env"), "no 'Linux version' banner in the kernel image"),
+])
+def test_extract_script_refuses_a_file_that_is_no_kernel(path, text, capsys):
+    from kcourse.build import kernel_layouts
+
+    before = (kernel_data_dir() / "structs.json").read_bytes()
+    assert kernel_layouts.main([path]) == 1
+    err = capsys.readouterr().err
+    assert err == f"extract-structs: {text}\n"
+    assert (kernel_data_dir() / "structs.json").read_bytes() == before
+
+
 # ---------------------------------------------------------------- the pahole parser
 SAMPLE = """\
 struct kernel_param {

@@ -197,8 +197,11 @@ def main(argv: list[str]) -> int:
             release, lambda message: print(message, file=sys.stderr))
         vmlinuz = package_dir(pin.image_package()) / "boot" / f"vmlinuz-{release}"
         data = extract(vmlinux, pin.image_package(), vmlinuz if vmlinuz.is_file() else None)
-    except (KcourseError, OSError) as err:
+    except KcourseError as err:
         print(f"extract-structs: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:
+        print(f"extract-structs: cannot read {err.filename}: {err.strerror}", file=sys.stderr)
         return 1
     got = (data["provenance"]["release"], data["provenance"]["package_version"])
     if got != (release, pin.debian_version()):
