@@ -106,6 +106,7 @@ def test_enums():
                                                          "'no_such'"),
     (lambda: structs.offsetof("task_struct", "thread_info.nope"), "struct thread_info has no"),
     (lambda: structs.sizeof("kfifo"), "struct kfifo is not in 6.1"),
+    (lambda: structs.offsetof("pcpu_hot", "current_task"), "symbol('current_task')"),
     (lambda: structs.symbol("_printk"), "_printk is not an exported data symbol"),
     (lambda: structs.enum("nope"), "enum nope is not in"),
 ])
