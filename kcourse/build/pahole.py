@@ -111,6 +111,8 @@ def parse(text: str) -> tuple[dict[str, Layout], dict[str, dict[str, int]]]:
         else:
             kind = ("typedef " if top["typedef"] else "") + top["kind"]
             layout = _parse_struct(lines, kind, top["name"])
+            if layout.name in layouts:  # two BTF types of one name: which one would be meant?
+                raise PaholeError(f"pahole printed two types named {layout.name}")
             layouts[layout.name] = layout
     return layouts, enums
 
