@@ -72,7 +72,9 @@ def _load(path: str) -> _Tables:
                    enumerators, symbols, data["provenance"])
 
 
+@cache
 def _tables() -> _Tables:
+    """The file, parsed on first use and kept: the emulator asks for offsets in hot paths."""
     from kcourse.paths import kernel_data_dir
 
     return _load(str(kernel_data_dir() / "structs.json"))
@@ -102,6 +104,7 @@ def sizeof(struct: str) -> int:
     return _struct(struct)[1]["size"]
 
 
+@cache
 def member(struct: str, name: str) -> Member:
     """One member, with its type and, for a bit field, its bits; a dotted name walks in."""
     key, entry = _struct(struct)
