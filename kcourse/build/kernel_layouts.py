@@ -11,7 +11,7 @@ pinned kernel itself instead:
                    outside .text, per-CPU variables as their per-CPU offsets
 
 The vmlinux is unpacked from linux-image-<release>'s vmlinuz (kcourse.lab.prepare.kernel_image).
-Run `python -m kcourse.build.kernel_layouts` (scripts/extract-structs.sh) after moving the pin;
+scripts/extract-structs.py writes the file (scripts/move-kernel.sh runs it after moving the pin);
 tests/test_structs.py holds the file equal to pahole, to the export table, and to what gcc
 compiles against the pinned headers.
 """
@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import sys
 from pathlib import Path
 
 from kcourse.build import pahole
@@ -125,7 +124,7 @@ def extract(vmlinux: Path, package: str, vmlinuz: Path | None = None) -> dict:
         "pahole": pahole.version(),
         "pahole_command": "pahole " + " ".join(pahole.command("vmlinux", ["NAME,..."]))
                           + " (NAME: each key of structs, enums and not_in_btf)",
-        "command": "scripts/extract-structs.sh (python -m kcourse.build.kernel_layouts)",
+        "command": "scripts/extract-structs.py",
         "symbols_from": "vmlinux's __ksymtab and __ksymtab_gpl (kcourse.elf.ksymtab): every "
                         "exported symbol outside .text; .data..percpu ones are per-CPU offsets",
     }
@@ -190,37 +189,3 @@ def output_path() -> Path:
     from kcourse.paths import kernel_data_dir
 
     return kernel_data_dir() / "structs.json"
-
-
-def main(argv: list[str]) -> int:
-    from kcourse import pin
-    from kcourse.debian import package_dir
-    from kcourse.lab.prepare import kernel_image
-
-    release = pin.release()
-    try:
-        vmlinux = Path(argv[0]) if argv else kernel_image(
-            release, lambda message: print(message, file=sys.stderr))
-        vmlinuz = package_dir(pin.image_package()) / "boot" / f"vmlinuz-{release}"
-        data = extract(vmlinux, pin.image_package(), vmlinuz if vmlinuz.is_file() else None)
-    except KcourseError as err:
-        print(f"extract-structs: {err}", file=sys.stderr)
-        return 1
-    except OSError as err:
-        print(f"extract-structs: cannot read {err.filename}: {err.strerror}", file=sys.stderr)
-        return 1
-    got = (data["provenance"]["release"], data["provenance"]["package_version"])
-    if got != (release, pin.debian_version()):
-        print(f"extract-structs: {vmlinux} is {got[0]} {got[1]}, the pin is {release} "
-              f"{pin.debian_version()}", file=sys.stderr)
-        return 1
-    target = output_path()
-    target.write_text(dumps(data))
-    print(f"{target}: {len(data['structs'])} types, {len(data['enums'])} enums, "
-          f"{len(data['symbols'])} data symbols, from {release} ({got[1]}), "
-          f"pahole {data['provenance']['pahole']}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

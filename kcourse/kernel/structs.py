@@ -27,7 +27,7 @@ from typing import NamedTuple
 from kcourse.errors import KcourseError
 
 PERCPU_SECTION = ".data..percpu"
-REGENERATE = "add it to kcourse/build/kernel_layouts.py and run scripts/extract-structs.sh"
+REGENERATE = "add it to kcourse/build/kernel_layouts.py and run scripts/extract-structs.py"
 
 
 class LayoutError(KcourseError, ValueError):
