@@ -13,6 +13,8 @@
 #   2. data/kernel/pin.env: the new ABI and its Debian version;
 #   3. scripts/build-modules.sh: the course .ko files, rebuilt and stripped;
 #   4. data/kernel/extract.sh: Module.symvers, config and kernel.json;
+#      scripts/extract-structs.py: structs.json from the new vmlinux's BTF
+#      (needs pahole: apt-get install dwarves);
 #   5. the committed text that names the release (README, notebooks, data
 #      READMEs, comments, tests' literal release names): old -> new;
 #   6. data/build/bzimage-amd64.json from the new linux-image;
@@ -69,6 +71,8 @@ step "rebuilding the course modules"
 sh scripts/build-modules.sh >/dev/null
 step "extracting data/kernel"
 sh data/kernel/extract.sh >/dev/null
+step "data/kernel/structs.json from linux-image-$new-amd64's BTF"
+"$PY" scripts/extract-structs.py >/dev/null
 
 # --- 5. text naming the release --------------------------------------------
 # Literal mentions in prose, comments and tests (6.1.0-56-amd64, 6.1.192-2). Not the

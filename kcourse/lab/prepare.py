@@ -240,6 +240,32 @@ def prepare_modules(progress: Progress = _quiet, release: str | None = None) -> 
     return release, len(found)
 
 
+def _fetch_image(release: str, progress: Progress) -> Path:
+    from kcourse.debian import package_dir
+
+    if not (package_dir(f"linux-image-{release}") / ".unpacked").exists():
+        progress(f"downloading linux-image-{release} (about 70 MB, once)")
+    return _fetch(f"linux-image-{release}")
+
+
+def kernel_image(release: str | None = None, progress: Progress = _quiet) -> Path:
+    """The ELF kernel (vmlinux) of Debian's linux-image-<release>, unpacked from its vmlinuz
+    into lab_dir(release)/vmlinux once: what the lab boots, and where kcourse reads the
+    kernel's BTF and export table (kcourse.build.kernel_layouts). Needs no QEMU."""
+    release = release or pin.release()
+    kernel = lab_dir(release) / "vmlinux"
+    if kernel.exists():
+        return kernel
+    image_root = _fetch_image(release, progress)
+    progress("unpacking the kernel for a direct (PVH) boot")
+    bzimage = (image_root / "boot" / f"vmlinuz-{release}").read_bytes()
+    kernel.parent.mkdir(parents=True, exist_ok=True)
+    tmp = kernel.with_suffix(".tmp")
+    tmp.write_bytes(extract_vmlinux(bzimage))
+    tmp.replace(kernel)
+    return kernel
+
+
 def prepare(progress: Progress = _quiet, release: str | None = None,
             debian_modules: tuple[str, ...] = DEBIAN_MODULES) -> Lab:
     """Everything the lab boots, built once and cached. `progress` hears each step."""
@@ -254,13 +280,8 @@ def prepare(progress: Progress = _quiet, release: str | None = None,
 
     image_root: Path | None = None
     if not kernel.exists():
-        progress(f"downloading linux-image-{release} (about 70 MB, once)")
-        image_root = _fetch(f"linux-image-{release}")
-        progress("unpacking the kernel for a direct (PVH) boot")
-        bzimage = (image_root / "boot" / f"vmlinuz-{release}").read_bytes()
-        tmp = kernel.with_suffix(".tmp")
-        tmp.write_bytes(extract_vmlinux(bzimage))
-        tmp.replace(kernel)
+        image_root = _fetch_image(release, progress)
+        kernel_image(release, progress)
 
     course = course_modules(release, progress)
     fingerprint = _fingerprint(release, course, debian_modules)
