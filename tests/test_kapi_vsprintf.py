@@ -195,7 +195,7 @@ def test_warnings_are_reported_with_their_place_in_vsprintf_c():
     assert kernel(b"%*d", 1 << 24, 5, on_warning=seen.append) == b" " * 8388606 + b"5"
     assert kernel(b"%.*d", 1 << 15, 5, on_warning=seen.append) == b"0" * 32766 + b"5"
     assert [(w.line, w.function) for w in seen] == \
-        [(2661, "format_decode"), (2693, "vsnprintf"), (2702, "vsnprintf")]
+        [(2661, "format_decode"), (2693, "set_field_width"), (2702, "set_precision")]
     assert seen[0].message == "Please remove unsupported %n in format string\n"
     assert seen[1].message == "field width 16777216 too large"
     assert seen[2].message == "precision 32768 too large"

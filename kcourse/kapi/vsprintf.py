@@ -161,18 +161,18 @@ def format_decode(fmt: bytes, start: int, spec: Spec, ctx: Context) -> int:
 
 
 def _set_field_width(spec: Spec, width: int, ctx: Context) -> None:
-    """lib/vsprintf.c set_field_width() (static, inlined into vsnprintf)."""
+    """lib/vsprintf.c set_field_width() (a function of its own in Debian's build)."""
     spec.field_width = bitfield(width, 24)
     if spec.field_width != width:
-        ctx.warning(2693, "vsnprintf", f"field width {width} too large")
+        ctx.warning(2693, "set_field_width", f"field width {width} too large")
         spec.field_width = min(max(width, -FIELD_WIDTH_MAX), FIELD_WIDTH_MAX)
 
 
 def _set_precision(spec: Spec, prec: int, ctx: Context) -> None:
-    """lib/vsprintf.c set_precision() (static, inlined into vsnprintf)."""
+    """lib/vsprintf.c set_precision() (a function of its own in Debian's build)."""
     spec.precision = bitfield(prec, 16)
     if spec.precision != prec:
-        ctx.warning(2702, "vsnprintf", f"precision {prec} too large")
+        ctx.warning(2702, "set_precision", f"precision {prec} too large")
         spec.precision = min(max(prec, 0), PRECISION_MAX)
 
 
