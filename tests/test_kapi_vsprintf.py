@@ -201,6 +201,12 @@ def test_warnings_are_reported_with_their_place_in_vsprintf_c():
     assert seen[2].message == "precision 32768 too large"
 
 
+def test_a_size_bounds_what_is_kept_but_not_the_length():
+    out = kernel(b"[%*d]%s", 8388607, 5, b"tail", size=10)
+    assert (out, out.length) == (b"[" + b" " * 9, 8388607 + 2 + 4)
+    assert kernel(b"%s", b"abc", size=0) == b"" and kernel(b"abc").length == 3
+
+
 def test_literal_widths_wrap_like_the_bitfields_they_land_in():
     # struct printf_spec: field_width is signed 24-bit, precision signed 16-bit; format_decode
     # assigns skip_atoi() into them without the clamp set_field_width() applies to '*'

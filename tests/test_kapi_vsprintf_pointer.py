@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 from kcourse.kapi.errname import ERRNO_NAMES
 from kcourse.kapi.siphash import ptr_hash, siphash_1u64
-from kcourse.kapi.vsprintf import UnsupportedConversion
-from tests.vsprintf_helpers import MASK64, FakeMemory, kernel
+from kcourse.kapi.vsprintf import UnsupportedConversion, vsnprintf
+from tests.vsprintf_helpers import MASK64, FakeMemory, SlotArgs, kernel
 
 PTR = 0xFFFF0123456789AB  # lib/test_printf.c PTR (64-bit)
 PTR_INVALID = 0xAB
@@ -299,6 +299,26 @@ def test_va_format_nests_vsnprintf_over_a_va_list_in_memory():
     va_format = memory.add(struct.pack("<QQ", fmt, va_list))
     assert kernel(b"[%pV]", va_format, memory=memory) == b"[abc-7-beef]"
     assert kernel(b"[%pV]", 0) == b"[(null)]"
+
+
+def test_va_format_keeps_to_the_room_left_and_to_a_bounded_depth():
+    memory = FakeMemory()
+    fmt = memory.add(b"%s%s\0")
+    text = memory.add(b"0123456789\0")
+    regs = memory.add(bytes(8) + struct.pack("<QQ", text, text) + bytes(24))
+    va_list = memory.add(struct.pack("<IIQQ", 8, 48, 0, regs))
+    va_format = memory.add(struct.pack("<QQ", fmt, va_list))
+    out = vsnprintf(b"ab%pV|cd", SlotArgs(va_format), memory, size=8)
+    assert (out, out.length) == (b"ab012345", 2 + 20 + 3)
+    # a va_format whose format is "%pV" of itself: the kernel would recurse off its stack
+    loop_fmt = memory.add(b"%pV\0")
+    loop_regs = memory.add(bytes(48))
+    loop = memory.add(bytes(32))
+    memory.map(loop_regs, bytes(8) + struct.pack("<Q", loop) + bytes(32))
+    loop_va = memory.add(struct.pack("<IIQQ", 8, 48, 0, loop_regs))
+    memory.map(loop, struct.pack("<QQ", loop_fmt, loop_va))
+    with pytest.raises(UnsupportedConversion, match="nested more than 8 deep"):
+        vsnprintf(b"%pV", SlotArgs(loop), memory)
 
 
 def test_configuration_dependent_answers():

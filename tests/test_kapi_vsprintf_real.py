@@ -73,6 +73,8 @@ def test_case_prints_what_the_real_kernel_printed(index):
     ret, real = REAL[f"{index:03d}"]
     out = ours(fmt, args, hash_key=0x5EED)
     assert len(out) == ret
+    kept = ours(fmt, args, hash_key=0x5EED, size=BUFFER - 1)  # snprintf(buf, 512, ...)
+    assert (kept, kept.length) == (out[: BUFFER - 1], ret)
     if HASHED in marks:
         hashes = HASH.findall(real)
         assert hashes and len(set(hashes)) == 1  # one pointer, one hash (also %pK and %pe)

@@ -44,8 +44,8 @@ from kcourse.kapi.vsprintf_number import (
 from kcourse.kapi.vsprintf_pointer import Context, Symbolize, UnsupportedConversion, pointer
 
 __all__ = [
-    "Args", "BadAddress", "KernelWarning", "Memory", "Symbolize", "UnsupportedConversion",
-    "read_cstring", "vsnprintf",
+    "Args", "BadAddress", "Formatted", "KernelWarning", "Memory", "Symbolize",
+    "UnsupportedConversion", "read_cstring", "vsnprintf",
 ]
 
 
@@ -63,6 +63,10 @@ class Args(Protocol):
 
 _FLAG_CHARS = {ord("-"): LEFT, ord("+"): PLUS, ord(" "): SPACE, ord("#"): SPECIAL,
                ord("0"): ZEROPAD}
+_SIMPLE = {ord("c"): CHAR, ord("s"): STR, ord("p"): PTR, ord("%"): PERCENT_CHAR}
+# FORMAT_TYPE_* by qualifier; for l, hh, h and none the signed type is the next one
+_BY_QUALIFIER = {ord("L"): LONG_LONG, ord("l"): ULONG, ord("z"): SIZE_T, ord("t"): PTRDIFF,
+                 ord("H"): UBYTE, ord("h"): USHORT}
 _DIGITS = b"0123456789"
 _ALNUM = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
@@ -135,9 +139,8 @@ def format_decode(fmt: bytes, start: int, spec: Spec, ctx: Context) -> int:
         qualifier = 0
     spec.base = 10  # default base
     conv = fmt[at] if at < len(fmt) else 0
-    simple = {ord("c"): CHAR, ord("s"): STR, ord("p"): PTR, ord("%"): PERCENT_CHAR}
-    if conv in simple:
-        spec.type = simple[conv]
+    if conv in _SIMPLE:
+        spec.type = _SIMPLE[conv]
         return at + 1 - start
     if conv == ord("o"):
         spec.base = 8
@@ -153,10 +156,7 @@ def format_decode(fmt: bytes, start: int, spec: Spec, ctx: Context) -> int:
         spec.type = INVALID
         return at - start
     signed = spec.flags & SIGN
-    spec.type = {
-        ord("L"): LONG_LONG, ord("l"): ULONG + signed, ord("z"): SIZE_T, ord("t"): PTRDIFF,
-        ord("H"): UBYTE + signed, ord("h"): USHORT + signed,
-    }.get(qualifier, UINT + signed)
+    spec.type = _BY_QUALIFIER.get(qualifier, UINT) + (0 if qualifier in b"Lzt" else signed)
     return at + 1 - start
 
 
@@ -187,10 +187,39 @@ _INTEGER_ARG = {LONG_LONG: (64, True), ULONG: (64, False), LONG: (64, True),
                 USHORT: (16, False), SHORT: (16, True), UINT: (32, False), INT: (32, True)}
 
 
-def _format(fmt: bytes, args: Args, ctx: Context) -> bytes:
+class Formatted(bytes):
+    """The text vsnprintf() stored, with `.length`: how long it is untruncated (what C's
+    vsnprintf() returns). Without a size they are the same."""
+
+    length: int
+
+
+class _Output:
+    """The buffer between buf and end: stores at most `size` bytes, counts them all."""
+
+    def __init__(self, size: int | None):
+        self.data, self.length, self.size = bytearray(), 0, size
+
+    def add(self, piece: bytes) -> None:
+        self.length += piece.length if isinstance(piece, Formatted) else len(piece)
+        if self.size is None:
+            self.data += piece
+        elif len(self.data) < self.size:
+            self.data += piece[: self.size - len(self.data)]
+
+    def room(self) -> int | None:
+        return None if self.size is None else self.size - len(self.data)
+
+    def result(self) -> Formatted:
+        text = Formatted(self.data)
+        text.length = self.length
+        return text
+
+
+def _format(fmt: bytes, args: Args, ctx: Context, size: int | None) -> Formatted:
     """lib/vsprintf.c vsnprintf(): the main loop, token by token."""
     fmt = fmt.split(b"\0", 1)[0]
-    out = bytearray()
+    out = _Output(size)
     spec = Spec(type=NONE, field_width=0, flags=0, base=0, precision=0)  # = {0}
     pos = 0
     while pos < len(fmt):
@@ -198,27 +227,27 @@ def _format(fmt: bytes, args: Args, ctx: Context) -> bytes:
         pos += format_decode(fmt, pos, spec, ctx)
         kind = spec.type
         if kind == NONE:
-            out += fmt[old:pos]
+            out.add(fmt[old:pos])
         elif kind == WIDTH:
             _set_field_width(spec, to_int(args.next_u64()), ctx)
         elif kind == PRECISION:
             _set_precision(spec, to_int(args.next_u64()), ctx)
         elif kind == CHAR:
-            width = spec.field_width
+            width, before = spec.field_width, 0
             if not spec.flags & LEFT:
-                spaces, width = _pad_while_predecrement(width)
-                out += b" " * spaces
-            out.append(args.next_u64() & 0xFF)  # (unsigned char) va_arg(args, int)
-            spaces, spec.field_width = _pad_while_predecrement(width)
-            out += b" " * spaces
+                before, width = _pad_while_predecrement(width)
+            char = bytes([args.next_u64() & 0xFF])  # (unsigned char) va_arg(args, int)
+            after, spec.field_width = _pad_while_predecrement(width)
+            out.add(b" " * before + char + b" " * after)
         elif kind == STR:
-            out += string(ctx.read, args.next_u64(), spec)
+            out.add(string(ctx.read, args.next_u64(), spec))
         elif kind == PTR:
-            out += pointer(ctx, fmt[pos:], args.next_u64(), spec)
+            ctx.room = out.room()
+            out.add(pointer(ctx, fmt[pos:], args.next_u64(), spec))
             while pos < len(fmt) and fmt[pos] in _ALNUM:
                 pos += 1
         elif kind == PERCENT_CHAR:
-            out += b"%"
+            out.add(b"%")
         elif kind == INVALID:
             # "there is no safe or sane way for us to continue parsing the format and
             # fetching from the va_list; the remaining specifiers and arguments would be
@@ -228,19 +257,21 @@ def _format(fmt: bytes, args: Args, ctx: Context) -> bytes:
             bits, signed = _INTEGER_ARG[kind]
             raw = args.next_u64()
             num = bitfield(raw, bits) if signed else raw & ((1 << bits) - 1)
-            out += number(num, spec)
-    return bytes(out)
+            out.add(number(num, spec))
+    return out.result()
 
 
 def vsnprintf(fmt: bytes, args: Args, read: Memory, symbolize: Symbolize | None = None,
-              hash_key: int = 0, *,
-              on_warning: Callable[[KernelWarning], None] | None = None) -> bytes:
+              hash_key: int = 0, *, size: int | None = None,
+              on_warning: Callable[[KernelWarning], None] | None = None) -> Formatted:
     """The formatted bytes (no size limit applied; callers truncate as snprintf does).
 
+    With `size`, at most that many bytes are kept (the buffer minus its NUL) and `.length`
+    of the result is the untruncated length; memory then stays bounded whatever the widths.
     `hash_key` stands for the boot-time ptr_key of %p (low 64 bits key[0], next 64 key[1]).
     `on_warning` receives each WARN_ONCE() the kernel would raise (%n, unknown conversions,
     huge '*' widths); once-only state is the caller's. Raises BadAddress from `read`, and
     UnsupportedConversion for a %p extension on a kernel structure kcourse does not model.
     """
-    ctx = Context(read, symbolize, hash_key, on_warning, lambda f, a: _format(f, a, ctx))
-    return _format(bytes(fmt), args, ctx)
+    ctx = Context(read, symbolize, hash_key, on_warning, lambda f, a, n: _format(f, a, ctx, n))
+    return _format(bytes(fmt), args, ctx, size)

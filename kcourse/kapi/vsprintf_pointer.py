@@ -55,7 +55,9 @@ class Context:
     symbolize: Symbolize | None
     hash_key: int
     warn: Callable[[KernelWarning], None] | None
-    vsnprintf: Callable[..., bytes]  # for %pV: vsnprintf(fmt, args) with this context
+    vsnprintf: Callable[..., bytes]  # for %pV: vsnprintf(fmt, args, size), this context
+    room: int | None = None  # what is left of the buffer where a %p conversion starts
+    depth: int = 0  # how many %pV deep
 
     def warning(self, line: int, function: str, message: str) -> None:
         if self.warn is not None:
@@ -143,6 +145,9 @@ def fourcc_string(ctx: Context, ptr: int, spec: Spec, fmt: bytes) -> bytes:
     return string_nocheck(text, spec)
 
 
+VA_FORMAT_DEPTH = 8
+
+
 class MemoryVaList:
     """A va_list in module memory (x86-64 struct __va_list_tag), read as va_arg() would."""
 
@@ -168,9 +173,15 @@ def va_format(ctx: Context, ptr: int, spec: Spec, fmt: bytes) -> bytes:
     err = check_pointer(ptr, spec)
     if err is not None:
         return err
+    if ctx.depth >= VA_FORMAT_DEPTH:  # the real kernel would overflow its stack
+        raise UnsupportedConversion("%pV", f"nested more than {VA_FORMAT_DEPTH} deep")
     inner_fmt, va = _u64_at(ctx, ptr), _u64_at(ctx, ptr + 8)
     args = MemoryVaList(ctx.read, va)  # va_copy(va, *va_fmt->va)
-    return ctx.vsnprintf(read_cstring(ctx.read, inner_fmt, 1 << 16), args)
+    room, ctx.depth = ctx.room, ctx.depth + 1
+    try:  # vsnprintf(buf, end > buf ? end - buf : 0, va_fmt->fmt, va)
+        return ctx.vsnprintf(read_cstring(ctx.read, inner_fmt, 1 << 16), args, room)
+    finally:
+        ctx.depth -= 1
 
 
 def _not_modelled(ptr: int, spec: Spec, conversion: str, what: str) -> bytes:
