@@ -28,7 +28,6 @@ from kcourse.machine import tasks as T
 CAT_BUFFER, CAT_BUFSIZE = 0x7F3C1A2C3000, 128 * 1024
 BASH_HEAP = 0x55D0C4A3B2A0
 MAX_READS = 4096  # a device that never says end-of-file: stop, as a reader would be killed
-FOPS_READ, FOPS_WRITE, FOPS_OPEN, FOPS_RELEASE = 16, 24, 112, 128
 EINVAL = 22
 
 
@@ -70,7 +69,7 @@ class CodeBehavior:
         space.write_u64(file + T.FILE_PRIVATE_DATA, device.address)
         space.write(file + T.FILE_MODE, (T.FMODE_READ | T.FMODE_WRITE).to_bytes(4, "little"))
         self._files.setdefault(path, []).append(file)
-        fn = self._fop(device, FOPS_OPEN)
+        fn = self._fop(device, T.FOPS_OPEN)
         if fn:
             ret = to_c(self.machine.call(fn, inode, file), 32, True)
             if ret < 0:
@@ -84,7 +83,7 @@ class CodeBehavior:
             return
         file = files.pop()
         device = self._device(path)
-        fn = self._fop(device, FOPS_RELEASE) if device else 0
+        fn = self._fop(device, T.FOPS_RELEASE) if device else 0
         if fn:
             self.machine.call(fn, self.machine.space.read_u64(file + T.FILE_INODE), file)
 
@@ -93,12 +92,12 @@ class CodeBehavior:
 
     def read(self, ctx, path: str = "") -> str:
         device = self._device(path)
-        fn = self._fop(device, FOPS_READ) if device else 0
+        fn = self._fop(device, T.FOPS_READ) if device else 0
         if not fn:
             raise KernelErrno(EINVAL)  # vfs_read: no ->read and no ->read_iter
         memory = uaccess.user_memory_for(self.machine, CAT_BUFFER, CAT_BUFSIZE)
         file = self._file(path)
-        pos = file + 104  # f_pos lives in the file: pass its address as loff_t *
+        pos = file + T.FILE_POS  # f_pos lives in the file: pass its address as loff_t *
         out = bytearray()
         for _ in range(MAX_READS):
             n = to_c(self.machine.call(fn, file, CAT_BUFFER, CAT_BUFSIZE, pos), 64, True)
@@ -111,7 +110,7 @@ class CodeBehavior:
 
     def write(self, ctx, text: str, path: str = "") -> int:
         device = self._device(path)
-        fn = self._fop(device, FOPS_WRITE) if device else 0
+        fn = self._fop(device, T.FOPS_WRITE) if device else 0
         if not fn:
             raise KernelErrno(EINVAL)
         data = text.encode("utf-8", "surrogateescape")
@@ -119,7 +118,7 @@ class CodeBehavior:
         buffer = CAT_BUFFER if self.machine.kernel.current[1] == "cat" else BASH_HEAP
         uaccess.user_memory_for(self.machine, buffer, max(len(data), 1), data)
         file = self._file(path)
-        pos = file + 104
+        pos = file + T.FILE_POS
         done = 0
         while done < len(data):
             n = to_c(self.machine.call(fn, file, buffer + done, len(data) - done, pos),

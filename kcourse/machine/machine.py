@@ -92,6 +92,7 @@ class Machine:
         self.cpu.set_gs_base(C.PERCPU)
         canary = 0x1F2E3D4C5B6A7988 ^ self.kernel.seed  # boot_init_stack_canary: random
         space.write_u64(C.PERCPU + C.STACK_CANARY, canary & 0xFFFF_FFFF_FFFF_FF00)
+        space.write_u64(C.PERCPU + T.THIS_CPU_OFF, C.PERCPU)  # per_cpu_offset(0)
         unicorn = self.cpu.unicorn
         uc.hook_add(unicorn.UC_HOOK_CODE, self._on_slot, begin=C.KAPI_TEXT,
                     end=C.KAPI_TEXT + 0x10_0000 - 1)

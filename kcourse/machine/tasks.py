@@ -1,24 +1,35 @@
-"""Where the pinned kernel keeps what module code reads about the current task.
+"""Where the pinned kernel keeps what module code reads: the current task, files, per-CPU data.
 
-Offsets are those of Debian's 6.1.0-56-amd64 build, read from its vmlinux BTF with pahole
-(../shared/notes/emulation.md): struct task_struct is 9792 bytes with pid at 2416 and comm[16]
-at 2976. Module code reaches the task through the per-cpu variable current_task
-(arch/x86/include/asm/current.h: `mov %gs:current_task, %reg`), whose per-cpu offset the
-relocation puts in the instruction.
+Every offset comes from Debian's 6.1.0-56-amd64 vmlinux BTF (data/kernel/structs.json,
+kcourse.kernel.structs): struct task_struct is 9792 bytes with pid at 2416 and comm[16] at
+2976; struct file has f_op at 40 and private_data at 200. Module code reaches the task
+through the per-cpu variable current_task (arch/x86/include/asm/current.h:
+`mov %gs:current_task, %reg`), whose per-cpu offset (0x1fb80) the relocation puts in the
+instruction; every per-cpu variable vmlinux exports is bound to its offset the same way.
 """
 
-TASK_STRUCT_SIZE = 9792
-TASK_PID = 2416
-TASK_TGID = 2420
-TASK_COMM = 2976
-CURRENT_TASK = 0x21440  # per-cpu offset of current_task (a model value until BTF data lands)
-PERCPU_OFFSETS = {"current_task": CURRENT_TASK, "cpu_number": 0x21448,
-                  "this_cpu_off": 0x21450}
+from __future__ import annotations
 
-# struct file and struct inode: only what the simulator fills in for a module's fops
-# (f_op, private_data, f_flags, f_mode); the sizes cover the whole structs.
-FILE_SIZE = 256
-FILE_INODE, FILE_OP, FILE_FLAGS, FILE_MODE = 32, 40, 64, 68
-FILE_PRIVATE_DATA = 200
-INODE_SIZE = 640
-FMODE_READ, FMODE_WRITE = 0x1, 0x2
+from kcourse.kernel import structs
+
+TASK_STRUCT_SIZE = structs.sizeof("task_struct")
+TASK_PID = structs.offsetof("task_struct", "pid")
+TASK_TGID = structs.offsetof("task_struct", "tgid")
+TASK_COMM = structs.offsetof("task_struct", "comm")
+PERCPU_OFFSETS = structs.percpu_symbols()
+CURRENT_TASK = PERCPU_OFFSETS["current_task"]
+THIS_CPU_OFF = PERCPU_OFFSETS["this_cpu_off"]
+
+FILE_SIZE = structs.sizeof("file")
+FILE_INODE = structs.offsetof("file", "f_inode")
+FILE_OP = structs.offsetof("file", "f_op")
+FILE_MODE = structs.offsetof("file", "f_mode")
+FILE_POS = structs.offsetof("file", "f_pos")
+FILE_PRIVATE_DATA = structs.offsetof("file", "private_data")
+INODE_SIZE = structs.sizeof("inode")
+FMODE_READ, FMODE_WRITE = 0x1, 0x2  # include/linux/fs.h
+
+FOPS_READ = structs.offsetof("file_operations", "read")
+FOPS_WRITE = structs.offsetof("file_operations", "write")
+FOPS_OPEN = structs.offsetof("file_operations", "open")
+FOPS_RELEASE = structs.offsetof("file_operations", "release")
