@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kcourse.kapi.vsprintf import BadAddress, read_cstring
+from kcourse.kapi.vsprintf import BadAddress, read_cstring, vsnprintf
 from tests.vsprintf_helpers import MASK64, FakeMemory, glibc, kernel
 
 INTEGER_CONVERSIONS = "diuxXo"
@@ -218,3 +218,45 @@ def test_literal_widths_wrap_like_the_bitfields_they_land_in():
 def test_trailing_percent_and_lonely_flags_end_the_output():
     assert kernel(b"abc%") == b"abc"
     assert kernel(b"abc%-") == b"abc"
+
+
+class EndlessArgs:
+    """A va_list that never runs out: hostile code can pass any number of conversions."""
+
+    def __init__(self, values: list[int]):
+        self.values, self.i = values or [0], 0
+
+    def next_u64(self) -> int:
+        self.i += 1
+        return self.values[self.i % len(self.values)] & MASK64
+
+
+hostile_formats = st.lists(st.sampled_from(
+    [b"%", b"%%", b"%p", b"%*", b".*", b"-", b"0", b"#", b"9999999", b"l", b"h", b"z", b"L",
+     b"d", b"s", b"c", b"x", b"n", b"S", b"V", b"h", b"b", b"I", b"6", b"S", b"c", b"M", b"U",
+     b"t", b"R", b"T", b"e", b"K", b"4", b"a", b"N", b"E", b"G", b"f", b"w", b"k", b"\0", b"|"]),
+    max_size=20).map(b"".join)
+
+
+@settings(max_examples=600, deadline=None)
+@given(hostile_formats, st.lists(st.sampled_from(
+    [0, 1, 0xFFF, 0x1000, 1 << 24, -1, -4095, 0xFFFF888000100000, 0xFFFF888000100010,
+     0xFFFFFFFFC0000000]) | st.integers(0, MASK64), max_size=8))
+def test_hostile_formats_end_in_output_or_one_clear_error(fmt, values):
+    from kcourse.errors import KcourseError
+
+    memory = FakeMemory()
+    memory.add(bytes(range(256)) * 8)  # one mapped area the arguments may point into
+    try:
+        out = vsnprintf(fmt, EndlessArgs(values), memory, size=4096)
+    except (BadAddress, KcourseError) as stop:
+        assert "\n" not in str(stop)
+    else:
+        assert isinstance(out, bytes) and len(out) <= 4096
+
+
+def test_printk_level_prefixes_pass_through_untouched():
+    # include/linux/kern_levels.h: KERN_SOH "\001" and a level; printk.c parses them, not
+    # vsnprintf, which copies them as text
+    assert kernel(b"\x016hello %d\n", 1) == b"\x016hello 1\n"
+    assert kernel(b"\x01c, %s\n", b"more") == b"\x01c, more\n"
