@@ -118,3 +118,34 @@ module_init(n_init);
     assert "#PF: supervisor read access in kernel mode" in texts
     assert any(t.startswith("RIP: 0010:n_init+0x") and t.endswith(" [nullp]") for t in texts)
     assert kernel.modules[0].state.name == "COMING"  # an oops in init leaves it loading
+
+
+def test_warn_on_reports_and_goes_on_bug_on_dies(build):
+    """lib/bug.c report_bug and kernel/panic.c __warn: WARNING at file:line, then the code
+    after the ud2 runs; WARN_ON_ONCE is silent the second time; BUG() is 'kernel BUG at'."""
+    ko = build("warny", """
+static noinline void w_once(int i) { WARN_ON_ONCE(i >= 0); }
+static int __init w_init(void)
+{
+        w_once(0);
+        w_once(1);
+        WARN_ON(1);
+        pr_info("after the warnings\\n");
+        return 0;
+}
+static void __exit w_exit(void) { BUG(); }
+module_init(w_init); module_exit(w_exit);
+""")
+    kernel, out = run(["insmod warny.ko", "rmmod warny"], ko)
+    assert out[0].rc == 0 and out[1].rc == 137
+    texts = [line.split("] ", 1)[1] for line in kernel.dmesg_lines()]
+    warnings = [t for t in texts if t.startswith("WARNING: CPU: 0 PID: ")]
+    assert len(warnings) == 2  # the _ONCE one once, the plain one once
+    assert "/warny.c:" in warnings[0] and " w_once+0x" in warnings[0]
+    assert "/warny.c:" in warnings[1] and " w_init+0x" in warnings[1]
+    assert all(w.endswith(" [warny]") for w in warnings)
+    assert "warny: after the warnings" in texts
+    assert texts.count("------------[ cut here ]------------") == 3
+    assert any(t.startswith("kernel BUG at ") and "/warny.c:" in t for t in texts)
+    assert "invalid opcode: 0000 [#1] PREEMPT SMP NOPTI" in texts
+    assert kernel.tainted >> 9 & 1  # W

@@ -85,6 +85,7 @@ class LogBuffer:
         self._open: LogRecord | None = None
         self._seq = 0
         self._once: set[str] = set()
+        self._bytes = 0  # text held by `records`, counted as _trim counts it
 
     # ---------------------------------------------------------------- writing
     def printk(self, message: str, level: int | None = None) -> None:
@@ -121,18 +122,21 @@ class LogBuffer:
     def _finalize(self) -> None:
         if self._open is not None:
             self.records.append(self._open)
+            self._bytes += len(self._open.text) + 16
             self._open = None
             self._trim()
 
     def _trim(self) -> None:
-        total = sum(len(r.text) + 16 for r in self.records)
-        while total > self.capacity and self.records:
-            total -= len(self.records.pop(0).text) + 16
+        """The oldest records go once the text outgrows the buffer (a running count: summing
+        every record at each printk made a long session quadratic)."""
+        while self._bytes > self.capacity and self.records:
+            self._bytes -= len(self.records.pop(0).text) + 16
 
     # ---------------------------------------------------------------- reading
     def clear(self) -> None:
         """dmesg -C / syslog(SYSLOG_ACTION_CLEAR): forget finalized records."""
         self.records.clear()
+        self._bytes = 0
 
     def lines(self) -> list[str]:
         return [r.dmesg() for r in self.records]

@@ -119,6 +119,10 @@ def report(machine, fault, pid: int, comm: str) -> oops.KernelOops:
         title = "general protection fault"
     elif fault.vector == 6:
         title = "invalid opcode"
+        if fault.bug is not None:
+            from kcourse.machine import bugs
+
+            head = bugs.bug_lines(fault.bug, rip)
     elif fault.vector == 0:
         title = "divide error"
     else:

@@ -49,6 +49,7 @@ class ModuleFault(Exception):
     def __init__(self, vector: int, rip: int, cr2: int, regs: dict[str, int]):
         super().__init__(f"trap {vector} at {rip:#x}")
         self.vector, self.rip, self.cr2, self.regs = vector, rip, cr2, regs
+        self.bug = None  # the __bug_table entry of a BUG() (kcourse.machine.bugs)
 
 
 class Machine:
@@ -203,19 +204,26 @@ class Machine:
             cpu.push(C.RETURN_TRAP)
             if not nested:
                 self.enter()
-            self._pending = self._fault = None
-            cpu.uc.emu_start(address, C.RETURN_TRAP, count=budget)
-            if self._pending is not None:
-                raise self._pending
-            if self._fault is not None:
-                raise self._fault
+            start = address
+            while True:
+                self._pending = self._fault = None
+                try:
+                    cpu.uc.emu_start(start, C.RETURN_TRAP, count=budget)
+                except self.cpu.unicorn.UcError as err:
+                    self._fault = self._trap_from_error(err)
+                if self._pending is not None:
+                    raise self._pending
+                if self._fault is None:
+                    break
+                resume = self._handle_bug(self._fault)
+                if resume is None:
+                    raise self._fault
+                start = resume  # a WARN: the CPU goes on after the ud2
             if cpu.reg("rip") != C.RETURN_TRAP:
                 raise Runaway(f"kcourse: {self.symbolize(cpu.reg('rip'))} did not return after "
                               f"{budget:,} instructions (an endless loop?); the real kernel "
                               "would hang here and report a soft lockup")
             return cpu.reg("rax")
-        except self.cpu.unicorn.UcError as err:
-            raise ModuleFault(-1, cpu.reg("rip"), 0, cpu.registers()) from err
         finally:
             self._depth -= 1
             if saved is not None:
@@ -223,6 +231,23 @@ class Machine:
 
     def reg(self, name: str) -> int:
         return self.cpu.reg(name)
+
+    def _handle_bug(self, fault) -> int | None:
+        """A #UD on a ud2 with a __bug_table entry (kcourse.machine.bugs): a WARN is
+        reported and resumed (the address to go on at is returned); a BUG is kept on the
+        fault for faults.report."""
+        if fault.vector != X86_TRAP_UD:
+            return None
+        from kcourse.machine import bugs
+
+        entry = bugs.lookup(self, fault.rip)
+        if entry is None:
+            return None
+        if not entry.warning:
+            fault.bug = entry
+            return None
+        bugs.warn(self, entry, fault, *self.kernel.current)
+        return fault.rip + bugs.LEN_UD2
 
     def _on_slot(self, uc, address, size, _user) -> None:
         name = self._slot_names.get(address)
@@ -242,6 +267,17 @@ class Machine:
         except BaseException as exc:  # noqa: BLE001 - handed to call(), which raises it
             self._pending = exc
             uc.emu_stop()
+
+    def _trap_from_error(self, err) -> ModuleFault:
+        """unicorn reports some traps as errors rather than interrupts: an invalid opcode
+        (a ud2 included) is #UD, an access it could not map is a page fault."""
+        uc = self.cpu.unicorn
+        rip = self.cpu.reg("rip")
+        if err.errno == uc.UC_ERR_INSN_INVALID:
+            return ModuleFault(X86_TRAP_UD, rip, 0, self.cpu.registers())
+        if err.errno in (uc.UC_ERR_FETCH_UNMAPPED, uc.UC_ERR_FETCH_PROT):
+            return ModuleFault(X86_TRAP_PF, rip, rip, self.cpu.registers())
+        return ModuleFault(X86_TRAP_GP, rip, 0, self.cpu.registers())
 
     def _on_trap(self, uc, vector, _user) -> None:
         rip = self.cpu.reg("rip")
