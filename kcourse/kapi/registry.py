@@ -93,9 +93,13 @@ def parse_prototype(prototype: str) -> tuple[str, str, tuple[Param, ...], bool]:
     params: list[Param] = []
     variadic = False
     if args and args != "void":
-        for part in (p.strip() for p in args.split(",")):
+        for part in _top_level(args):
             if part == "...":
                 variadic = True
+                continue
+            fm = re.match(r"(.*?)\(\s*\*\s*([A-Za-z_]\w*)\s*\)\s*(\(.*\))$", part)
+            if fm is not None:  # a function pointer: void (*func)(struct timer_list *)
+                params.append(Param(f"{fm.group(1).strip()} (*){fm.group(3)}", fm.group(2)))
                 continue
             pm = re.match(r"(.*?)([A-Za-z_]\w*)\s*(\[\])?$", part)
             if pm is None or not _PARAM_NAME.match(pm.group(2)):
@@ -103,6 +107,17 @@ def parse_prototype(prototype: str) -> tuple[str, str, tuple[Param, ...], bool]:
             ctype = pm.group(1).strip() + (" *" if pm.group(3) else "")
             params.append(Param(ctype, pm.group(2)))
     return returns, name, tuple(params), variadic
+
+
+def _top_level(args: str) -> list[str]:
+    """The parameters of a prototype: split at the commas outside parentheses."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(args):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            parts.append(args[start:i].strip())
+            start = i + 1
+    return parts + [args[start:].strip()]
 
 
 def function(prototype: str, source: str, *, name: str | None = None):
@@ -136,12 +151,20 @@ def load_all() -> None:
     """Import every subsystem file, which fills FUNCTIONS and DATA."""
     from kcourse.kapi import (  # noqa: F401
         chardev,
+        completion,
+        delay,
+        kthread,
         locking,
         params,
         printk,
         sched,
         slab,
+        softirq,
         string,
         thunks,
+        timekeeping,
+        timers,
         uaccess,
+        wait,
+        workqueue,
     )
