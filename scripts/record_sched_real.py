@@ -46,6 +46,14 @@ SCRIPTS = {
                        "sleep 2", "dmesg -c"],
     "sk_softirq_sleep": ["insmod sk_softirq_sleep/sk_softirq_sleep.ko", "sleep 1", "dmesg -c",
                          "rmmod sk_softirq_sleep", "dmesg -c"],
+    "sk_sleeps": [line for how in range(1, 6) for line in (
+                      f"insmod sk_sleeps/sk_sleeps.ko how={how}", "rmmod sk_sleeps")] + [
+                  "insmod sk_sleeps/sk_sleeps.ko where=1", "rmmod sk_sleeps", "dmesg -c"] + [
+                  line for where in (2, 3, 4) for line in (
+                      f"insmod sk_sleeps/sk_sleeps.ko where={where}", "sleep 1",
+                      "rmmod sk_sleeps", "dmesg -c")],
+    "sk_workoops": ["insmod sk_workoops/sk_workoops.ko", "sleep 1", "dmesg -c",
+                    "rmmod sk_workoops", "dmesg -c"],
 }
 
 PROVENANCE = """#| {name}: tests/data/sched/{name}.c built against 6.1.0-56-amd64 and run on

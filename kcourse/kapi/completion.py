@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from kcourse.kapi import wait as W
 from kcourse.kapi.registry import function
-from kcourse.kernel import structs
+from kcourse.kernel import sched_reports, structs
 from kcourse.machine import scheduler, threads, wheel
 
 DONE = structs.offsetof("completion", "done")
@@ -53,7 +53,9 @@ def wait_common(call, x: int, timeout: int, what: str) -> int:
         return max(wheel.to_signed(expire - sched.jiffies), 0) or 1
 
     wait = threads.Wait(what, call.site, lambda: _done(machine, x) != 0, finish)
-    return sched.sleep(call, wait, None if expire is None else timeout)
+    frames = sched_reports.SLEEPS["wait_for_completion" if expire is not None else
+                                  "wait_for_completion_forever"]
+    return sched.sleep(call, wait, None if expire is None else timeout, frames)
 
 
 @function("void __init_swait_queue_head(struct swait_queue_head *q, const char *name, "

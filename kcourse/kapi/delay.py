@@ -17,11 +17,12 @@ schedule_hrtimeout_range: the soft expiry is `min`, the hard one `max`).
 from __future__ import annotations
 
 from kcourse.kapi.registry import function
+from kcourse.kernel import sched_reports
 from kcourse.machine import scheduler, threads, wheel
 
 HZ = wheel.HZ
 MAX_SCHEDULE_TIMEOUT = (1 << 63) - 1  # LONG_MAX
-MSLEEP = ["schedule_timeout+0x94/0x150", "msleep+0x29/0x40"]  # recorded: sk_atomic.real
+SLEEPS = sched_reports.SLEEPS  # the kernel's frames in a sleep's report (recorded)
 
 
 def xloops_ns(xloops: int) -> int:
@@ -62,6 +63,8 @@ def sleep_jiffies(call, what: str, timeout: int, state: int, frames=()) -> int:
 
     wait = threads.Wait(what, call.site, lambda: threads.read_state(call.machine, task) == 0,
                         left, uninterruptible=bool(state & threads.TASK_UNINTERRUPTIBLE))
+    frames = frames or SLEEPS["schedule_timeout" if expire is not None else
+                              "schedule_timeout_forever"]
     return sched.sleep(call, wait, None if expire is None else timeout, frames)
 
 
@@ -130,14 +133,15 @@ def _sleep_until(call, what: str, timeout: int, state: int, frames=()) -> None:
 @function("void msleep(unsigned int msecs)", "kernel/time/timer.c")
 def msleep(call, msecs):
     _sleep_until(call, "msleep", wheel.msecs_to_jiffies(msecs) + 1,
-                 threads.TASK_UNINTERRUPTIBLE, MSLEEP)
+                 threads.TASK_UNINTERRUPTIBLE, SLEEPS["msleep"])
 
 
 @function("unsigned long msleep_interruptible(unsigned int msecs)", "kernel/time/timer.c")
 def msleep_interruptible(call, msecs):
     """No signal ever reaches a task here, so it sleeps the whole time and returns 0."""
     _sleep_until(call, "msleep_interruptible", wheel.msecs_to_jiffies(msecs) + 1,
-                 threads.TASK_INTERRUPTIBLE)
+                 threads.TASK_INTERRUPTIBLE, ["schedule_timeout+0x94/0x150",
+                                              "msleep_interruptible"])
     return 0
 
 
@@ -155,4 +159,4 @@ def usleep_range_state(call, min, max, state):  # noqa: A002 - the kernel's name
 
     wait = threads.Wait("usleep_range_state", call.site,
                         lambda: sched.clock.usec >= wake_at, done)
-    sched.sleep(call, wait, at_usec=wake_at)
+    sched.sleep(call, wait, frames=SLEEPS["usleep_range_state"], at_usec=wake_at)

@@ -37,7 +37,12 @@ class LogRecord:
     text: str
 
     def dmesg(self) -> str:
-        return f"[{self.ts_usec // 1_000_000:5d}.{self.ts_usec % 1_000_000:06d}] {self.text}"
+        """util-linux dmesg: the timestamp, the text; the lines after the first of a record
+        holding newlines are indented under the first's text (dmesg.c ctl->indent)."""
+        prefix = f"[{self.ts_usec // 1_000_000:5d}.{self.ts_usec % 1_000_000:06d}] "
+        first, *rest = self.text.split("\n")
+        indent = " " * len(prefix)  # an empty line stays empty (a record ending in "\n")
+        return prefix + "\n".join([first] + [indent + line if line else line for line in rest])
 
 
 class Clock:

@@ -38,7 +38,8 @@ SYSCALL_FRAMES = {
     "write": ["vfs_write+0xc7/0x3f0", "ksys_write+0x6b/0xf0", "do_syscall_64+0x55/0xb0",
               "entry_SYSCALL_64_after_hwframe+0x6e/0xd8"],
     # a kernel thread's own code, a timer callback (kcourse.kernel.sched_reports.TAILS)
-    "kthread": sched_reports.TAILS["kthread"], "timer": sched_reports.TAILS["timer"],
+    "kthread": sched_reports.TAILS["kthread"], "kworker": sched_reports.TAILS["kworker"],
+    "timer": sched_reports.TAILS["timer"],
 }
 REG_NAMES = {"RAX": "rax", "RBX": "rbx", "RCX": "rcx", "RDX": "rdx", "RSI": "rsi",
              "RDI": "rdi", "RBP": "rbp", "R08": "r8", "R09": "r9", "R10": "r10", "R11": "r11",

@@ -226,13 +226,15 @@ class Machine:
                 cpu.uc.emu_start(start, C.RETURN_TRAP, count=budget)
             except self.cpu.unicorn.UcError as err:
                 self._fault = self._trap_from_error(err)
-            if self._pending is not None:
-                raise self._pending
+            if self._pending is not None:  # cleared: a nested run's must not reach the outer
+                pending, self._pending = self._pending, None
+                raise pending
             if self._fault is None:
                 break
             resume = self._handle_bug(self._fault)
             if resume is None:
-                raise self._fault
+                fault, self._fault = self._fault, None
+                raise fault
             start = resume  # a WARN: the CPU goes on after the ud2
         if cpu.reg("rip") != C.RETURN_TRAP:
             raise Runaway(f"kcourse: {self.symbolize(cpu.reg('rip'))} did not return after "

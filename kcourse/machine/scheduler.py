@@ -36,6 +36,7 @@ NEED_RESCHED = TH.PREEMPT_ENABLED  # the inverted bit x86 keeps in __preempt_cou
 HUNG_TASK_USEC = 120 * 1_000_000  # CONFIG_DEFAULT_HUNG_TASK_TIMEOUT=120
 SPIN_LIMIT = 10_000  # thread slices without the clock moving: a thread that never sleeps
 IDLE_TASK = (0, "swapper/0")
+KSOFTIRQD = (14, "ksoftirqd/0")  # the lab guest's (tests/data/sched/sk_sleeps.real)
 
 
 @dataclass
@@ -153,8 +154,6 @@ class Scheduler:
     def run_softirqs(self) -> bool:
         """Run pending softirq work if the context allows it; True if anything ran. A fault
         there is an oops in interrupt context: the machine panics."""
-        from kcourse.machine.machine import ModuleFault
-
         if not self.softirqs_allowed():
             return False
         ran = False
@@ -163,39 +162,58 @@ class Scheduler:
             if not batch:
                 return ran
             progress = False  # a disabled tasklet is only put back: not progress
-            with self._softirq_context():
-                for kind, run in batch:
-                    saved, self.kernel.syscall = self.kernel.syscall, kind
-                    try:
-                        progress = run() is not False or progress
-                    except ModuleFault as fault:
-                        softirq_fault(self.machine, fault)
-                    finally:
-                        self.kernel.syscall = saved
+            for kind, run in batch:
+                progress = self._run_softirq(kind, run) or progress
             if not progress:
                 return ran
             ran = True
 
-    @contextlib.contextmanager
-    def _softirq_context(self):
-        machine = self.machine
+    def _run_softirq(self, kind: str, run: Callable[[], object]) -> bool:
+        """One softirq item in its context. With nothing else running, a timer runs on the
+        idle task (the tick's irq_exit) and a tasklet raised from process context in
+        ksoftirqd/0 (raise_softirq_irqoff woke it); else on the interrupted context, at the
+        exit of the tick interrupt. handle_softirqs checks the preempt count after."""
+        from kcourse.machine.machine import ModuleFault
+
+        machine, kernel = self.machine, self.kernel
+        idle = machine._depth == 0
+        context = kind if not idle or kind == "timer" else "ksoftirqd-" + kind
         self._in_softirq += 1
-        self.kernel.memory.enter_atomic("softirq")
+        kernel.memory.enter_atomic("softirq")
+        saved_syscall, kernel.syscall = kernel.syscall, context
         try:
-            if machine._depth == 0:  # nothing running: the idle task takes the interrupt
-                task = machine.task_struct(*IDLE_TASK)
-                with TH.Switch(machine, *IDLE_TASK, task, NEED_RESCHED | SOFTIRQ_OFFSET,
-                               "softirq"):
-                    yield
-            else:
-                self.add_preempt(SOFTIRQ_OFFSET)
-                try:
-                    yield
-                finally:
-                    self.add_preempt(-SOFTIRQ_OFFSET)  # handle_softirqs: __local_bh_enable
+            if idle:
+                pid, comm = IDLE_TASK if kind == "timer" else KSOFTIRQD
+                with TH.Switch(machine, pid, comm, machine.task_struct(pid, comm),
+                               NEED_RESCHED | SOFTIRQ_OFFSET, context):
+                    return self._checked(kind, run)
+            self.add_preempt(SOFTIRQ_OFFSET)
+            try:
+                return self._checked(kind, run)
+            finally:
+                self.add_preempt(-SOFTIRQ_OFFSET)  # handle_softirqs: __local_bh_enable
+        except ModuleFault as fault:
+            softirq_fault(machine, fault)
+            return True
         finally:
+            kernel.syscall = saved_syscall
             self._in_softirq -= 1
-            self.kernel.memory.exit_atomic()
+            kernel.memory.exit_atomic()
+
+    def _checked(self, kind: str, run: Callable[[], object]) -> bool:
+        before = self.preempt_count()
+        progress = run() is not False
+        after = self.preempt_count()
+        if after != before and kind == "tasklet":
+            sched_reports.emit_plain(self.kernel, sched_reports.softirq_count_changed(
+                "TASKLET", self._hashed("tasklet_action"), before, after))
+            TH.set_preempt_raw(self.machine, NEED_RESCHED | before)
+        return progress
+
+    def _hashed(self, symbol: str) -> str:
+        from kcourse.machine import faults
+
+        return faults.hashed(self.machine.address_of(symbol), self.kernel.seed)
 
     def now_ns(self, cost: int = 0) -> int:
         """The clock in nanoseconds, after `cost` more of them passed."""
@@ -316,13 +334,28 @@ class Scheduler:
         count = self.preempt_count()
         if count == 0:
             return
-        pid, comm = self.kernel.current
+        from kcourse.machine import unwind
+
         thread = self.current if not self._in_softirq else None
+        module_frames = unwind.module_frames(self.machine, call.return_address,
+                                             self.machine.reg("rsp")) or [call.site]
+        self.scheduling_while_atomic(frames + module_frames, call.caller,
+                                     thread.workqueue if thread is not None else "")
+
+    def scheduling_while_atomic(self, frames: list[str], module, workqueue: str = "",
+                                below: list[str] | None = None) -> None:
+        """The report, with the count __schedule() sees (one more, NEED_RESCHED masked), and
+        the count reset as __schedule_bug's caller does. `below`: the kernel's frames under
+        `frames` (else those of the running context)."""
+        count = (self.preempt_count() + 1) & ~NEED_RESCHED
+        pid, comm = self.kernel.current
+        below = sched_reports.tail(self.kernel.syscall) if below is None else below
         lines = sched_reports.scheduling_while_atomic(
-            self.kernel.machine(), pid, comm, count + 1, frames + [call.site],
-            sched_reports.tail(self.kernel.syscall),
-            workqueue=thread.workqueue if thread is not None else "")
-        sched_reports.emit(self.kernel, call.caller, lines)
+            self.kernel.machine(), pid, comm, count, frames, below, workqueue=workqueue)
+        sched_reports.emit(self.kernel, module, lines)
+        TH.set_preempt_raw(self.machine, NEED_RESCHED)
+        while self.kernel.memory.in_atomic:
+            self.kernel.memory.exit_atomic()
         TH.set_preempt_raw(self.machine, NEED_RESCHED)
         while self.kernel.memory.in_atomic:
             self.kernel.memory.exit_atomic()
@@ -365,6 +398,42 @@ class Scheduler:
         """`usec` of time pass with the shell idle: everything due meanwhile runs."""
         if not self.kernel.panicked:
             self.settle(until=self.clock.usec + max(0, usec), idle_until=True)
+
+
+@contextlib.contextmanager
+def exitcall(machine, address: int):
+    """delete_module after a module's exit function: the kernel itself sleeps soon after
+    (free_module -> ftrace_release_mod -> synchronize_rcu), so an exit that left preemption
+    off gets "scheduling while atomic" there, and the count is reset."""
+    yield
+    sched = of(machine)
+    if sched.preempt_count():
+        sched.scheduling_while_atomic(sched_reports.DELETE_MODULE_SLEEPS,
+                                      machine.module_at(address),
+                                      below=sched_reports.tail("delete_module")[1:])
+
+
+@contextlib.contextmanager
+def initcall(machine, address: int):
+    """init/main.c do_one_initcall: an init function that returns with another preempt
+    count, or with interrupts off, gets a WARN naming it, and both are put right."""
+    sched = of(machine)
+    count = sched.preempt_count()
+    yield
+    problems = ""
+    if sched.preempt_count() != count:
+        problems = "preemption imbalance "
+        TH.set_preempt_raw(machine, NEED_RESCHED | count)
+    if sched.irqs_disabled:
+        problems += "disabled interrupts "
+        sched.irqs_disabled = False
+    if problems:
+        kernel = machine.kernel
+        pid, comm = kernel.current
+        initcall = machine.symbolize(address) or f"0x{address:x}"
+        lines = sched_reports.initcall_problem(kernel.machine(), pid, comm, initcall, problems,
+                                               kernel.seed)
+        sched_reports.emit(kernel, machine.module_at(address), lines)
 
 
 def softirq_fault(machine, fault) -> None:

@@ -192,7 +192,20 @@ def run(thread: Thread, resume_value: int = 0) -> str:
         thread.preempt = getattr(switch, "left_preempt", PREEMPT_ENABLED)
         machine._depth -= 1
         if outer is not None:
+            _clear_stop(machine)
             cpu.uc.context_restore(outer)
+
+
+def _clear_stop(machine) -> None:
+    """unicorn 2.1 keeps one stop flag: a nested emu_start that ended in emu_stop (a thread
+    that went to sleep, or oopsed) leaves it set, and the interrupted emulation then runs
+    on without calling any hook (src/uc.c helper_uc_tracecode returns early), so its calls
+    into the kernel would be plain `ret`s. An empty run (begin == until) clears the flag;
+    its count gives the interrupted run a fresh instruction budget, as any nested call
+    does."""
+    from kcourse.machine.machine import BUDGET
+
+    machine.cpu.uc.emu_start(C.RETURN_TRAP, C.RETURN_TRAP, count=BUDGET)
 
 
 def _slice(thread: Thread, resume_value: int) -> str:
@@ -239,6 +252,9 @@ def _oops(thread: Thread, fault) -> None:
     machine = thread.machine
     kernel = machine.kernel
     report = faults.report(machine, fault, thread.pid, thread.comm)
+    if thread.workqueue:  # dump_stack_print_info -> print_worker_info, after the hardware
+        at = next((i for i, (_l, t) in enumerate(report.lines) if t.startswith("Hardware")), -1)
+        report.lines.insert(at + 1, (report.lines[at][0], f"Workqueue: {thread.workqueue}"))
     try:
         kernel.oops(machine.module_at(fault.rip), report)
     except TaskKilled:

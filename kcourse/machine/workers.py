@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kcourse.kernel import structs
+from kcourse.kernel import sched_reports, structs
 from kcourse.machine import scheduler as S
 
 WORK_FUNC = structs.offsetof("work_struct", "func")
@@ -145,9 +145,14 @@ class Workqueues:
             if item is not None:
                 item.done = True
                 item.wq.active -= 1
-        worker.workqueue = ""
+                self._check_leak(worker, item)
         item = self._startable(pool)
         if item is None:
+            if self.sched.preempt_count():  # worker_thread sleeps: scheduling while atomic
+                self.sched.scheduling_while_atomic(
+                    [], None, f" 0x0 ({worker.workqueue.split(' ')[0]})",
+                    below=sched_reports.IDLE_WORKER)
+            worker.workqueue = ""
             return "idle"
         pool.worklist.remove(item)
         item.wq.active += 1
@@ -158,6 +163,20 @@ class Workqueues:
         module = self.machine.module_at(func)
         worker.workqueue = f"{item.wq.name} {name}" + (f" [{module.name}]" if module else "")
         return func, item.work
+
+
+    def _check_leak(self, worker, item: Item) -> None:
+        """process_one_work after the work function: returning atomic is reported (the count
+        stays as it is)."""
+        count = self.sched.preempt_count()
+        if not count:
+            return
+        kernel = self.machine.kernel
+        func = self.machine.space.read_u64(item.work + WORK_FUNC)
+        name = worker.workqueue.split(" ", 1)[1] if " " in worker.workqueue else hex(func)
+        lines = sched_reports.workqueue_leak(kernel.machine(), worker.pid, worker.comm, count,
+                                             name, worker.workqueue)
+        sched_reports.emit_plain(kernel, lines)
 
 
 def of(machine) -> Workqueues:

@@ -23,11 +23,11 @@ static int __init sk_time_init(void)
 	t0 = ktime_get();
 	mdelay(10);
 	us = ktime_us_delta(ktime_get(), t0);
-	pr_info("sk_time: mdelay(10) took 10-11 ms: %d\n", us >= 10000 && us < 11000);
+	pr_info("sk_time: mdelay(10) took 9.9-11 ms: %d\n", us >= 9900 && us < 11000);
 	t0 = ktime_get();
 	udelay(500);
 	us = ktime_us_delta(ktime_get(), t0);
-	pr_info("sk_time: udelay(500) took 500-600 us: %d\n", us >= 500 && us < 600);
+	pr_info("sk_time: udelay(500) took 490-600 us: %d\n", us >= 490 && us < 600);
 	j0 = jiffies;
 	t0 = ktime_get();
 	msleep(sk_ms);
@@ -40,8 +40,7 @@ static int __init sk_time_init(void)
 	pr_info("sk_time: usleep_range(1000, 2000) took at least 1 ms: %d\n", us >= 1000);
 	j0 = jiffies;
 	ssleep(1);
-	pr_info("sk_time: ssleep(1) took 252-259 jiffies: %d\n",
-		jiffies - j0 >= 252 && jiffies - j0 <= 259);
+	pr_info("sk_time: ssleep(1) took at least 252 jiffies: %d\n", jiffies - j0 >= 252);
 	pr_info("sk_time: ktime_get_real past 2020: %d, boottime >= monotonic: %d\n",
 		ktime_get_real_seconds() > 1577836800LL,
 		ktime_get_boottime_ns() >= ktime_get_ns());
