@@ -66,11 +66,20 @@ def enqueue(machine, timer: int, expires: int) -> None:
 
 
 def expire(machine, timer: int) -> None:
-    """expire_timers + call_timer_fn for one timer whose bucket came."""
+    """expire_timers + call_timer_fn for one timer whose bucket came. A timer_list in
+    memory that is gone (its module unloaded) faults in the timer code itself."""
+    from kcourse.machine.address_space import BadAccess
+    from kcourse.machine.machine import ModuleFault
+
     space = machine.space
-    space.write_u64(timer + ENTRY_PPREV, 0)
-    space.write_u64(timer + ENTRY_NEXT, LIST_POISON2)
-    fn = space.read_u64(timer + FUNCTION)
+    try:
+        space.write_u64(timer + ENTRY_PPREV, 0)
+        space.write_u64(timer + ENTRY_NEXT, LIST_POISON2)
+        fn = space.read_u64(timer + FUNCTION)
+    except BadAccess:
+        machine.kernel.syscall = "timer-wheel"  # the fault is __run_timers', not a callback's
+        raise ModuleFault(14, machine.address_of("__run_timers"), timer + ENTRY_PPREV,
+                          machine.cpu.registers()) from None
     if not fn:
         return  # WARN_ON_ONCE(!fn) in expire_timers: a shut-down timer
     sched = scheduler.of(machine)

@@ -34,6 +34,7 @@ TAILS = {
     "kthread": ["kthread+0xda/0x100", "ret_from_fork+0x22/0x30"],
     "timer": ["call_timer_fn+0x27/0x130", "__run_timers+0x222/0x2c0",
               "run_timer_softirq+0x19/0x30"] + IRQ_EXIT,
+    "timer-wheel": ["run_timer_softirq+0x19/0x30"] + IRQ_EXIT,
     "tasklet": [TASKLET_ACTION] + IRQ_EXIT,
     "ksoftirqd-tasklet": [TASKLET_ACTION, "handle_softirqs+0xd7/0x280",
                           "run_ksoftirqd+0x2d/0x40", "smpboot_thread_fn+0xd8/0x1d0",

@@ -39,7 +39,9 @@ SYSCALL_FRAMES = {
               "entry_SYSCALL_64_after_hwframe+0x6e/0xd8"],
     # a kernel thread's own code, a timer callback (kcourse.kernel.sched_reports.TAILS)
     "kthread": sched_reports.TAILS["kthread"], "kworker": sched_reports.TAILS["kworker"],
-    "timer": sched_reports.TAILS["timer"],
+    "timer": sched_reports.TAILS["timer"], "timer-wheel": sched_reports.TAILS["timer-wheel"],
+    "tasklet": sched_reports.TAILS["tasklet"],
+    "ksoftirqd-tasklet": sched_reports.TAILS["ksoftirqd-tasklet"],
 }
 REG_NAMES = {"RAX": "rax", "RBX": "rbx", "RCX": "rcx", "RDX": "rdx", "RSI": "rsi",
              "RDI": "rdi", "RBP": "rbp", "R08": "r8", "R09": "r9", "R10": "r10", "R11": "r11",

@@ -181,20 +181,25 @@ class Scheduler:
         self._in_softirq += 1
         kernel.memory.enter_atomic("softirq")
         saved_syscall, kernel.syscall = kernel.syscall, context
+
+        def body() -> bool:
+            try:
+                return self._checked(kind, run)
+            except ModuleFault as fault:  # reported as the context that ran it
+                softirq_fault(machine, fault)
+                return True
+
         try:
             if idle:
                 pid, comm = IDLE_TASK if kind == "timer" else KSOFTIRQD
                 with TH.Switch(machine, pid, comm, machine.task_struct(pid, comm),
                                NEED_RESCHED | SOFTIRQ_OFFSET, context):
-                    return self._checked(kind, run)
+                    return body()
             self.add_preempt(SOFTIRQ_OFFSET)
             try:
-                return self._checked(kind, run)
+                return body()
             finally:
                 self.add_preempt(-SOFTIRQ_OFFSET)  # handle_softirqs: __local_bh_enable
-        except ModuleFault as fault:
-            softirq_fault(machine, fault)
-            return True
         finally:
             kernel.syscall = saved_syscall
             self._in_softirq -= 1

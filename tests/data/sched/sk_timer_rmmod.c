@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* A timer left armed when the module goes: it fires into freed memory. */
+/* A timer left armed when the module goes (exit arms it): it fires into freed memory. */
 #include <linux/module.h>
 #include <linux/timer.h>
 
@@ -13,13 +13,13 @@ static void sk_forgotten_fn(struct timer_list *t)
 static int __init sk_timer_rmmod_init(void)
 {
 	timer_setup(&sk_forgotten, sk_forgotten_fn, 0);
-	mod_timer(&sk_forgotten, jiffies + HZ / 2);
 	return 0;
 }
 
 static void __exit sk_timer_rmmod_exit(void)
 {
-	pr_info("sk_timer_rmmod: exit without del_timer_sync\n");
+	mod_timer(&sk_forgotten, jiffies + HZ / 2);
+	pr_info("sk_timer_rmmod: exit leaves its timer armed\n");
 }
 
 module_init(sk_timer_rmmod_init);
