@@ -152,6 +152,7 @@ def load_all() -> None:
     from kcourse.kapi import (  # noqa: F401
         chardev,
         completion,
+        console,
         delay,
         kthread,
         locking,
