@@ -93,3 +93,23 @@ def test_probe_transcript_is_the_real_kernels(probes, name):
         want = [re.sub(r"base64/N|Comm: base64", "IDLE", w) for w in want]
         sim = [re.sub(r"swapper/0/N|Comm: swapper/0", "IDLE", s) for s in sim]
     assert sim == want
+
+
+def test_a_timer_armed_by_exit_panics_the_machine_as_on_the_real_kernel(probes):
+    """sk_timer_rmmod's exit arms its timer and the module's memory goes: on the real
+    kernel the guest panicked while the lab still held rmmod's line (its log is collected
+    for a while after the prompt comes back); here the timer fires during the next line's
+    `sleep`. The panic is the same."""
+    from kcourse.backend import format_transcript  # noqa: F401 - the transcript form
+    from kcourse.kernel.kernel import Kernel
+    from kcourse.shell.core import Shell
+
+    recorded = re.search(r"panicked \((Kernel panic - not syncing: [^)]*)\) while running "
+                         r"line (\d+)", real("sk_timer_rmmod"))
+    assert recorded and int(recorded.group(2)) >= 2  # after insmod: rmmod or later
+    kernel = Kernel(seed=0)
+    shell = Shell(kernel, workdir=str(probes("sk_timer_rmmod")))
+    results = shell.run_script("".join(f"{s}\n" for s in SCRIPTS["sk_timer_rmmod"]))
+    assert [r.rc for r in results[:2]] == [0, 0] and kernel.panicked
+    printed = TIMESTAMP.sub("", "".join(r.stdout for r in results)).splitlines()
+    assert recorded.group(1) in printed  # the last dmesg -c, after the panic
