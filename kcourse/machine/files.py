@@ -43,17 +43,17 @@ class CodeBehavior:
         address = self.code.address("init_module")
         if address is None:
             return 0
-        from kcourse.machine import scheduler
+        from kcourse.machine import contexts
 
-        with scheduler.initcall(self.machine, address):  # do_one_initcall's checks
+        with contexts.initcall(self.machine, address):  # do_one_initcall's checks
             return to_c(self.machine.call(address), 32, True)
 
     def exit(self, ctx, path: str = "") -> None:
         address = self.code.address("cleanup_module")
         if address is not None:
-            from kcourse.machine import scheduler
+            from kcourse.machine import contexts
 
-            with scheduler.exitcall(self.machine, address):  # delete_module's own sleep
+            with contexts.exitcall(self.machine, address):  # delete_module's own sleep
                 self.machine.call(address)
 
     # ------------------------------------------------------------------ files

@@ -5,10 +5,11 @@ The lab's guest has one CPU (QEMU -smp 1) and Debian's 6.1 preempts voluntarily
 user space, or reaches a voluntary preemption point. So, on the Kernel's logical clock:
 - Timers (kcourse.machine.wheel) fire at the tick that reaches their bucket, in softirq
   context (preempt_count has SOFTIRQ_OFFSET: in_softirq(), in_interrupt()).
-- Softirq work (HI tasklets, expired timers, tasklets: kernel/softirq.c's order) runs at a
-  tick interrupt's exit when interrupts are on and the CPU is not in an interrupt or under
-  local_bh_disable (invoke_softirq): during a busy-wait at each tick it crosses, when a task
-  sleeps, and between system calls; on the idle task (swapper/0, pid 0) when nothing runs.
+- Softirq work (HI tasklets, expired timers, tasklets: kernel/softirq.c's order; see
+  kcourse.machine.softirqs) runs at a tick interrupt's exit when interrupts are on and the
+  CPU is not in an interrupt or under local_bh_disable (invoke_softirq): during a busy-wait
+  at each tick it crosses, when a task sleeps, and between system calls; on the idle task
+  (swapper/0, pid 0) or ksoftirqd/0 when nothing runs.
 - Kernel threads (kthreads, kworkers) run when the running task sleeps or at return to user
   space (the end of each system call: kcourse.kernel.kernel.Kernel.run_deferred), in the
   order they became runnable; each until it sleeps, exits or has no more work.
@@ -21,22 +22,20 @@ user space, or reaches a voluntary preemption point. So, on the Kernel's logical
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from kcourse.kernel import sched_reports
-from kcourse.kernel.kernel import SimulatorLimit, TaskKilled
+from kcourse.kernel.kernel import SimulatorLimit
 from kcourse.machine import threads as TH
 from kcourse.machine import wheel as W
+from kcourse.machine.softirqs import Softirqs
 
 SOFTIRQ_OFFSET, SOFTIRQ_DISABLE_OFFSET = 0x100, 0x200  # include/linux/preempt.h
 IRQ_MASKS = 0x00FF_FF00  # SOFTIRQ_MASK | HARDIRQ_MASK | NMI_MASK: in_interrupt()
 NEED_RESCHED = TH.PREEMPT_ENABLED  # the inverted bit x86 keeps in __preempt_count
 HUNG_TASK_USEC = 120 * 1_000_000  # CONFIG_DEFAULT_HUNG_TASK_TIMEOUT=120
 SPIN_LIMIT = 10_000  # thread slices without the clock moving: a thread that never sleeps
-IDLE_TASK = (0, "swapper/0")
-KSOFTIRQD = (14, "ksoftirqd/0")  # the lab guest's (tests/data/sched/sk_sleeps.real)
 
 
 @dataclass
@@ -56,7 +55,7 @@ def of(machine) -> Scheduler:
     return sched
 
 
-class Scheduler:
+class Scheduler(Softirqs):
     def __init__(self, machine):
         self.machine, self.kernel, self.clock = machine, machine.kernel, machine.kernel.clock
         self.threads: list[TH.Thread] = []
@@ -120,127 +119,6 @@ class Scheduler:
             return None
         return max(min(t.at_usec for t in self.timers.values()), self.clock.usec)
 
-    # ------------------------------------------------------------------ softirqs
-    def raise_softirq(self, vec: int, key, run: Callable[[], None]) -> None:
-        """Pending work for softirq `vec` (0 HI, 6 TASKLET), run in that order."""
-        self.softirq_work.append((vec, key, run))
-
-    def softirqs_allowed(self) -> bool:
-        return not self._in_softirq and not self.irqs_disabled and not self.in_interrupt()
-
-    def _batch(self) -> list[tuple[str, Callable[[], None]]]:
-        """One round of __do_softirq: HI tasklets, expired timers (the highest level first,
-        each bucket newest first), tasklets; each with what it is ("timer", "tasklet")."""
-        now = self.clock.usec
-        due = sorted((t for t in self.timers.values() if t.at_usec <= now),
-                     key=lambda t: (t.at_usec, -t.level, -t.seq))
-        work = sorted(self.softirq_work, key=lambda item: item[0])
-        self.softirq_work = []
-        hi = [("tasklet", run) for vec, _k, run in work if vec == 0]
-        rest = [("tasklet", run) for vec, _k, run in work if vec != 0]
-        return hi + [("timer", self._timer_runner(t)) for t in due] + rest
-
-    def _timer_runner(self, timer: Timer) -> Callable[[], None]:
-        def run():
-            if self.timers.get(timer.key) is timer:  # not deleted by an earlier callback
-                del self.timers[timer.key]
-                self.running_timer = timer.key
-                try:
-                    timer.fire()
-                finally:
-                    self.running_timer = None
-        return run
-
-    def run_softirqs(self) -> bool:
-        """Run pending softirq work if the context allows it; True if anything ran. A fault
-        there is an oops in interrupt context: the machine panics."""
-        if not self.softirqs_allowed():
-            return False
-        ran = False
-        while True:
-            batch = self._batch()
-            if not batch:
-                return ran
-            progress = False  # a disabled tasklet is only put back: not progress
-            for kind, run in batch:
-                progress = self._run_softirq(kind, run) or progress
-            if not progress:
-                return ran
-            ran = True
-
-    def _run_softirq(self, kind: str, run: Callable[[], object]) -> bool:
-        """One softirq item in its context. With nothing else running, a timer runs on the
-        idle task (the tick's irq_exit) and a tasklet raised from process context in
-        ksoftirqd/0 (raise_softirq_irqoff woke it); else on the interrupted context, at the
-        exit of the tick interrupt. handle_softirqs checks the preempt count after."""
-        from kcourse.machine.machine import ModuleFault
-
-        machine, kernel = self.machine, self.kernel
-        idle = machine._depth == 0
-        context = kind if not idle or kind == "timer" else "ksoftirqd-" + kind
-        self._in_softirq += 1
-        kernel.memory.enter_atomic("softirq")
-        saved_syscall, kernel.syscall = kernel.syscall, context
-
-        def body() -> bool:
-            try:
-                return self._checked(kind, run)
-            except ModuleFault as fault:  # reported as the context that ran it
-                softirq_fault(machine, fault)
-                return True
-
-        try:
-            if idle:
-                pid, comm = IDLE_TASK if kind == "timer" else KSOFTIRQD
-                with TH.Switch(machine, pid, comm, machine.task_struct(pid, comm),
-                               NEED_RESCHED | SOFTIRQ_OFFSET, context):
-                    return body()
-            self.add_preempt(SOFTIRQ_OFFSET)
-            try:
-                return body()
-            finally:
-                self.add_preempt(-SOFTIRQ_OFFSET)  # handle_softirqs: __local_bh_enable
-        finally:
-            kernel.syscall = saved_syscall
-            self._in_softirq -= 1
-            kernel.memory.exit_atomic()
-
-    def _checked(self, kind: str, run: Callable[[], object]) -> bool:
-        before = self.preempt_count()
-        progress = run() is not False
-        after = self.preempt_count()
-        if after != before and kind == "tasklet":
-            sched_reports.emit_plain(self.kernel, sched_reports.softirq_count_changed(
-                "TASKLET", self._hashed("tasklet_action"), before, after))
-            TH.set_preempt_raw(self.machine, NEED_RESCHED | before)
-        return progress
-
-    def _hashed(self, symbol: str) -> str:
-        from kcourse.machine import faults
-
-        return faults.hashed(self.machine.address_of(symbol), self.kernel.seed)
-
-    def now_ns(self, cost: int = 0) -> int:
-        """The clock in nanoseconds, after `cost` more of them passed."""
-        usec, self._ns = divmod(self._ns + cost, 1000)
-        if usec:
-            self.clock.advance(usec)
-        return self.clock.usec * 1000 + self._ns
-
-    def busy_wait(self, nsec: int) -> None:
-        """udelay/ndelay/mdelay (arch/x86/lib/delay.c delay_tsc): spin until the TSC passes
-        the deadline; each tick on the way may run softirqs, whose time counts toward it."""
-        usec, self._ns = divmod(self._ns + max(0, nsec), 1000)
-        deadline = self.clock.usec + usec
-        while self.clock.usec < deadline:
-            if self.softirqs_allowed() and (self.timers or self.softirq_work):
-                tick = (self.clock.usec // W.TICK_USEC + 1) * W.TICK_USEC
-                if tick < deadline:
-                    self.advance_to(tick)
-                    self.run_softirqs()
-                    continue
-            self.advance_to(deadline)
-
     # ------------------------------------------------------------------ threads
     def new_thread(self, comm: str) -> TH.Thread:
         thread = TH.Thread(self.machine, self._next_pid, comm, self._stacks)
@@ -281,6 +159,9 @@ class Scheduler:
         value = 0
         wait, thread.wait = thread.wait, None
         if wait is not None:
+            if not (wait.timed_out or wait.ready()):  # another woke first and took it
+                thread.wait, thread.state = wait, "blocked"
+                return
             if wait.timer is not None:
                 self.del_timer(wait.timer)
             value = wait.finish(wait.timed_out)
@@ -403,51 +284,3 @@ class Scheduler:
         """`usec` of time pass with the shell idle: everything due meanwhile runs."""
         if not self.kernel.panicked:
             self.settle(until=self.clock.usec + max(0, usec), idle_until=True)
-
-
-@contextlib.contextmanager
-def exitcall(machine, address: int):
-    """delete_module after a module's exit function: the kernel itself sleeps soon after
-    (free_module -> ftrace_release_mod -> synchronize_rcu), so an exit that left preemption
-    off gets "scheduling while atomic" there, and the count is reset."""
-    yield
-    sched = of(machine)
-    if sched.preempt_count():
-        sched.scheduling_while_atomic(sched_reports.DELETE_MODULE_SLEEPS,
-                                      machine.module_at(address),
-                                      below=sched_reports.tail("delete_module")[1:])
-
-
-@contextlib.contextmanager
-def initcall(machine, address: int):
-    """init/main.c do_one_initcall: an init function that returns with another preempt
-    count, or with interrupts off, gets a WARN naming it, and both are put right."""
-    sched = of(machine)
-    count = sched.preempt_count()
-    yield
-    problems = ""
-    if sched.preempt_count() != count:
-        problems = "preemption imbalance "
-        TH.set_preempt_raw(machine, NEED_RESCHED | count)
-    if sched.irqs_disabled:
-        problems += "disabled interrupts "
-        sched.irqs_disabled = False
-    if problems:
-        kernel = machine.kernel
-        pid, comm = kernel.current
-        initcall = machine.symbolize(address) or f"0x{address:x}"
-        lines = sched_reports.initcall_problem(kernel.machine(), pid, comm, initcall, problems,
-                                               kernel.seed)
-        sched_reports.emit(kernel, machine.module_at(address), lines)
-
-
-def softirq_fault(machine, fault) -> None:
-    """A fault in softirq context: the oops, then "Fatal exception in interrupt" (panic)."""
-    from kcourse.machine import faults
-
-    kernel = machine.kernel
-    report = faults.report(machine, fault, *kernel.current, in_interrupt=True)
-    try:
-        kernel.oops(machine.module_at(fault.rip), report)
-    except TaskKilled:
-        raise TaskKilled("Kernel panic - not syncing: Fatal exception in interrupt") from None
