@@ -168,12 +168,12 @@ class Scheduler(Softirqs):
         previous, self.current = self.current, thread
         thread.state = "running"
         try:
-            outcome = TH.run(thread, value)
+            TH.run(thread, value)
         finally:
             self.current = previous
-        if outcome == "dead":
-            self.threads.remove(thread)
-            thread.release_stack()
+            if thread.state == "dead":  # returned, exited, oopsed or stopped by a limit
+                self.threads.remove(thread)
+                thread.release_stack()
 
     # ------------------------------------------------------------------ sleeping
     def sleep(self, call, wait: TH.Wait, timeout: int | None = None, frames=(),

@@ -169,7 +169,7 @@ def run(thread: Thread, resume_value: int = 0) -> str:
     """Give the CPU to `thread` until it sleeps ("blocked"), finishes ("dead") or has nothing
     more to run ("idle"). An oops kills the thread (reported as the kernel reports it, the
     machine goes on unless it panics); a simulator limit propagates, the thread dead."""
-    from kcourse.machine.machine import ModuleFault
+    from kcourse.machine.machine import BUDGET, ModuleFault, Runaway
 
     machine = thread.machine
     cpu = machine.cpu
@@ -185,6 +185,13 @@ def run(thread: Thread, resume_value: int = 0) -> str:
                 thread.state = "dead"
                 _oops(thread, fault)
                 return "dead"
+            except Runaway as runaway:  # a thread's endless loop: say whose
+                raise Runaway(f"kcourse: kernel thread {thread.comm} ran {BUDGET:,} "
+                              "instructions without sleeping (at "
+                              f"{str(runaway).split(' did not', 1)[0].removeprefix('kcourse: ')}"
+                              "); the simulator stops it there; on the real kernel it would "
+                              "keep the CPU busy (a soft lockup if it never calls "
+                              "cond_resched())") from None
     except BaseException:
         thread.state = "dead"
         raise
