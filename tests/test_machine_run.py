@@ -149,3 +149,30 @@ module_init(w_init); module_exit(w_exit);
     assert any(t.startswith("kernel BUG at ") and "/warny.c:" in t for t in texts)
     assert "invalid opcode: 0000 [#1] PREEMPT SMP NOPTI" in texts
     assert kernel.tainted >> 9 & 1  # W
+
+
+def test_list_debug_checks_pass_for_a_correct_list(build):
+    """CONFIG_DEBUG_LIST=y: list_add/list_del call __list_add_valid/__list_del_entry_valid."""
+    ko = build("lists", """
+#include <linux/list.h>
+struct item { int v; struct list_head node; };
+static LIST_HEAD(items);
+static struct item a = { .v = 1 }, b = { .v = 2 };
+static int __init l_init(void)
+{
+        struct item *it;
+        int sum = 0;
+
+        list_add(&a.node, &items);
+        list_add_tail(&b.node, &items);
+        list_for_each_entry(it, &items, node)
+                sum = sum * 10 + it->v;
+        list_del(&a.node);
+        pr_info("sum %d, empty %d\\n", sum, list_empty(&items));
+        return 0;
+}
+module_init(l_init);
+""")
+    kernel, out = run(["insmod lists.ko"], ko)
+    assert out[0].rc == 0
+    assert kernel.dmesg_lines()[-1].split("] ", 1)[1] == "lists: sum 12, empty 0"

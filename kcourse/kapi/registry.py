@@ -136,6 +136,7 @@ def load_all() -> None:
     """Import every subsystem file, which fills FUNCTIONS and DATA."""
     from kcourse.kapi import (  # noqa: F401
         chardev,
+        checks,
         locking,
         params,
         printk,

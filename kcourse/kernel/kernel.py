@@ -113,6 +113,7 @@ class Kernel:
         self.panicked = False
         self._behaviors = behaviors or {}
         self._emulator = None  # kcourse.machine.Machine, made when module code first runs
+        self.run_intree_code = False  # run Debian's own modules' code too (the kapi frontier)
         self._loader = Loader(self)
         self._task: tuple[int, str] | None = None  # set by task(): who makes the next calls
         self.current: tuple[int, str] = (self.pid_of("insmod"), "insmod")  # (pid, comm)
@@ -319,7 +320,7 @@ class Kernel:
         their code calls far more of the kernel than kapi models yet. A test may also hand
         the Kernel a Python behavior for a module."""
         return bool(mod.raw) and mod.name not in self._behaviors and \
-            not mod.image.get_modinfo("intree")
+            (self.run_intree_code or not mod.image.get_modinfo("intree"))
 
     def place_code(self, mod: Module) -> None:
         """move_module + simplify_symbols + apply_relocations into the emulated memory."""
