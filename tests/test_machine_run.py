@@ -93,10 +93,17 @@ module_init(s_init);
 def test_an_unmodelled_call_names_the_function_and_the_site(build):
     ko = build("rnd", """
 #include <linux/random.h>
-static int __init r_init(void) { pr_info("%u\\n", get_random_u32()); return 0; }
+static void *keep;
+static int __init r_init(void)
+{
+        keep = kmalloc(100, GFP_KERNEL);
+        pr_info("%u\\n", get_random_u32());
+        return 0;
+}
 module_init(r_init);
 """)
     kernel, out = run(["insmod rnd.ko"], ko)
+    assert kernel.memory.total() == 0  # the call is unwound: its kmalloc too
     line = out[0].stderr
     assert out[0].rc == 1 and line.count("\n") == 1
     assert "get_random_u32()" in line and "r_init+0x" in line and "kcourse sim --real" in line

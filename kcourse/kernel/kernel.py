@@ -205,10 +205,17 @@ class Kernel:
 
     def _load(self, source, raw, params, flags, image) -> int:
         self.clock.sleep()
+        before = self.memory._ids
         try:
             return self._loader.load_module(source, raw, params, flags, image)
         except LoadError as err:
             raise KernelErrno(err.errno) from None
+        except SimulatorLimit:
+            # the loader took its error path; what the module's code allocated goes too
+            for owner in {a.owner for a in self.memory.outstanding() if a.id > before}:
+                if self.find_module_all(owner) is None:
+                    self.memory.rollback(owner, before)
+            raise
 
     def delete_module(self, name: str, flags: int = os.O_NONBLOCK) -> int:
         """delete_module(2); O_TRUNC forces (CONFIG_MODULE_FORCE_UNLOAD=y)."""
@@ -311,6 +318,8 @@ class Kernel:
             from kcourse.machine.machine import Machine
 
             self._emulator = Machine(self)
+            space = self._emulator.space
+            self.memory.contents_reader(space.read)  # kmemleak's dump shows what code wrote
         return self._emulator
 
     def runs_code(self, mod: Module) -> bool:
