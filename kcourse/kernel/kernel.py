@@ -114,6 +114,7 @@ class Kernel:
         self._behaviors = behaviors or {}
         self._emulator = None  # kcourse.machine.Machine, made when module code first runs
         self.run_intree_code = False  # run Debian's own modules' code too (the kapi frontier)
+        self.notes: list[str] = []  # what the simulator says about itself (runs_code)
         self._loader = Loader(self)
         self._task: tuple[int, str] | None = None  # set by task(): who makes the next calls
         self.current: tuple[int, str] = (self.pid_of("insmod"), "insmod")  # (pid, comm)
@@ -324,12 +325,51 @@ class Kernel:
 
     def runs_code(self, mod: Module) -> bool:
         """Whether this module's own machine code runs. It does for every module built out of
-        the kernel tree (the course's, a learner's, LKMPG's). Debian's own modules (intree)
-        still load as kcourse.behaviors.debian models them, or with an init that returns 0:
-        their code calls far more of the kernel than kapi models yet. A test may also hand
-        the Kernel a Python behavior for a module."""
-        return bool(mod.raw) and mod.name not in self._behaviors and \
-            (self.run_intree_code or not mod.image.get_modinfo("intree"))
+        the kernel tree (the course's, a learner's, LKMPG's). A Debian module (intree) runs
+        its code when every kernel function it calls is modelled; the few the lessons load
+        have a Python stand-in (kcourse.behaviors.debian); any other gets an init that returns
+        0, and a note (Kernel.notes) says so and why. A test may hand the Kernel a Python
+        behavior for a module."""
+        if not mod.raw or mod.name in self._behaviors:
+            return False
+        if self.run_intree_code or not mod.image.get_modinfo("intree"):
+            return True
+        from kcourse import behaviors
+
+        if behaviors.lookup(mod.name) is not None:
+            return False
+        missing = self._unmodelled(mod)
+        if missing and mod.init:
+            more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+            self.notes.append(f"kcourse: note: {mod.name}'s init did not run in the simulator: "
+                              f"it calls {missing[0]}(){more}, which kcourse does not model "
+                              "(docs/kapi.md); `kcourse sim --real` runs it on the real kernel")
+        return not missing
+
+    def _unmodelled(self, mod: Module) -> list[str]:
+        """The kernel symbols this module uses that kapi does not model, sorted."""
+        from kcourse.kapi import registry
+        from kcourse.machine.cpu import INDIRECT_THUNK_REGS
+        from kcourse.machine.tasks import PERCPU_OFFSETS
+
+        registry.load_all()
+        real_code = {"__fentry__", "__x86_return_thunk"} | {
+            f"__x86_indirect_thunk_{r}" for r in INDIRECT_THUNK_REGS}
+        out = []
+        for name, _value, _info, shndx in mod.image.symbols:
+            if not name or shndx != 0 or name in real_code or name in registry.FUNCTIONS \
+                    or name in registry.DATA or name in PERCPU_OFFSETS:
+                continue
+            hit = self.symbols.find(name, gplok=True)
+            if hit is not None and hit.owner is not None and hit.owner.code is not None:
+                continue  # another module's export, running on the CPU too
+            out.append(name)
+        return sorted(set(out))
+
+    def take_notes(self) -> list[str]:
+        """The simulator's notes since the last call (the shell prints them on stderr)."""
+        notes, self.notes = self.notes, []
+        return notes
 
     def place_code(self, mod: Module) -> None:
         """move_module + simplify_symbols + apply_relocations into the emulated memory."""

@@ -21,13 +21,16 @@ JOB_NOTICE = re.compile(r"(?m)^(\[\d+\]) \d+$")  # bash's `[N] PID` for `cmd &` 
 # when the guest's timer interrupt ran late, i.e. when the host was busy (TCG): a line about
 # the machine's load, not about what the commands did.
 HRTIMER_LATE = re.compile(r"(?m)^(  dmesg> )?(\[\s*\d+\.\d{6}\] )?hrtimer: interrupt took \d+ ns\n")
+# The simulator's notes about itself (kcourse.kernel.Kernel.notes: "kcourse: note: <mod>'s
+# init did not run in the simulator ..."): its own commentary, never the system's output.
+SIMULATOR_NOTE = re.compile(r"(?m)^kcourse: note: .*\n")
 
 
 def normalise(text: str) -> str:
     """Mask addresses (0xADDR), dmesg timestamps ([TIME]) and the PID of bash's notice for a
     background job ([N] PID), and drop the kernel's one-off `hrtimer: interrupt took N ns`
-    (host load), nothing else."""
-    text = HRTIMER_LATE.sub("", text)
+    (host load) and the simulator's own `kcourse: note:` lines, nothing else."""
+    text = SIMULATOR_NOTE.sub("", HRTIMER_LATE.sub("", text))
     text = JOB_NOTICE.sub(r"\1 PID", text)
     return TIMESTAMP.sub("[TIME] ", ADDRESS.sub("0xADDR", text))
 
