@@ -32,8 +32,8 @@
 # lines) and no .ko; the run goes on with the others and exits 1 at the end.
 # OUTPUT_DIR/manifest.tsv gets one row per example:
 #   name  status  ko_bytes  ko_sha256  sources_sha256
-# (sources_sha256: sha256 of the `sha256sum` lines of its .c/.h files and Kbuild,
-#  sorted by name; status is `built` or `failed`).
+# (sources_sha256: sha256 of the `sha256sum` lines of its .c/.h files, without the
+#  generated .mod.c, and Kbuild, sorted by name; status is `built` or `failed`).
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -80,9 +80,10 @@ OUT=$(cd "$OUT" && pwd)
 exec 9>"$BUILD/.lock"
 flock 9
 
+# The example's inputs: its .c and .h files (not kbuild's generated NAME.mod.c) and Kbuild.
 sources_hash() {
-    (cd "$SRC/$1" && ls ./*.c ./*.h Kbuild 2>/dev/null | sed 's|^\./||' | LC_ALL=C sort \
-        | xargs sha256sum | sha256sum | cut -d' ' -f1)
+    (cd "$SRC/$1" && ls ./*.c ./*.h Kbuild 2>/dev/null | sed 's|^\./||' | grep -v '\.mod\.c$' \
+        | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -d' ' -f1)
 }
 
 failed=0
