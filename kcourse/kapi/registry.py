@@ -137,6 +137,7 @@ def load_all() -> None:
     from kcourse.kapi import (  # noqa: F401
         chardev,
         checks,
+        console,
         locking,
         params,
         printk,

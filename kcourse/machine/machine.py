@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import struct
 
-from kcourse.kernel import stack
+from kcourse.kernel import stack, structs
 from kcourse.kernel.kernel import SimulatorLimit
 from kcourse.machine import cpu as C
 from kcourse.machine import tasks as T
@@ -311,11 +311,7 @@ class Machine:
 
 
 def _looks_like_data(name: str) -> bool:
-    """No type information survives for an undefined symbol, so guess from the name which
-    unmodelled symbols are variables: the per-cpu and table names modules read directly."""
-    return name in {"jiffies", "jiffies_64", "current_task", "pv_ops", "kmalloc_caches",
-                    "page_offset_base", "vmemmap_base", "phys_base", "__per_cpu_offset",
-                    "nr_cpu_ids", "__cpu_possible_mask", "__cpu_online_mask", "system_wq",
-                    "cpu_number", "this_cpu_off", "boot_cpu_data", "init_task", "init_net",
-                    "loops_per_jiffy", "system_state", "debug_locks"} or \
-        name.startswith(("param_ops_", "__tracepoint_", "__SCK__"))
+    """An undefined symbol carries no type, so the pinned kernel's export table decides:
+    vmlinux exports it outside .text (data/kernel/structs.json), or it is a tracepoint's or
+    a static call key's variable."""
+    return structs.is_data_symbol(name) or name.startswith(("__tracepoint_", "__SCK__"))
