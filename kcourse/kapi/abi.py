@@ -59,7 +59,7 @@ class Call:
     def _value(self, index: int, param: Param):
         raw = self.raw(index)
         if param.is_string:
-            return None if raw == 0 else self.machine.space.read_cstring(raw)
+            return None if raw == 0 else self.machine.space.read_cstring(raw, 1 << 20)
         bits, signed = param.width_signed
         return to_c(raw, bits, signed)
 

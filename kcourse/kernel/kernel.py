@@ -114,7 +114,8 @@ class Kernel:
         self._behaviors = behaviors or {}
         self._emulator = None  # kcourse.machine.Machine, made when module code first runs
         self.run_intree_code = False  # run Debian's own modules' code too (the kapi frontier)
-        self.notes: list[str] = []  # what the simulator says about itself (runs_code)
+        # Debian modules whose init was not run (runs_code): (name, first unmodelled, count)
+        self.notes: list[tuple[str, str, int]] = []
         self._loader = Loader(self)
         self._task: tuple[int, str] | None = None  # set by task(): who makes the next calls
         self.current: tuple[int, str] = (self.pid_of("insmod"), "insmod")  # (pid, comm)
@@ -340,10 +341,7 @@ class Kernel:
             return False
         missing = self._unmodelled(mod)
         if missing and mod.init:
-            more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
-            self.notes.append(f"kcourse: note: {mod.name}'s init did not run in the simulator: "
-                              f"it calls {missing[0]}(){more}, which kcourse does not model "
-                              "(docs/kapi.md); `kcourse sim --real` runs it on the real kernel")
+            self.notes.append((mod.name, missing[0], len(missing)))
         return not missing
 
     def _unmodelled(self, mod: Module) -> list[str]:
@@ -367,9 +365,21 @@ class Kernel:
         return sorted(set(out))
 
     def take_notes(self) -> list[str]:
-        """The simulator's notes since the last call (the shell prints them on stderr)."""
+        """The simulator's note about the Debian modules whose init did not run since the
+        last call, as one line (the shell prints it on stderr after the command)."""
         notes, self.notes = self.notes, []
-        return notes
+        if not notes:
+            return []
+        if len(notes) == 1:
+            name, first, count = notes[0]
+            more = f" and {count - 1} more" if count > 1 else ""
+            return [f"kcourse: note: {name}'s init did not run in the simulator: it calls "
+                    f"{first}(){more}, which kcourse does not model (docs/kapi.md); "
+                    "`kcourse sim --real` runs it on the real kernel"]
+        names = ", ".join(name for name, _f, _c in notes)
+        return [f"kcourse: note: the init of {names} did not run in the simulator: their code "
+                "calls kernel functions kcourse does not model (docs/kapi.md); "
+                "`kcourse sim --real` runs them on the real kernel"]
 
     def place_code(self, mod: Module) -> None:
         """move_module + simplify_symbols + apply_relocations into the emulated memory."""
@@ -378,6 +388,13 @@ class Kernel:
         machine = self.emulator
         mod.code = ModuleCode(machine, mod, mod.raw, lambda name: self._bind(name))
         machine.codes.append(mod.code)
+
+    def bind_param_ops(self, mod: Module) -> None:
+        """module_param_cb parameters: their set/get are the module's own code."""
+        if mod.code is not None:
+            from kcourse.kapi import params
+
+            params.bind_custom_ops(self.emulator, mod.code)
 
     def write_params(self, mod: Module) -> None:
         """The parameters' values into the module's variables (param_set_* stores them)."""
