@@ -183,3 +183,38 @@ module_init(l_init);
     kernel, out = run(["insmod lists.ko"], ko)
     assert out[0].rc == 0
     assert kernel.dmesg_lines()[-1].split("] ", 1)[1] == "lists: sum 12, empty 0"
+
+
+def test_writing_to_const_data_is_a_permissions_fault(build):
+    """CONFIG_STRICT_MODULE_RWX: a module's rodata is read-only (kernel/module/strict_rwx.c),
+    so a store to it faults: arch/x86/mm/fault.c reports a supervisor write to a present page
+    (error code PROT|WRITE = 0x0003)."""
+    ko = build("rowrite", """
+static const int answer = 42;
+static int __init w_init(void) { *(volatile int *)&answer = 7; return 0; }
+module_init(w_init);
+""")
+    kernel, out = run(["insmod rowrite.ko"], ko)
+    assert out[0].rc == 137
+    texts = [line.split("] ", 1)[1] for line in kernel.dmesg_lines()]
+    assert "#PF: supervisor write access in kernel mode" in texts
+    assert "#PF: error_code(0x0003) - permissions violation" in texts
+
+
+def test_a_huge_vmalloc_returns_null_not_the_hosts_memory(build):
+    ko = build("bigv", """
+#include <linux/vmalloc.h>
+static int __init b_init(void)
+{
+        void *p = vmalloc(1UL << 30);
+
+        pr_info("%s\\n", p ? "got it" : "NULL");
+        vfree(p);
+        return 0;
+}
+module_init(b_init);
+""")
+    kernel, out = run(["insmod bigv.ko"], ko)
+    assert out[0].rc == 0
+    assert kernel.dmesg_lines()[-1].endswith("bigv: NULL")
+    assert kernel.memory.total() == 0

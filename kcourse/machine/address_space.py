@@ -66,6 +66,21 @@ class AddressSpace:
         if data:
             self.write(address, data)
 
+    def protect(self, address: int, size: int, writable: bool) -> None:
+        """Set or clear the RW bit of mapped pages (set_memory_ro/rw, as
+        kernel/module/strict_rwx.c does to a module's text, rodata and ro_after_init). With
+        CR0.WP on, a write from module code to a read-only page faults. Python's own writes
+        (the loader's, kapi's) go to the frames and are not affected."""
+        start = address & PAGE_MASK
+        end = (address + size + PAGE_SIZE - 1) & PAGE_MASK
+        for page in range(start, end, PAGE_SIZE):
+            frame = self.pages.get(page)
+            if frame is not None:
+                self._set_pte(page, frame | PTE_PRESENT | (PTE_RW if writable else 0))
+        from unicorn.x86_const import UC_X86_REG_CR3
+
+        self.uc.reg_write(UC_X86_REG_CR3, self.pml4)  # flush the TLB
+
     def unmap(self, address: int, size: int) -> None:
         """Remove the pages of [address, address+size): later accesses fault (vfree, module
         unload). Writing CR3 again flushes the TLB (as the kernel's flush_tlb does) so the

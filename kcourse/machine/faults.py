@@ -104,7 +104,9 @@ def report(machine, fault, pid: int, comm: str) -> oops.KernelOops:
         if machine.stack_base - C.PAGE <= cr2 < machine.stack_base:
             return _stack_overflow(machine, fault, mach, pid, comm, rip, regs)
         user_page = cr2 < USER_TOP and _user_mapped(machine, cr2)
-        err = (X86_PF_PROT if user_page else 0) | (X86_PF_WRITE if write else 0) | \
+        # present: a user page SMAP refused, or a read-only kernel page written to
+        present = user_page or (cr2 >= USER_TOP and machine.space.is_mapped(cr2))
+        err = (X86_PF_PROT if present else 0) | (X86_PF_WRITE if write else 0) | \
             (X86_PF_INSTR if fetch else 0)
         first = (f"BUG: kernel NULL pointer dereference, address: {cr2:016x}"
                  if cr2 < PAGE_SIZE else f"BUG: unable to handle page fault for address: "
@@ -113,7 +115,7 @@ def report(machine, fault, pid: int, comm: str) -> oops.KernelOops:
         head = [(oops.KERN_ALERT, first),
                 (oops.KERN_ALERT, f"#PF: supervisor {access} in kernel mode"),
                 (oops.KERN_ALERT, f"#PF: error_code(0x{err:04x}) - " +
-                 ("permissions violation" if user_page else "not-present page")),
+                 ("permissions violation" if present else "not-present page")),
                 uaccess.pagetable_line(user_page, random.Random(kernel.seed))]
     elif fault.vector == 13:
         title = "general protection fault"
