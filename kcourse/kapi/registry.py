@@ -141,6 +141,7 @@ def load_all() -> None:
         chardev,
         checks,
         console,
+        gpio,
         locking,
         params,
         printk,
