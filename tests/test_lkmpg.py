@@ -89,7 +89,6 @@ KNOWN_DIFFERENT: dict[str, str] = {
                     ", and the shell has no awk, mknod, od, rm or head -c"),
     "kmem_cache": _stops("kmem_cache_create"),
     "led": _stops("alloc_chrdev_region"),
-    "print_string": _stops("get_current_tty"),
     "procfs1": _stops("proc_create"),
     "procfs2": _stops("proc_create"),
     "procfs3": _stops("proc_create", ", and the shell has no stat"),
