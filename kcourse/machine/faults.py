@@ -163,10 +163,8 @@ def _stack_overflow(machine, fault, mach, pid, comm, rip, regs) -> oops.KernelOo
 
 
 def hashed(address: int, seed: int) -> str:
-    """%p: the pointer hashed with the boot's key, 32 bits shown in 16 hex digits
-    (lib/vsprintf.c ptr_to_hashval masks siphash's result to its low 32 bits)."""
-    import hashlib
+    """%p of an address: the same hash printk's %p gives it (kcourse.kapi.siphash, the
+    kernel's ptr_to_hashval: siphash with the boot's key, low 32 bits, 16 hex digits)."""
+    from kcourse.kapi.siphash import ptr_hash
 
-    digest = hashlib.blake2b(address.to_bytes(8, "little"), digest_size=4,
-                             key=seed.to_bytes(8, "little", signed=True)).digest()
-    return f"{int.from_bytes(digest, 'little'):016x}"
+    return f"{ptr_hash(address, seed):016x}"
