@@ -39,6 +39,7 @@ class AddressSpace:
         self._next_frame = PAGE_SIZE  # frame 0 stays unused: a zero physical address is a bug
         self._free_frames: list[int] = []
         self.pages: dict[int, int] = {}  # virtual page -> physical frame
+        self._upper: dict[int, int] = {}  # PML4/PDPT/PD slot address -> its entry
         self.pml4 = self._frame()
 
     # ------------------------------------------------------------------ frames
@@ -103,15 +104,19 @@ class AddressSpace:
         return all(p in self.pages for p in range(start, address + max(size, 1), PAGE_SIZE))
 
     def _set_pte(self, va: int, value: int) -> None:
+        """Write the page-table entry for va, making the upper tables on the way. The upper
+        levels' entries are also kept in `_upper` (only this object writes them), which spares
+        three reads of emulated memory per page."""
         table = self.pml4
         for shift in (39, 30, 21):
             slot = table + ((va >> shift) & 511) * 8
-            entry = ENTRY.unpack(self.uc.mem_read(slot, 8))[0]
+            entry = self._upper.get(slot, 0)
             if not entry & PTE_PRESENT:
                 if not value:
                     return  # nothing mapped below: nothing to clear
                 entry = self._frame() | PTE_PRESENT | PTE_RW
                 self.uc.mem_write(slot, ENTRY.pack(entry))
+                self._upper[slot] = entry
             table = entry & PTE_ADDR
         self.uc.mem_write(table + ((va >> 12) & 511) * 8, ENTRY.pack(value))
 
