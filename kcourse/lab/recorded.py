@@ -33,6 +33,7 @@ class Recording:
     experiments: tuple[str, ...] = ()         # data/experiments modules the guest needs
     masks: tuple[tuple[str, str], ...] = ()   # extra (regex, replacement) for the comparison
     drop: str | None = None                   # regex of lines left out of the comparison
+    panics: bool = False                      # the script's last line panics the guest
 
     @property
     def script_path(self) -> Path:
@@ -46,6 +47,10 @@ class Recording:
 # An address printed by %px in /proc/kallsyms (16 hex digits) that is not hidden (all zeros).
 _KALLSYMS_ADDRESS = (r"(?m)^(?!0{16})[0-9a-f]{16}(?= )", "ADDRESS")
 
+# An oops holds the run's register values, PIDs and hashed pointers (%p).
+_OOPS_MASKS = ((r"\b[0-9a-f]{8,16}\b", "X"), (r"PID: \d+", "PID: N"),
+               (r"\[\d+\] exited", "[N] exited"))
+
 RECORDINGS = {r.name: r for r in (
     Recording("whoami", "the task a module's code runs in: whoever called it",
               experiments=("whoami",)),
@@ -53,9 +58,13 @@ RECORDINGS = {r.name: r for r in (
               "addresses hidden by kptr_restrict", experiments=("lookup_forced",),
               masks=(_KALLSYMS_ADDRESS, (r"(?m)^\d{5,6}$", "COUNT"))),
     Recording("oops", "the whole oops of baduser.ko, as the real kernel logs it",
-              masks=((r"\b[0-9a-f]{8,16}\b", "X"), (r"PID: \d+", "PID: N"),
-                     (r"\[\d+\] exited", "[N] exited")),
+              masks=_OOPS_MASKS,
               drop=r"^\[TIME\]  \? "),      # "? func+off" entries: guesses from stack garbage
+    Recording("bigframe", "a 20000-byte stack frame (data/experiments/bigframe) skips the guard "
+              "page: a double fault, then a panic", experiments=("bigframe",), panics=True,
+              masks=_OOPS_MASKS, drop=r"^\[TIME\]  \? "),
+    Recording("stackhog", "a 16000-byte stack frame (data/modules/stackhog) lands in the guard "
+              "page", panics=True, masks=_OOPS_MASKS, drop=r"^\[TIME\]  \? "),
     Recording("logs", "what dmesg shows: the kernel's ring buffer, not the daemons' logs",
               masks=((r"\[\s*\d+\.\d{6}\]", "[TIME]"),)),   # dmesg -x: after the prefix
 )}
@@ -127,9 +136,38 @@ def stored(transcript: str) -> str:
     return normalise(transcript.replace(zero, "\0ZERO\0")).replace("\0ZERO\0", zero)
 
 
+PANIC_NOTE = "(the guest panicked; its console from this line on:)\n"
+
+
+def run_to_panic(name: str) -> str:
+    """Boot, run a script whose last line panics the guest: the transcript of the lines
+    before it, then that line and what the console showed from its start on."""
+    from kcourse.lab import RealKernel
+    from kcourse.lab.runner import GuestError, script_lines
+
+    kernel = RealKernel()
+    try:
+        kernel.run_script(script(name), files=guest_files(name))
+    except GuestError as err:
+        lines = kernel.last_console.splitlines()
+        begin = f":BEGIN:{len(err.results)}"
+        start = next(i for i, line in enumerate(lines) if line.endswith(begin)) + 1
+        shown = "".join(f"{x}\n" for x in lines[start:] if not x.startswith("@@KC:"))
+        failed = script_lines(script(name))[len(err.results)]
+        return format_transcript(err.results) + f"$ {failed}\n" + PANIC_NOTE + shown
+    raise KcourseError(f"{name}: the guest did not panic")
+
+
+def transcript(name: str) -> str:
+    """A fresh real run of the recording, as text (QEMU needed)."""
+    if get(name).panics:
+        return run_to_panic(name)
+    return format_transcript(run(name))
+
+
 def record(name: str) -> None:
     rec = get(name)
-    body = stored(format_transcript(run(name)))
+    body = stored(transcript(name))
     header = (f"{HEADER}{name}.sh: {rec.why}\n"
               f"{HEADER}every line: real, recorded from Debian's kernel under QEMU -cpu max "
               "(kcourse.lab.recorded.record), normalised as tests/scenarios/README.md says.\n")
