@@ -68,6 +68,8 @@ EXPERIMENTS = {e.name: e for e in (
                "register to return it in", lessons=("01",)),
     Experiment("whoami", "whose task runs a module's code: it prints current->comm in init, "
                "read() and exit", keeps_ko=True, lessons=("01",)),
+    Experiment("initoops", "an init function that dereferences NULL: the module is left "
+               "half-loaded", keeps_ko=True, lessons=("01",)),
     Experiment("lookup", "kallsyms_lookup_name() is in /proc/kallsyms but not exported: "
                "modpost refuses it", lessons=("02",)),
     Experiment("lookup_forced", "the same, forced past modpost (KBUILD_MODPOST_WARN=1): the "

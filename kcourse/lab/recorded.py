@@ -65,6 +65,8 @@ RECORDINGS = {r.name: r for r in (
               masks=_OOPS_MASKS, drop=r"^\[TIME\]  \? "),
     Recording("stackhog", "a 16000-byte stack frame (data/modules/stackhog) lands in the guard "
               "page", panics=True, masks=_OOPS_MASKS, drop=r"^\[TIME\]  \? "),
+    Recording("initoops", "an oops in init leaves the module Loading, its init reference held",
+              experiments=("initoops",), masks=_OOPS_MASKS, drop=r"^\[TIME\]  \? "),
     Recording("logs", "what dmesg shows: the kernel's ring buffer, not the daemons' logs",
               masks=((r"\[\s*\d+\.\d{6}\]", "[TIME]"),)),   # dmesg -x: after the prefix
 )}
