@@ -48,7 +48,7 @@ class Recording:
 _KALLSYMS_ADDRESS = (r"(?m)^(?!0{16})[0-9a-f]{16}(?= )", "ADDRESS")
 
 # An oops holds the run's register values, PIDs and hashed pointers (%p).
-_OOPS_MASKS = ((r"\b[0-9a-f]{8,16}\b", "X"), (r"PID: \d+", "PID: N"),
+_OOPS_MASKS = ((r"\b[0-9a-f]{8,16}\b", "X"), (r"0x[0-9a-f]{6,}", "0xX"), (r"PID: \d+", "PID: N"),
                (r"\[\d+\] exited", "[N] exited"))
 
 RECORDINGS = {r.name: r for r in (
