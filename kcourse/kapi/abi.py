@@ -37,8 +37,9 @@ class Call:
 
     @property
     def caller(self):
-        """The Module whose code made the call (None if the kernel's own)."""
-        return self.machine.module_at(self.return_address)
+        """The Module whose code made the call: where it returns to, or, for a tail call
+        (`jmp misc_register`), the module the running call entered."""
+        return self.machine.module_at(self.return_address) or self.machine.running_module()
 
     @property
     def site(self) -> str:

@@ -74,6 +74,7 @@ class Machine:
         self._kheap_top = C.TASKS
         self._tasks: dict[tuple[int, str], int] = {}
         self._depth = 0  # calls into module code in progress (kapi may call back)
+        self._running: list = []  # the module each call in progress entered
         self._setup_regions()
 
     # ------------------------------------------------------------------ regions
@@ -193,6 +194,7 @@ class Machine:
         nested = self._depth > 0
         saved = cpu.uc.context_save() if nested else None
         self._depth += 1
+        self._running.append(self.module_at(address))
         try:
             # A system call enters module code with pt_regs at the top of the stack and the
             # syscall path's frames below it (kcourse.kernel.stack: PT_REGS, DEPTH_AT_INIT)
@@ -226,6 +228,7 @@ class Machine:
             return cpu.reg("rax")
         finally:
             self._depth -= 1
+            self._running.pop()
             if saved is not None:
                 cpu.uc.context_restore(saved)
 
@@ -291,6 +294,11 @@ class Machine:
             if code.contains(address):
                 return code.module
         return None
+
+    def running_module(self):
+        """The module whose code the innermost call from the simulator entered (a kapi call
+        reached by a tail call returns to the simulator, not into the module)."""
+        return next((m for m in reversed(self._running) if m is not None), None)
 
     def symbolize(self, address: int) -> str | None:
         """%pS: `func+0xoff/0xsize [mod]` in a module, the kernel function's name for a slot."""
