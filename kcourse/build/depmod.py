@@ -31,7 +31,8 @@ import sys
 from itertools import repeat
 from pathlib import Path
 
-from kcourse.elf.depmod_facts import ModuleFacts, facts_from_image, scan_file
+from kcourse.elf.depmod_facts import ModuleFacts, facts_from_image
+from kcourse.elf.depmod_scan import scan_file
 from kcourse.errors import KcourseError
 
 __all__ = ["ModuleFacts", "facts_from_image", "facts_from_ko", "facts_from_path", "compute",
