@@ -11,7 +11,8 @@ planted is what runs:
   endless loops, stack exhaustion, huge string moves);
 - early_return: the function returns at once, with 0 or a negative errno;
 - nops / zeros: a run of the function blanked (calls and their argument set-up vanish);
-- copy: bytes copied from elsewhere in the code (instructions out of their context).
+- copy: bytes copied from elsewhere in the code (instructions out of their context);
+- reloc_site: a nonzero byte under a relocation, which the loader must refuse.
 
 Every mutation is a pure function of (bytes, random.Random), so a seed reproduces a case.
 """
@@ -147,16 +148,21 @@ class CodeImage:
         return best
 
     def put(self, out: bytearray, sec: int, offset: int, code: bytes) -> None:
+        """Write code at offset, except over relocated bytes: the loader refuses a module
+        whose relocation target is not zero (arch/x86/kernel/module.c __apply_relocate_add:
+        "Invalid relocation target, existing value is nonzero"), and reloc_site tests that."""
         base, size = self.sections[sec]
-        code = code[:max(size - offset, 0)]
-        out[base + offset:base + offset + len(code)] = code
+        patched = self.patched[sec]
+        for i, byte in enumerate(code[:max(size - offset, 0)]):
+            if offset + i not in patched:
+                out[base + offset + i] = byte
 
 
 def flip(data, image, rng):
     out = bytearray(data)
     for _ in range(rng.randint(1, 6)):
         sec, off = image.spot(rng, 1)
-        out[image.sections[sec][0] + off] = rng.randrange(256)
+        image.put(out, sec, off, bytes([rng.randrange(256)]))
     return out
 
 
@@ -164,7 +170,18 @@ def bitflip(data, image, rng):
     out = bytearray(data)
     for _ in range(rng.randint(1, 4)):
         sec, off = image.spot(rng, 1)
-        out[image.sections[sec][0] + off] ^= 1 << rng.randrange(8)
+        base = image.sections[sec][0]
+        image.put(out, sec, off, bytes([out[base + off] ^ 1 << rng.randrange(8)]))
+    return out
+
+
+def reloc_site(data, image, rng):
+    """A nonzero byte where a relocation will write: the loader must refuse the module."""
+    out = bytearray(data)
+    sites = [(sec, off) for sec in sorted(image.patched) for off in sorted(image.patched[sec])]
+    if sites:
+        sec, off = rng.choice(sites)
+        out[image.sections[sec][0] + off] = rng.randrange(1, 256)
     return out
 
 
@@ -206,8 +223,12 @@ def copy(data, image, rng):
 MUTATIONS = {
     "flip": flip, "bitflip": bitflip, "splice": splice, "early_return": early_return,
     "nops": lambda d, i, r: blank(d, i, r, 0x90), "zeros": lambda d, i, r: blank(d, i, r, 0),
-    "copy": copy,
+    "copy": copy, "reloc_site": reloc_site,
 }
+# How often each is drawn: splices carry the hostile instructions, so they come most often.
+WEIGHTS = {"flip": 3, "bitflip": 2, "splice": 8, "early_return": 1, "nops": 2, "zeros": 1,
+           "copy": 2, "reloc_site": 0.2}
+KINDS = sorted(MUTATIONS)
 
 
 def mutate(data: bytes, rng: random.Random, kind: str | None = None) -> tuple[str, bytes]:
@@ -220,7 +241,7 @@ def mutate(data: bytes, rng: random.Random, kind: str | None = None) -> tuple[st
     names = []
     out = data
     for _ in range(2 if rng.random() < 0.2 else 1):
-        name = kind or rng.choice(sorted(MUTATIONS))
+        name = kind or rng.choices(KINDS, [WEIGHTS[n] for n in KINDS])[0]
         if name == "splice":
             planted = rng.choice(sorted(HOSTILE))
             out = splice(out, image, rng, planted)
