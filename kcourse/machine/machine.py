@@ -19,6 +19,7 @@ import struct
 from kcourse.kernel import stack
 from kcourse.kernel.kernel import SimulatorLimit
 from kcourse.machine import cpu as C
+from kcourse.machine import privileged
 from kcourse.machine import tasks as T
 
 BUDGET = 20_000_000  # instructions per call from the simulator into module code
@@ -215,6 +216,8 @@ class Machine:
                               "would hang here and report a soft lockup")
             return cpu.reg("rax")
         except self.cpu.unicorn.UcError as err:
+            if err.errno == self.cpu.unicorn.UC_ERR_INSN_INVALID:  # #UD, or not implemented
+                raise privileged.invalid_opcode(self, cpu.reg("rip")) from None
             raise ModuleFault(-1, cpu.reg("rip"), 0, cpu.registers()) from err
         finally:
             self._depth -= 1
