@@ -115,3 +115,44 @@ def test_an_instruction_unicorn_lacks_is_one_limit_line(traps_ko):
     assert result.stderr.startswith("kcourse: traps_init+0x")
     assert "executes `vmcall`" in result.stderr and "kcourse sim --real" in result.stderr
     assert not kernel.find_module("traps")  # the load was unwound
+
+
+@pytest.mark.parametrize("op", ["int3", "int3imm"])
+def test_int3_is_the_int3_oops_and_a_panic(traps_ko, op):
+    # traps.c exc_int3: from kernel mode, irqentry_nmi_enter(); then die("int3", regs, 0), and
+    # oops_end (dumpstack.c) panics because in_interrupt() is true in NMI context
+    result, texts, kernel = run(traps_ko, op)
+    assert result.rc == 137 and kernel.panicked
+    assert oops_title(texts) == "int3: 0000 [#1] PREEMPT SMP NOPTI"
+    assert texts[-3] == "Kernel panic - not syncing: Fatal exception in interrupt"
+    # int3 is a trap: regs->ip is the next instruction, after the one byte (or two of int $3)
+    rip = next(t for t in texts if t.startswith("RIP: 0010:traps_init+"))
+    assert rip == next(t for t in reversed(texts) if t.startswith("RIP: "))
+
+
+@pytest.mark.parametrize("op, title", [("int0", "divide error"), ("int4", "overflow")])
+def test_int_n_of_a_vector_whose_handler_dies_is_that_oops(traps_ko, op, title):
+    # `int $N` from ring 0 reaches every IDT gate (idt.c); exc_divide_error and exc_overflow
+    # call do_error_trap(), which die()s for a kernel-mode trap (traps.c do_trap_no_signal)
+    result, texts, kernel = run(traps_ko, op)
+    assert result.rc == 137 and not kernel.panicked
+    assert oops_title(texts) == f"{title}: 0000 [#1] PREEMPT SMP NOPTI"
+
+
+@pytest.mark.parametrize("op", ["int1"])
+def test_int1_is_ignored_by_the_kernel(traps_ko, op):
+    # traps.c exc_debug_kernel: no DR6 bit is set, "The kernel doesn't use INT1": goto out
+    result, texts, kernel = run(traps_ko, op)
+    assert result.rc == 0, result.stderr
+    assert f"traps: after {NUMBER[op]}" in texts
+
+
+@pytest.mark.parametrize("op", ["int80", "int20", "int14"])
+def test_int_n_of_other_vectors_is_one_limit_line(traps_ko, op):
+    # 0x80 is the 32-bit system call entry, 0x20 a device interrupt, 14 the page fault
+    # handler entered without the error code it pops: nothing the simulator can answer
+    result, texts, kernel = run(traps_ko, op)
+    assert result.rc == 1 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith("kcourse: traps_init+0x") and "executes `int 0x" in \
+        result.stderr
+    assert not any(t.endswith("PREEMPT SMP NOPTI") for t in texts)

@@ -247,10 +247,17 @@ class Machine:
             uc.emu_stop()
 
     def _on_trap(self, uc, vector, _user) -> None:
-        rip = self.cpu.reg("rip")
-        cr2 = self.cpu.cr2() if vector == X86_TRAP_PF else 0
-        self._fault = ModuleFault(vector, rip, cr2, self.cpu.registers())
-        uc.emu_stop()
+        outcome = privileged.on_trap(self, vector)  # a fault, a limit (`int $0x80`), or None
+        if outcome is not None:
+            self.stop(outcome)
+
+    def stop(self, outcome: BaseException) -> None:
+        """Stop the CPU; call() raises `outcome` (a ModuleFault or a SimulatorLimit)."""
+        if isinstance(outcome, ModuleFault):
+            self._fault = outcome
+        else:
+            self._pending = outcome
+        self.cpu.uc.emu_stop()
 
     # ------------------------------------------------------------------ lookups
     def module_at(self, address: int):
