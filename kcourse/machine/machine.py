@@ -19,6 +19,7 @@ import struct
 from kcourse.kernel import stack, structs
 from kcourse.kernel.kernel import SimulatorLimit
 from kcourse.machine import cpu as C
+from kcourse.machine import privileged
 from kcourse.machine import tasks as T
 
 BUDGET = 20_000_000  # instructions per call from the simulator into module code
@@ -212,7 +213,10 @@ class Machine:
                 try:
                     cpu.uc.emu_start(start, C.RETURN_TRAP, count=budget)
                 except self.cpu.unicorn.UcError as err:
-                    self._fault = self._trap_from_error(err)
+                    outcome = self._trap_from_error(err)
+                    if not isinstance(outcome, ModuleFault):
+                        raise outcome from None  # a SimulatorLimit
+                    self._fault = outcome
                 if self._pending is not None:
                     raise self._pending
                 if self._fault is None:
@@ -271,22 +275,29 @@ class Machine:
             self._pending = exc
             uc.emu_stop()
 
-    def _trap_from_error(self, err) -> ModuleFault:
+    def _trap_from_error(self, err):
         """unicorn reports some traps as errors rather than interrupts: an invalid opcode
         (a ud2 included) is #UD, an access it could not map is a page fault."""
         uc = self.cpu.unicorn
         rip = self.cpu.reg("rip")
-        if err.errno == uc.UC_ERR_INSN_INVALID:
-            return ModuleFault(X86_TRAP_UD, rip, 0, self.cpu.registers())
+        if err.errno == uc.UC_ERR_INSN_INVALID:  # #UD, or an instruction unicorn lacks
+            return privileged.invalid_opcode(self, rip)
         if err.errno in (uc.UC_ERR_FETCH_UNMAPPED, uc.UC_ERR_FETCH_PROT):
             return ModuleFault(X86_TRAP_PF, rip, rip, self.cpu.registers())
         return ModuleFault(X86_TRAP_GP, rip, 0, self.cpu.registers())
 
     def _on_trap(self, uc, vector, _user) -> None:
-        rip = self.cpu.reg("rip")
-        cr2 = self.cpu.cr2() if vector == X86_TRAP_PF else 0
-        self._fault = ModuleFault(vector, rip, cr2, self.cpu.registers())
-        uc.emu_stop()
+        outcome = privileged.on_trap(self, vector)  # a fault, a limit (`int $0x80`), or None
+        if outcome is not None:
+            self.stop(outcome)
+
+    def stop(self, outcome: BaseException) -> None:
+        """Stop the CPU; call() raises `outcome` (a ModuleFault or a SimulatorLimit)."""
+        if isinstance(outcome, ModuleFault):
+            self._fault = outcome
+        else:
+            self._pending = outcome
+        self.cpu.uc.emu_stop()
 
     # ------------------------------------------------------------------ lookups
     def module_at(self, address: int):
