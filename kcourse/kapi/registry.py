@@ -93,9 +93,13 @@ def parse_prototype(prototype: str) -> tuple[str, str, tuple[Param, ...], bool]:
     params: list[Param] = []
     variadic = False
     if args and args != "void":
-        for part in (p.strip() for p in args.split(",")):
+        for part in _split_params(args):
             if part == "...":
                 variadic = True
+                continue
+            fp = _FUNCTION_POINTER.match(part)  # int (*show)(struct seq_file *, void *)
+            if fp is not None:
+                params.append(Param(f"{fp.group(1)}(*){fp.group(3)}", fp.group(2)))
                 continue
             pm = re.match(r"(.*?)([A-Za-z_]\w*)\s*(\[\])?$", part)
             if pm is None or not _PARAM_NAME.match(pm.group(2)):
@@ -103,6 +107,20 @@ def parse_prototype(prototype: str) -> tuple[str, str, tuple[Param, ...], bool]:
             ctype = pm.group(1).strip() + (" *" if pm.group(3) else "")
             params.append(Param(ctype, pm.group(2)))
     return returns, name, tuple(params), variadic
+
+
+_FUNCTION_POINTER = re.compile(r"(.*?)\(\s*\*\s*([A-Za-z_]\w*)\s*\)\s*(\(.*\))$")
+
+
+def _split_params(args: str) -> list[str]:
+    """The parameters of a prototype: split at the commas outside parentheses."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(args):
+        depth += (ch == "(") - (ch == ")")
+        if ch == "," and depth == 0:
+            parts.append(args[start:i].strip())
+            start = i + 1
+    return [*parts, args[start:].strip()]
 
 
 def function(prototype: str, source: str, *, name: str | None = None):
@@ -139,7 +157,9 @@ def load_all() -> None:
         locking,
         params,
         printk,
+        procfs,
         sched,
+        seq_file,
         slab,
         string,
         thunks,

@@ -18,10 +18,10 @@ from kcourse.kernel.states import ModuleState
 REG = stat.S_IFREG
 
 
-def _entry(name, mode, kind="file", target=None):
+def _entry(name, mode, kind="file", target=None, size=None):
     from kcourse.kernel.kernel import DirEntry
 
-    return DirEntry(name, mode, kind, target)
+    return DirEntry(name, mode, kind, target, size)
 
 
 def _dir(lister):
@@ -33,7 +33,34 @@ def _ro(text_fn, mode=0o444):
 
 
 def lookup(k, path: str):
+    """The fixed tree first, then what modules added (kcourse.kernel.nodes): a directory
+    lists both."""
     parts = path.strip("/").split("/") if path != "/" else []
+    try:
+        found = _fixed(k, parts)
+    except KernelErrno as err:
+        node = k.nodes.get(path)
+        if node is None or err.errno != E.ENOENT:
+            raise
+        if node.is_dir:
+            return _dir(lambda: _node_entries(k, path))
+        return ("file", node.mode, lambda: k.read_file(path),
+                lambda text: k.write_file(path, text))
+    if found[0] == "dir" and parts:
+        fixed = found[1]
+        return _dir(lambda: fixed() + _node_entries(k, path))
+    return found
+
+
+def _node_entries(k, path: str):
+    out = []
+    for node in k.nodes.children(path):
+        kind = "dir" if node.is_dir else "chr" if stat.S_ISCHR(node.mode) else "file"
+        out.append(_entry(node.name, node.mode, kind, size=node.size))
+    return out
+
+
+def _fixed(k, parts):
     if not parts:
         return _dir(lambda: [_entry(n, stat.S_IFDIR | 0o755, "dir")
                              for n in ("dev", "proc", "sys")])
@@ -49,8 +76,11 @@ def lookup(k, path: str):
 
 def _proc(k, parts):
     if not parts:
-        return _dir(lambda: [_entry("kallsyms", REG | 0o444), _entry("modules", REG | 0o444),
+        return _dir(lambda: [_entry("devices", REG | 0o444), _entry("kallsyms", REG | 0o444),
+                             _entry("modules", REG | 0o444),
                              _entry("sys", stat.S_IFDIR | 0o555, "dir")])
+    if parts == ["devices"]:  # fs/proc/devices.c: proc_create_seq("devices", 0, NULL, ...)
+        return _ro(k.chrdevs.proc_devices)
     if parts == ["modules"]:
         return _ro(lambda: procfs.proc_modules(k))
     if parts == ["kallsyms"]:
@@ -87,7 +117,10 @@ _ALWAYS = frozenset({"initstate", "coresize", "initsize", "taint", "refcnt"})
 
 def _sys(k, parts):
     if not parts:
-        return _dir(lambda: [_entry("module", stat.S_IFDIR | 0o755, "dir")])
+        return _dir(lambda: [_entry("kernel", stat.S_IFDIR | 0o755, "dir"),
+                             _entry("module", stat.S_IFDIR | 0o755, "dir")])
+    if parts == ["kernel"]:  # kernel/ksysfs.c: kernel_kobj (what modules add to it)
+        return _dir(lambda: [])
     if parts[0] != "module":
         raise KernelErrno(E.ENOENT)
     if len(parts) == 1:
