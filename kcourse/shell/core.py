@@ -17,6 +17,7 @@ line, returns status 2 and runs nothing.
 from __future__ import annotations
 
 import fnmatch
+import os
 import posixpath
 
 from kcourse.backend import CommandResult
@@ -478,14 +479,14 @@ class Shell:
             return 1
         return 0
 
-    def _open_fd(self, fd: int, vpath: str, shown: str) -> None:
+    def _open_fd(self, fd: int, vpath: str, shown: str, flags: int = os.O_RDONLY) -> None:
         kind, _ = self.fs.locate(vpath)
         if not self.fs.exists(vpath):
             raise FsError(2, shown)
         handle = None
-        if kind == "kernel" and vpath.startswith("/dev/"):
-            try:
-                handle = self.kernel.open(vpath)
+        if kind == "kernel" and (vpath.startswith("/dev/") or self.kernel.nodes.get(vpath)):
+            try:  # a device, or a file a module made in /proc or /sys: its open runs
+                handle = self.kernel.open(vpath, flags)
             except TaskKilled:
                 raise
             except KcourseError as err:
@@ -519,9 +520,12 @@ class Shell:
             try:
                 target = self._single(r.target, ctx)
                 vpath = self.fs.abspath(self.cwd, target)
+                flags = os.O_RDONLY
                 if r.op != "<":
                     self._check_writable(vpath, target)
-                self._open_fd(r.fd, vpath, target)
+                    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if r.op == ">>" else
+                                                        os.O_TRUNC)
+                self._open_fd(r.fd, vpath, target, flags)
             except FsError as err:
                 ctx.err(f"bash: {err.path}: {err.strerror}\n")
                 return 1
