@@ -37,3 +37,16 @@ def warn(call, where: str, function: str, message: str, inner: list[str] | None 
 
 def warn_on(call, where: str, function: str, inner: list[str] | None = None) -> None:
     _report(call, where, function, None, inner or [])
+
+
+def dump_stack(call, inner: list[str]) -> None:
+    """lib/dump_stack.c: the CPU line, the hardware, the call trace down to the module."""
+    kernel = call.kernel
+    pid, comm = kernel.current
+    mach = kernel.machine()
+    lines = [(oops.KERN_DEFAULT, mach.cpu_line(pid, comm)),
+             (oops.KERN_DEFAULT, f"Hardware name: {mach.hardware}")]
+    frames = ["dump_stack_lvl+0x44/0x5c", *inner, call.site]
+    lines += oops.call_trace(frames + oops._syscall_tail(comm))
+    for level, text in lines:
+        kernel.log.printk(f"\001{level}{text}\n")

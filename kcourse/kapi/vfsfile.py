@@ -299,3 +299,32 @@ def call_fops_write(machine, file: int, fops: int, buffer: int, count: int, ppos
         raise limit(f"kcourse: {machine.symbolize(write_iter) or hex(write_iter)} is a "
                     "->write_iter method, which the simulator does not call yet")
     return -EINVAL
+
+
+class TextOps:
+    """A file whose text the kernel itself makes (a device's `dev` and `uevent` in sysfs):
+    reader() gives the text of each read from the start; writer(text) takes a write, and
+    None makes the file read-only (kernfs: opening it for writing is -EACCES)."""
+
+    def __init__(self, reader, writer=None):
+        self.reader, self.writer = reader, writer
+
+    def open(self, node, flags: int):
+        if flags & 3 and self.writer is None:
+            raise KernelErrno(13)  # EACCES
+        return _TextHandle(self, node)
+
+
+class _TextHandle:
+    def __init__(self, ops: TextOps, node):
+        self.ops, self.node, self.refs = ops, node, []
+
+    def read(self) -> str:
+        return self.ops.reader()
+
+    def write(self, text: str) -> int:
+        self.ops.writer(text)
+        return len(text)
+
+    def release(self) -> None:
+        return None

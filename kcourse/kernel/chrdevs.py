@@ -113,6 +113,8 @@ class Region:
 class ChrdevTable:
     def __init__(self):
         self._chains: dict[int, list[Region]] = {}  # hash index -> chain (sorted as inserted)
+        # cdev_map (kobj_map): (first dev_t, count, struct cdev address, owner Module)
+        self.cdev_map: list[tuple[int, int, int, object]] = []
         self.block = list(BOOT_BLOCK)
         for major, base, count, name in BOOT_RANGES:
             self.register(major, base, count, name)
@@ -180,6 +182,17 @@ class ChrdevTable:
     def forget(self, owner) -> None:
         for chain in self._chains.values():
             chain[:] = [r for r in chain if r.owner is not owner]
+        self.cdev_map = [e for e in self.cdev_map if e[3] is not owner]
+
+    def cdev_at(self, dev: int) -> int:
+        """kobj_lookup: the cdev of the smallest range holding dev (the newest of equal
+        ones: kobj_map puts a new probe before others of its size), 0 if none."""
+        best = None
+        for entry in reversed(self.cdev_map):
+            start, count = entry[0], entry[1]
+            if start <= dev < start + count and (best is None or count < best[1]):
+                best = entry
+        return best[2] if best else 0
 
     def regions(self) -> list[Region]:
         return sorted((r for chain in self._chains.values() for r in chain),

@@ -117,9 +117,9 @@ _ALWAYS = frozenset({"initstate", "coresize", "initsize", "taint", "refcnt"})
 
 def _sys(k, parts):
     if not parts:
-        return _dir(lambda: [_entry("kernel", stat.S_IFDIR | 0o755, "dir"),
-                             _entry("module", stat.S_IFDIR | 0o755, "dir")])
-    if parts == ["kernel"]:  # kernel/ksysfs.c: kernel_kobj (what modules add to it)
+        return _dir(lambda: [_entry(n, stat.S_IFDIR | 0o755, "dir")
+                             for n in ("class", "kernel", "module")])
+    if parts in (["kernel"], ["class"]):  # kernel_kobj, class_kset: what modules add to them
         return _dir(lambda: [])
     if parts[0] != "module":
         raise KernelErrno(E.ENOENT)
