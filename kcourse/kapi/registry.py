@@ -160,10 +160,12 @@ def load_all() -> None:
         params,
         printk,
         procfs,
+        scanf,
         sched,
         seq_file,
         slab,
         string,
+        sysfs,
         thunks,
         uaccess,
     )
