@@ -144,10 +144,11 @@ def device_create(call, cls, parent, devt, drvdata, fmt):
     dnode = kernel.nodes.add(Node(path, stat.S_IFDIR | 0o755, owner=call.caller,
                                   data={"kind": "device", "device": dev, "devt": devt}))
     kernel.nodes.add(Node(f"{path}/dev", stat.S_IFREG | 0o444, owner=call.caller, size=4096,
-                          ops=TextOps(lambda: f"{major}:{minor}\n")))
+                          ops=TextOps(lambda: f"{major}:{minor}\n", kernfs=True)))
     uevent = f"MAJOR={major}\nMINOR={minor}\nDEVNAME={devname}\n" if major else ""
     kernel.nodes.add(Node(f"{path}/uevent", stat.S_IFREG | 0o644, owner=call.caller,
-                          size=4096, ops=TextOps(lambda: uevent, lambda text: None)))
+                          size=4096, ops=TextOps(lambda: uevent, lambda text: None,
+                                                 kernfs=True)))
     devpath = f"/dev/{devname}"
     if major and kernel.nodes.get(devpath) is None and devname not in kernel.devices:
         kernel.nodes.add(Node(devpath, stat.S_IFCHR | (mode or 0o600), owner=call.caller,

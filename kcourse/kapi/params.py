@@ -89,3 +89,33 @@ def write_values(machine, code) -> None:
                 space.write(buf, text[:max(maxlen - 1, 0)] + b"\0")
             elif param.type in SIZES:
                 space.write(arg, _encode(machine, param.type, param.value))
+
+
+SIGNED = {"short", "int", "long"}
+
+
+def read_values(machine, code) -> None:
+    """The other way: each scalar parameter's value from the module's variable, as
+    param_get_<type> reads *kp->arg when /sys/module/<m>/parameters/<p> is read (the module
+    may have changed it itself, or a debugfs file over the same variable did)."""
+    space = machine.space
+    mod = code.module
+    for loaded in mod.sections:
+        if loaded.name != "__param":
+            continue
+        for at in range(loaded.address, loaded.address + loaded.size, KERNEL_PARAM.size):
+            name_ptr, _mod, _ops, _perm, _level, _flags, arg = KERNEL_PARAM.unpack(
+                space.read(at, KERNEL_PARAM.size))
+            param = mod.params.get(space.read_cstring(name_ptr).decode("utf-8",
+                                                                        "surrogateescape"))
+            if param is None or not arg or param.is_array or param.type not in SIZES:
+                continue
+            raw = space.read(arg, SIZES[param.type])
+            if param.type in ("bool", "invbool"):
+                param.value = bool(raw[0])
+            elif param.type == "charp":
+                pointer = int.from_bytes(raw, "little")
+                param.value = None if not pointer else space.read_cstring(pointer).decode(
+                    "utf-8", "surrogateescape")
+            else:
+                param.value = int.from_bytes(raw, "little", signed=param.type in SIGNED)

@@ -155,6 +155,7 @@ def load_all() -> None:
     from kcourse.kapi import (  # noqa: F401
         cdev,
         chardev,
+        debugfs,
         device,
         locking,
         params,

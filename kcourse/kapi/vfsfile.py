@@ -302,15 +302,17 @@ def call_fops_write(machine, file: int, fops: int, buffer: int, count: int, ppos
 
 
 class TextOps:
-    """A file whose text the kernel itself makes (a device's `dev` and `uevent` in sysfs):
-    reader() gives the text of each read from the start; writer(text) takes a write, and
-    None makes the file read-only (kernfs: opening it for writing is -EACCES)."""
+    """A file whose text the kernel itself makes: reader() gives the text of each read from
+    the start, writer(text) takes a write. kernfs files (a device's `dev` and `uevent`)
+    refuse to open for writing without a writer (-EACCES, even for root); other files open
+    and fail the read or write itself with `missing` (-EINVAL: vfs_read without ->read;
+    -EACCES: simple_attr without get or set)."""
 
-    def __init__(self, reader, writer=None):
-        self.reader, self.writer = reader, writer
+    def __init__(self, reader, writer=None, *, kernfs: bool = False, missing: int = EINVAL):
+        self.reader, self.writer, self.kernfs, self.missing = reader, writer, kernfs, missing
 
     def open(self, node, flags: int):
-        if flags & 3 and self.writer is None:
+        if self.kernfs and flags & 3 and self.writer is None:
             raise KernelErrno(13)  # EACCES
         return _TextHandle(self, node)
 
@@ -320,9 +322,13 @@ class _TextHandle:
         self.ops, self.node, self.refs = ops, node, []
 
     def read(self) -> str:
+        if self.ops.reader is None:
+            raise KernelErrno(self.ops.missing)
         return self.ops.reader()
 
     def write(self, text: str) -> int:
+        if self.ops.writer is None:
+            return -self.ops.missing
         self.ops.writer(text)
         return len(text)
 

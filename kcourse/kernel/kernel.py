@@ -342,6 +342,13 @@ class Kernel:
 
             params.write_values(self.emulator, mod.code)
 
+    def read_params(self, mod: Module) -> None:
+        """The parameters' values from the module's variables (param_get_* reads them)."""
+        if mod.code is not None:
+            from kcourse.kapi import params
+
+            params.read_values(self.emulator, mod.code)
+
     def _bind(self, name: str) -> int:
         hit = self.symbols.find(name, gplok=True)
         owner = hit.owner if hit is not None else None
