@@ -430,12 +430,19 @@ class SysfsOps:
     def __init__(self, machine):
         self.machine = machine
 
-    def open(self, node: Node, flags: int):
+    @staticmethod
+    def may_open(node: Node, flags: int) -> int:
         access = flags & 3
         reading, writing = access != 1, access != 0
         if reading and (not node.mode & 0o444 or not node.data["read"]) or \
                 writing and (not node.mode & 0o222 or not node.data["write"]):
-            raise KernelErrno(EACCES)
+            return EACCES
+        return 0
+
+    def open(self, node: Node, flags: int):
+        err = self.may_open(node, flags)
+        if err:
+            raise KernelErrno(err)
         return SysfsHandle(self.machine, node)
 
 

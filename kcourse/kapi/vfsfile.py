@@ -311,9 +311,13 @@ class TextOps:
     def __init__(self, reader, writer=None, *, kernfs: bool = False, missing: int = EINVAL):
         self.reader, self.writer, self.kernfs, self.missing = reader, writer, kernfs, missing
 
+    def may_open(self, node, flags: int) -> int:
+        return 13 if self.kernfs and flags & 3 and self.writer is None else 0  # EACCES
+
     def open(self, node, flags: int):
-        if self.kernfs and flags & 3 and self.writer is None:
-            raise KernelErrno(13)  # EACCES
+        err = self.may_open(node, flags)
+        if err:
+            raise KernelErrno(err)
         return _TextHandle(self, node)
 
 

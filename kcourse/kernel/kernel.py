@@ -475,6 +475,13 @@ class Kernel:
         self.fds[fd] = (path, owner)
         return fd
 
+    def may_open(self, path: str, flags: int) -> int:
+        """The errno open(path, flags) would fail with before any module code runs (kernfs's
+        permission checks), 0 if none: what the shell asks before a redirection."""
+        node = self.nodes.get(_norm(_user_string(path)))
+        check = getattr(node.ops, "may_open", None) if node is not None else None
+        return check(node, flags) if check is not None else 0
+
     def _open_node(self, path: str, node, flags: int) -> int:
         """open(2) of a file a module made: its ops open it (running the module's open)."""
         handle = self.run_code(node.owner, node.ops.open, node, flags)
