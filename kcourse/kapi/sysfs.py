@@ -160,7 +160,7 @@ def _add(call, kobj: int, parent: int, name: str) -> int:
     taken = call.kernel.nodes.get(path) is not None or (base_path == "/sys" and name in
                                                          BOOT_SYS)
     if taken:
-        _duplicate(call, base_path[len("/sys"):], name, ["kobject_add+0x7e/0xb0"])
+        _duplicate(call, base_path[len("/sys"):] or "/", name, ["kobject_add+0x7e/0xb0"])
         space.write_u64(kobj + KOBJ["parent"], 0)
         return -EEXIST
     if parent:
@@ -297,7 +297,7 @@ def _add_file(call, kobj: int, attr: int, mode: int, where: str) -> int:
     if call.kernel.nodes.get(path) is not None:
         from kcourse.kapi.device import _duplicate as dup
 
-        dup(call, where[len("/sys"):], name, ["sysfs_add_file_mode_ns+0x17c/0x190"])
+        dup(call, where[len("/sys"):] or "/", name, ["sysfs_add_file_mode_ns+0x17c/0x190"])
         return -EEXIST
     has_read = bool(_u64(call, ops + SYSFS_OPS["show"]))
     has_write = bool(_u64(call, ops + SYSFS_OPS["store"]))
@@ -357,7 +357,7 @@ def _create_group(call, kobj: int, grp: int) -> int:
         if call.kernel.nodes.get(f"{where}/{sub}") is not None:
             from kcourse.kapi.device import _duplicate as dup
 
-            dup(call, where[len("/sys"):], sub, ["internal_create_group+0x1a2/0x3c0"])
+            dup(call, where[len("/sys"):] or "/", sub, ["internal_create_group+0x1a2/0x3c0"])
             return -EEXIST
         where = f"{where}/{sub}"
         call.kernel.nodes.add(Node(where, stat.S_IFDIR | 0o755, owner=call.caller,
