@@ -51,6 +51,11 @@ def module_of_struct(machine, address: int):
     for code in machine.codes:
         if code.this_module == address:
             return code.module
+    if not machine.space.is_mapped(address):  # freed with its module: try_module_get reads
+        from kcourse.machine.machine import ModuleFault  # module->state there and faults
+
+        raise ModuleFault(14, machine.address_of("try_module_get"), address,
+                          machine.cpu.registers())
     raise limit(f"kcourse: a file_operations or cdev names the module at {address:#x}, "
                 "which is not loaded (it was removed without unregistering)")
 

@@ -24,7 +24,7 @@ import stat
 
 from kcourse.kapi.cdev import FOPS_OWNER, ChrdevHandle
 from kcourse.kapi.registry import function
-from kcourse.kapi.vfsfile import INODE_PRIVATE, TextOps, call_int, inode_of, limit
+from kcourse.kapi.vfsfile import INODE_PRIVATE, TextOps, call_int, in_kernel, inode_of, limit
 from kcourse.kernel import params as P
 from kcourse.kernel import structs as S
 from kcourse.kernel.errno import KernelErrno
@@ -145,6 +145,13 @@ def _value_file(call, name, mode: int, parent: int, value: int, kind: str):
 
 def _show(machine, kind: str, value: int, path: str) -> str:
     _alive(machine, path)
+    where = {"bool": "debugfs_read_file_bool", "blob": "read_file_blob"}.get(
+        kind, f"debugfs_{kind}_get")
+    with in_kernel(machine, where):
+        return _value_text(machine, kind, value)
+
+
+def _value_text(machine, kind: str, value: int) -> str:
     if kind == "bool":
         return "Y\n" if machine.space.read(value, 1)[0] else "N\n"
     if kind == "blob":
@@ -158,6 +165,12 @@ def _show(machine, kind: str, value: int, path: str) -> str:
 
 def _store(machine, kind: str, value: int, text: str, path: str) -> None:
     _alive(machine, path)
+    where = "debugfs_write_file_bool" if kind == "bool" else f"debugfs_{kind}_set"
+    with in_kernel(machine, where):
+        _store_value(machine, kind, value, text)
+
+
+def _store_value(machine, kind: str, value: int, text: str) -> None:
     raw = text.encode("utf-8", "surrogateescape")
     if kind == "bool":
         got = _kstrtobool(raw[:3])

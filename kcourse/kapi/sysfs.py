@@ -26,7 +26,7 @@ import stat
 from kcourse.kapi import kwarn, printk
 from kcourse.kapi.device import _duplicate
 from kcourse.kapi.registry import data, function
-from kcourse.kapi.vfsfile import free_block, kernel_block, limit
+from kcourse.kapi.vfsfile import free_block, in_kernel, kernel_block, limit
 from kcourse.kernel import structs as S
 from kcourse.kernel.errno import KernelErrno
 from kcourse.kernel.nodes import Node
@@ -454,6 +454,14 @@ class SysfsHandle:
         return self.machine.space.read_u64(self.node.data["sysfs_ops"] + SYSFS_OPS[member])
 
     def read(self) -> str:
+        with in_kernel(self.machine, "sysfs_kf_seq_show"):
+            return self._read()
+
+    def write(self, text: str) -> int:
+        with in_kernel(self.machine, "sysfs_kf_write"):
+            return self._write(text)
+
+    def _read(self) -> str:
         """sysfs_kf_seq_show into a zeroed page: the whole text in cat's first read."""
         if self.node.data.get("removed"):
             raise KernelErrno(ENODEV)
@@ -473,7 +481,7 @@ class SysfsHandle:
         free_block(machine, buf, PAGE_SIZE)
         return text.decode("utf-8", "surrogateescape")
 
-    def write(self, text: str) -> int:
+    def _write(self, text: str) -> int:
         """kernfs_fop_write_iter + sysfs_kf_write, for each write(2) bash makes."""
         if self.node.data.get("removed"):
             return -ENODEV

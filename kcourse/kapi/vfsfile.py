@@ -22,6 +22,8 @@ file took less than all of it (kcourse.machine.files has the same programs).
 
 from __future__ import annotations
 
+import contextlib
+
 from kcourse.kapi import uaccess
 from kcourse.kapi.abi import to_c
 from kcourse.kernel import structs as S
@@ -65,6 +67,20 @@ def s64(machine, address: int) -> int:
 def call_int(machine, fn: int, *args, bits: int = 64) -> int:
     """Call a function pointer (module code, or a kapi slot) and read %rax as a C value."""
     return to_c(machine.call(fn, *args), bits, True)
+
+
+@contextlib.contextmanager
+def in_kernel(machine, function: str):
+    """Python standing in for the kernel's `function`: an access to memory that is not there
+    (a module's, freed with it) is that function's page fault, and the kernel oopses."""
+    from kcourse.machine.address_space import BadAccess
+    from kcourse.machine.machine import ModuleFault
+
+    try:
+        yield
+    except BadAccess as err:
+        raise ModuleFault(14, machine.address_of(function), err.address,
+                          machine.cpu.registers()) from None
 
 
 def kernel_block(machine, size: int) -> int:
