@@ -24,7 +24,7 @@ import stat
 
 from kcourse.kapi.cdev import FOPS_OWNER, ChrdevHandle
 from kcourse.kapi.registry import function
-from kcourse.kapi.vfsfile import INODE_PRIVATE, TextOps, call_int, in_kernel, inode_of, limit
+from kcourse.kapi.vfsfile import INODE_PRIVATE, TextOps, in_kernel, inode_of, limit
 from kcourse.kernel import params as P
 from kcourse.kernel import structs as S
 from kcourse.kernel.errno import KernelErrno
@@ -274,18 +274,18 @@ class DebugfsHandle(ChrdevHandle):
     """full_proxy_open / open_proxy_open: fops_get(real_fops), then its ->open."""
 
     def open_file(self) -> None:
-        machine, node = self.machine, self.node
+        node = self.node
         if node.data.get("removed"):
             raise KernelErrno(2)  # ENOENT: debugfs_file_get said -EIO
         fops = node.data["fops"]
         if not fops or not self._get(self.kernel_read_u64(fops + FOPS_OWNER,
                                                           "full_proxy_open")):
             raise KernelErrno(6)  # ENXIO
-        file = self.new_file(fops)
+        self.new_file(fops)
         open_fn = self.kernel_read_u64(fops + T.FOPS_OPEN, "full_proxy_open")
         self.fops = fops
         if open_fn:
-            ret = call_int(machine, open_fn, self.inode, file, bits=32)
+            ret = self.call_open(open_fn)
             if ret:
                 self._put_all()
                 raise KernelErrno(-ret if ret < 0 else EINVAL)

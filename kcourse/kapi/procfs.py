@@ -84,8 +84,10 @@ def _name_to_int(name: str) -> bool:
 
 def _create(call, name: bytes | None, mode: int, parent: int, nlink: int) -> Node | None:
     """__proc_create + proc_register: the new entry's Node, or None after the kernel's WARN."""
-    if name is None:
-        raise limit(f"kcourse: {call.site} creates a /proc entry with a NULL name")
+    if name is None:  # __xlate_proc_name's strchr(NULL, '/'): the kernel oopses
+        from kcourse.machine.address_space import BadAccess
+
+        raise BadAccess(0)
     text = name.decode("utf-8", "surrogateescape")
     base = _parent_path(call, parent)
     *dirs, leaf = text.split("/")
@@ -258,7 +260,12 @@ def proc_set_user(call, de, uid, gid):
 
 def _entry(call, de: int, what: str) -> Node:
     node = node_of_pde(call, de)
-    if node is None:  # a NULL or stale pointer: the real kernel writes through it
+    if not de:  # proc_set_size(NULL, ...) writes de->size: a NULL pointer dereference
+        from kcourse.machine.address_space import BadAccess
+
+        raise BadAccess(S.offsetof("proc_dir_entry", "size" if what == "proc_set_size"
+                                   else "uid"))
+    if node is None:  # a stale pointer: the real kernel writes through it
         raise limit(f"kcourse: {call.site} calls {what}() on {de:#x}, which is no "
                     "proc_dir_entry the simulator made (a NULL or stale pointer)")
     return node
