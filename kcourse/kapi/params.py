@@ -181,3 +181,34 @@ def _call_get(machine, fn: int, kp: int):
             raise KernelErrno(-n)
         return machine.space.read(buffer, min(n, PAGE_SIZE)).decode("utf-8", "surrogateescape")
     return get
+
+
+SIGNED = {"short", "int", "long"}
+
+
+def read_values(machine, code) -> None:
+    """The other way: each scalar parameter's value from the module's variable, as
+    param_get_<type> reads *kp->arg when /sys/module/<m>/parameters/<p> is read (the module
+    may have changed it itself, or a debugfs file over the same variable did)."""
+    space = machine.space
+    mod = code.module
+    for loaded in mod.sections:
+        if loaded.name != "__param":
+            continue
+        for at in range(loaded.address, loaded.address + loaded.size, KERNEL_PARAM.size):
+            name_ptr, _mod, _ops, _perm, _level, _flags, arg = KERNEL_PARAM.unpack(
+                space.read(at, KERNEL_PARAM.size))
+            param = mod.params.get(space.read_cstring(name_ptr).decode("utf-8",
+                                                                        "surrogateescape"))
+            if param is None or not arg or param.is_array or param.type not in SIZES or \
+                    param.custom_get is not None:
+                continue
+            raw = space.read(arg, SIZES[param.type])
+            if param.type in ("bool", "invbool"):
+                param.value = bool(raw[0])
+            elif param.type == "charp":
+                pointer = int.from_bytes(raw, "little")
+                param.value = None if not pointer else space.read_cstring(pointer).decode(
+                    "utf-8", "surrogateescape")
+            else:
+                param.value = int.from_bytes(raw, "little", signed=param.type in SIGNED)

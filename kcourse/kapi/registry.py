@@ -96,9 +96,13 @@ def parse_prototype(prototype: str) -> tuple[str, str, tuple[Param, ...], bool]:
     params: list[Param] = []
     variadic = False
     if args and args != "void":
-        for part in (p.strip() for p in args.split(",")):
+        for part in _split_params(args):
             if part == "...":
                 variadic = True
+                continue
+            fp = _FUNCTION_POINTER.match(part)  # int (*show)(struct seq_file *, void *)
+            if fp is not None:
+                params.append(Param(f"{fp.group(1)}(*){fp.group(3)}", fp.group(2)))
                 continue
             pm = re.match(r"(.*?)([A-Za-z_]\w*)\s*(\[\])?$", part)
             if pm is None or not _PARAM_NAME.match(pm.group(2)):
@@ -106,6 +110,20 @@ def parse_prototype(prototype: str) -> tuple[str, str, tuple[Param, ...], bool]:
             ctype = pm.group(1).strip() + (" *" if pm.group(3) else "")
             params.append(Param(ctype, pm.group(2)))
     return returns, name, tuple(params), variadic
+
+
+_FUNCTION_POINTER = re.compile(r"(.*?)\(\s*\*\s*([A-Za-z_]\w*)\s*\)\s*(\(.*\))$")
+
+
+def _split_params(args: str) -> list[str]:
+    """The parameters of a prototype: split at the commas outside parentheses."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(args):
+        depth += (ch == "(") - (ch == ")")
+        if ch == "," and depth == 0:
+            parts.append(args[start:i].strip())
+            start = i + 1
+    return [*parts, args[start:].strip()]
 
 
 def function(prototype: str, source: str, *, name: str | None = None):
@@ -138,16 +156,23 @@ def data(declaration: str, source: str, size: int, *, name: str | None = None):
 def load_all() -> None:
     """Import every subsystem file, which fills FUNCTIONS and DATA."""
     from kcourse.kapi import (  # noqa: F401
+        cdev,
         chardev,
         checks,
         console,
+        debugfs,
+        device,
         gpio,
         locking,
         params,
         printk,
+        procfs,
+        scanf,
         sched,
+        seq_file,
         slab,
         string,
+        sysfs,
         thunks,
         uaccess,
     )

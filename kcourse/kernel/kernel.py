@@ -23,11 +23,13 @@ from dataclasses import dataclass
 
 from kcourse.kernel import errno as E
 from kcourse.kernel import procfs
+from kcourse.kernel.chrdevs import ChrdevTable
 from kcourse.kernel.context import ModuleContext
 from kcourse.kernel.errno import KernelErrno
 from kcourse.kernel.image import ModuleImage, read_source
 from kcourse.kernel.loader import Loader, LoadError
 from kcourse.kernel.module import Module
+from kcourse.kernel.nodes import NodeTable
 from kcourse.kernel.printk import Clock, LogBuffer
 from kcourse.kernel.states import ModuleState, allowed
 from kcourse.kernel.symbols import KernelSymbols
@@ -46,8 +48,9 @@ SYSCALL_COMM = {"finit_module": "insmod", "delete_module": "rmmod", "open": "bas
 class DirEntry:
     name: str
     mode: int  # st_mode, file type bits included (stat.filemode() gives ls -l's column)
-    kind: str  # "file" | "dir" | "link"
+    kind: str  # "file" | "dir" | "link" | "chr"
     target: str | None = None
+    size: int | None = None  # st_size when the file system says (None: the shell's default)
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,9 @@ class Kernel:
         self.last_unloaded = ("", "")  # main.c:528-531 last_unloaded_module: name, taints
         self.devices: dict[str, tuple[Module, int]] = {}
         self.fds: dict[int, tuple[str, Module | None]] = {}
+        self.nodes = NodeTable()  # the files modules made in /proc, /sys, /dev (kapi)
+        self.chrdevs = ChrdevTable()  # fs/char_dev.c chrdevs[]: /proc/devices
+        self._handles: dict[int, object] = {}  # fd -> open handle of a module's file (nodes)
         self.panicked = False
         self._behaviors = behaviors or {}
         self._emulator = None  # kcourse.machine.Machine, made when module code first runs
@@ -403,6 +409,13 @@ class Kernel:
 
             params.write_values(self.emulator, mod.code)
 
+    def read_params(self, mod: Module) -> None:
+        """The parameters' values from the module's variables (param_get_* reads them)."""
+        if mod.code is not None:
+            from kcourse.kapi import params
+
+            params.read_values(self.emulator, mod.code)
+
     def _bind(self, name: str) -> int:
         hit = self.symbols.find(name, gplok=True)
         owner = hit.owner if hit is not None else None
@@ -460,12 +473,17 @@ class Kernel:
         fn = getattr(behavior, hook, None) if behavior is not None else None
         if fn is None:
             return 0
+        if getattr(behavior, "wants_path", False):
+            return self.run_code(mod, fn, self._ctx(mod), *args, path=path)
+        return self.run_code(mod, fn, self._ctx(mod), *args)
+
+    def run_code(self, mod: Module | None, fn, *args, **kwargs):
+        """fn(*args), which runs module code (mod's, if known): a fault in it is the kernel's
+        oops, and the calling task dies (TaskKilled)."""
         from kcourse.kernel.oops import KernelOops
 
         try:
-            if getattr(behavior, "wants_path", False):
-                return fn(self._ctx(mod), *args, path=path)
-            return fn(self._ctx(mod), *args)
+            return fn(*args, **kwargs)
         except KernelOops as oops:
             self.oops(mod, oops)
         except Exception as exc:
@@ -493,11 +511,15 @@ class Kernel:
     def unregister_device(self, name: str) -> None:
         self.devices.pop(name, None)
 
-    def open(self, path: str) -> int:
+    def open(self, path: str, flags: int = os.O_RDONLY) -> int:
+        """open(2); flags matter to the files modules make (O_WRONLY: FMODE_WRITE)."""
         self._alive()
         self._enter("open")
         path = _norm(_user_string(path))  # getname(): a bad user pointer is -EFAULT
         owner = None
+        node = self.nodes.get(path)
+        if node is not None and not node.is_dir:
+            return self._open_node(path, node, flags)
         if path.startswith("/dev/"):
             entry = self.devices.get(path[5:])
             if entry is None:
@@ -520,11 +542,37 @@ class Kernel:
         self.fds[fd] = (path, owner)
         return fd
 
+    def may_open(self, path: str, flags: int) -> int:
+        """The errno open(path, flags) would fail with before any module code runs (kernfs's
+        permission checks), 0 if none: what the shell asks before a redirection."""
+        node = self.nodes.get(_norm(_user_string(path)))
+        check = getattr(node.ops, "may_open", None) if node is not None else None
+        return check(node, flags) if check is not None else 0
+
+    def _open_node(self, path: str, node, flags: int) -> int:
+        """open(2) of a file a module made: its ops open it (running the module's open)."""
+        handle = self.run_code(node.owner, node.ops.open, node, flags)
+        fd = 3
+        while fd in self.fds:
+            fd += 1
+        self.fds[fd] = (path, handle.refs[0] if handle.refs else None)
+        self._handles[fd] = handle
+        return fd
+
     def close(self, fd: int) -> int:
         self._alive()
         self._enter("close")
         if fd not in self.fds:
             raise KernelErrno(E.EBADF)
+        handle = self._handles.pop(fd, None)
+        if handle is not None:  # __fput: ->release, then the references the open took
+            self.fds.pop(fd)
+            try:
+                self.run_code(handle.node.owner, handle.release)
+            finally:
+                for mod in handle.refs:
+                    self.module_put(mod, why=f"close {handle.node.path}")
+            return 0
         path, owner = self.fds.pop(fd)
         if owner is not None:
             if owner in self.modules:
@@ -536,17 +584,29 @@ class Kernel:
     def _device_call(self, path: str, hook: str, *args):
         """open, read or write, close of a module's device file by one process."""
         with self._caller(hook):
-            fd = self.open(path)
+            # cat opens O_RDONLY; bash's `>` O_WRONLY|O_CREAT|O_TRUNC
+            fd = self.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC if hook == "write"
+                           else os.O_RDONLY)
             try:
                 self.syscall = hook
+                handle = self._handles.get(fd)
+                if handle is not None:
+                    return self.run_code(handle.node.owner, getattr(handle, hook), *args)
                 return self._run(self.fds[fd][1], hook, *args, path=path)
             finally:
                 self.close(fd)
 
+    def _node_file(self, path: str):
+        node = self.nodes.get(path)
+        if node is not None and node.is_dir:
+            raise KernelErrno(E.EISDIR)
+        return node
+
     def read_file(self, path: str) -> str:
         self._alive()
         path = _norm(_user_string(path))  # getname(): a bad user pointer is -EFAULT
-        if path.startswith("/dev/") and path[5:] in self.devices:
+        if self._node_file(path) is not None or \
+                path.startswith("/dev/") and path[5:] in self.devices:
             out = self._device_call(path, "read")  # `cat /dev/x`
             return out if isinstance(out, str) else ""
         node = self._lookup(path)
@@ -562,7 +622,8 @@ class Kernel:
         path = _norm(_user_string(path))  # getname(): a bad user pointer is -EFAULT
         if not isinstance(text, str):
             raise KernelErrno(E.EFAULT)  # write(2) from a bad buffer: copy_from_user fails
-        if path.startswith("/dev/") and path[5:] in self.devices:
+        if self._node_file(path) is not None or \
+                path.startswith("/dev/") and path[5:] in self.devices:
             ret = self._device_call(path, "write", text)  # `echo text > /dev/x`: bash writes
             if isinstance(ret, int) and ret < 0:
                 raise KernelErrno(-ret)
@@ -609,12 +670,22 @@ class Kernel:
         fds = tuple((fd, p, o.name if o else None) for fd, (p, o) in sorted(self.fds.items()))
         devices = tuple(sorted((n, m.name, mode) for n, (m, mode) in self.devices.items()))
         return (tuple(m.snapshot() for m in self.modules), fds, devices, held,
-                self.vm.snapshot())
+                self.vm.snapshot(), self.nodes.snapshot(), self.chrdevs.snapshot())
 
     def refcount_expected(self, mod: Module) -> int:
-        """Dependents plus open files: what module_refcount() must equal when LIVE."""
-        opens = sum(1 for _p, o in self.fds.values() if o is mod)
+        """Dependents plus the references open files hold: what module_refcount() must equal
+        when LIVE (a char device's open holds two: chrdev_open's cdev_get and fops_get)."""
+        opens = 0
+        for fd, (_p, owner) in self.fds.items():
+            handle = self._handles.get(fd)
+            opens += handle.refs.count(mod) if handle is not None else owner is mod
         return len(mod.source_list) + opens
+
+    def forget_objects(self, mod: Module) -> None:
+        """A load the simulator stopped: take away what its init made (files, device
+        numbers), so the machine is as it was before the insmod."""
+        self.nodes.forget(mod)
+        self.chrdevs.forget(mod)
 
 
 def _user_string(value) -> str:

@@ -432,7 +432,9 @@ class Loader:
         except BaseException as exc:
             if _is_oops(exc):
                 raise  # an oops in init leaves the module COMING for good, as on Linux
-            # a simulator failure: take do_init_module's fail_free_freeinit path
+            # a simulator failure: take do_init_module's fail_free_freeinit path, and take
+            # away what init made so far (its /proc files, device numbers...)
+            k.forget_objects(mod)
             k.set_state(mod, ModuleState.GOING)
             k.module_put(mod, why="init failed")
             self.free_module(mod)

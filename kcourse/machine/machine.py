@@ -272,6 +272,10 @@ class Machine:
             if result is not None:
                 self.cpu.set_reg("rax", int(result))
         except BaseException as exc:  # noqa: BLE001 - handed to call(), which raises it
+            from kcourse.machine.address_space import BadAccess
+
+            if isinstance(exc, BadAccess):  # the kernel function touched an unmapped address
+                exc = ModuleFault(X86_TRAP_PF, address, exc.address, self.cpu.registers())
             self._pending = exc
             uc.emu_stop()
 
