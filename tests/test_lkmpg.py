@@ -61,45 +61,28 @@ def _stops(function: str, more: str = "") -> str:
             f"stops the load with one line where the real kernel goes on{more}")
 
 
-NO_GPIO_SYSFS = ("init fails with -EPROBE_DEFER on both (no GPIO chip), but the simulator has "
-                 "no /sys/class/gpio (CONFIG_GPIO_SYSFS: export, unexport)")
-NO_MOUNT = ("no /proc/mounts and no mount command in the simulator's shell (the line that "
-            "mounts debugfs in the lab's guest); debugfs_create_* are not modelled either")
 KNOWN_DIFFERENT: dict[str, str] = {
-    "bh_threaded": NO_GPIO_SYSFS,
     "blkram": _stops("__register_blkdev", ", and the shell has no dd or head -c"),
-    "bottomhalf": NO_GPIO_SYSFS,
-    "chardev": _stops("__register_chrdev"),
-    "chardev2": _stops("__register_chrdev"),
     "completions": _stops("__init_swait_queue_head"),
     "devicemodel": _stops("__platform_driver_register"),
     "devicetree": _stops("__platform_driver_register"),
-    "dht11": _stops("alloc_chrdev_region"),
     "dma": _stops("platform_device_alloc"),
     "example_mutex": _stops("mutex_is_locked"),
     "example_rwlock": _stops("_raw_read_lock_irqsave"),
     "example_spinlock": _stops("_raw_spin_lock_irqsave"),
     "example_tasklet": _stops("__tasklet_schedule"),
-    "hello-debugfs": NO_MOUNT,
-    "hello-debugfs-file": NO_MOUNT,
-    "hello-sysfs": ("it reads the kernel variable kernel_kobj (/sys/kernel), which kcourse.kapi "
-                    "does not model yet: the simulator stops the load with one line"),
-    "intrpt": NO_GPIO_SYSFS,
-    "ioctl": _stops("alloc_chrdev_region",
-                    ", and the shell has no awk, mknod, od, rm or head -c"),
+    "ioctl": "the module loads as on the real kernel, but the shell has no awk, mknod, od, rm "
+             "or head -c for the rest of the script",
     "kmem_cache": _stops("kmem_cache_create"),
-    "led": _stops("alloc_chrdev_region"),
-    "procfs1": _stops("proc_create"),
-    "procfs2": _stops("proc_create"),
-    "procfs3": _stops("proc_create", ", and the shell has no stat"),
-    "procfs4": _stops("proc_create"),
+    "procfs3": "the module and /proc/buffer2k behave as on the real kernel, but the shell has "
+               "no stat",
     "sched": _stops("alloc_workqueue"),
-    "sleep": _stops("proc_create", ", and the shell has no dd"),
-    "static_key": _stops("__register_chrdev"),
+    "sleep": _stops("__wake_up", ", and the shell has no dd"),
+    "static_key": _stops("static_key_count"),
     "syscall-steal": _stops("register_kprobe", " (and the real hook never fires: 6.1.192 "
                             "dispatches system calls through x64_sys_call)"),
-    "vinput": _stops("__register_chrdev"),
-    "vkbd": _stops("__register_chrdev"),
+    "vinput": _stops("__class_register"),
+    "vkbd": _stops("__class_register"),
     "vnetloop": _stops("alloc_etherdev_mqs"),
 }
 

@@ -1,7 +1,8 @@
 """GPIO, as the lab's QEMU machine answers: there is no GPIO chip at all.
 
 drivers/gpio/gpiolib.c gpio_to_desc finds no gpio_device for any number, so it returns NULL
-(printing "invalid GPIO %d" first for a number outside 0..ARCH_NR_GPIOS-1, 512 in 6.1). The
+(printing "invalid GPIO %d" first for a number outside 0..ARCH_NR_GPIOS-1: Debian's
+CONFIG_ARCH_NR_GPIO=1024, where include/asm-generic/gpio.h would default to 512). The
 legacy API (drivers/gpio/gpiolib-legacy.c) then answers a valid number with -EPROBE_DEFER
 ("assume unavailable valid GPIOs will appear later"), which insmod shows as "Unknown error
 517" (recorded: LKMPG's led, bottomhalf, intrpt, dht11, bh_threaded on Debian's kernel). The
@@ -16,7 +17,7 @@ from kcourse.kapi.registry import function
 from kcourse.kernel import structs
 
 EPROBE_DEFER, EINVAL = 517, 22
-ARCH_NR_GPIOS = 512  # include/asm-generic/gpio.h
+ARCH_NR_GPIOS = 1024  # include/asm-generic/gpio.h: CONFIG_ARCH_NR_GPIO=1024 in Debian's config
 
 
 def _valid(gpio: int) -> bool:
