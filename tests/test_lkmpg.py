@@ -74,8 +74,6 @@ KNOWN_DIFFERENT: dict[str, str] = {
     "ioctl": "the module loads as on the real kernel, but the shell has no awk, mknod, od, rm "
              "or head -c for the rest of the script",
     "kmem_cache": _stops("kmem_cache_create"),
-    "procfs3": "the module and /proc/buffer2k behave as on the real kernel, but the shell has "
-               "no stat",
     "sched": _stops("alloc_workqueue"),
     "sleep": _stops("__wake_up", ", and the shell has no dd"),
     "static_key": _stops("static_key_count"),

@@ -45,7 +45,7 @@ TOOLS = {
     "modprobe": modprobe.modprobe, "modinfo": modprobe.modinfo, "depmod": modprobe.depmod,
     "cat": coreutils.cat, "ls": coreutils.ls, "dmesg": coreutils.dmesg,
     "uname": coreutils.uname, "grep": coreutils.grep, "head": coreutils.head,
-    "tail": coreutils.tail, "wc": coreutils.wc, "sort": coreutils.sort,
+    "tail": coreutils.tail, "wc": coreutils.wc, "sort": coreutils.sort, "stat": coreutils.stat_,
 }
 BUILTINS = ("cd", "pwd", "exec", "echo", "true", "false", "help", "sleep", ":", "kill", "wait",
             "jobs", "break", "continue")
