@@ -51,6 +51,8 @@ class DirEntry:
     kind: str  # "file" | "dir" | "link" | "chr"
     target: str | None = None
     size: int | None = None  # st_size when the file system says (None: the shell's default)
+    uid: int = 0
+    gid: int = 0
 
 
 @dataclass(frozen=True)

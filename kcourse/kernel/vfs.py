@@ -27,10 +27,10 @@ debugfs /sys/kernel/debug debugfs rw,nosuid,nodev,noexec,relatime 0 0
 """
 
 
-def _entry(name, mode, kind="file", target=None, size=None):
+def _entry(name, mode, kind="file", target=None, size=None, uid=0, gid=0):
     from kcourse.kernel.kernel import DirEntry
 
-    return DirEntry(name, mode, kind, target, size)
+    return DirEntry(name, mode, kind, target, size, uid, gid)
 
 
 def _dir(lister):
@@ -65,7 +65,8 @@ def _node_entries(k, path: str):
     out = []
     for node in k.nodes.children(path):
         kind = "dir" if node.is_dir else "chr" if stat.S_ISCHR(node.mode) else "file"
-        out.append(_entry(node.name, node.mode, kind, size=node.size))
+        out.append(_entry(node.name, node.mode, kind, size=node.size, uid=node.uid,
+                          gid=node.gid))
     return out
 
 

@@ -24,7 +24,7 @@ from kcourse.backend import CommandResult
 from kcourse.errors import KcourseError
 from kcourse.kernel.kernel import SimulatorLimit
 from kcourse.paths import modules_dir
-from kcourse.shell import coreutils, jobs, kmodtools, modprobe
+from kcourse.shell import coreutils, jobs, kmodtools, modprobe, statcmd
 from kcourse.shell.context import Ctx, TaskKilled
 from kcourse.shell.fs import COURSE_DIR, HOME, FsError, SimFS
 from kcourse.shell.moddir import ModuleTree
@@ -45,7 +45,8 @@ TOOLS = {
     "modprobe": modprobe.modprobe, "modinfo": modprobe.modinfo, "depmod": modprobe.depmod,
     "cat": coreutils.cat, "ls": coreutils.ls, "dmesg": coreutils.dmesg,
     "uname": coreutils.uname, "grep": coreutils.grep, "head": coreutils.head,
-    "tail": coreutils.tail, "wc": coreutils.wc, "sort": coreutils.sort, "stat": coreutils.stat_,
+    "tail": coreutils.tail, "wc": coreutils.wc, "sort": coreutils.sort,
+    "stat": statcmd.stat,
 }
 BUILTINS = ("cd", "pwd", "exec", "echo", "true", "false", "help", "sleep", ":", "kill", "wait",
             "jobs", "break", "continue")

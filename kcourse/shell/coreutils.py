@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 
 from kcourse.shell.context import Ctx
 from kcourse.shell.fs import Entry, FsError
@@ -410,54 +409,3 @@ def sort(ctx: Ctx, argv: list[str]) -> int:
         lines = list(dict.fromkeys(lines))
     ctx.out("".join(f"{line}\n" for line in lines))
     return 2 if rc else 0
-
-
-# ---------------------------------------------------------------- stat
-STAT_KINDS = {"file": "regular file", "dir": "directory", "link": "symbolic link",
-              "chr": "character special file"}
-
-
-def stat_(ctx: Ctx, argv: list[str]) -> int:
-    """coreutils 9.1 stat with -c/--format: %n name, %s size, %a octal mode, %A mode as ls
-    shows it, %F file type, %h links, %U/%G owner and group names (everything here is
-    root's), %u/%g their ids, %% a percent sign. Without -c, one line says so."""
-    parsed = _getopt(ctx, argv, "c:", {"format": (True, "-c")})
-    if parsed is None:
-        return 1
-    opts, names = parsed
-    fmt = next((v for k, v in opts if k == "-c"), None)
-    if fmt is None:
-        ctx.err("kshell: stat: only `stat -c FORMAT FILE...` is supported here\n")
-        return 1
-    if not names:
-        ctx.err(f"{argv[0]}: missing operand\nTry '{argv[0]} --help' for more information.\n")
-        return 1
-    rc = 0
-    for name in names:
-        try:
-            entry = ctx.fs.stat(ctx.path(name))
-        except FsError as err:
-            ctx.err(f"{argv[0]}: cannot statx '{name}': {err.strerror}\n")
-            rc = 1
-            continue
-        ctx.out(_stat_format(fmt, name, entry) + "\n")
-    return rc
-
-
-def _stat_format(fmt: str, name: str, entry) -> str:
-    type_bits = {"file": stat.S_IFREG, "dir": stat.S_IFDIR, "link": stat.S_IFLNK,
-                 "chr": stat.S_IFCHR}[entry.kind]
-    values = {"n": name, "s": str(entry.size), "a": f"{entry.mode & 0o7777:o}",
-              "A": stat.filemode(type_bits | entry.mode),
-              "F": "regular empty file" if entry.kind == "file" and not entry.size
-              else STAT_KINDS[entry.kind],
-              "h": str(entry.nlink), "U": "root", "G": "root", "u": "0", "g": "0", "%": "%"}
-    out, i = [], 0
-    while i < len(fmt):
-        if fmt[i] == "%" and i + 1 < len(fmt):
-            out.append(values.get(fmt[i + 1], "?"))
-            i += 2
-        else:
-            out.append(fmt[i])
-            i += 1
-    return "".join(out)

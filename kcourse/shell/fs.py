@@ -66,6 +66,8 @@ class Entry:
     size: int = 0
     target: str | None = None
     nlink: int = 1
+    uid: int = 0
+    gid: int = 0
 
 
 def kernfs_name_hash(name: str) -> int:
@@ -228,7 +230,8 @@ class SimFS:
             else:
                 size = 0
         return Entry(d.name, kind if kind in ("file", "dir", "link", "chr") else "file", mode,
-                     int(size), target, 2 if kind == "dir" else 1)
+                     int(size), target, 2 if kind == "dir" else 1, int(getattr(d, "uid", 0)),
+                     int(getattr(d, "gid", 0)))
 
     def _kernel_call(self, vpath: str, fn, *args):
         try:
