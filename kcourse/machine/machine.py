@@ -99,6 +99,7 @@ class Machine:
                     end=C.KAPI_TEXT + 0x10_0000 - 1)
         uc.hook_add(unicorn.UC_HOOK_INTR, self._on_trap)
         self._stack_top = self._new_stack()
+        self._scanner = privileged.Scanner(self, self._stack_top)  # hlt, wrmsr, out, ...
 
     def _new_stack(self) -> int:
         """A THREAD_SIZE stack with an unmapped guard page below it; returns its top."""
@@ -205,7 +206,12 @@ class Machine:
             if not nested:
                 self.enter()
             self._pending = self._fault = None
-            cpu.uc.emu_start(address, C.RETURN_TRAP, count=budget)
+            start = address
+            while True:  # again when the scanner hooked a privileged instruction
+                cpu.uc.emu_start(start, C.RETURN_TRAP, count=budget)
+                if not self._scanner.resume() or self._pending or self._fault:
+                    break
+                start = cpu.reg("rip")
             if self._pending is not None:
                 raise self._pending
             if self._fault is not None:
