@@ -185,3 +185,30 @@ def test_toggling_cr0_wp_runs_on(traps_ko):
     result, texts, _kernel = run(traps_ko, "cr0wp")
     assert result.rc == 0, result.stderr
     assert f"traps: after {NUMBER['cr0wp']}" in texts
+
+
+def test_hlt_with_interrupts_on_waits_for_the_tick_and_goes_on(traps_ko):
+    # a system call runs with interrupts enabled; the timer's interrupt ends the hlt
+    result, texts, _kernel = run(traps_ko, "hlt")
+    assert result.rc == 0, result.stderr
+    assert f"traps: after {NUMBER['hlt']}" in texts
+
+
+def test_hlt_after_cli_is_a_hang_in_one_line(traps_ko):
+    result, texts, kernel = run(traps_ko, "clihlt")
+    assert result.rc == 1 and result.stderr.count("\n") == 1
+    assert "halts the CPU with interrupts disabled" in result.stderr
+    assert "the real kernel would hang here" in result.stderr
+
+
+def test_a_second_fault_is_a_second_oops_not_a_double_fault():
+    # baduser's write() reads the user's buffer directly; each write oopses the same way
+    kernel = Kernel(seed=5)
+    shell = Shell(kernel, workdir=str(course_module("baduser").parent))
+    assert shell.run("insmod baduser.ko").rc == 0
+    for _ in range(3):
+        result = shell.run("echo hi > /dev/baduser")
+        assert result.rc == 137 and result.stderr == ""
+    firsts = [t.split("] ", 1)[1] for t in kernel.dmesg_lines() if "BUG: " in t]
+    assert len(firsts) == 3 and len(set(firsts)) == 1, firsts
+    assert not kernel.panicked
