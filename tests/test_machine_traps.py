@@ -209,6 +209,10 @@ def test_a_second_fault_is_a_second_oops_not_a_double_fault():
     for _ in range(3):
         result = shell.run("echo hi > /dev/baduser")
         assert result.rc == 137 and result.stderr == ""
-    firsts = [t.split("] ", 1)[1] for t in kernel.dmesg_lines() if "BUG: " in t]
+    texts = [t.split("] ", 1)[1] for t in kernel.dmesg_lines()]
+    firsts = [t for t in texts if t.startswith("BUG: ")]
     assert len(firsts) == 3 and len(set(firsts)) == 1, firsts
     assert not kernel.panicked
+    # dumpstack.c __die_header: ++die_counter, one count per oops since boot
+    assert [t for t in texts if t.startswith("Oops: ")] == [
+        f"Oops: 0001 [#{n}] PREEMPT SMP NOPTI" for n in (1, 2, 3)]
