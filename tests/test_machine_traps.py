@@ -139,7 +139,7 @@ def test_int_n_of_a_vector_whose_handler_dies_is_that_oops(traps_ko, op, title):
     assert oops_title(texts) == f"{title}: 0000 [#1] PREEMPT SMP NOPTI"
 
 
-@pytest.mark.parametrize("op", ["int1"])
+@pytest.mark.parametrize("op", ["int1", "icebp"])
 def test_int1_is_ignored_by_the_kernel(traps_ko, op):
     # traps.c exc_debug_kernel: no DR6 bit is set, "The kernel doesn't use INT1": goto out
     result, texts, kernel = run(traps_ko, op)
@@ -156,3 +156,63 @@ def test_int_n_of_other_vectors_is_one_limit_line(traps_ko, op):
     assert result.stderr.startswith("kcourse: traps_init+0x") and "executes `int 0x" in \
         result.stderr
     assert not any(t.endswith("PREEMPT SMP NOPTI") for t in texts)
+
+
+@pytest.mark.parametrize("op, shown", [
+    ("wrmsr", "wrmsr"), ("rdmsr", "rdmsr"), ("out", "out 0x64, al"), ("syscall", "syscall"),
+    ("lgdt", "lgdt [rsp]"), ("cr3", "mov cr3, rax"), ("movds", "mov ds, eax"),
+    ("swapgs", "swapgs")])
+def test_a_privileged_instruction_is_one_limit_line_naming_it(traps_ko, op, shown):
+    # unicorn would ignore these (wrmsr to an unknown MSR, out, lgdt) or do what no Debian
+    # machine does; the simulator has no MSRs, devices or descriptor tables to answer with
+    result, texts, kernel = run(traps_ko, op)
+    assert result.rc == 1 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith("kcourse: traps_init+0x")
+    assert f"executes `{shown}`, which the simulator does not model" in result.stderr
+    assert f"traps: after {NUMBER[op]}" not in texts and not kernel.find_module("traps")
+
+
+def test_clearing_cr0_pg_is_a_general_protection_fault(traps_ko):
+    # Intel SDM vol. 2, MOV to/from control registers: in 64-bit mode "#GP(0) if an attempt
+    # is made to clear CR0.PG"; traps.c exc_general_protection -> die_addr(GPFSTR ...)
+    result, texts, kernel = run(traps_ko, "cr0pg")
+    assert result.rc == 137 and not kernel.panicked
+    assert oops_title(texts) == "general protection fault: 0000 [#1] PREEMPT SMP NOPTI"
+
+
+def test_toggling_cr0_wp_runs_on(traps_ko):
+    # what LKMPG's syscall-steal does around its write to the system call table
+    result, texts, _kernel = run(traps_ko, "cr0wp")
+    assert result.rc == 0, result.stderr
+    assert f"traps: after {NUMBER['cr0wp']}" in texts
+
+
+def test_hlt_with_interrupts_on_waits_for_the_tick_and_goes_on(traps_ko):
+    # a system call runs with interrupts enabled; the timer's interrupt ends the hlt
+    result, texts, _kernel = run(traps_ko, "hlt")
+    assert result.rc == 0, result.stderr
+    assert f"traps: after {NUMBER['hlt']}" in texts
+
+
+def test_hlt_after_cli_is_a_hang_in_one_line(traps_ko):
+    result, texts, kernel = run(traps_ko, "clihlt")
+    assert result.rc == 1 and result.stderr.count("\n") == 1
+    assert "halts the CPU with interrupts disabled" in result.stderr
+    assert "the real kernel would hang here" in result.stderr
+
+
+def test_a_second_fault_is_a_second_oops_not_a_double_fault():
+    # baduser's write() reads the user's buffer directly; each write oopses the same way
+    kernel = Kernel(seed=5)
+    shell = Shell(kernel, workdir=str(course_module("baduser").parent))
+    assert shell.run("insmod baduser.ko").rc == 0
+    for _ in range(3):
+        result = shell.run("echo hi > /dev/baduser")
+        assert result.rc == 137 and result.stderr == ""
+    texts = [t.split("] ", 1)[1] for t in kernel.dmesg_lines()]
+    firsts = [t for t in texts if t.startswith("BUG: ")]
+    assert len(firsts) == 3 and len(set(firsts)) == 1, firsts
+    assert not kernel.panicked
+    # dumpstack.c __die_header: ++die_counter, one count per oops since boot
+    assert [t for t in texts if t.startswith("Oops: ")] == [
+        f"Oops: 0001 [#{n}] PREEMPT SMP NOPTI" for n in (1, 2, 3)]

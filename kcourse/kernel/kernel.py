@@ -191,7 +191,9 @@ class Kernel:
                             modules=[(m.name, m.taints, names[int(m.state)])
                                      for m in self.modules],
                             last_unloaded=self.last_unloaded[0],
-                            last_unloaded_taints=self.last_unloaded[1])
+                            last_unloaded_taints=self.last_unloaded[1],
+                            # dumpstack.c die_counter: [#1], [#2], ... since boot
+                            oops_count=sum(1 for e in self.events if e.kind == "oops"))
 
     # ================================================================ syscalls
     def finit_module(self, path_or_kofile, params: str = "", flags: int = 0) -> int:

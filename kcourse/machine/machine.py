@@ -24,6 +24,7 @@ from kcourse.machine import tasks as T
 
 BUDGET = 20_000_000  # instructions per call from the simulator into module code
 X86_TRAP_DE, X86_TRAP_UD, X86_TRAP_GP, X86_TRAP_PF = 0, 6, 13, 14
+X86_EFLAGS_FIXED, X86_EFLAGS_IF = 1 << 1, 1 << 9  # arch/x86/include/uapi/asm/processor-flags.h
 
 
 class Unmodelled(SimulatorLimit):
@@ -101,6 +102,13 @@ class Machine:
                     end=C.KAPI_TEXT + 0x10_0000 - 1)
         uc.hook_add(unicorn.UC_HOOK_INTR, self._on_trap)
         self._stack_top = self._new_stack()
+        self._scanner = privileged.Scanner(self, self._stack_top)  # hlt, wrmsr, out, ...
+        # The CPU as each system call finds it: interrupts on, no exception in flight.
+        # Restored at every call from user space, so one call's fault or flags cannot leak
+        # into the next (unicorn never finishes delivering a trap it hands to a hook, and
+        # takes the next one for a double fault).
+        self.cpu.set_reg("eflags", X86_EFLAGS_FIXED | X86_EFLAGS_IF)
+        self._entry_state = uc.context_save()
 
     def _new_stack(self) -> int:
         """A THREAD_SIZE stack with an unmapped guard page below it; returns its top."""
@@ -194,6 +202,8 @@ class Machine:
         cpu = self.cpu
         nested = self._depth > 0
         saved = cpu.uc.context_save() if nested else None
+        if not nested:
+            cpu.uc.context_restore(self._entry_state)
         self._depth += 1
         self._running.append(self.module_at(address))
         try:
@@ -220,6 +230,9 @@ class Machine:
                 if self._pending is not None:
                     raise self._pending
                 if self._fault is None:
+                    if self._scanner.resume():  # the scanner hooked a privileged instruction
+                        start = cpu.reg("rip")
+                        continue
                     break
                 resume = self._handle_bug(self._fault)
                 if resume is None:

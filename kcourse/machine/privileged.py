@@ -39,7 +39,7 @@ from kcourse.kernel.kernel import SimulatorLimit
 from kcourse.machine.address_space import BadAccess
 
 X86_EFLAGS_IF, X86_EFLAGS_TF = 1 << 9, 1 << 8
-X86_CR0_PE, X86_CR0_WP, X86_CR0_PG = 1 << 0, 1 << 16, 1 << 31
+X86_CR0_PE, X86_CR0_ET, X86_CR0_WP, X86_CR0_PG = 1 << 0, 1 << 4, 1 << 16, 1 << 31
 X86_TRAP_DB, X86_TRAP_BP, X86_TRAP_UD, X86_TRAP_GP = 1, 3, 6, 13
 # Vectors whose 6.1 handler, entered from kernel mode by `int $N` or by the exception itself,
 # ends in die() (traps.c: do_error_trap, exc_bounds, exc_device_not_available, math_error).
@@ -183,7 +183,7 @@ class Scanner:
                 from kcourse.machine.machine import ModuleFault
 
                 machine.stop(ModuleFault(X86_TRAP_GP, address, 0, machine.cpu.registers()))
-            elif (old ^ new) & ~X86_CR0_WP:
+            elif (old ^ new) & ~(X86_CR0_WP | X86_CR0_ET):  # ET: hardwired to 1
                 machine.stop(limit(machine, address, text, "CR0 bits other than WP"))
             return
         machine.stop(limit(machine, address, text, action))
