@@ -103,8 +103,9 @@ def test_line_program_runs_the_line_at_the_top_level():
     assert program.splitlines() == [
         f"kc_cmd={guest.quote('exec 3< /dev/kcdev')}",
         "kc_mark BEGIN:7",
+        "kc_bg=$!",
         '{ eval "$kc_cmd"; } </dev/null >/kcourse/out 2>/kcourse/err',
-        "kc_report 7 $?",
+        'kc_report 7 $? "$kc_bg"',
     ]
     receive = guest.receive_program(2, "/tmp/kcourse-tampered/x.ko", 7104).decode()
     assert receive.endswith("kc_mark RECV:2; /usr/bin/head -c 7104 >"

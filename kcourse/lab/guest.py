@@ -26,8 +26,11 @@ READY. The host then sends, for each line n (numbered from 0 over the guest's wh
     @@KC:<token>:END:n
 
 and waits for END:n before sending the next line, so no more than one line is ever queued in
-the guest's tty buffer. A file sent later (RECEIVE) travels raw: the guest prints RECV:k,
-then `head -c SIZE` copies exactly SIZE bytes from the console into the file, then GOT:k.
+the guest's tty buffer. A line that starts a background job (`cmd &`: `$!` changed) gives it
+up to a second to end before the log snapshot, as a learner typing the next line would: its
+kernel log lines then belong to the line that started it, as in the simulator. A file sent
+later (RECEIVE) travels raw: the guest prints RECV:k, then `head -c SIZE` copies exactly SIZE
+bytes from the console into the file, then GOT:k.
 
 Outputs travel base64-encoded so that nothing a command prints, and no `\\n` -> `\\r\\n`
 translation of the serial line, can be mistaken for a marker or alter a byte; the token is
@@ -89,8 +92,15 @@ HEAD = """PS1= PS2= PS4= HISTFILE=; set +m +H
 kc_t=%(token)s
 kc_mark() { printf '%(mark)s:%%s:%%s\\n' "$kc_t" "$1"; }
 kc_block() { kc_mark "$1"; [ -s "$2" ] && %(bb)s base64 "$2"; }
+kc_settle() {
+    for ((kc_i = 0; kc_i < 20; kc_i++)); do
+        kill -0 "$1" 2>/dev/null || return 0
+        /usr/bin/sleep 0.05
+    done
+}
 kc_report() {
     kc_mark "RC:$1:$2"
+    [ "$!" = "$3" ] || kc_settle "$!"
     kc_block "OUT:$1" /kcourse/out
     kc_block "ERR:$1" /kcourse/err
     kc_mark "LOG:$1"; dmesg 2>/dev/null | %(bb)s base64
@@ -103,8 +113,9 @@ kc_mark READY
 
 LINE = """kc_cmd=%(quoted)s
 kc_mark BEGIN:%(n)d
+kc_bg=$!
 { eval "$kc_cmd"; } </dev/null >/kcourse/out 2>/kcourse/err
-kc_report %(n)d $?
+kc_report %(n)d $? "$kc_bg"
 """
 
 RECEIVE = ("%(mkdir)skc_mark RECV:%(k)d; /usr/bin/head -c %(size)d >%(path)s; "
