@@ -1,7 +1,7 @@
 """The same ModulePanel driving Debian's real 6.1 kernel under QEMU (kcourse.lab RealShell):
-what it shows must be what the real kernel and kmod say. One guest boot per click, so the
-test is short. Needs qemu-system-x86_64 and the lab's Debian packages (under CI their
-absence fails the test instead of skipping it)."""
+what it shows must be what the real kernel and kmod say. One guest, booted for the first
+click and kept up for the others. Needs qemu-system-x86_64 and the lab's Debian packages
+(under CI their absence fails the test instead of skipping it)."""
 
 import pytest
 
