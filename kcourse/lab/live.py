@@ -25,7 +25,6 @@ import select
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 import weakref
 from collections.abc import Callable
@@ -76,17 +75,40 @@ def _death_signal_prefix() -> list[str]:
     return [setpriv, "--pdeathsig", "KILL", "--"] if setpriv else []
 
 
-def _popen(command: list[str]) -> subprocess.Popen:
+def _popen(command: list[str], initrd_fd: int) -> subprocess.Popen:
     try:
         return subprocess.Popen(_death_signal_prefix() + command, stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=0,
+                                pass_fds=(initrd_fd,),
                                 start_new_session=True)  # its own process group
     except OSError as err:
         raise KcourseError(f"cannot start {command[0]}: {err.strerror}") from err
 
 
-def _stop(proc: subprocess.Popen, scratch: str) -> None:
-    """Kill QEMU's process group and reap it; remove the boot's scratch folder."""
+def _initrd(lab: Lab, archive: bytes) -> int:
+    """The boot's initramfs in an anonymous memory file (memfd_create(2)): the lab's base
+    archive, then the per-boot one. QEMU reads it as /dev/fd/N; it is freed with the last
+    descriptor, so no file is ever left behind, whatever ends the process.
+
+    Concatenated archives: the kernel unpacks one after the other, skipping NUL padding, and
+    takes an uncompressed one only at a 4-byte-aligned offset (init/initramfs.c:
+    unpack_to_rootfs, `!(this_header & 3)`)."""
+    fd = os.memfd_create("kcourse-initrd")
+    try:
+        with open(lab.initrd, "rb") as base:
+            size = os.fstat(base.fileno()).st_size
+            copied = 0
+            while copied < size:
+                copied += os.sendfile(fd, base.fileno(), copied, size - copied)
+        os.write(fd, b"\0" * (-size % 4) + archive)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Kill QEMU's process group and reap it."""
     if proc.poll() is None:  # not reaped yet, so its pid (and group id) is still ours
         try:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -98,7 +120,6 @@ def _stop(proc: subprocess.Popen, scratch: str) -> None:
             pipe.close()
         except OSError:
             pass
-    shutil.rmtree(scratch, ignore_errors=True)
 
 
 class Guest:
@@ -124,22 +145,14 @@ class Guest:
             archive = guest.boot_archive(self.token, files or {})
         except ValueError as err:
             raise KcourseError(str(err)) from None
-        scratch = tempfile.mkdtemp(prefix="kcourse-guest-")
-        initrd = Path(scratch) / "initrd"
+        fd = _initrd(lab, archive)
         try:
-            # Concatenated archives: the kernel unpacks one after the other, skipping NUL
-            # padding, and takes an uncompressed one only at a 4-byte-aligned offset
-            # (init/initramfs.c: unpack_to_rootfs, `!(this_header & 3)`).
-            shutil.copyfile(lab.initrd, initrd)
-            with initrd.open("ab") as out:
-                out.write(b"\0" * (-initrd.stat().st_size % 4) + archive)
+            command = qemu_command(qemu, lab.kernel, Path(f"/dev/fd/{fd}"), cmdline)
             start = time.monotonic()
-            self._proc = SPAWNER.submit(
-                _popen, qemu_command(qemu, lab.kernel, initrd, cmdline)).result()
-        except BaseException:
-            shutil.rmtree(scratch, ignore_errors=True)
-            raise
-        self._finalizer = weakref.finalize(self, _stop, self._proc, scratch)
+            self._proc = SPAWNER.submit(_popen, command, fd).result()
+        finally:
+            os.close(fd)  # QEMU has its own descriptor
+        self._finalizer = weakref.finalize(self, _stop, self._proc)
         self.pid = self._proc.pid
         os.set_blocking(self._proc.stdin.fileno(), False)
         status = self._wait(lambda: self.transcript.ready, start + timeout)
@@ -147,8 +160,6 @@ class Guest:
             raise self._failure(status, timeout)
         self.boot_seconds = time.monotonic() - start
         self.alive = True
-        # QEMU loaded the initrd before the kernel ran: the copy is not needed any more.
-        shutil.rmtree(scratch, ignore_errors=True)
 
     # ------------------------------------------------------------------ running lines
     def run(self, lines: list[str], files: dict[str, bytes] | None = None,
