@@ -176,3 +176,34 @@ def test_a_dropped_guest_is_stopped(fake):
     pid = guest.pid
     del guest  # the finalizer runs when the last reference goes
     assert gone(pid)
+
+
+def test_kshell_real_cells_share_the_guest_and_say_when_it_was_replaced(fake, capsys,
+                                                                         monkeypatch):
+    from IPython.testing.globalipapp import get_ipython
+
+    from kcourse import magic
+
+    ip = get_ipython()
+    ip.run_line_magic("load_ext", "kcourse.magic")
+    shell = RealShell(RealKernel(lab=fake, timeout=20))
+    monkeypatch.setattr(magic, "_REAL", shell)
+
+    def cell(text: str) -> tuple[str, str]:
+        ip.run_cell_magic("kshell", "--real", text)
+        return capsys.readouterr()
+
+    assert cell("log hello: loaded\necho one\n") == ("# log hello: loaded\n# echo one\none\n", "")
+    booted = shell.guest
+    out, err = cell("echo two\npanic\necho never\n")
+    assert out == "# echo two\ntwo\n"  # the lines that finished, then the one-line report
+    assert err == ("%%kshell: the guest panicked (Kernel panic - not syncing: fake panic) while "
+                   "running line 2: panic; the next cell starts a fresh guest\n")
+    assert cell("echo three\n") == ("# echo three\nthree\n", (
+        "%%kshell: a fresh guest was booted (the last one panicked (Kernel panic - not "
+        "syncing: fake panic) while running line 2: panic)\n"))
+    assert shell.guest is not booted and gone(booted.pid)
+    assert cell("echo four\n") == ("# echo four\nfour\n", "")  # said once
+    ip.run_cell_magic("kshell", "--real --new", "echo five\n")
+    assert capsys.readouterr().err == ""
+    shell.close()

@@ -20,7 +20,9 @@ def real_shell():
         lab = prepare_lab()
     except KcourseError as err:
         need(False, f"the real-kernel lab cannot be prepared: {err}")
-    return RealShell(RealKernel(lab=lab, timeout=180))
+    shell = RealShell(RealKernel(lab=lab, timeout=180))
+    yield shell
+    shell.close()
 
 
 def test_module_panel_on_the_real_kernel(real_shell):
