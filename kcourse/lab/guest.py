@@ -93,8 +93,8 @@ kc_t=%(token)s
 kc_mark() { printf '%(mark)s:%%s:%%s\\n' "$kc_t" "$1"; }
 kc_block() { kc_mark "$1"; [ -s "$2" ] && %(bb)s base64 "$2"; }
 kc_settle() {
-    for ((kc_i = 0; kc_i < 20; kc_i++)); do
-        kill -0 "$1" 2>/dev/null || return 0
+    local end=$(( ${EPOCHREALTIME//[!0-9]/} + 1000000 ))
+    while kill -0 "$1" 2>/dev/null && (( ${EPOCHREALTIME//[!0-9]/} < end )); do
         /usr/bin/sleep 0.05
     done
 }
