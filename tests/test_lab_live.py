@@ -207,3 +207,11 @@ def test_kshell_real_cells_share_the_guest_and_say_when_it_was_replaced(fake, ca
     ip.run_cell_magic("kshell", "--real --new", "echo five\n")
     assert capsys.readouterr().err == ""
     shell.close()
+
+
+def test_a_dropped_shell_stops_its_guest(fake):
+    shell = RealShell(RealKernel(lab=fake, timeout=20))
+    shell.run_script("echo up")
+    pid = shell.guest.pid
+    del shell  # a notebook's backend object going away
+    assert gone(pid)
