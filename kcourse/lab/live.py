@@ -21,6 +21,7 @@ forked). Nothing here touches the host's kernel: every module operation happens 
 from __future__ import annotations
 
 import os
+import secrets
 import select
 import shutil
 import signal
@@ -137,8 +138,6 @@ class Guest:
 
     def __init__(self, qemu: str, lab: Lab, cmdline: str = CMDLINE,
                  files: dict[str, bytes] | None = None, timeout: float = 120.0):
-        import secrets
-
         self.token = secrets.token_hex(8)
         self.transcript = protocol.Transcript(self.token)
         self.alive = False
