@@ -238,7 +238,7 @@ class Shell:
                 # 128 + 9. Whether bash says so is its mode's (bash 5.2 jobs.c
                 # notify_of_job_status, for the pipeline's last process): an interactive
                 # bash with job control (a terminal) prints "Killed"; an interactive one
-                # without (the lab's `bash -i` on a file, no terminal) prints nothing; a
+                # without (the lab's `bash -i`: no controlling terminal, `set +m`) prints nothing; a
                 # non-interactive one (`bash -c`, a script) prints "bash: line N: PID Killed
                 # ...". This shell imitates the lab's unless job_control is set. (A builtin
                 # such as echo runs in the shell itself, whose death would end a real
