@@ -50,9 +50,23 @@ OPS = {
     "rsp_unmapped": "mov %%rsp, %%rbx; movabs $0xffff888100000000, %%rsp; push %%rax; "
                     "mov %%rbx, %%rsp",
 }
+# C statements: kernel functions handed pointers that nothing maps
+C_OPS = {
+    "strlen_wild": 'pr_info("%zu\\n", strlen(wild));',
+    "strscpy_wild": 'strscpy(wild, "abc", 4);',
+    "kfree_wild": "kfree(wild);",
+}
+ASM_CASES = "".join(f'        case {i}: asm volatile("{asm}" ::: "rax", "rbx", "rcx", "rdx", '
+                    f'"memory"); break;\n' for i, asm in enumerate(OPS.values(), 1))
+C_CASES = "".join(f"        case {i}: {code} break;\n"
+                  for i, code in enumerate(C_OPS.values(), 101))
 SOURCE = '''#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 #include <linux/module.h>
 #include <linux/init.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+
+static char *volatile wild = (char *)0xffff888100000000UL;  /* volatile: kept a pointer */
 
 static int op;
 module_param(op, int, 0444);
@@ -61,15 +75,15 @@ static int __init traps_init(void)
 {
         pr_info("op %d\\n", op);
         switch (op) {
-''' + "".join(f'        case {i}: asm volatile("{asm}" ::: "rax", "rbx", "rcx", "rdx", '
-              f'"memory"); break;\n' for i, asm in enumerate(OPS.values(), 1)) + '''        }
+''' + ASM_CASES + C_CASES + '''        }
         pr_info("after %d\\n", op);
         return 0;
 }
 module_init(traps_init);
 MODULE_LICENSE("GPL");
 '''
-NUMBER = {name: i for i, name in enumerate(OPS, 1)}
+NUMBER = {name: i for i, name in enumerate(OPS, 1)} | \
+    {name: i for i, name in enumerate(C_OPS, 101)}
 
 
 @pytest.fixture(scope="module")
@@ -216,3 +230,28 @@ def test_a_second_fault_is_a_second_oops_not_a_double_fault():
     # dumpstack.c __die_header: ++die_counter, one count per oops since boot
     assert [t for t in texts if t.startswith("Oops: ")] == [
         f"Oops: 0001 [#{n}] PREEMPT SMP NOPTI" for n in (1, 2, 3)]
+
+
+@pytest.mark.parametrize("op, access, function", [
+    ("strlen_wild", "read", "strlen"), ("strscpy_wild", "write", "strscpy")])
+def test_a_kernel_function_handed_an_unmapped_pointer_oopses_in_itself(traps_ko, op, access,
+                                                                       function):
+    # arch/x86/mm/fault.c show_fault_oops; the RIP is in the kernel function, as lib/string.c
+    # faults there on the real kernel (the address, 4 GiB into the direct map, is past the
+    # lab machine's RAM)
+    result, texts, kernel = run(traps_ko, op)
+    assert result.rc == 137 and not kernel.panicked
+    assert "BUG: unable to handle page fault for address: ffff888100000000" in texts
+    assert f"#PF: supervisor {access} access in kernel mode" in texts
+    error = 2 if access == "write" else 0
+    assert f"#PF: error_code(0x{error:04x}) - not-present page" in texts
+    assert any(t.startswith(f"RIP: 0010:{function}+0x0/") for t in texts)
+
+
+def test_a_model_refusing_its_input_is_one_limit_line(traps_ko):
+    # kfree() of a pointer no allocator returned: the real kernel's outcome depends on what
+    # lies there (slab.c/slub.c), so the simulator says it cannot tell
+    result, texts, kernel = run(traps_ko, "kfree_wild")
+    assert result.rc == 1 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith("kcourse: traps_init+0x") and "kfree(0xffff888100000000)" \
+        in result.stderr

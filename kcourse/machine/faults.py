@@ -111,7 +111,8 @@ def report(machine, fault, pid: int, comm: str) -> oops.KernelOops:
     if fault.vector in (14, -1):
         cr2 = fault.cr2 if fault.vector == 14 else fault.rip
         fetch = cr2 == fault.rip
-        write = not fetch and is_write(machine, fault.rip)
+        write = not fetch and (fault.write if fault.write is not None else
+                               is_write(machine, fault.rip))
         if machine.stack_base - C.PAGE <= cr2 < machine.stack_base:
             return _stack_overflow(machine, fault, mach, pid, comm, rip, regs)
         user_page = cr2 < USER_TOP and _user_mapped(machine, cr2)
