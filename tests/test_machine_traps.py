@@ -255,3 +255,16 @@ def test_a_model_refusing_its_input_is_one_limit_line(traps_ko):
     assert result.rc == 1 and result.stderr.count("\n") == 1
     assert result.stderr.startswith("kcourse: traps_init+0x") and "kfree(0xffff888100000000)" \
         in result.stderr
+
+
+@pytest.mark.parametrize("op", ["rsp_nc", "rsp_unmapped"])
+def test_a_fault_the_stack_cannot_take_is_a_double_fault_and_a_panic(traps_ko, op):
+    # the CPU cannot push the exception frame where RSP points, so it raises #DF on its IST
+    # stack; traps.c exc_double_fault: not the guard page, so pr_emerg("PANIC: double fault,
+    # error_code: 0x%lx\n") and die("double fault"), in NMI context: oops_end panics
+    result, texts, kernel = run(traps_ko, op)
+    assert result.rc == 137 and kernel.panicked
+    start = texts.index("PANIC: double fault, error_code: 0x0")
+    assert texts[start + 1] == "double fault: 0000 [#1] PREEMPT SMP NOPTI"
+    assert texts[-3] == "Kernel panic - not syncing: Fatal exception in interrupt"
+    assert not any(t.startswith(("BUG: ", "general protection")) for t in texts)

@@ -7,7 +7,8 @@
   "permissions violation" (a present user page refused by SMAP); then dump_pagetable and
   __die's "Oops: %04lx [#N]". A fault in the guard page below a kernel stack is
   "BUG: stack guard page was hit at %p (stack is %p..%p)" and a double fault
-  (arch/x86/kernel/traps.c handle_stack_overflow), which panics;
+  (arch/x86/kernel/traps.c handle_stack_overflow), which panics; any fault whose exception
+  frame the stack cannot take is a double fault too ("PANIC: double fault", exc_double_fault);
 - #GP (13): "general protection fault, probably for non-canonical address 0x%lx" when the
   address is not canonical (arch/x86/kernel/traps.c exc_general_protection);
 - #UD (6): "invalid opcode: 0000 [#1]" (a BUG() reaches handle_bug first: not modelled yet);
@@ -106,6 +107,9 @@ def report(machine, fault, pid: int, comm: str) -> oops.KernelOops:
     mach = kernel.machine()
     rip = machine.symbolize(fault.rip) or f"0x{fault.rip:x}"
     regs = {k: fault.regs[v] for k, v in REG_NAMES.items()}
+    unpushable = frame_unpushable(machine, fault.regs["rsp"])
+    if unpushable is not None:
+        return _double_fault(machine, fault, mach, pid, comm, rip, regs, unpushable)
     head: list[tuple[int, str]] = []
     title, err, cr2 = "Oops", 0, 0
     if fault.vector in (14, -1):
@@ -114,7 +118,7 @@ def report(machine, fault, pid: int, comm: str) -> oops.KernelOops:
         write = not fetch and (fault.write if fault.write is not None else
                                is_write(machine, fault.rip))
         if machine.stack_base - C.PAGE <= cr2 < machine.stack_base:
-            return _stack_overflow(machine, fault, mach, pid, comm, rip, regs)
+            return _stack_overflow(machine, fault, mach, pid, comm, rip, regs, cr2)
         user_page = cr2 < USER_TOP and _user_mapped(machine, cr2)
         err = (X86_PF_PROT if user_page else 0) | (X86_PF_WRITE if write else 0) | \
             (X86_PF_INSTR if fetch else 0)
@@ -150,19 +154,50 @@ def _user_mapped(machine, address: int) -> bool:
     return memory is not None and memory.mapped(address)
 
 
-def _stack_overflow(machine, fault, mach, pid, comm, rip, regs) -> oops.KernelOops:
+def frame_unpushable(machine, rsp: int) -> int | None:
+    """Where the CPU fails to push the exception frame, or None. A fault in ring 0 through a
+    gate without an IST stack (6.1 gives one only to #DF, NMI, #DB and #MC: arch/x86/kernel/
+    idt.c def_idts) pushes SS, RSP, RFLAGS, CS, RIP and an error code on the current stack,
+    aligned down to 16 bytes (Intel SDM vol. 3, 6.14.2); a stack pointer that is not
+    canonical or not mapped makes that push fault, and the CPU raises a double fault."""
+    top = rsp & ~0xF
+    for address in (top - 8, top - 48):
+        if not machine.space.is_mapped(address):
+            return address
+    return None
+
+
+def _double_fault(machine, fault, mach, pid, comm, rip, regs, address) -> oops.KernelOops:
+    """arch/x86/kernel/traps.c exc_double_fault, on its IST stack: a CR2 in the guard page
+    below the task's stack is handle_stack_overflow's report; otherwise pr_emerg("PANIC:
+    double fault, error_code: 0x%lx\n") and die("double fault"), under
+    irqentry_nmi_enter(), so oops_end panics. CR2 is the failed push's when it was a page
+    fault (a non-canonical push is a #SS, which leaves CR2 as it was)."""
+    canonical = address < 1 << 47 or address >= 0xFFFF_8000_0000_0000
+    cr2 = address if canonical else machine.cpu.cr2()
+    if machine.stack_base - C.PAGE <= cr2 < machine.stack_base:
+        return _stack_overflow(machine, fault, mach, pid, comm, rip, regs, cr2)
+    head = [(oops.KERN_EMERG, "PANIC: double fault, error_code: 0x0")]
+    lines, _ = oops.die_lines(mach, "double fault", 0, pid, comm, rip,
+                              oops._syscall_tail(comm), regs=regs, seed=machine.kernel.seed,
+                              rsp=fault.regs["rsp"], code=code_line(machine, fault.rip),
+                              in_interrupt=True, cr2=cr2, cr2_summary=False)
+    return oops.KernelOops(head + lines, panic=True, headline=head[0][1])
+
+
+def _stack_overflow(machine, fault, mach, pid, comm, rip, regs, cr2) -> oops.KernelOops:
     """arch/x86/kernel/traps.c handle_stack_overflow: "BUG: TASK stack guard page was hit at
     %p (stack is %p..%p)" (hashed pointers, lib/vsprintf.c ptr_to_id), then die("stack guard
     page") from the double-fault handler, which panics ("Fatal exception in interrupt")."""
     seed = machine.kernel.seed
     top = machine.stack_base + machine.kernel.config_thread_size
     head = [(oops.KERN_EMERG, f"BUG: TASK stack guard page was hit at "
-                              f"{hashed(fault.cr2, seed)} (stack is "
+                              f"{hashed(cr2, seed)} (stack is "
                               f"{hashed(machine.stack_base, seed)}..{hashed(top, seed)})")]
     lines, _ = oops.die_lines(mach, "stack guard page", 0, pid, comm, rip,
                               oops._syscall_tail(comm), regs=regs, seed=seed,
                               rsp=fault.regs["rsp"], code=code_line(machine, fault.rip),
-                              in_interrupt=True, cr2=fault.cr2, cr2_summary=False)
+                              in_interrupt=True, cr2=cr2, cr2_summary=False)
     return oops.KernelOops(head + lines, panic=True, headline=head[0][1])
 
 
