@@ -268,3 +268,11 @@ def test_a_fault_the_stack_cannot_take_is_a_double_fault_and_a_panic(traps_ko, o
     assert texts[start + 1] == "double fault: 0000 [#1] PREEMPT SMP NOPTI"
     assert texts[-3] == "Kernel panic - not syncing: Fatal exception in interrupt"
     assert not any(t.startswith(("BUG: ", "general protection")) for t in texts)
+
+
+def test_an_sse_instruction_runs_as_on_the_kernels_cpu(traps_ko):
+    # fpu__init_cpu_generic (arch/x86/kernel/fpu/init.c) sets CR4.OSFXSR and OSXMMEXCPT, so
+    # xorps is no #UD in kernel mode (kernel code brackets it with kernel_fpu_begin/end)
+    result, texts, _kernel = run(traps_ko, "sse")
+    assert result.rc == 0, result.stderr
+    assert f"traps: after {NUMBER['sse']}" in texts
