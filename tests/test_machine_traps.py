@@ -45,6 +45,8 @@ OPS = {
     "sse": "xorps %%xmm0, %%xmm0",
     "tf": "pushf; orq $0x100, (%%rsp); popf; nop",
     "nullwrite": "movq $1, 0",
+    "nc_load": "movabs $0xdead000000000100, %%rax; mov (%%rax), %%rax",
+    "gs_nc": "movabs $0x7fffffffffffff00, %%rax; mov %%gs:(%%rax), %%rax",
     "rsp_nc": "mov %%rsp, %%rbx; movabs $0x8000000000000000, %%rsp; push %%rax; "
               "mov %%rbx, %%rsp",
     "rsp_unmapped": "mov %%rsp, %%rbx; movabs $0xffff888100000000, %%rsp; push %%rax; "
@@ -188,10 +190,28 @@ def test_a_privileged_instruction_is_one_limit_line_naming_it(traps_ko, op, show
 
 def test_clearing_cr0_pg_is_a_general_protection_fault(traps_ko):
     # Intel SDM vol. 2, MOV to/from control registers: in 64-bit mode "#GP(0) if an attempt
-    # is made to clear CR0.PG"; traps.c exc_general_protection -> die_addr(GPFSTR ...)
+    # is made to clear CR0.PG"; traps.c exc_general_protection -> die_addr(GPFSTR ...). The
+    # hint decodes the ModRM of `mov %rax,%cr0` (mod 3: the register, insn-eval.c
+    # get_eff_addr_reg): rax, CR0 0x80050033 without PG
     result, texts, kernel = run(traps_ko, "cr0pg")
     assert result.rc == 137 and not kernel.panicked
-    assert oops_title(texts) == "general protection fault: 0000 [#1] PREEMPT SMP NOPTI"
+    assert oops_title(texts) == \
+        "general protection fault, maybe for address 0x50033: 0000 [#1] PREEMPT SMP NOPTI"
+
+
+@pytest.mark.parametrize("op, hint", [
+    ("nc_load", "probably for non-canonical address 0xdead000000000100"),
+    ("gs_nc", "probably for non-canonical address 0x7fff88807fbfff00"),
+])
+def test_a_general_protection_fault_names_the_address_it_decodes(traps_ko, op, hint):
+    # traps.c exc_general_protection -> get_kernel_gp_address: the instruction's memory
+    # operand, with the GS base added for a %gs: operand (insn-eval.c get_seg_base_limit);
+    # GS is CPU 0's per-cpu base, 0xffff88807fc00000
+    result, texts, kernel = run(traps_ko, op)
+    assert result.rc == 137 and not kernel.panicked
+    title = oops_title(texts)
+    assert title.startswith(f"general protection fault, {hint}")
+    assert title.endswith(": 0000 [#1] PREEMPT SMP NOPTI")
 
 
 def test_toggling_cr0_wp_runs_on(traps_ko):

@@ -10,7 +10,8 @@
   (arch/x86/kernel/traps.c handle_stack_overflow), which panics; any fault whose exception
   frame the stack cannot take is a double fault too ("PANIC: double fault", exc_double_fault);
 - #GP (13): "general protection fault, probably for non-canonical address 0x%lx" when the
-  address is not canonical (arch/x86/kernel/traps.c exc_general_protection);
+  address the instruction names is not canonical, "maybe for address 0x%lx" when it is
+  (arch/x86/kernel/traps.c exc_general_protection, get_kernel_gp_address);
 - #UD (6): "invalid opcode: 0000 [#1]" (a BUG() reaches handle_bug first: not modelled yet);
 - divide error (0): "divide error: 0000 [#1]"; int3 (3): "int3: 0000 [#1]", then a panic, as
   exc_int3 dies in NMI context; the other die() titles of traps.c in TITLES, for the vectors
@@ -131,6 +132,8 @@ def report(machine, fault, pid: int, comm: str) -> oops.KernelOops:
                 (oops.KERN_ALERT, f"#PF: error_code(0x{err:04x}) - " +
                  ("permissions violation" if user_page else "not-present page")),
                 uaccess.pagetable_line(user_page, random.Random(kernel.seed))]
+    elif fault.vector == 13:
+        title = gp_title(machine, fault)
     elif fault.vector in TITLES:
         title = TITLES[fault.vector]
     else:
@@ -143,6 +146,60 @@ def report(machine, fault, pid: int, comm: str) -> oops.KernelOops:
         in_interrupt=fault.vector in NMI_CONTEXT)
     lines = head + lines
     return oops.KernelOops(lines, panic=panicked, headline=(head or lines)[0][1])
+
+
+def gp_title(machine, fault) -> str:
+    """traps.c exc_general_protection, error code 0: get_kernel_gp_address decodes the
+    instruction at RIP and takes the address its ModRM names (arch/x86/lib/insn-eval.c
+    insn_get_addr_ref: the rm register itself when mod is 3; no ModRM reads as 0, i.e.
+    [rax]); an address not canonical over the operand's bytes is "probably for
+    non-canonical address 0x%lx", another "maybe for address 0x%lx". No decodable
+    instruction at RIP (a jump to a non-canonical address leaves RIP there): no hint."""
+    import capstone
+
+    try:
+        code = machine.space.read(fault.rip, 15)
+    except BadAccess:
+        return "general protection fault"
+    md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
+    md.detail = True
+    insn = next(md.disasm(code, fault.rip, 1), None)
+    if insn is None:
+        return "general protection fault"
+    regs = fault.regs
+    mem = next((op.mem for op in insn.operands if op.type == capstone.x86.X86_OP_MEM), None)
+    if insn.modrm_offset and insn.modrm >> 6 != 3 and mem is not None:
+        address = mem.disp + (_reg(insn, regs, mem.base, fault.rip + insn.size) +
+                              _reg(insn, regs, mem.index, 0) * mem.scale)
+        if insn.addr_size == 4:
+            address &= 0xFFFF_FFFF
+        if mem.segment in (capstone.x86.X86_REG_GS, capstone.x86.X86_REG_FS):
+            reg = "GS_BASE" if mem.segment == capstone.x86.X86_REG_GS else "FS_BASE"
+            address += machine.cpu.uc.reg_read(getattr(machine.cpu.x86, f"UC_X86_REG_{reg}"))
+    else:  # the rm register (rax for an instruction without ModRM), REX.B extending it
+        address = regs[GPRS[(insn.modrm & 7 if insn.modrm_offset else 0) | (insn.rex & 1) << 3]]
+    address &= (1 << 64) - 1
+    size = 8 if insn.rex & 8 else 2 if 0x66 in insn.prefix else 4  # insn.opnd_bytes
+    if address < 0xFFFF_8000_0000_0000 and address + size - 1 > (1 << 47) - 1:
+        return f"general protection fault, probably for non-canonical address {address:#x}"
+    return f"general protection fault, maybe for address {address:#x}"
+
+
+GPRS = ("rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8", "r9", "r10", "r11",
+        "r12", "r13", "r14", "r15")
+
+
+def _reg(insn, regs: dict[str, int], reg: int, rip_next: int) -> int:
+    """The value of an address register capstone names (0 for none, RIP-relative)."""
+    if not reg:
+        return 0
+    name = insn.reg_name(reg)
+    if name == "rip":
+        return rip_next
+    if name in regs:
+        return regs[name]
+    wide = {"e" + n[1:]: n for n in GPRS[:8]} | {f"{n}d": n for n in GPRS[8:]}
+    return regs.get(wide.get(name, ""), 0) & 0xFFFF_FFFF
 
 
 def frames(kernel, comm: str) -> list[str]:
