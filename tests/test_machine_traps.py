@@ -45,14 +45,30 @@ OPS = {
     "sse": "xorps %%xmm0, %%xmm0",
     "tf": "pushf; orq $0x100, (%%rsp); popf; nop",
     "nullwrite": "movq $1, 0",
+    "nc_load": "movabs $0xdead000000000100, %%rax; mov (%%rax), %%rax",
+    "gs_nc": "movabs $0x7fffffffffffff00, %%rax; mov %%gs:(%%rax), %%rax",
     "rsp_nc": "mov %%rsp, %%rbx; movabs $0x8000000000000000, %%rsp; push %%rax; "
               "mov %%rbx, %%rsp",
     "rsp_unmapped": "mov %%rsp, %%rbx; movabs $0xffff888100000000, %%rsp; push %%rax; "
                     "mov %%rbx, %%rsp",
 }
+# C statements: kernel functions handed pointers that nothing maps
+C_OPS = {
+    "strlen_wild": 'pr_info("%zu\\n", strlen(wild));',
+    "strscpy_wild": 'strscpy(wild, "abc", 4);',
+    "kfree_wild": "kfree(wild);",
+}
+ASM_CASES = "".join(f'        case {i}: asm volatile("{asm}" ::: "rax", "rbx", "rcx", "rdx", '
+                    f'"memory"); break;\n' for i, asm in enumerate(OPS.values(), 1))
+C_CASES = "".join(f"        case {i}: {code} break;\n"
+                  for i, code in enumerate(C_OPS.values(), 101))
 SOURCE = '''#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 #include <linux/module.h>
 #include <linux/init.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+
+static char *volatile wild = (char *)0xffff888100000000UL;  /* volatile: kept a pointer */
 
 static int op;
 module_param(op, int, 0444);
@@ -61,15 +77,15 @@ static int __init traps_init(void)
 {
         pr_info("op %d\\n", op);
         switch (op) {
-''' + "".join(f'        case {i}: asm volatile("{asm}" ::: "rax", "rbx", "rcx", "rdx", '
-              f'"memory"); break;\n' for i, asm in enumerate(OPS.values(), 1)) + '''        }
+''' + ASM_CASES + C_CASES + '''        }
         pr_info("after %d\\n", op);
         return 0;
 }
 module_init(traps_init);
 MODULE_LICENSE("GPL");
 '''
-NUMBER = {name: i for i, name in enumerate(OPS, 1)}
+NUMBER = {name: i for i, name in enumerate(OPS, 1)} | \
+    {name: i for i, name in enumerate(C_OPS, 101)}
 
 
 @pytest.fixture(scope="module")
@@ -174,10 +190,28 @@ def test_a_privileged_instruction_is_one_limit_line_naming_it(traps_ko, op, show
 
 def test_clearing_cr0_pg_is_a_general_protection_fault(traps_ko):
     # Intel SDM vol. 2, MOV to/from control registers: in 64-bit mode "#GP(0) if an attempt
-    # is made to clear CR0.PG"; traps.c exc_general_protection -> die_addr(GPFSTR ...)
+    # is made to clear CR0.PG"; traps.c exc_general_protection -> die_addr(GPFSTR ...). The
+    # hint decodes the ModRM of `mov %rax,%cr0` (mod 3: the register, insn-eval.c
+    # get_eff_addr_reg): rax, CR0 0x80050033 without PG
     result, texts, kernel = run(traps_ko, "cr0pg")
     assert result.rc == 137 and not kernel.panicked
-    assert oops_title(texts) == "general protection fault: 0000 [#1] PREEMPT SMP NOPTI"
+    assert oops_title(texts) == \
+        "general protection fault, maybe for address 0x50033: 0000 [#1] PREEMPT SMP NOPTI"
+
+
+@pytest.mark.parametrize("op, hint", [
+    ("nc_load", "probably for non-canonical address 0xdead000000000100"),
+    ("gs_nc", "probably for non-canonical address 0x7fff88807fbfff00"),
+])
+def test_a_general_protection_fault_names_the_address_it_decodes(traps_ko, op, hint):
+    # traps.c exc_general_protection -> get_kernel_gp_address: the instruction's memory
+    # operand, with the GS base added for a %gs: operand (insn-eval.c get_seg_base_limit);
+    # GS is CPU 0's per-cpu base, 0xffff88807fc00000
+    result, texts, kernel = run(traps_ko, op)
+    assert result.rc == 137 and not kernel.panicked
+    title = oops_title(texts)
+    assert title.startswith(f"general protection fault, {hint}")
+    assert title.endswith(": 0000 [#1] PREEMPT SMP NOPTI")
 
 
 def test_toggling_cr0_wp_runs_on(traps_ko):
@@ -216,3 +250,49 @@ def test_a_second_fault_is_a_second_oops_not_a_double_fault():
     # dumpstack.c __die_header: ++die_counter, one count per oops since boot
     assert [t for t in texts if t.startswith("Oops: ")] == [
         f"Oops: 0001 [#{n}] PREEMPT SMP NOPTI" for n in (1, 2, 3)]
+
+
+@pytest.mark.parametrize("op, access, function", [
+    ("strlen_wild", "read", "strlen"), ("strscpy_wild", "write", "strscpy")])
+def test_a_kernel_function_handed_an_unmapped_pointer_oopses_in_itself(traps_ko, op, access,
+                                                                       function):
+    # arch/x86/mm/fault.c show_fault_oops; the RIP is in the kernel function, as lib/string.c
+    # faults there on the real kernel (the address, 4 GiB into the direct map, is past the
+    # lab machine's RAM)
+    result, texts, kernel = run(traps_ko, op)
+    assert result.rc == 137 and not kernel.panicked
+    assert "BUG: unable to handle page fault for address: ffff888100000000" in texts
+    assert f"#PF: supervisor {access} access in kernel mode" in texts
+    error = 2 if access == "write" else 0
+    assert f"#PF: error_code(0x{error:04x}) - not-present page" in texts
+    assert any(t.startswith(f"RIP: 0010:{function}+0x0/") for t in texts)
+
+
+def test_a_model_refusing_its_input_is_one_limit_line(traps_ko):
+    # kfree() of a pointer no allocator returned: the real kernel's outcome depends on what
+    # lies there (slab.c/slub.c), so the simulator says it cannot tell
+    result, texts, kernel = run(traps_ko, "kfree_wild")
+    assert result.rc == 1 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith("kcourse: traps_init+0x") and "kfree(0xffff888100000000)" \
+        in result.stderr
+
+
+@pytest.mark.parametrize("op", ["rsp_nc", "rsp_unmapped"])
+def test_a_fault_the_stack_cannot_take_is_a_double_fault_and_a_panic(traps_ko, op):
+    # the CPU cannot push the exception frame where RSP points, so it raises #DF on its IST
+    # stack; traps.c exc_double_fault: not the guard page, so pr_emerg("PANIC: double fault,
+    # error_code: 0x%lx\n") and die("double fault"), in NMI context: oops_end panics
+    result, texts, kernel = run(traps_ko, op)
+    assert result.rc == 137 and kernel.panicked
+    start = texts.index("PANIC: double fault, error_code: 0x0")
+    assert texts[start + 1] == "double fault: 0000 [#1] PREEMPT SMP NOPTI"
+    assert texts[-3] == "Kernel panic - not syncing: Fatal exception in interrupt"
+    assert not any(t.startswith(("BUG: ", "general protection")) for t in texts)
+
+
+def test_an_sse_instruction_runs_as_on_the_kernels_cpu(traps_ko):
+    # fpu__init_cpu_generic (arch/x86/kernel/fpu/init.c) sets CR4.OSFXSR and OSXMMEXCPT, so
+    # xorps is no #UD in kernel mode (kernel code brackets it with kernel_fpu_begin/end)
+    result, texts, _kernel = run(traps_ko, "sse")
+    assert result.rc == 0, result.stderr
+    assert f"traps: after {NUMBER['sse']}" in texts

@@ -142,7 +142,7 @@ class AddressSpace:
         while view:
             phys = self.translate(address)
             if phys is None:
-                raise BadAccess(address)
+                raise BadAccess(address, write=True)
             chunk = min(len(view), PAGE_SIZE - (address & (PAGE_SIZE - 1)))
             self.uc.mem_write(phys, bytes(view[:chunk]))
             address, view = address + chunk, view[chunk:]
@@ -171,8 +171,9 @@ class AddressSpace:
 
 
 class BadAccess(Exception):
-    """Python-side access to an address the kernel's page tables do not map."""
+    """Python-side access to an address the kernel's page tables do not map (`write`: a
+    store, for the #PF error code of a fault it becomes)."""
 
-    def __init__(self, address: int):
+    def __init__(self, address: int, write: bool = False):
         super().__init__(f"unmapped kernel address {address:#018x}")
-        self.address = address
+        self.address, self.write = address, write

@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import struct
 
+from kcourse.errors import KcourseError
 from kcourse.kernel import stack, structs
+from kcourse.kernel.errno import KernelErrno
 from kcourse.kernel.kernel import SimulatorLimit
 from kcourse.machine import cpu as C
 from kcourse.machine import privileged
 from kcourse.machine import tasks as T
+from kcourse.machine.address_space import BadAccess
 
 BUDGET = 20_000_000  # instructions per call from the simulator into module code
 X86_TRAP_DE, X86_TRAP_UD, X86_TRAP_GP, X86_TRAP_PF = 0, 6, 13, 14
@@ -46,12 +49,16 @@ class Runaway(SimulatorLimit):
 
 
 class ModuleFault(Exception):
-    """The CPU trapped in module code: vector, faulting RIP, CR2, registers at the fault."""
+    """The CPU trapped in module code: vector, faulting RIP, CR2, registers at the fault.
+    `write`: whether a page fault was a write, when no instruction at RIP says (a fault
+    inside a kernel function that kapi models in Python)."""
 
-    def __init__(self, vector: int, rip: int, cr2: int, regs: dict[str, int]):
+    def __init__(self, vector: int, rip: int, cr2: int, regs: dict[str, int],
+                 write: bool | None = None):
         super().__init__(f"trap {vector} at {rip:#x}")
         self.vector, self.rip, self.cr2, self.regs = vector, rip, cr2, regs
         self.bug = None  # the __bug_table entry of a BUG() (kcourse.machine.bugs)
+        self.write = write
 
 
 class Machine:
@@ -275,20 +282,26 @@ class Machine:
             return
         from kcourse.kapi.abi import Call
 
-        return_address = self.space.read_u64(self.cpu.reg("rsp"))
         fn = self.functions.get(name)
+        return_address = 0
         try:
+            return_address = self.space.read_u64(self.cpu.reg("rsp"))
             if fn is None:
                 raise Unmodelled(name, self.symbolize(return_address - 5))
             call = Call(self, fn, return_address)
             result = fn.impl(call, *call.decode())
             if result is not None:
                 self.cpu.set_reg("rax", int(result))
+        except BadAccess as bad:  # the kernel function itself faults, as its C would
+            self._pending = ModuleFault(X86_TRAP_PF, address, bad.address,
+                                        self.cpu.registers(), write=bad.write)
+            uc.emu_stop()
+        except KcourseError as err:  # a model refusing what it cannot represent: one line
+            site = self.symbolize(return_address - 5) or f"{return_address - 5:#x}"
+            self._pending = err if isinstance(err, KernelErrno) else SimulatorLimit(
+                f"kcourse: {site}: {err}; run it on the real kernel with `kcourse sim --real`")
+            uc.emu_stop()
         except BaseException as exc:  # noqa: BLE001 - handed to call(), which raises it
-            from kcourse.machine.address_space import BadAccess
-
-            if isinstance(exc, BadAccess):  # the kernel function touched an unmapped address
-                exc = ModuleFault(X86_TRAP_PF, address, exc.address, self.cpu.registers())
             self._pending = exc
             uc.emu_stop()
 
