@@ -286,7 +286,7 @@ def kobject_del(call, kobj):
 # ---------------------------------------------------------------- attributes
 def _add_file(call, kobj: int, attr: int, mode: int, where: str) -> int:
     """sysfs_add_file_mode_ns: 0 or -errno."""
-    ops = _u64(call, _u64(call, kobj + KOBJ["ktype"]) + KTYPE["sysfs_ops"])
+    ops = sysfs_ops_of(call, kobj)
     name = call.machine.space.read_cstring(_u64(call, attr + ATTR_NAME)).decode(
         "utf-8", "surrogateescape")
     if not ops:
@@ -332,6 +332,23 @@ def sysfs_remove_file_ns(call, kobj, attr, ns):
 def _gone(nodes) -> None:
     for node in nodes:
         node.data["removed"] = True
+
+
+def sysfs_ops_of(call, kobj: int) -> int:
+    """kobj->ktype->sysfs_ops; a class stands for its subsys kobject (class_sysfs_ops)."""
+    override = call.machine.objects.get("sysfs_ops_of", {}).get(kobj)
+    return override or _u64(call, _u64(call, kobj + KOBJ["ktype"]) + KTYPE["sysfs_ops"])
+
+
+def stand_in(call, kobj: int, path: str, sysfs_ops: int) -> None:
+    """Let `kobj` (a struct class) name the sysfs directory `path` with these sysfs_ops."""
+    _paths(call.machine)[kobj] = path
+    call.machine.objects.setdefault("sysfs_ops_of", {})[kobj] = sysfs_ops
+
+
+def create_groups(call, kobj: int, groups: int) -> int:
+    """sysfs_create_groups: each group of a NULL-terminated array, undone on an error."""
+    return _create_groups(call, kobj, groups)
 
 
 def _group_attrs(call, grp: int) -> list[int]:
