@@ -407,3 +407,11 @@ def test_normalise_drops_only_the_late_timer_line():
             "  dmesg> hrtimer: interrupt took 12 ns\n  dmesg> hello: hi\n")
     assert normalise(text) == ("$ dmesg\n[TIME] mine: hrtimer: interrupt took 5 ns\n[rc=0]\n"
                                "  dmesg> hello: hi\n")
+
+
+def test_normalise_drops_the_simulators_own_notes_only():
+    from kcourse.lab.compare import normalise
+
+    text = ("$ modprobe x_tables\nkcourse: note: x_tables's init did not run in the simulator: "
+            "it calls xt_foo()\n[rc=0]\nmodprobe: kcourse: note: kept\n")
+    assert normalise(text) == "$ modprobe x_tables\n[rc=0]\nmodprobe: kcourse: note: kept\n"

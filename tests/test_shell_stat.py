@@ -5,6 +5,9 @@ EXPECTED is what `kcourse sim --real --transcript` printed for these lines on th
 device numbers the simulated machine does not keep: one kshell line instead.
 """
 
+import os
+import subprocess
+
 from kcourse.backend import format_transcript
 from kcourse.kernel.kernel import Kernel
 from kcourse.shell.core import Shell
@@ -41,3 +44,25 @@ def test_stat_without_a_format_is_one_clear_line():
 def test_an_unsupported_directive_is_one_clear_line():
     out = Shell(Kernel(seed=0)).run("stat -c %W /proc")
     assert out.rc == 1 and out.stderr == "kshell: stat: the directive %W is not supported\n"
+
+
+HOST_FORMAT = "%n|%s|%a|%A|%F|%U:%G"
+
+
+
+def test_stat_c_on_host_files_prints_what_coreutils_prints(tmp_path):
+    (tmp_path / "data.txt").write_text("twelve bytes")
+    (tmp_path / "empty").write_text("")
+    os.chmod(tmp_path / "empty", 0o600)
+    (tmp_path / "sub").mkdir()
+    os.symlink("data.txt", tmp_path / "link")
+    names = ["data.txt", "empty", "link", "nope"]
+    real = subprocess.run(["stat", "-c", HOST_FORMAT, *names], cwd=tmp_path, capture_output=True,
+                          text=True)
+    got = Shell(workdir=str(tmp_path)).run(f"stat -c '{HOST_FORMAT}' " + " ".join(names))
+    assert (got.stdout, got.stderr, got.rc) == (real.stdout, real.stderr, real.returncode)
+
+
+def test_stat_of_proc_modules_is_an_empty_regular_file():
+    got = Shell().run("stat -c '%n %a %F' /proc/modules")
+    assert got.stdout == "/proc/modules 444 regular empty file\n"  # procfs: size 0

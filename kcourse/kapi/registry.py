@@ -10,7 +10,8 @@ the kernel file whose behaviour it mirrors:
 The prototype is the parameter table (the form Qiling's Windows API hooks use): the System V
 ABI decoder (kcourse.kapi.abi) reads the arguments from the registers and the stack and gives
 each parameter as its C type says - an `int` sign-extended from 32 bits, a `size_t` unsigned,
-a `const char *` as the bytes of the C string it points to (None for NULL). A `...` gives the
+a `const char *` as the bytes of the C string it points to (None for NULL), any other pointer
+as its address. A `...` gives the
 function `call.varargs(n)` to read. What the function returns goes to %rax.
 
 Data that modules read by address (`jiffies`, `kmalloc_caches`, `param_ops_int`, ...) is
@@ -35,8 +36,10 @@ class Param:
 
     @property
     def is_string(self) -> bool:
-        t = self.ctype.replace(" ", "")
-        return t in ("constchar*", "char*") and self.name not in ("buf", "dst", "dest")
+        """A `const char *` is a C string the function reads; a plain `char *` is a buffer
+        it writes, and a `__user` pointer is never read from the kernel side: both stay
+        addresses."""
+        return self.ctype.replace(" ", "") == "constchar*"
 
     @property
     def width_signed(self) -> tuple[int, bool]:
@@ -155,8 +158,11 @@ def load_all() -> None:
     from kcourse.kapi import (  # noqa: F401
         cdev,
         chardev,
+        checks,
+        console,
         debugfs,
         device,
+        gpio,
         locking,
         params,
         printk,

@@ -121,6 +121,9 @@ class Kernel:
         self.panicked = False
         self._behaviors = behaviors or {}
         self._emulator = None  # kcourse.machine.Machine, made when module code first runs
+        self.run_intree_code = False  # run Debian's own modules' code too (the kapi frontier)
+        # Debian modules whose init was not run (runs_code): (name, first unmodelled, count)
+        self.notes: list[tuple[str, str, int]] = []
         self._loader = Loader(self)
         self._task: tuple[int, str] | None = None  # set by task(): who makes the next calls
         self.current: tuple[int, str] = (self.pid_of("insmod"), "insmod")  # (pid, comm)
@@ -212,10 +215,17 @@ class Kernel:
 
     def _load(self, source, raw, params, flags, image) -> int:
         self.clock.sleep()
+        before = self.memory._ids
         try:
             return self._loader.load_module(source, raw, params, flags, image)
         except LoadError as err:
             raise KernelErrno(err.errno) from None
+        except SimulatorLimit:
+            # the loader took its error path; what the module's code allocated goes too
+            for owner in {a.owner for a in self.memory.outstanding() if a.id > before}:
+                if self.find_module_all(owner) is None:
+                    self.memory.rollback(owner, before)
+            raise
 
     def delete_module(self, name: str, flags: int = os.O_NONBLOCK) -> int:
         """delete_module(2); O_TRUNC forces (CONFIG_MODULE_FORCE_UNLOAD=y)."""
@@ -318,16 +328,66 @@ class Kernel:
             from kcourse.machine.machine import Machine
 
             self._emulator = Machine(self)
+            space = self._emulator.space
+            self.memory.contents_reader(space.read)  # kmemleak's dump shows what code wrote
         return self._emulator
 
     def runs_code(self, mod: Module) -> bool:
         """Whether this module's own machine code runs. It does for every module built out of
-        the kernel tree (the course's, a learner's, LKMPG's). Debian's own modules (intree)
-        still load as kcourse.behaviors.debian models them, or with an init that returns 0:
-        their code calls far more of the kernel than kapi models yet. A test may also hand
-        the Kernel a Python behavior for a module."""
-        return bool(mod.raw) and mod.name not in self._behaviors and \
-            not mod.image.get_modinfo("intree")
+        the kernel tree (the course's, a learner's, LKMPG's). A Debian module (intree) runs
+        its code when every kernel function it calls is modelled; the few the lessons load
+        have a Python stand-in (kcourse.behaviors.debian); any other gets an init that returns
+        0, and a note (Kernel.notes) says so and why. A test may hand the Kernel a Python
+        behavior for a module."""
+        if not mod.raw or mod.name in self._behaviors:
+            return False
+        if self.run_intree_code or not mod.image.get_modinfo("intree"):
+            return True
+        from kcourse import behaviors
+
+        if behaviors.lookup(mod.name) is not None:
+            return False
+        missing = self._unmodelled(mod)
+        if missing and mod.init:
+            self.notes.append((mod.name, missing[0], len(missing)))
+        return not missing
+
+    def _unmodelled(self, mod: Module) -> list[str]:
+        """The kernel symbols this module uses that kapi does not model, sorted."""
+        from kcourse.kapi import registry
+        from kcourse.machine.cpu import INDIRECT_THUNK_REGS
+        from kcourse.machine.tasks import PERCPU_OFFSETS
+
+        registry.load_all()
+        real_code = {"__fentry__", "__x86_return_thunk"} | {
+            f"__x86_indirect_thunk_{r}" for r in INDIRECT_THUNK_REGS}
+        out = []
+        for name, _value, _info, shndx in mod.image.symbols:
+            if not name or shndx != 0 or name in real_code or name in registry.FUNCTIONS \
+                    or name in registry.DATA or name in PERCPU_OFFSETS:
+                continue
+            hit = self.symbols.find(name, gplok=True)
+            if hit is not None and hit.owner is not None and hit.owner.code is not None:
+                continue  # another module's export, running on the CPU too
+            out.append(name)
+        return sorted(set(out))
+
+    def take_notes(self) -> list[str]:
+        """The simulator's note about the Debian modules whose init did not run since the
+        last call, as one line (the shell prints it on stderr after the command)."""
+        notes, self.notes = self.notes, []
+        if not notes:
+            return []
+        if len(notes) == 1:
+            name, first, count = notes[0]
+            more = f" and {count - 1} more" if count > 1 else ""
+            return [f"kcourse: note: {name}'s init did not run in the simulator: it calls "
+                    f"{first}(){more}, which kcourse does not model (docs/kapi.md); "
+                    "`kcourse sim --real` runs it on the real kernel"]
+        names = ", ".join(name for name, _f, _c in notes)
+        return [f"kcourse: note: the init of {names} did not run in the simulator: their code "
+                "calls kernel functions kcourse does not model (docs/kapi.md); "
+                "`kcourse sim --real` runs them on the real kernel"]
 
     def place_code(self, mod: Module) -> None:
         """move_module + simplify_symbols + apply_relocations into the emulated memory."""
@@ -336,6 +396,13 @@ class Kernel:
         machine = self.emulator
         mod.code = ModuleCode(machine, mod, mod.raw, lambda name: self._bind(name))
         machine.codes.append(mod.code)
+
+    def bind_param_ops(self, mod: Module) -> None:
+        """module_param_cb parameters: their set/get are the module's own code."""
+        if mod.code is not None:
+            from kcourse.kapi import params
+
+            params.bind_custom_ops(self.emulator, mod.code)
 
     def write_params(self, mod: Module) -> None:
         """The parameters' values into the module's variables (param_set_* stores them)."""

@@ -210,6 +210,7 @@ class Loader:
             k.symbols.add_module(mod)
             self.trace("parse_args")
             mod.params = {p.name: Param.from_spec(p) for p in image.params}
+            k.bind_param_ops(mod)
             err = parse_args(mod.name, uargs, mod.params, self.pr)
             if err:
                 raise LoadError(err)

@@ -120,6 +120,29 @@ def _proc(k, parts):
     raise KernelErrno(E.ENOENT)
 
 
+def _gpio_class(k, rest):
+    """/sys/class/gpio (CONFIG_GPIO_SYSFS=y, drivers/gpio/gpiolib-sysfs.c gpio_class): the
+    write-only export and unexport (class attributes, 0200). The lab's machine has no GPIO
+    chip, so gpio_to_desc finds nothing for any number: export_store and unexport_store print
+    "<fn>: invalid GPIO N" and fail with EINVAL (a bad number: kstrtol's error)."""
+    if not rest:
+        return _dir(lambda: [_entry(n, REG | 0o200, "file") for n in ("export", "unexport")])
+    if len(rest) != 1 or rest[0] not in ("export", "unexport"):
+        raise KernelErrno(E.ENOENT)
+    function = f"{rest[0]}_store"
+
+    def write(text):
+        from kcourse.kernel.params import kstrtoll
+
+        try:
+            number = kstrtoll(text)
+        except ValueError as err:
+            raise KernelErrno(err.args[0]) from None
+        k.log.printk(f"\0014{function}: invalid GPIO {number}\n")
+        raise KernelErrno(E.EINVAL)
+    return ("file", REG | 0o200, None, write)
+
+
 def _sysfs_modules(k):
     return [m for m in k.modules if getattr(m, "sysfs", False)]
 
@@ -133,7 +156,11 @@ def _sys(k, parts):
                              for n in ("class", "kernel", "module")])
     if parts == ["kernel"]:  # kernel_kobj: what modules add to it, and debugfs's mount point
         return _dir(lambda: [_entry("debug", stat.S_IFDIR | 0o700, "dir")])
-    if parts in (["class"], ["kernel", "debug"]):  # class_kset; debugfs (DEBUGFS_DEFAULT_MODE)
+    if parts == ["class"]:  # class_kset: what modules register, and gpiolib's own class
+        return _dir(lambda: [_entry("gpio", stat.S_IFDIR | 0o755, "dir")])
+    if parts and parts[0] == "class" and parts[1:2] == ["gpio"]:
+        return _gpio_class(k, parts[2:])
+    if parts == ["kernel", "debug"]:  # debugfs's mount point (DEBUGFS_DEFAULT_MODE)
         return _dir(lambda: [])
     if parts[0] != "module":
         raise KernelErrno(E.ENOENT)

@@ -37,7 +37,7 @@ PERCPU_SIZE = 0x40000
 TASKS = 0xFFFF_8880_0400_0000  # task_structs (direct map, below what the ledger hands out)
 STACKS = 0xFFFF_C900_4000_0000
 STACK_CANARY = 0x28  # struct fixed_percpu_data (arch/x86/include/asm/processor.h)
-X86_CR0_PE, X86_CR0_PG, X86_CR4_PAE = 1 << 0, 1 << 31, 1 << 5
+X86_CR0_PE, X86_CR0_WP, X86_CR0_PG, X86_CR4_PAE = 1 << 0, 1 << 16, 1 << 31, 1 << 5
 MSR_EFER, EFER_LME, EFER_LMA = 0xC000_0080, 1 << 8, 1 << 10
 RET, INT3 = b"\xc3", b"\xcc"
 REGS = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10", "r11",
@@ -74,7 +74,8 @@ class CPU:
         uc.reg_write(x86.UC_X86_REG_CR3, self.space.pml4)
         uc.reg_write(x86.UC_X86_REG_CR4, X86_CR4_PAE)
         uc.reg_write(x86.UC_X86_REG_MSR, (MSR_EFER, EFER_LME | EFER_LMA))
-        uc.reg_write(x86.UC_X86_REG_CR0, X86_CR0_PG | X86_CR0_PE)
+        # CR0.WP: the kernel too is refused writes to read-only pages (as Linux runs)
+        uc.reg_write(x86.UC_X86_REG_CR0, X86_CR0_PG | X86_CR0_WP | X86_CR0_PE)
 
     def reg(self, name: str) -> int:
         return self.uc.reg_read(self._reg_ids[name])

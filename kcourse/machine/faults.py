@@ -11,7 +11,9 @@
 - #GP (13): "general protection fault, probably for non-canonical address 0x%lx" when the
   address is not canonical (arch/x86/kernel/traps.c exc_general_protection);
 - #UD (6): "invalid opcode: 0000 [#1]" (a BUG() reaches handle_bug first: not modelled yet);
-- divide error (0): "divide error: 0000 [#1]".
+- divide error (0): "divide error: 0000 [#1]"; int3 (3): "int3: 0000 [#1]", then a panic, as
+  exc_int3 dies in NMI context; the other die() titles of traps.c in TITLES, for the vectors
+  that `int $N` can reach as well (kcourse.machine.privileged).
 
 The RIP line is %pS of the faulting instruction in the module's own symbols, `Code:` is the
 64 bytes around it read from the emulated memory (dumpstack.c show_opcodes), and the
@@ -38,6 +40,15 @@ SYSCALL_FRAMES = {
     "write": ["vfs_write+0xc7/0x3f0", "ksys_write+0x6b/0xf0", "do_syscall_64+0x55/0xb0",
               "entry_SYSCALL_64_after_hwframe+0x6e/0xd8"],
 }
+# die(str, ...) of each trap handler in arch/x86/kernel/traps.c (6.1): exc_divide_error,
+# exc_int3, exc_overflow, exc_bounds, handle_invalid_op, exc_device_not_available,
+# exc_coproc_segment_overrun, exc_stack_segment, exc_general_protection, math_error.
+TITLES = {0: "divide error", 3: "int3", 4: "overflow", 5: "bounds", 6: "invalid opcode",
+          7: "unexpected #NM exception", 9: "coprocessor segment overrun", 12: "stack segment",
+          13: "general protection fault", 16: "fpu exception", 19: "simd exception"}
+# exc_int3 from kernel mode runs under irqentry_nmi_enter(), so in_interrupt() is true when
+# die() reaches oops_end (dumpstack.c), which panics: "Fatal exception in interrupt".
+NMI_CONTEXT = {3}
 REG_NAMES = {"RAX": "rax", "RBX": "rbx", "RCX": "rcx", "RDX": "rdx", "RSI": "rsi",
              "RDI": "rdi", "RBP": "rbp", "R08": "r8", "R09": "r9", "R10": "r10", "R11": "r11",
              "R12": "r12", "R13": "r13", "R14": "r14", "R15": "r15"}
@@ -104,7 +115,9 @@ def report(machine, fault, pid: int, comm: str) -> oops.KernelOops:
         if machine.stack_base - C.PAGE <= cr2 < machine.stack_base:
             return _stack_overflow(machine, fault, mach, pid, comm, rip, regs)
         user_page = cr2 < USER_TOP and _user_mapped(machine, cr2)
-        err = (X86_PF_PROT if user_page else 0) | (X86_PF_WRITE if write else 0) | \
+        # present: a user page SMAP refused, or a read-only kernel page written to
+        present = user_page or (cr2 >= USER_TOP and machine.space.is_mapped(cr2))
+        err = (X86_PF_PROT if present else 0) | (X86_PF_WRITE if write else 0) | \
             (X86_PF_INSTR if fetch else 0)
         first = (f"BUG: kernel NULL pointer dereference, address: {cr2:016x}"
                  if cr2 < PAGE_SIZE else f"BUG: unable to handle page fault for address: "
@@ -113,24 +126,22 @@ def report(machine, fault, pid: int, comm: str) -> oops.KernelOops:
         head = [(oops.KERN_ALERT, first),
                 (oops.KERN_ALERT, f"#PF: supervisor {access} in kernel mode"),
                 (oops.KERN_ALERT, f"#PF: error_code(0x{err:04x}) - " +
-                 ("permissions violation" if user_page else "not-present page")),
+                 ("permissions violation" if present else "not-present page")),
                 uaccess.pagetable_line(user_page, random.Random(kernel.seed))]
-    elif fault.vector == 13:
-        title = "general protection fault"
-    elif fault.vector == 6:
-        title = "invalid opcode"
-        if fault.bug is not None:
+    elif fault.vector in TITLES:
+        title = TITLES[fault.vector]
+        if fault.vector == 6 and fault.bug is not None:
             from kcourse.machine import bugs
 
             head = bugs.bug_lines(fault.bug, rip)
-    elif fault.vector == 0:
-        title = "divide error"
     else:
-        title = f"trap {fault.vector}"
+        raise SimulatorLimit(f"kcourse: {rip}: trap {fault.vector}, which the simulator does "
+                             "not model; run it on the real kernel with `kcourse sim --real`")
     lines, panicked = oops.die_lines(
         mach, title, err, pid, comm, rip, frames(kernel, comm), cr2=cr2, regs=regs,
         seed=kernel.seed, rsp=fault.regs["rsp"], code=code_line(machine, fault.rip),
-        cr2_now=unreadable_at(machine, fault.rip - PROLOGUE_SIZE, OPCODE_BUFSIZE))
+        cr2_now=unreadable_at(machine, fault.rip - PROLOGUE_SIZE, OPCODE_BUFSIZE),
+        in_interrupt=fault.vector in NMI_CONTEXT)
     lines = head + lines
     return oops.KernelOops(lines, panic=panicked, headline=(head or lines)[0][1])
 
@@ -161,10 +172,8 @@ def _stack_overflow(machine, fault, mach, pid, comm, rip, regs) -> oops.KernelOo
 
 
 def hashed(address: int, seed: int) -> str:
-    """%p: the pointer hashed with the boot's key, 32 bits shown in 16 hex digits
-    (lib/vsprintf.c ptr_to_hashval masks siphash's result to its low 32 bits)."""
-    import hashlib
+    """%p of an address: the same hash printk's %p gives it (kcourse.kapi.siphash, the
+    kernel's ptr_to_hashval: siphash with the boot's key, low 32 bits, 16 hex digits)."""
+    from kcourse.kapi.siphash import ptr_hash
 
-    digest = hashlib.blake2b(address.to_bytes(8, "little"), digest_size=4,
-                             key=seed.to_bytes(8, "little", signed=True)).digest()
-    return f"{int.from_bytes(digest, 'little'):016x}"
+    return f"{ptr_hash(address, seed):016x}"

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import struct
 
-from kcourse.kernel import stack
+from kcourse.kernel import stack, structs
 from kcourse.kernel.kernel import SimulatorLimit
 from kcourse.machine import cpu as C
+from kcourse.machine import privileged
 from kcourse.machine import tasks as T
 
 BUDGET = 20_000_000  # instructions per call from the simulator into module code
@@ -74,6 +75,7 @@ class Machine:
         self._kheap_top = C.TASKS
         self._tasks: dict[tuple[int, str], int] = {}
         self._depth = 0  # calls into module code in progress (kapi may call back)
+        self._running: list = []  # the module each call in progress entered
         self._setup_regions()
 
     # ------------------------------------------------------------------ regions
@@ -193,6 +195,7 @@ class Machine:
         nested = self._depth > 0
         saved = cpu.uc.context_save() if nested else None
         self._depth += 1
+        self._running.append(self.module_at(address))
         try:
             # A system call enters module code with pt_regs at the top of the stack and the
             # syscall path's frames below it (kcourse.kernel.stack: PT_REGS, DEPTH_AT_INIT)
@@ -210,7 +213,10 @@ class Machine:
                 try:
                     cpu.uc.emu_start(start, C.RETURN_TRAP, count=budget)
                 except self.cpu.unicorn.UcError as err:
-                    self._fault = self._trap_from_error(err)
+                    outcome = self._trap_from_error(err)
+                    if not isinstance(outcome, ModuleFault):
+                        raise outcome from None  # a SimulatorLimit
+                    self._fault = outcome
                 if self._pending is not None:
                     raise self._pending
                 if self._fault is None:
@@ -226,6 +232,7 @@ class Machine:
             return cpu.reg("rax")
         finally:
             self._depth -= 1
+            self._running.pop()
             if saved is not None:
                 cpu.uc.context_restore(saved)
 
@@ -272,22 +279,29 @@ class Machine:
             self._pending = exc
             uc.emu_stop()
 
-    def _trap_from_error(self, err) -> ModuleFault:
+    def _trap_from_error(self, err):
         """unicorn reports some traps as errors rather than interrupts: an invalid opcode
         (a ud2 included) is #UD, an access it could not map is a page fault."""
         uc = self.cpu.unicorn
         rip = self.cpu.reg("rip")
-        if err.errno == uc.UC_ERR_INSN_INVALID:
-            return ModuleFault(X86_TRAP_UD, rip, 0, self.cpu.registers())
+        if err.errno == uc.UC_ERR_INSN_INVALID:  # #UD, or an instruction unicorn lacks
+            return privileged.invalid_opcode(self, rip)
         if err.errno in (uc.UC_ERR_FETCH_UNMAPPED, uc.UC_ERR_FETCH_PROT):
             return ModuleFault(X86_TRAP_PF, rip, rip, self.cpu.registers())
         return ModuleFault(X86_TRAP_GP, rip, 0, self.cpu.registers())
 
     def _on_trap(self, uc, vector, _user) -> None:
-        rip = self.cpu.reg("rip")
-        cr2 = self.cpu.cr2() if vector == X86_TRAP_PF else 0
-        self._fault = ModuleFault(vector, rip, cr2, self.cpu.registers())
-        uc.emu_stop()
+        outcome = privileged.on_trap(self, vector)  # a fault, a limit (`int $0x80`), or None
+        if outcome is not None:
+            self.stop(outcome)
+
+    def stop(self, outcome: BaseException) -> None:
+        """Stop the CPU; call() raises `outcome` (a ModuleFault or a SimulatorLimit)."""
+        if isinstance(outcome, ModuleFault):
+            self._fault = outcome
+        else:
+            self._pending = outcome
+        self.cpu.uc.emu_stop()
 
     # ------------------------------------------------------------------ lookups
     def module_at(self, address: int):
@@ -295,6 +309,11 @@ class Machine:
             if code.contains(address):
                 return code.module
         return None
+
+    def running_module(self):
+        """The module whose code the innermost call from the simulator entered (a kapi call
+        reached by a tail call returns to the simulator, not into the module)."""
+        return next((m for m in reversed(self._running) if m is not None), None)
 
     def symbolize(self, address: int) -> str | None:
         """%pS: `func+0xoff/0xsize [mod]` in a module, the kernel function's name for a slot."""
@@ -315,11 +334,7 @@ class Machine:
 
 
 def _looks_like_data(name: str) -> bool:
-    """No type information survives for an undefined symbol, so guess from the name which
-    unmodelled symbols are variables: the per-cpu and table names modules read directly."""
-    return name in {"jiffies", "jiffies_64", "current_task", "pv_ops", "kmalloc_caches",
-                    "page_offset_base", "vmemmap_base", "phys_base", "__per_cpu_offset",
-                    "nr_cpu_ids", "__cpu_possible_mask", "__cpu_online_mask", "system_wq",
-                    "cpu_number", "this_cpu_off", "boot_cpu_data", "init_task", "init_net",
-                    "loops_per_jiffy", "system_state", "debug_locks"} or \
-        name.startswith(("param_ops_", "__tracepoint_", "__SCK__"))
+    """An undefined symbol carries no type, so the pinned kernel's export table decides:
+    vmlinux exports it outside .text (data/kernel/structs.json), or it is a tracepoint's or
+    a static call key's variable."""
+    return structs.is_data_symbol(name) or name.startswith(("__tracepoint_", "__SCK__"))

@@ -317,6 +317,8 @@ class Shell:
                 return 1
         with self._process(argv):
             rc = self._dispatch(argv, ctx) if argv else 0
+            for note in self.kernel.take_notes():  # the simulator's own words, on stderr
+                ctx.err(note + "\n")
             self._close_fds(temp_fds)
             return self._flush(argv, ctx, rc, stdout_to, stderr_to, merge_err, merge_out)
 
