@@ -293,9 +293,9 @@ def read_iter_at(machine, read_iter: int, file: int, buffer: int, count: int,
     """new_sync_read through ->read_iter: seq_read_iter (DEFINE_PROC_SHOW_ATTRIBUTE's) is
     modelled; a module's own read_iter is not yet."""
     if read_iter == machine.address_of("seq_read_iter"):
-        from kcourse.kapi import seq_file
+        from kcourse.kapi import seq_read
 
-        return seq_file.seq_read_user(machine, file, buffer, count, ppos)
+        return seq_read.seq_read_user(machine, file, buffer, count, ppos)
     raise limit(f"kcourse: {machine.symbolize(read_iter) or hex(read_iter)} is a ->read_iter "
                 "method, which the simulator does not call yet")
 
