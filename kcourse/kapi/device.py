@@ -23,7 +23,8 @@ from kcourse.kapi import printk
 from kcourse.kapi.cdev import ChrdevOps
 from kcourse.kapi.kwarn import dump_stack
 from kcourse.kapi.registry import function
-from kcourse.kapi.vfsfile import TextOps, limit
+from kcourse.kapi.textfile import TextOps
+from kcourse.kapi.vfsfile import limit
 from kcourse.kernel import chrdevs as D
 from kcourse.kernel import structs as S
 from kcourse.kernel.nodes import Node
