@@ -231,10 +231,10 @@ class Handle:
         out = bytearray()
         for _ in range(F.MAX_READS):
             n = self._syscall(self.read_once, F.CAT_BUFFER, F.CAT_BUFSIZE)
-            if n < 0:
-                if out:  # cat prints what it read, then the error
-                    break
-                raise KernelErrno(-n)
+            if n < 0:  # cat has written what it read; then it says the error
+                err = KernelErrno(-n)
+                err.partial = out.decode("utf-8", "surrogateescape")
+                raise err
             if n == 0:
                 break
             out += memory.read(F.CAT_BUFFER, min(n, F.CAT_BUFSIZE))
@@ -255,8 +255,9 @@ class Handle:
             n = self._syscall(self.write_once, buffer + done, len(data) - done)
             if n < 0:
                 return n
-            if n == 0:
-                break
+            if n == 0:  # glibc's write loop (bash's echo) would call again for ever
+                raise limit(f"kcourse: {self.node.path}: write(2) took 0 bytes; bash would "
+                            "write the rest again for ever")
             done += n
         return done
 
