@@ -237,3 +237,22 @@ module_init(h_init); module_exit(h_exit);
     # a write that takes nothing: bash's stdio would write again for ever
     assert out[2].rc == 1 and out[2].stderr.count("\n") == 1 and "took 0 bytes" in \
         out[2].stderr
+
+
+def test_a_file_that_never_ends_is_one_clear_line(build):
+    """A read that always gives bytes: cat would read for ever; the simulator stops."""
+    ko = build("endless", """
+static char zeros[4096];
+static ssize_t r(struct file *f, char __user *buf, size_t n, loff_t *pos)
+{
+        n = min(n, sizeof(zeros));
+        return copy_to_user(buf, zeros, n) ? -EFAULT : n;
+}
+static const struct proc_ops ops = { .proc_read = r };
+static int __init e_init(void) { return proc_create("endless", 0444, NULL, &ops) ? 0 : -1; }
+static void __exit e_exit(void) { remove_proc_entry("endless", NULL); }
+module_init(e_init); module_exit(e_exit);
+""")
+    kernel, out = run(ko, ["insmod endless.ko", "cat /proc/endless", "rmmod endless"])
+    assert out[1].rc == 1 and out[1].stderr.count("\n") == 1
+    assert "has not ended" in out[1].stderr and out[2].rc == 0

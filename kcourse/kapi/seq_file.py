@@ -12,9 +12,12 @@ single_stop, which these models are (reached through the pointers, not called by
 
 from __future__ import annotations
 
+import struct
+
 from kcourse.kapi import printk
+from kcourse.kapi.abi import to_c
 from kcourse.kapi.registry import function
-from kcourse.kapi.vfsfile import call_int, free_block, kernel_block
+from kcourse.kapi.vfsfile import free_block, kernel_block
 from kcourse.kernel import structs as S
 from kcourse.machine import tasks as T
 
@@ -38,35 +41,56 @@ def ptr_err(p: int) -> int:
 
 
 class SeqFile:
-    """A struct seq_file in emulated memory, read and written field by field."""
+    """A struct seq_file in emulated memory. Its fields are read in one piece and kept until
+    module code runs again (start/next/stop/show, through this object), which may change
+    them; every write goes to memory at once."""
 
     def __init__(self, machine, address: int):
         self.machine, self.m = machine, address
+        self._cache: list[int] | None = None
+
+    def _fields(self) -> list[int]:
+        if self._cache is None:
+            self._cache = list(struct.unpack_from(
+                f"<{SEQ_FILE_SIZE // 8}Q", self.machine.space.read(self.m, SEQ_FILE_SIZE // 8 *
+                                                                      8)))
+        return self._cache
 
     def __getattr__(self, name):
         if name in F:
-            value = self.machine.space.read_u64(self.m + F[name])
+            value = self._fields()[F[name] // 8]
             return value - (1 << 64) if name in ("index", "read_pos") and value >> 63 else value
         raise AttributeError(name)
 
     def set(self, name: str, value: int) -> None:
-        self.machine.space.write_u64(self.m + F[name], value & 0xFFFF_FFFF_FFFF_FFFF)
+        value &= 0xFFFF_FFFF_FFFF_FFFF
+        self.machine.space.write_u64(self.m + F[name], value)
+        if self._cache is not None:
+            self._cache[F[name] // 8] = value
 
     # the iterator: op->start/next/stop/show, called as the kernel calls them
     def _op(self, name: str) -> int:
         return self.machine.space.read_u64(self.op + OP[name])
 
+    def _run(self, name: str, *args: int) -> int:
+        fn = self._op(name)
+        self._cache = None  # module code may change the fields
+        try:
+            return self.machine.call(fn, self.m, *args)
+        finally:
+            self._cache = None
+
     def start(self) -> int:
-        return self.machine.call(self._op("start"), self.m, self.m + F["index"])
+        return self._run("start", self.m + F["index"])
 
     def next(self, p: int) -> int:
-        return self.machine.call(self._op("next"), self.m, p, self.m + F["index"])
+        return self._run("next", p, self.m + F["index"])
 
     def stop(self, p: int) -> None:
-        self.machine.call(self._op("stop"), self.m, p)
+        self._run("stop", p)
 
     def show(self, p: int) -> int:
-        return call_int(self.machine, self._op("show"), self.m, p, bits=32)
+        return to_c(self._run("show", p), 32, True)
 
     def overflowed(self) -> bool:
         return self.count == self.size

@@ -37,6 +37,7 @@ FMODE_ATOMIC_POS, FMODE_CAN_READ, FMODE_CAN_WRITE, FMODE_OPENED = 0x8000, 0x2000
 O_WRONLY, O_CREAT, O_EXCL, O_NOCTTY, O_TRUNC = 0o1, 0o100, 0o200, 0o400, 0o1000
 O_LARGEFILE = 0o100000  # include/uapi/asm-generic/fcntl.h
 MAX_RW_COUNT = 0x7FFFF000  # INT_MAX & PAGE_MASK
+MAX_CAT_BYTES = 1 << 20  # cat of a file that never ends: the simulator stops after 1 MiB
 EINVAL, EBADF = 22, 9
 
 FILE_FLAGS = S.offsetof("file", "f_flags")
@@ -229,7 +230,11 @@ class Handle:
             raise KernelErrno(EINVAL)
         memory = uaccess.user_memory_for(self.machine, F.CAT_BUFFER, F.CAT_BUFSIZE)
         out = bytearray()
-        for _ in range(F.MAX_READS):
+        for reads in range(1, F.MAX_READS + 2):
+            if reads > F.MAX_READS or len(out) > MAX_CAT_BYTES:
+                raise limit(f"kcourse: {self.node.path} has given {len(out):,} bytes in "
+                            f"{reads - 1:,} reads and has not ended (an endless file?); the "
+                            "simulator stops reading it here")
             n = self._syscall(self.read_once, F.CAT_BUFFER, F.CAT_BUFSIZE)
             if n < 0:  # cat has written what it read; then it says the error
                 err = KernelErrno(-n)
