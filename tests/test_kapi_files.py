@@ -211,3 +211,48 @@ module_init(n_init);
     kernel, out = run(ko, ["insmod nullname.ko"])
     assert out[0].rc == 137
     assert "BUG: kernel NULL pointer dereference, address: 0000000000000000" in log(kernel)
+
+
+def test_cat_shows_what_it_read_before_a_read_failed(build):
+    """coreutils cat writes each buffer it read; a failing read(2) then ends it with the
+    error (fs/read_write.c hands the method's -EFAULT to user space as it is)."""
+    ko = build("halfread", """
+static int calls;
+static ssize_t r(struct file *f, char __user *buf, size_t n, loff_t *pos)
+{
+        if (calls++ % 2)
+                return -EFAULT;
+        return simple_read_from_buffer(buf, n, pos, "first part\\n", 11);
+}
+static ssize_t w(struct file *f, const char __user *buf, size_t n, loff_t *pos) { return 0; }
+static const struct proc_ops ops = { .proc_read = r, .proc_write = w };
+static int __init h_init(void) { return proc_create("halfread", 0644, NULL, &ops) ? 0 : -1; }
+static void __exit h_exit(void) { remove_proc_entry("halfread", NULL); }
+module_init(h_init); module_exit(h_exit);
+""")
+    kernel, out = run(ko, ["insmod halfread.ko", "cat /proc/halfread",
+                           "echo x > /proc/halfread"])
+    assert out[1].rc == 1 and out[1].stdout == "first part\n"
+    assert out[1].stderr == "cat: /proc/halfread: Bad address\n"
+    # a write that takes nothing: bash's stdio would write again for ever
+    assert out[2].rc == 1 and out[2].stderr.count("\n") == 1 and "took 0 bytes" in \
+        out[2].stderr
+
+
+def test_a_file_that_never_ends_is_one_clear_line(build):
+    """A read that always gives bytes: cat would read for ever; the simulator stops."""
+    ko = build("endless", """
+static char zeros[4096];
+static ssize_t r(struct file *f, char __user *buf, size_t n, loff_t *pos)
+{
+        n = min(n, sizeof(zeros));
+        return copy_to_user(buf, zeros, n) ? -EFAULT : n;
+}
+static const struct proc_ops ops = { .proc_read = r };
+static int __init e_init(void) { return proc_create("endless", 0444, NULL, &ops) ? 0 : -1; }
+static void __exit e_exit(void) { remove_proc_entry("endless", NULL); }
+module_init(e_init); module_exit(e_exit);
+""")
+    kernel, out = run(ko, ["insmod endless.ko", "cat /proc/endless", "rmmod endless"])
+    assert out[1].rc == 1 and out[1].stderr.count("\n") == 1
+    assert "has not ended" in out[1].stderr and out[2].rc == 0

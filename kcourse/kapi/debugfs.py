@@ -24,7 +24,8 @@ import stat
 
 from kcourse.kapi.cdev import FOPS_OWNER, ChrdevHandle
 from kcourse.kapi.registry import function
-from kcourse.kapi.vfsfile import INODE_PRIVATE, TextOps, in_kernel, inode_of, limit
+from kcourse.kapi.textfile import TextOps
+from kcourse.kapi.vfsfile import INODE_PRIVATE, in_kernel, inode_of, limit
 from kcourse.kernel import params as P
 from kcourse.kernel import structs as S
 from kcourse.kernel.errno import KernelErrno

@@ -23,16 +23,18 @@ from kcourse.kapi import printk
 from kcourse.kapi.cdev import ChrdevOps
 from kcourse.kapi.kwarn import dump_stack
 from kcourse.kapi.registry import function
-from kcourse.kapi.vfsfile import TextOps, limit
+from kcourse.kapi.textfile import TextOps
+from kcourse.kapi.vfsfile import limit
 from kcourse.kernel import chrdevs as D
 from kcourse.kernel import structs as S
 from kcourse.kernel.nodes import Node
 
 CLASS_SIZE, DEVICE_SIZE = S.sizeof("class"), S.sizeof("device")
-CLS = {f: S.offsetof("class", f) for f in ("name", "owner", "devnode")}
+CLS = {f: S.offsetof("class", f) for f in ("name", "owner", "devnode", "class_groups")}
+CLASS_ATTR = {f: S.offsetof("class_attribute", f) for f in ("show", "store")}
 DEV = {f: S.offsetof("device", f) for f in ("parent", "driver_data", "devt", "class")}
 KOBJ_NAME = S.offsetof("kobject", "name")
-EEXIST, ENODEV = 17, 19
+EEXIST, ENODEV, EIO = 17, 19, 5
 MAX_ERRNO = 4095
 # /sys/class on the lab's guest (Debian 6.1.0-56-amd64 under QEMU): names taken at boot.
 BOOT_CLASSES = frozenset("""backlight bdi block bsg devcoredump devfreq devlink dma dmi
@@ -71,34 +73,89 @@ def _duplicate(call, parent: str, name: str, inner: list[str]) -> int:
     return err_ptr(EEXIST)
 
 
+def _register(call, cls: int, inner: list[str]) -> int:
+    """__class_register: /sys/class/<cls->name> and the class_groups' files; 0 or -errno."""
+    machine = call.machine
+    name_at = machine.space.read_u64(cls + CLS["name"])
+    text = machine.space.read_cstring(name_at).decode("utf-8", "surrogateescape")
+    path = f"{SYS_CLASS}/{text}"
+    if text in BOOT_CLASSES or call.kernel.nodes.get(path) is not None:
+        _duplicate(call, "/class", text, ["kset_register+0x2c/0x60",
+                                          "__class_register+0x9a/0x180", *inner])
+        return -EEXIST
+    call.kernel.nodes.add(Node(path, stat.S_IFDIR | 0o755, owner=call.caller,
+                               data={"kind": "class", "class": cls, "kobj": cls}))
+    _classes(machine)[cls] = path
+    from kcourse.kapi import sysfs
+
+    sysfs.stand_in(call, cls, path, class_sysfs_ops(machine))
+    error = sysfs.create_groups(call, cls, machine.space.read_u64(cls + CLS["class_groups"]))
+    if error:
+        call.kernel.nodes.remove(path)
+    return error
+
+
+def class_sysfs_ops(machine) -> int:
+    """class_sysfs_ops (drivers/base/class.c): show/store through the class_attribute."""
+    ops = machine.objects.get("class_sysfs_ops")
+    if ops is None:
+        ops = machine.kernel_alloc(16)
+        machine.space.write_u64(ops, machine.address_of("class_attr_show"))
+        machine.space.write_u64(ops + 8, machine.address_of("class_attr_store"))
+        machine.objects["class_sysfs_ops"] = ops
+    return ops
+
+
+@function("ssize_t class_attr_show(struct kobject *kobj, struct attribute *attr, char *buf)",
+          "drivers/base/class.c")
+def class_attr_show(call, kobj, attr, buf):
+    """Here the class stands for its subsys kobject: to_subsys_private(kobj)->class."""
+    show = call.machine.space.read_u64(attr + CLASS_ATTR["show"])
+    return call.machine.call(show, kobj, attr, buf) if show else -EIO
+
+
+@function("ssize_t class_attr_store(struct kobject *kobj, struct attribute *attr, "
+          "const char *buf, size_t count)", "drivers/base/class.c")
+def class_attr_store(call, kobj, attr, buf, count):
+    store = call.machine.space.read_u64(attr + CLASS_ATTR["store"])
+    return call.machine.call(store, kobj, attr, call.raw(2), count) if store else -EIO
+
+
+@function("int __class_register(struct class *cls, struct lock_class_key *key)",
+          "drivers/base/class.c")
+def __class_register(call, cls, key):
+    return _register(call, cls, [])
+
+
 @function("struct class *__class_create(struct module *owner, const char *name, "
           "struct lock_class_key *key)", "drivers/base/class.c")
 def __class_create(call, owner, name, key):
     machine = call.machine
-    text = (name or b"").decode("utf-8", "surrogateescape")
-    path = f"{SYS_CLASS}/{text}"
-    if text in BOOT_CLASSES or call.kernel.nodes.get(path) is not None:
-        return _duplicate(call, "/class", text, ["kset_register+0x2c/0x60",
-                                                 "__class_register+0x9a/0x180",
-                                                 "__class_create+0x46/0x80"])
-    cls = machine.kernel_alloc(CLASS_SIZE)
+    cls = machine.kernel_alloc(CLASS_SIZE)  # kzalloc; cls->name is the caller's string
     machine.space.write_u64(cls + CLS["name"], call.raw(1))
     machine.space.write_u64(cls + CLS["owner"], owner)
-    call.kernel.nodes.add(Node(path, stat.S_IFDIR | 0o755, owner=call.caller,
-                               data={"kind": "class", "class": cls}))
-    _classes(machine)[cls] = path
-    return cls
+    error = _register(call, cls, ["__class_create+0x46/0x80"])
+    return err_ptr(-error) if error else cls
+
+
+def _unregister(call, cls: int) -> None:
+    node = _class_node(call, cls)
+    if node is not None:
+        for gone in call.kernel.nodes.remove(node.path):
+            gone.data["removed"] = True
+            if gone.data.get("kind") == "device":
+                _drop_devnode(call, gone)
+
+
+@function("void class_unregister(struct class *cls)", "drivers/base/class.c")
+def class_unregister(call, cls):
+    _unregister(call, cls)
 
 
 @function("void class_destroy(struct class *cls)", "drivers/base/class.c")
 def class_destroy(call, cls):
-    if is_err_or_null(cls):
-        return
-    node = _class_node(call, cls)
-    if node is not None:
-        for gone in call.kernel.nodes.remove(node.path):
-            if gone.data.get("kind") == "device":
-                _drop_devnode(call, gone)
+    if not is_err_or_null(cls):
+        _unregister(call, cls)
 
 
 def _devnode(call, cls: int, dev: int, name: str) -> tuple[str, int]:

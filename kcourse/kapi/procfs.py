@@ -7,44 +7,27 @@ proc_register WARNs and fails when the name is taken ("proc_dir_entry '/proc/x' 
 registered"). The entry is a struct proc_dir_entry of the kernel's; /proc/<name> appears with
 its mode, proc_set_size's size and proc_set_user's owner.
 
-Files (inode.c): the open file's f_op is the kernel's proc_reg_file_ops (proc_iter_file_ops
-when the proc_ops has proc_read_iter), whose methods call the module's proc_ops between
-use_pde and unuse_pde: proc_open, proc_read (-EIO without one), proc_write (-EIO without
-one), proc_release. No module reference is taken (6.1's proc_ops has no owner): rmmod works
-while the file is open, and remove_proc_entry (proc_entry_rundown) calls proc_release for
-every file still open; their reads then fail with -EIO. An entry whose proc_ops sets
-PROC_ENTRY_PERMANENT skips all that.
-
-proc_create_single_data and proc_create_seq_private use the kernel's proc_single_ops and
-proc_seq_ops (seq_file underneath); their open and release are the models below.
+Removing: remove_proc_entry, remove_proc_subtree and proc_remove take the entry (and what is
+below it) away and run it down (proc_entry_rundown): ->proc_release for every file still
+open. The files themselves, and the kernel's proc_single_ops and proc_seq_ops that
+proc_create_single_data and proc_create_seq_private use, are kcourse.kapi.procfs_files.
 """
 
 from __future__ import annotations
 
 import stat
 
-from kcourse.kapi import kwarn, seq_file
+from kcourse.kapi import kwarn
+from kcourse.kapi.procfs_files import OPS, ProcOps, kernel_proc_ops
 from kcourse.kapi.registry import function
-from kcourse.kapi.vfsfile import (
-    FMODE_LSEEK,
-    INODE_PRIVATE,
-    Handle,
-    call_int,
-    kernel_fops,
-    limit,
-    node_of_inode,
-    read_iter_at,
-)
+from kcourse.kapi.vfsfile import limit
 from kcourse.kernel import structs as S
 from kcourse.kernel.nodes import Node
 
 PDE_SIZE = S.sizeof("proc_dir_entry")
-OPS = {name: S.offsetof("proc_ops", name) for name in
-       ("proc_flags", "proc_open", "proc_read", "proc_read_iter", "proc_write", "proc_lseek",
-        "proc_release")}
 PROC_ENTRY_PERMANENT = 1
 S_IFMT = 0o170000
-EIO, ENOENT = 5, 2
+ENOENT = 2
 PROC_ROOT = "/proc"
 # The top of /proc on the lab's guest (Debian 6.1.0-56-amd64: `ls /proc`, minus the pids and
 # the self links procfs makes without a proc_dir_entry): names proc_register finds taken.
@@ -159,22 +142,11 @@ def proc_create(call, name, mode, parent, proc_ops):
     return _create_reg(call, name, mode, parent, 0, proc_ops)
 
 
-def _kernel_proc_ops(machine, name: str, **methods: str) -> int:
-    """proc_single_ops / proc_seq_ops: a struct proc_ops of the kernel's, methods at slots."""
-    table = machine.objects.setdefault("kernel_proc_ops", {})
-    if name not in table:
-        address = machine.kernel_alloc(S.sizeof("proc_ops"))
-        for member, fn in methods.items():
-            machine.space.write_u64(address + OPS[member], machine.address_of(fn))
-        table[name] = address
-    return table[name]
-
-
 @function("struct proc_dir_entry *proc_create_single_data(const char *name, umode_t mode, "
           "struct proc_dir_entry *parent, int (*show)(struct seq_file *, void *), void *data)",
           "fs/proc/generic.c")
 def proc_create_single_data(call, name, mode, parent, show, data):
-    ops = _kernel_proc_ops(call.machine, "proc_single_ops", proc_open="proc_single_open",
+    ops = kernel_proc_ops(call.machine, "proc_single_ops", proc_open="proc_single_open",
                            proc_read_iter="seq_read_iter", proc_lseek="seq_lseek",
                            proc_release="single_release")
     pde = _create_reg(call, name, mode, parent, data, ops)
@@ -187,36 +159,13 @@ def proc_create_single_data(call, name, mode, parent, show, data):
           "struct proc_dir_entry *parent, const struct seq_operations *ops, "
           "unsigned int state_size, void *data)", "fs/proc/generic.c")
 def proc_create_seq_private(call, name, mode, parent, ops, state_size, data):
-    proc_ops = _kernel_proc_ops(call.machine, "proc_seq_ops", proc_open="proc_seq_open",
+    proc_ops = kernel_proc_ops(call.machine, "proc_seq_ops", proc_open="proc_seq_open",
                                 proc_read_iter="seq_read_iter", proc_lseek="seq_lseek",
                                 proc_release="proc_seq_release")
     pde = _create_reg(call, name, mode, parent, data, proc_ops)
     if pde:
         node_of_pde(call, pde).data.update(seq_ops=ops, state_size=state_size)
     return pde
-
-
-@function("int proc_single_open(struct inode *inode, struct file *file)", "fs/proc/generic.c")
-def proc_single_open(call, inode, file):
-    node = node_of_inode(call.machine, inode)
-    return seq_file.open_single(call.machine, file, node.data["single_show"],
-                                node.data["pdata"])
-
-
-@function("int proc_seq_open(struct inode *inode, struct file *file)", "fs/proc/generic.c")
-def proc_seq_open(call, inode, file):
-    node = node_of_inode(call.machine, inode)
-    ret = seq_file.seq_open(call, file, node.data["seq_ops"])
-    if ret == 0 and node.data["state_size"]:  # seq_open_private: a zeroed state for ->private
-        state = call.machine.kernel_alloc(node.data["state_size"])
-        seq_file.seq_of(call.machine, file).set("private", state)
-    return ret
-
-
-@function("int proc_seq_release(struct inode *inode, struct file *file)", "fs/proc/generic.c")
-def proc_seq_release(call, inode, file):
-    seq_file.release(call.machine, file)
-    return 0
 
 
 def _mkdir(call, name, mode: int, parent: int, data: int) -> int:
@@ -329,89 +278,3 @@ def proc_remove(call, de):
     node = node_of_pde(call, de)
     if node is not None:
         _remove_tree(call, node)
-
-
-# ---------------------------------------------------------------- the files
-class ProcOps:
-    """What serves a /proc file a module made: proc_reg_open and the rest."""
-
-    def __init__(self, machine):
-        self.machine = machine
-
-    def open(self, node: Node, flags: int) -> ProcHandle:
-        handle = ProcHandle(self.machine, node, flags)
-        handle.open_file()
-        return handle
-
-
-class ProcHandle(Handle):
-    def _ops(self, member: str) -> int:
-        ops = self.node.data["proc_ops"]
-        return self.kernel_read_u64(ops + OPS[member], "proc_reg_open") if ops else 0
-
-    def _live(self) -> bool:
-        """use_pde: false once remove_proc_entry has begun (permanent entries: always)."""
-        return self.node.data.get("permanent") or not self.node.data["removed"]
-
-    def open_file(self) -> None:
-        from kcourse.kernel.errno import KernelErrno
-
-        machine, node = self.machine, self.node
-        iter_ops = bool(self._ops("proc_read_iter"))
-        f_op = kernel_fops(machine, "proc_iter_file_ops", read_iter="proc_reg_read_iter",
-                           write="proc_reg_write", open="proc_reg_open",
-                           release="proc_reg_release", llseek="proc_reg_llseek") \
-            if iter_ops else \
-            kernel_fops(machine, "proc_reg_file_ops", read="proc_reg_read",
-                        write="proc_reg_write", open="proc_reg_open",
-                        release="proc_reg_release", llseek="proc_reg_llseek")
-        machine.space.write_u64(self.inode + INODE_PRIVATE, node.data.get("pdata", 0))
-        file = self.new_file(f_op)
-        if not self._ops("proc_lseek"):
-            self.f_mode = self.f_mode & ~FMODE_LSEEK
-        if not self._live():
-            raise KernelErrno(ENOENT)
-        open_fn = self._ops("proc_open")
-        rv = call_int(machine, open_fn, self.inode, file, bits=32) if open_fn else 0
-        if rv:
-            raise KernelErrno(-rv if rv < 0 else 22)
-        if not node.data.get("permanent") and self._ops("proc_release"):
-            node.data["openers"].append(self)  # pde_opener: to know what to release
-        self.opened()
-
-    def read_once(self, buffer: int, count: int, ppos: int) -> int:
-        if not self._live():
-            return -EIO
-        read = self._ops("proc_read")
-        if read:
-            return call_int(self.machine, read, self.file, buffer, count, ppos)
-        read_iter = self._ops("proc_read_iter")
-        if read_iter:
-            return read_iter_at(self.machine, read_iter, self.file, buffer, count, ppos)
-        return -EIO
-
-    def write_once(self, buffer: int, count: int, ppos: int) -> int:
-        if not self._live():
-            return -EIO
-        write = self._ops("proc_write")
-        if write:
-            return call_int(self.machine, write, self.file, buffer, count, ppos)
-        return -EIO
-
-    def close_opener(self) -> None:
-        """close_pdeo: ->proc_release once, by the last close or by remove_proc_entry."""
-        openers = self.node.data["openers"]
-        if self in openers:
-            openers.remove(self)
-            release = self._ops("proc_release")
-            if release:
-                self.machine.call(release, self.inode, self.file)
-
-    def release_file(self) -> None:
-        if self.node.data.get("permanent"):
-            release = self._ops("proc_release")
-            if release:
-                self.machine.call(release, self.inode, self.file)
-            return
-        self.close_opener()
-

@@ -37,6 +37,7 @@ FMODE_ATOMIC_POS, FMODE_CAN_READ, FMODE_CAN_WRITE, FMODE_OPENED = 0x8000, 0x2000
 O_WRONLY, O_CREAT, O_EXCL, O_NOCTTY, O_TRUNC = 0o1, 0o100, 0o200, 0o400, 0o1000
 O_LARGEFILE = 0o100000  # include/uapi/asm-generic/fcntl.h
 MAX_RW_COUNT = 0x7FFFF000  # INT_MAX & PAGE_MASK
+MAX_CAT_BYTES = 1 << 20  # cat of a file that never ends: the simulator stops after 1 MiB
 EINVAL, EBADF = 22, 9
 
 FILE_FLAGS = S.offsetof("file", "f_flags")
@@ -229,12 +230,16 @@ class Handle:
             raise KernelErrno(EINVAL)
         memory = uaccess.user_memory_for(self.machine, F.CAT_BUFFER, F.CAT_BUFSIZE)
         out = bytearray()
-        for _ in range(F.MAX_READS):
+        for reads in range(1, F.MAX_READS + 2):
+            if reads > F.MAX_READS or len(out) > MAX_CAT_BYTES:
+                raise limit(f"kcourse: {self.node.path} has given {len(out):,} bytes in "
+                            f"{reads - 1:,} reads and has not ended (an endless file?); the "
+                            "simulator stops reading it here")
             n = self._syscall(self.read_once, F.CAT_BUFFER, F.CAT_BUFSIZE)
-            if n < 0:
-                if out:  # cat prints what it read, then the error
-                    break
-                raise KernelErrno(-n)
+            if n < 0:  # cat has written what it read; then it says the error
+                err = KernelErrno(-n)
+                err.partial = out.decode("utf-8", "surrogateescape")
+                raise err
             if n == 0:
                 break
             out += memory.read(F.CAT_BUFFER, min(n, F.CAT_BUFSIZE))
@@ -255,8 +260,9 @@ class Handle:
             n = self._syscall(self.write_once, buffer + done, len(data) - done)
             if n < 0:
                 return n
-            if n == 0:
-                break
+            if n == 0:  # glibc's write loop (bash's echo) would call again for ever
+                raise limit(f"kcourse: {self.node.path}: write(2) took 0 bytes; bash would "
+                            "write the rest again for ever")
             done += n
         return done
 
@@ -293,9 +299,9 @@ def read_iter_at(machine, read_iter: int, file: int, buffer: int, count: int,
     """new_sync_read through ->read_iter: seq_read_iter (DEFINE_PROC_SHOW_ATTRIBUTE's) is
     modelled; a module's own read_iter is not yet."""
     if read_iter == machine.address_of("seq_read_iter"):
-        from kcourse.kapi import seq_file
+        from kcourse.kapi import seq_read
 
-        return seq_file.seq_read_user(machine, file, buffer, count, ppos)
+        return seq_read.seq_read_user(machine, file, buffer, count, ppos)
     raise limit(f"kcourse: {machine.symbolize(read_iter) or hex(read_iter)} is a ->read_iter "
                 "method, which the simulator does not call yet")
 
@@ -315,42 +321,3 @@ def call_fops_write(machine, file: int, fops: int, buffer: int, count: int, ppos
         raise limit(f"kcourse: {machine.symbolize(write_iter) or hex(write_iter)} is a "
                     "->write_iter method, which the simulator does not call yet")
     return -EINVAL
-
-
-class TextOps:
-    """A file whose text the kernel itself makes: reader() gives the text of each read from
-    the start, writer(text) takes a write. kernfs files (a device's `dev` and `uevent`)
-    refuse to open for writing without a writer (-EACCES, even for root); other files open
-    and fail the read or write itself with `missing` (-EINVAL: vfs_read without ->read;
-    -EACCES: simple_attr without get or set)."""
-
-    def __init__(self, reader, writer=None, *, kernfs: bool = False, missing: int = EINVAL):
-        self.reader, self.writer, self.kernfs, self.missing = reader, writer, kernfs, missing
-
-    def may_open(self, node, flags: int) -> int:
-        return 13 if self.kernfs and flags & 3 and self.writer is None else 0  # EACCES
-
-    def open(self, node, flags: int):
-        err = self.may_open(node, flags)
-        if err:
-            raise KernelErrno(err)
-        return _TextHandle(self, node)
-
-
-class _TextHandle:
-    def __init__(self, ops: TextOps, node):
-        self.ops, self.node, self.refs = ops, node, []
-
-    def read(self) -> str:
-        if self.ops.reader is None:
-            raise KernelErrno(self.ops.missing)
-        return self.ops.reader()
-
-    def write(self, text: str) -> int:
-        if self.ops.writer is None:
-            return -self.ops.missing
-        self.ops.writer(text)
-        return len(text)
-
-    def release(self) -> None:
-        return None

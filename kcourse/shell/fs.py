@@ -46,10 +46,11 @@ GOLDEN_RATIO_64 = 0x61C8864680B583EB  # include/linux/hash.h
 class FsError(Exception):
     """A failed file operation: errno and the path as the user typed it."""
 
-    def __init__(self, err: int, path: str):
+    def __init__(self, err: int, path: str, partial: str = ""):
         super().__init__(f"{path}: {os.strerror(err)}")
         self.errno = err
         self.path = path
+        self.partial = partial  # what a read returned before it failed (cat prints it)
 
     @property
     def strerror(self) -> str:
@@ -240,6 +241,8 @@ class SimFS:
             raise
         except KcourseError as err:
             code = _errno_of(err)
+            if getattr(err, "partial", ""):
+                raise FsError(code, vpath, err.partial) from None
             if code in (errno.ENOENT, errno.ENOTDIR):
                 real = self._follow(vpath)
                 if real != vpath:
