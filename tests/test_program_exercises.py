@@ -94,3 +94,28 @@ def test_the_real_kernel_says_when_qemu_is_missing(tmp_path, monkeypatch, capsys
     assert not exercise.check(folder, real=True)
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and out.startswith("The real kernel needs QEMU: ")
+
+
+def test_each_lesson_cell_holds_its_exercises_skeleton():
+    """The %%kmodule cells the lessons 01-04 give the learner are the skeletons, TODOs and all,
+    and every programming exercise is in a lesson (at least one in each of 01-04)."""
+    import re
+
+    import nbformat
+
+    from kcourse.paths import notebooks_dir
+
+    placed: dict[str, str] = {}
+    for path in sorted(notebooks_dir().glob("0[1-4]-*.ipynb")):
+        cells = [c.source for c in nbformat.read(path, as_version=4).cells
+                 if c.cell_type == "code"]
+        ids = [i for c in cells for i in re.findall(r'program\("([^"]+)"\)', c)]
+        assert ids, f"{path.name} has no programming exercise"
+        for exercise_id in ids:
+            exercise = program(exercise_id)
+            for name in exercise.modules:
+                cell = next(c for c in cells if c.startswith(f"%%kmodule {name}"))
+                assert cell.split("\n", 1)[1] == exercise.skeleton_sources[name].rstrip("\n")
+                assert "TODO" in cell
+            placed[exercise_id] = path.name
+    assert sorted(placed) == sorted(IDS)
