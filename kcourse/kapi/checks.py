@@ -1,5 +1,5 @@
 """The kernel's own consistency checks that modules call out of line (lib/list_debug.c,
-lib/string_helpers.c fortify, kernel/panic.c __warn_printk), and preemption points.
+lib/string_helpers.c fortify).
 
 Debian's 6.1 config sets CONFIG_DEBUG_LIST=y: every list_add/list_del in module code first
 calls __list_add_valid/__list_del_entry_valid, which check the neighbours' pointers and
@@ -73,20 +73,3 @@ def fortify_panic(call, name):
                         call.machine.cpu.registers())
     fault.bug = BugEntry(0, "lib/string_helpers.c", 1027, 0)
     raise fault
-
-
-@function("int __cond_resched(void)", "kernel/sched/core.c")
-def __cond_resched(call):
-    """A preemption point: one task at a time here, so nothing else is waiting to run."""
-    return 0
-
-
-@function("void __SCT__might_resched(void)", "kernel/sched/core.c")
-def __sct_might_resched(call):
-    """The static call behind might_resched() (PREEMPT_DYNAMIC): __cond_resched by default."""
-    return 0
-
-
-@function("void __SCT__cond_resched(void)", "kernel/sched/core.c")
-def __sct_cond_resched(call):
-    return 0

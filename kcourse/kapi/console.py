@@ -1,10 +1,11 @@
-"""The virtual consoles, as the lab's QEMU machine has them (drivers/tty/vt/vt.c).
+"""The virtual consoles' table as the lab's machine has it (drivers/tty/vt/vt.c).
 
-Debian's kernel has CONFIG_VT=y; the lab's guest boots with a serial console and no display,
-so vt.c's con_init allocates console 0 only (vc_cons[0].d, vc_num 0) and nobody has opened
-tty0, so its port's tty is NULL; fg_console is 0. Recorded there: LKMPG's kbleds prints
-"fgconsole is 0" and "console[0/63] #0, tty 0000000000000000", then dereferences that NULL
-tty (kbleds_init+0x8c, address 0x10: tty_struct's driver).
+The lab's guest (QEMU, a serial console, no VT opened: kcourse.lab) has the VT layer's
+first console allocated at boot (con_init) and no other: vc_cons[0].d is a vc_data for
+console 0, whose port has no tty (nobody opened /dev/tty1), and vc_cons[1..62].d are NULL;
+fg_console is 0. That is what Debian's real kernel showed LKMPG's kbleds
+(data/lkmpg/kbleds/real.expected: "console[0/63] #0, tty 0000000000000000", then the oops
+on the NULL tty).
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from kcourse.kapi.registry import data, function
 from kcourse.kernel import structs
 
 MAX_NR_CONSOLES = 63  # include/uapi/linux/vt.h
+VC_SIZE = structs.sizeof("vc")
+VC_D = structs.offsetof("vc", "d")
+VC_NUM = structs.offsetof("vc_data", "vc_num")
 
 
 @data("int fg_console", "drivers/tty/vt/vt.c", 4)
@@ -20,13 +24,12 @@ def fg_console(machine, address):
     return (0).to_bytes(4, "little")
 
 
-@data("struct vc vc_cons[MAX_NR_CONSOLES]", "drivers/tty/vt/vt.c",
-      MAX_NR_CONSOLES * structs.sizeof("vc"))
+@data("struct vc vc_cons[MAX_NR_CONSOLES]", "drivers/tty/vt/vt.c", VC_SIZE * MAX_NR_CONSOLES)
 def vc_cons(machine, address):
-    console0 = machine.kernel_alloc(structs.sizeof("vc_data"))  # vc_num 0, port.tty NULL
-    table = bytearray(MAX_NR_CONSOLES * structs.sizeof("vc"))
-    table[structs.offsetof("vc", "d"):structs.offsetof("vc", "d") + 8] = \
-        console0.to_bytes(8, "little")
+    table = bytearray(VC_SIZE * MAX_NR_CONSOLES)
+    console0 = machine.kernel_alloc(structs.sizeof("vc_data"))  # zeroed: port.tty is NULL
+    machine.space.write(console0 + VC_NUM, (0).to_bytes(4, "little"))
+    table[VC_D:VC_D + 8] = console0.to_bytes(8, "little")
     return bytes(table)
 
 

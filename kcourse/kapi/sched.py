@@ -1,14 +1,18 @@
-"""The module's references, time and the current task (kernel/module/main.c, kernel/time/).
+"""The module's references and the scheduler's entry points (kernel/module/main.c,
+kernel/sched/core.c).
 
-Time is the Kernel's logical clock: a delay advances it instead of spinning the host, so
-dmesg timestamps move as on the real machine and a notebook prints the same every run.
+schedule() gives the CPU away until the task is TASK_RUNNING again (someone called
+wake_up_process or a wait queue's wake function on it); with the task still TASK_RUNNING it
+only lets what is runnable run (kcourse.machine.scheduler has the rules). The voluntary
+preemption points (might_resched(), cond_resched(): static calls in 6.1 with
+PREEMPT_DYNAMIC) reschedule nothing: a woken thread runs at the task's next sleep or return
+to user space. Time, delays and sleeps: kcourse.kapi.timekeeping and kcourse.kapi.delay.
 """
 
 from __future__ import annotations
 
-from kcourse.kapi.registry import data, function
-
-HZ = 250  # CONFIG_HZ=250 in Debian's 6.1 config
+from kcourse.kapi.registry import function
+from kcourse.machine import scheduler, threads
 
 
 def module_of(call, address: int):
@@ -40,22 +44,55 @@ def module_put(call, module):
         call.kernel.module_put(mod, why="module_put")
 
 
-@function("void __const_udelay(unsigned long xloops)", "arch/x86/lib/delay.c")
-def __const_udelay(call, xloops):
-    """udelay(n) is __const_udelay(n * 0x10c7): xloops = usecs * 2**32 / 10**6."""
-    call.kernel.clock.advance(max(1, (xloops * 1_000_000) >> 32))
+@function("void schedule(void)", "kernel/sched/core.c")
+def schedule(call):
+    machine = call.machine
+    task = threads.current_task(machine)
+    sched = scheduler.of(machine)
+    if threads.read_state(machine, task) == threads.TASK_RUNNING and sched.current is None:
+        sched.check_atomic_sleep(call, [])
+        sched.settle(until=sched.clock.usec)  # a yield: what is runnable runs first
+        return
+    wait = threads.Wait("schedule", call.site,
+                        lambda: threads.read_state(machine, task) == threads.TASK_RUNNING,
+                        lambda timed_out: 0)
+    sched.sleep(call, wait)
 
 
-@function("void __udelay(unsigned long usecs)", "arch/x86/lib/delay.c")
-def __udelay(call, usecs):
-    call.kernel.clock.advance(max(1, usecs))
+@function("int wake_up_process(struct task_struct *p)", "kernel/sched/core.c")
+def wake_up_process(call, p):
+    return int(scheduler.of(call.machine).try_to_wake_up(p, threads.TASK_NORMAL))
 
 
-@function("void msleep(unsigned int msecs)", "kernel/time/timer.c")
-def msleep(call, msecs):
-    call.kernel.clock.advance(msecs * 1000)
+@function("int wake_up_state(struct task_struct *p, unsigned int state)",
+          "kernel/sched/core.c")
+def wake_up_state(call, p, state):
+    return int(scheduler.of(call.machine).try_to_wake_up(p, state))
 
 
-@data("volatile unsigned long jiffies", "kernel/time/timer.c", 8)
-def jiffies(machine, address):
-    return machine.kernel.memory.jiffies().to_bytes(8, "little")
+@function("int __SCT__might_resched(void)", "kernel/sched/core.c")
+def __SCT__might_resched(call):
+    """might_sleep()'s might_resched() (the static call is __cond_resched with
+    PREEMPT_VOLUNTARY): nothing needs the CPU more, so no reschedule."""
+    return 0
+
+
+@function("int __SCT__cond_resched(void)", "kernel/sched/core.c")
+def __SCT__cond_resched(call):
+    return 0
+
+
+@function("int __cond_resched(void)", "kernel/sched/core.c")
+def __cond_resched(call):
+    return 0
+
+
+@function("void preempt_schedule_thunk(void)", "arch/x86/entry/thunk_64.S")
+def preempt_schedule_thunk(call):
+    """preempt_enable() reaching 0 with a reschedule pending: with PREEMPT_VOLUNTARY the
+    dynamic preempt_schedule is off (a no-op), so the task goes on."""
+
+
+@function("void preempt_schedule_notrace_thunk(void)", "arch/x86/entry/thunk_64.S")
+def preempt_schedule_notrace_thunk(call):
+    pass

@@ -80,6 +80,20 @@ class SimulatorLimit(TaskKilled):
         super().__init__(message)
 
 
+def returns_to_user(syscall):
+    """A system call's end is where the machine runs what became runnable or due meanwhile
+    (kernel threads, work, softirqs: kcourse.machine.scheduler), before the caller goes on."""
+
+    @functools.wraps(syscall)
+    def call(self, *args, **kwargs):
+        try:
+            return syscall(self, *args, **kwargs)
+        finally:
+            self.run_deferred()
+
+    return call
+
+
 @functools.lru_cache(maxsize=1)
 def kernel_facts() -> dict:
     return json.loads((kernel_data_dir() / "kernel.json").read_text())
@@ -196,6 +210,7 @@ class Kernel:
                             oops_count=sum(1 for e in self.events if e.kind == "oops"))
 
     # ================================================================ syscalls
+    @returns_to_user
     def finit_module(self, path_or_kofile, params: str = "", flags: int = 0) -> int:
         """finit_module(2). kmod's insmod: the file is read (and decompressed) in user space."""
         self._alive()
@@ -206,6 +221,7 @@ class Kernel:
         source, raw = read_source(path_or_kofile)
         return self._load(source, raw, params, flags, None)
 
+    @returns_to_user
     def load_image(self, image: ModuleImage, params: str = "", flags: int = 0) -> int:
         """finit_module for a pre-parsed image (the lean path: no file reading or parsing)."""
         self._alive()
@@ -216,7 +232,7 @@ class Kernel:
         return self._load(image.source, b"", params, flags, image)
 
     def _load(self, source, raw, params, flags, image) -> int:
-        self.clock.sleep()
+        self.pass_time(self.clock.pause())  # the human typing the command
         before = self.memory._ids
         try:
             return self._loader.load_module(source, raw, params, flags, image)
@@ -229,6 +245,7 @@ class Kernel:
                     self.memory.rollback(owner, before)
             raise
 
+    @returns_to_user
     def delete_module(self, name: str, flags: int = os.O_NONBLOCK) -> int:
         """delete_module(2); O_TRUNC forces (CONFIG_MODULE_FORCE_UNLOAD=y)."""
         self._alive()
@@ -238,11 +255,27 @@ class Kernel:
         name = _user_string(name)
         if not isinstance(flags, int):
             raise KernelErrno(E.EINVAL)
-        self.clock.sleep()
+        self.pass_time(self.clock.pause())
         try:
             return self._loader.delete_module(name, flags)
         except LoadError as err:
             raise KernelErrno(err.errno) from None
+
+    # ================================================================ time
+    def pass_time(self, usec: int) -> None:
+        """`usec` microseconds go by with no system call running (a human typing, `sleep`):
+        timers due meanwhile fire and what they wake runs (kcourse.machine.scheduler)."""
+        sched = self._emulator.objects.get("sched") if self._emulator is not None else None
+        if sched is None:
+            self.clock.advance(usec)
+        else:
+            sched.pass_time(usec)
+
+    def run_deferred(self) -> None:
+        """Return to user space: runnable kernel threads and pending softirq work run."""
+        sched = self._emulator.objects.get("sched") if self._emulator is not None else None
+        if sched is not None:
+            sched.return_to_user()
 
     def _alive(self) -> None:
         if self.panicked:
@@ -515,6 +548,7 @@ class Kernel:
     def unregister_device(self, name: str) -> None:
         self.devices.pop(name, None)
 
+    @returns_to_user
     def open(self, path: str, flags: int = os.O_RDONLY) -> int:
         """open(2); flags matter to the files modules make (O_WRONLY: FMODE_WRITE)."""
         self._alive()
@@ -563,6 +597,7 @@ class Kernel:
         self._handles[fd] = handle
         return fd
 
+    @returns_to_user
     def close(self, fd: int) -> int:
         self._alive()
         self._enter("close")
@@ -606,6 +641,7 @@ class Kernel:
             raise KernelErrno(E.EISDIR)
         return node
 
+    @returns_to_user
     def read_file(self, path: str) -> str:
         self._alive()
         path = _norm(_user_string(path))  # getname(): a bad user pointer is -EFAULT
@@ -621,6 +657,7 @@ class Kernel:
             raise KernelErrno(E.EACCES)
         return reader()
 
+    @returns_to_user
     def write_file(self, path: str, text: str) -> int:
         self._alive()
         path = _norm(_user_string(path))  # getname(): a bad user pointer is -EFAULT

@@ -37,7 +37,12 @@ class LogRecord:
     text: str
 
     def dmesg(self) -> str:
-        return f"[{self.ts_usec // 1_000_000:5d}.{self.ts_usec % 1_000_000:06d}] {self.text}"
+        """util-linux dmesg: the timestamp, the text; the lines after the first of a record
+        holding newlines are indented under the first's text (dmesg.c ctl->indent)."""
+        prefix = f"[{self.ts_usec // 1_000_000:5d}.{self.ts_usec % 1_000_000:06d}] "
+        first, *rest = self.text.split("\n")
+        indent = " " * len(prefix)  # an empty line stays empty (a record ending in "\n")
+        return prefix + "\n".join([first] + [indent + line if line else line for line in rest])
 
 
 class Clock:
@@ -46,19 +51,25 @@ class Clock:
     def __init__(self, seed: int = 0):
         self._rng = random.Random(f"clock:{seed}")
         self.usec = self._rng.randint(4_000_000, 12_000_000)  # some seconds after boot
+        self.watchers: list = []  # called with the new time whenever it moves (jiffies)
 
     def tick(self, lo: int = 3, hi: int = 40) -> int:
-        self.usec += self._rng.randint(lo, hi)
-        return self.usec
+        return self.advance(self._rng.randint(lo, hi))
 
     def advance(self, usec: int) -> int:
         """Time a delay in kernel code takes (udelay, msleep): exactly `usec`."""
         self.usec += max(0, int(usec))
+        for watch in self.watchers:
+            watch(self.usec)
         return self.usec
+
+    def pause(self, lo_usec: int = 200_000, hi_usec: int = 3_000_000) -> int:
+        """How long a human takes to type the next command (not yet passed: see sleep)."""
+        return self._rng.randint(lo_usec, hi_usec)
 
     def sleep(self, lo_usec: int = 200_000, hi_usec: int = 3_000_000) -> int:
         """Time passing between two commands (a human typing)."""
-        return self.tick(lo_usec, hi_usec)
+        return self.advance(self.pause(lo_usec, hi_usec))
 
 
 def split_prefix(text: str) -> tuple[int | None, bool, str]:

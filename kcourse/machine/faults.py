@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import random
 
-from kcourse.kernel import oops, uaccess
+from kcourse.kernel import oops, sched_reports, uaccess
 from kcourse.kernel.faultsite import OPCODE_BUFSIZE, PROLOGUE_SIZE
 from kcourse.kernel.kernel import SimulatorLimit
 from kcourse.machine import cpu as C
@@ -41,6 +41,11 @@ X86_PF_PROT, X86_PF_WRITE, X86_PF_INSTR = 0x1, 0x2, 0x10
 SYSCALL_FRAMES = {
     "write": ["vfs_write+0xc7/0x3f0", "ksys_write+0x6b/0xf0", "do_syscall_64+0x55/0xb0",
               "entry_SYSCALL_64_after_hwframe+0x6e/0xd8"],
+    # a kernel thread's own code, a timer callback (kcourse.kernel.sched_reports.TAILS)
+    "kthread": sched_reports.TAILS["kthread"], "kworker": sched_reports.TAILS["kworker"],
+    "timer": sched_reports.TAILS["timer"], "timer-wheel": sched_reports.TAILS["timer-wheel"],
+    "tasklet": sched_reports.TAILS["tasklet"],
+    "ksoftirqd-tasklet": sched_reports.TAILS["ksoftirqd-tasklet"],
 }
 # die(str, ...) of each trap handler in arch/x86/kernel/traps.c (6.1): exc_divide_error,
 # exc_int3, exc_overflow, exc_bounds, handle_invalid_op, exc_device_not_available,
@@ -94,7 +99,7 @@ def is_write(machine, ip: int) -> bool:
     return False
 
 
-def report(machine, fault, pid: int, comm: str) -> oops.KernelOops:
+def report(machine, fault, pid: int, comm: str, in_interrupt: bool = False) -> oops.KernelOops:
     """The KernelOops for a ModuleFault, or SimulatorLimit when the fault is only the
     simulator's (a touch of a kernel variable kcourse does not model)."""
     if fault.vector == 14:
@@ -149,7 +154,7 @@ def report(machine, fault, pid: int, comm: str) -> oops.KernelOops:
         mach, title, err, pid, comm, rip, frames(kernel, comm), cr2=cr2, regs=regs,
         seed=kernel.seed, rsp=fault.regs["rsp"], code=code_line(machine, fault.rip),
         cr2_now=unreadable_at(machine, fault.rip - PROLOGUE_SIZE, OPCODE_BUFSIZE),
-        in_interrupt=fault.vector in NMI_CONTEXT)
+        in_interrupt=in_interrupt or fault.vector in NMI_CONTEXT)
     lines = head + lines
     return oops.KernelOops(lines, panic=panicked, headline=(head or lines)[0][1])
 

@@ -43,12 +43,18 @@ class CodeBehavior:
         address = self.code.address("init_module")
         if address is None:
             return 0
-        return to_c(self.machine.call(address), 32, True)
+        from kcourse.machine import contexts
+
+        with contexts.initcall(self.machine, address):  # do_one_initcall's checks
+            return to_c(self.machine.call(address), 32, True)
 
     def exit(self, ctx, path: str = "") -> None:
         address = self.code.address("cleanup_module")
         if address is not None:
-            self.machine.call(address)
+            from kcourse.machine import contexts
+
+            with contexts.exitcall(self.machine, address):  # delete_module's own sleep
+                self.machine.call(address)
 
     # ------------------------------------------------------------------ files
     def _device(self, path: str):

@@ -104,6 +104,8 @@ class Machine:
         canary = 0x1F2E3D4C5B6A7988 ^ self.kernel.seed  # boot_init_stack_canary: random
         space.write_u64(C.PERCPU + C.STACK_CANARY, canary & 0xFFFF_FFFF_FFFF_FF00)
         space.write_u64(C.PERCPU + T.THIS_CPU_OFF, C.PERCPU)  # per_cpu_offset(0)
+        # PREEMPT_ENABLED: count 0, the inverted NEED_RESCHED bit set (asm/preempt.h)
+        space.write(C.PERCPU + T.PREEMPT_COUNT, (0x8000_0000).to_bytes(4, "little"))
         unicorn = self.cpu.unicorn
         uc.hook_add(unicorn.UC_HOOK_CODE, self._on_slot, begin=C.KAPI_TEXT,
                     end=C.KAPI_TEXT + 0x10_0000 - 1)
@@ -180,9 +182,12 @@ class Machine:
         return address
 
     def current_task(self) -> int:
-        """The task_struct of the Kernel's current process (kernel.current), made on first
-        use with its pid, tgid and comm where the pinned kernel's layout puts them."""
-        pid, comm = self.kernel.current
+        """The task_struct of the Kernel's current process (kernel.current)."""
+        return self.task_struct(*self.kernel.current)
+
+    def task_struct(self, pid: int, comm: str) -> int:
+        """The task_struct of process (pid, comm), made on first use with its pid, tgid and
+        comm where the pinned kernel's layout puts them."""
         task = self._tasks.get((pid, comm))
         if task is None:
             task = self.kernel_alloc(T.TASK_STRUCT_SIZE)
@@ -224,37 +229,45 @@ class Machine:
             cpu.push(C.RETURN_TRAP)
             if not nested:
                 self.enter()
-            start = address
-            while True:
-                self._pending = self._fault = None
-                try:
-                    cpu.uc.emu_start(start, C.RETURN_TRAP, count=budget)
-                except self.cpu.unicorn.UcError as err:
-                    outcome = self._trap_from_error(err)
-                    if not isinstance(outcome, ModuleFault):
-                        raise outcome from None  # a SimulatorLimit
-                    self._fault = outcome
-                if self._pending is not None:
-                    raise self._pending
-                if self._fault is None:
-                    if self._scanner.resume():  # the scanner hooked a privileged instruction
-                        start = cpu.reg("rip")
-                        continue
-                    break
-                resume = self._handle_bug(self._fault)
-                if resume is None:
-                    raise self._fault
-                start = resume  # a WARN: the CPU goes on after the ud2
-            if cpu.reg("rip") != C.RETURN_TRAP:
-                raise Runaway(f"kcourse: {self.symbolize(cpu.reg('rip'))} did not return after "
-                              f"{budget:,} instructions (an endless loop?); the real kernel "
-                              "would hang here and report a soft lockup")
-            return cpu.reg("rax")
+            return self.run_from(address, budget)
         finally:
             self._depth -= 1
             self._running.pop()
             if saved is not None:
                 cpu.uc.context_restore(saved)
+
+    def run_from(self, address: int, budget: int = BUDGET) -> int:
+        """Run from `address` until the CPU reaches RETURN_TRAP (a WARN resumes after its
+        ud2); returns %rax. A kapi function's exception, a fault or the budget stop it."""
+        cpu = self.cpu
+        start = address
+        while True:
+            self._pending = self._fault = None
+            try:
+                cpu.uc.emu_start(start, C.RETURN_TRAP, count=budget)
+            except self.cpu.unicorn.UcError as err:
+                outcome = self._trap_from_error(err)
+                if not isinstance(outcome, ModuleFault):
+                    raise outcome from None  # a SimulatorLimit (an instruction not modelled)
+                self._fault = outcome
+            if self._pending is not None:  # cleared: a nested run's must not reach the outer
+                pending, self._pending = self._pending, None
+                raise pending
+            if self._fault is None:
+                if self._scanner.resume():  # the scanner hooked a privileged instruction
+                    start = cpu.reg("rip")
+                    continue
+                break
+            resume = self._handle_bug(self._fault)
+            if resume is None:
+                fault, self._fault = self._fault, None
+                raise fault
+            start = resume  # a WARN: the CPU goes on after the ud2
+        if cpu.reg("rip") != C.RETURN_TRAP:
+            raise Runaway(f"kcourse: {self.symbolize(cpu.reg('rip'))} did not return after "
+                          f"{budget:,} instructions (an endless loop?); the real kernel "
+                          "would hang here and report a soft lockup")
+        return cpu.reg("rax")
 
     def reg(self, name: str) -> int:
         return self.cpu.reg(name)

@@ -19,6 +19,7 @@ TASK_COMM = structs.offsetof("task_struct", "comm")
 PERCPU_OFFSETS = structs.percpu_symbols()
 CURRENT_TASK = PERCPU_OFFSETS["current_task"]
 THIS_CPU_OFF = PERCPU_OFFSETS["this_cpu_off"]
+PREEMPT_COUNT = PERCPU_OFFSETS["__preempt_count"]
 
 FILE_SIZE = structs.sizeof("file")
 FILE_INODE = structs.offsetof("file", "f_inode")

@@ -597,6 +597,9 @@ class Shell:
             self._background_job[0] += total
         else:
             self.jobs.clock += total
+            pass_time = getattr(self.kernel, "pass_time", None)  # timers fire, threads run
+            if pass_time is not None:
+                pass_time(round(total * 1_000_000))
         return 0
 
     def _builtin_kill(self, argv: list[str], ctx: Ctx) -> int:

@@ -222,17 +222,6 @@ def dmesg_safe(text: str) -> str:
     return "".join(out)
 
 
-def _indented(line: str) -> str:
-    """A record with a newline inside it: util-linux dmesg indents each further line by the
-    width of the "[%5lu.%06lu] " header (seen on the real kernel: LKMPG hello-5's
-    "Hello, world 5\n=============" record); a newline that ends the record just ends it."""
-    if "\n" not in line.rstrip("\n"):
-        return line
-    width = line.index("] ") + 2 if line.startswith("[") and "] " in line else 0
-    body, tail = line.rstrip("\n"), line[len(line.rstrip("\n")):]
-    return body.replace("\n", "\n" + " " * width) + tail
-
-
 def dmesg(ctx: Ctx, argv: list[str]) -> int:
     """util-linux dmesg: every record as "[%5lu.%06lu] text"; -c prints then clears, -C clears."""
     parsed = _getopt(ctx, argv, "cC", {"read-clear": (False, "-c"), "clear": (False, "-C")})
@@ -244,7 +233,7 @@ def dmesg(ctx: Ctx, argv: list[str]) -> int:
         return 1
     keys = {k for k, _ in opts}
     if "-C" not in keys:
-        ctx.out("".join(f"{_indented(dmesg_safe(line))}\n" for line in ctx.kernel.dmesg_lines()))
+        ctx.out("".join(f"{dmesg_safe(line)}\n" for line in ctx.kernel.dmesg_lines()))
     if keys & {"-c", "-C"}:
         ctx.kernel.log.clear()
     return 0
