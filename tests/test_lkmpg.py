@@ -63,24 +63,20 @@ def _stops(function: str, more: str = "") -> str:
 
 KNOWN_DIFFERENT: dict[str, str] = {
     "blkram": _stops("__register_blkdev", ", and the shell has no dd or head -c"),
-    "completions": _stops("__init_swait_queue_head"),
     "devicemodel": _stops("__platform_driver_register"),
     "devicetree": _stops("__platform_driver_register"),
     "dma": _stops("platform_device_alloc"),
-    "example_mutex": _stops("mutex_is_locked"),
-    "example_rwlock": _stops("_raw_read_lock_irqsave"),
-    "example_spinlock": _stops("_raw_spin_lock_irqsave"),
-    "example_tasklet": _stops("__tasklet_schedule"),
     "ioctl": "the module loads as on the real kernel, but the shell has no awk, mknod, od, rm "
              "or head -c for the rest of the script",
     "kmem_cache": _stops("kmem_cache_create"),
-    "sched": _stops("alloc_workqueue"),
-    "sleep": _stops("__wake_up", ", and the shell has no dd"),
-    "static_key": _stops("static_key_count"),
+    "sleep": "the module and its wait queue behave as on the real kernel up to the script's "
+             "`dd iflag=nonblock`: the shell has no dd",
+    "static_key": _stops("static_key_count", " (its open, not its init: jump labels are not "
+                         "modelled)"),
     "syscall-steal": _stops("register_kprobe", " (and the real hook never fires: 6.1.192 "
                             "dispatches system calls through x64_sys_call)"),
-    "vinput": _stops("__class_register"),
-    "vkbd": _stops("__class_register"),
+    "vkbd": _stops("input_allocate_device", " (in vinput's export_store, when vkbd registers "
+                   "a device: the input layer is not modelled)"),
     "vnetloop": _stops("alloc_etherdev_mqs"),
 }
 
