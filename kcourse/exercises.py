@@ -167,7 +167,7 @@ def progress() -> dict[str, dict]:
     return _load()
 
 
-EXERCISE_ID = re.compile(r"""Exercise\(\s*["']([^"']+)["']""")
+EXERCISE_ID = re.compile(r"""(?:Exercise|program)\(\s*["']([^"']+)["']""")
 
 
 def lesson_exercises(notebooks: list[Path] | None = None) -> dict[str, list[str]]:

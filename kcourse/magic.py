@@ -9,8 +9,9 @@
 Every cell of a notebook talks to the same simulated kernel (created on first use), so what
 one cell loads, the next one sees. `%%kshell --new` starts a fresh kernel (a reboot) and keeps
 it for the following cells. `%%kshell --real` runs the cell on Debian's real kernel under QEMU
-(kcourse.lab.session.RealShell: one guest per notebook too, kept by replaying the earlier
---real cells; --real --new forgets them).
+(kcourse.lab.session.RealShell: one guest per notebook too, booted on first use and kept up;
+--real --new reboots it). A guest that crashes or hangs is reported in one line after the
+lines that finished; the next --real cell boots a fresh one and says so.
 
 Each command is printed after a `# ` prompt (root's prompt), then its output as a terminal
 shows it, stdout before stderr, all on the cell's stdout so the order never changes. `-q`
@@ -49,13 +50,15 @@ def notebook_shell(new: bool = False):
     return _SHELL
 
 
-def notebook_real_shell(new: bool = False):
-    """The notebook's real-kernel shell (kcourse.lab), created on first use."""
+def notebook_real_shell(new: bool = False, lab=None):
+    """The notebook's real-kernel shell (kcourse.lab.session.RealShell: one live guest),
+    created on first use (on `lab`, a prepared kcourse.lab.Lab, when given); `new` reboots."""
     global _REAL
     if _REAL is None:
+        from kcourse.lab.runner import RealKernel
         from kcourse.lab.session import RealShell
 
-        _REAL = RealShell()
+        _REAL = RealShell(RealKernel(lab=lab))
     elif new:
         _REAL.reset()
     return _REAL
@@ -86,6 +89,8 @@ def kshell(line: str, cell: str) -> None:
     if unknown:
         print(f"%%kshell: unknown option {unknown[0]} (use --new, --real, -q)", file=sys.stderr)
         return
+    quiet = bool({"-q", "--quiet"} & set(options))
+    shell = None
     try:
         if "--real" in options:
             shell = notebook_real_shell(new="--new" in options)
@@ -93,6 +98,8 @@ def kshell(line: str, cell: str) -> None:
             shell = notebook_shell(new="--new" in options)
         results = shell.run_script(cell)
     except KcourseError as err:  # the lab cannot boot, a guest died, ...
+        _say_notice(shell)
+        print(render(getattr(err, "results", []), prompts=not quiet), end="")
         print(f"%%kshell: {' '.join(str(err).split())}", file=sys.stderr)
         return
     except Exception as err:  # a bug: still one line in the notebook (KCOURSE_DEBUG: raise)
@@ -102,7 +109,16 @@ def kshell(line: str, cell: str) -> None:
         print(f"%%kshell: internal error: {type(err).__name__}: {text} (please report it)",
               file=sys.stderr)
         return
-    print(render(results, prompts=not ({"-q", "--quiet"} & set(options))), end="")
+    _say_notice(shell)
+    print(render(results, prompts=not quiet), end="")
+
+
+def _say_notice(shell) -> None:
+    """The real shell's one-off notice (a fresh guest replaced one that failed), on stderr."""
+    take = getattr(shell, "take_notice", None)
+    said = take() if take is not None else None
+    if said:
+        print(f"%%kshell: {said}", file=sys.stderr)
 
 
 KMODULE_USAGE = "usage: %%kmodule NAME [--kbuild 'LINE']..."

@@ -1002,7 +1002,12 @@ def test_array_parameter_over_its_maximum(debian_modules_dir):
     values = ",".join(str(i) for i in range(33))
     got = sh.run(f"modprobe snd-aloop index={values}")
     assert (got.rc, got.stdout) == (1, "")
-    assert got.stderr == "modprobe: ERROR: could not insert 'snd_aloop': Invalid argument\n"
+    lines = got.stderr.splitlines(keepends=True)
+    # the simulator's one note that the sound modules' init did not run is its own line
+    notes = [x for x in lines if x.startswith("kcourse: note: ")]
+    assert len(notes) == 1 and "soundcore" in notes[0]
+    assert [x for x in lines if x not in notes] == [
+        "modprobe: ERROR: could not insert 'snd_aloop': Invalid argument\n"]
     assert "index: can only take 32 arguments" in got.dmesg
     assert sh.kernel.find_module("snd_aloop") is None
     assert sh.run(f"modprobe snd-aloop index={values[:-3]}").rc == 0  # 32 values fit

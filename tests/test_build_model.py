@@ -39,7 +39,7 @@ def _common() -> Path:
     return Path(found[-1]).parent.parent
 
 
-def built(version=(5, 1, 9), debian=True) -> KernelTree:
+def built(version=(6, 1, 192), debian=True) -> KernelTree:
     tree = KernelTree.example(version=version)
     if debian:
         setup_debian(tree.vfs)
@@ -77,11 +77,12 @@ def test_bzimage_paths():
                 "arch/x86/boot/setup.bin", "arch/x86/boot/bzImage"):
         assert f"{src}/{rel}" in result.writes
     assert tree.vfs.readlink(f"{src}/arch/x86_64/boot/bzImage") == "../../x86/boot/bzImage"
+    # arch/x86/boot/Makefile:86: @$(kecho) 'Kernel: $@ is ready' ' (#'`cat .version`')'
     assert result.messages == ["Kernel: arch/x86/boot/bzImage is ready  (#1)"]
     # the old claim: no vmlinuz.bin anywhere, nothing under /usr/arch
     assert tree.vfs.find("/", "vmlinuz") == [] and not tree.vfs.exists("/usr/arch")
     assert tree.vfs.text(f"{src}/include/generated/utsrelease.h") == \
-        '#define UTS_RELEASE "5.1.9-ded"\n'
+        '#define UTS_RELEASE "6.1.192-ded"\n'
 
 
 def test_compression_follows_config():
@@ -92,19 +93,20 @@ def test_compression_follows_config():
 def test_modules_install_layout():
     tree = built()
     result = make_modules_install(tree)
-    modlib = "/lib/modules/5.1.9-ded"
+    modlib = "/lib/modules/6.1.192-ded"
     vfs = tree.vfs
     assert vfs.readlink(f"{modlib}/build") == tree.srctree
     assert vfs.readlink(f"{modlib}/source") == tree.srctree          # 6.1: Makefile:1629
-    assert vfs.text(f"{modlib}/modules.order").splitlines()[0] == "kernel/drivers/scsi/scsi_mod.ko"
-    assert vfs.exists(f"{modlib}/kernel/drivers/block/loop.ko")
+    assert vfs.text(f"{modlib}/modules.order").splitlines()[0] == "kernel/drivers/block/loop.ko"
+    assert vfs.exists(f"{modlib}/kernel/net/llc/llc.ko")
+    # what kmod's depmod writes for Debian's own stp, garp and llc (depends= stp,llc)
     assert vfs.text(f"{modlib}/modules.dep").splitlines()[2] == \
-        "kernel/drivers/scsi/sd_mod.ko: kernel/block/t10-pi.ko kernel/drivers/scsi/scsi_mod.ko"
+        "kernel/net/802/garp.ko: kernel/net/802/stp.ko kernel/net/llc/llc.ko"
     assert "alias char-major-10-237 loop" in vfs.text(f"{modlib}/modules.alias")
     assert vfs.text(f"{modlib}/modules.devname") == (
         "# Device nodes to trigger on-demand module loading.\nloop loop-control c10:237\n")
     # linux-headers-6.1.0-56-common/Makefile:1987: quiet_cmd_depmod = DEPMOD  $(MODLIB)
-    assert result.messages[-1] == "  DEPMOD  /lib/modules/5.1.9-ded"
+    assert result.messages[-1] == "  DEPMOD  /lib/modules/6.1.192-ded"
 
 
 def test_install_mod_path_and_newer_kernels():
@@ -173,8 +175,16 @@ def test_model_depmod_matches_real_depmod(tmp_path):
 def test_make_install_debian():
     tree = built()
     result = make_install(tree)
-    rel = "5.1.9-ded"
-    assert result.messages[1] == f"/sbin/installkernel {rel} arch/x86/boot/bzImage System.map /boot"
+    rel = "6.1.192-ded"
+    assert result.ran == [f"/sbin/installkernel {rel} arch/x86/boot/bzImage System.map /boot"]
+    # run-parts --verbose, update-initramfs and grub-mkconfig's own words (debianutils 5.7,
+    # initramfs-tools 0.142, grub-common 2.06)
+    assert result.messages == [
+        "  INSTALL /boot",
+        f"run-parts: executing /etc/kernel/postinst.d/initramfs-tools {rel} /boot/vmlinuz-{rel}",
+        f"update-initramfs: Generating /boot/initrd.img-{rel}",
+        f"run-parts: executing /etc/kernel/postinst.d/zz-update-grub {rel} /boot/vmlinuz-{rel}",
+        "Generating grub configuration file ..."]
     for path in (f"/boot/vmlinuz-{rel}", f"/boot/System.map-{rel}", f"/boot/config-{rel}",
                  f"/boot/initrd.img-{rel}", "/boot/grub/grub.cfg"):
         assert path in result.writes
@@ -186,14 +196,15 @@ def test_make_install_debian():
 def test_make_install_search_order():
     tree = built()
     tree.vfs.write("/root/bin/installkernel", note="a user's own script")
-    assert make_install(tree).messages[1].startswith("/root/bin/installkernel ")
+    assert make_install(tree).ran[0].startswith("/root/bin/installkernel ")
 
 
 def test_make_install_upstream_fallback():
     tree = built(debian=False)
     result = make_install(tree)
-    assert result.messages[1].startswith(f"{tree.srctree}/arch/x86/boot/install.sh 5.1.9-ded")
+    assert result.ran[0].startswith(f"{tree.srctree}/arch/x86/boot/install.sh 6.1.192-ded")
     assert result.writes == ["/boot/vmlinuz", "/boot/System.map"]
+    assert result.messages[-1] == "Cannot find LILO."        # arch/x86/boot/install.sh:36
     assert "/boot/vmlinuz.old" in make_install(tree).writes
 
 
@@ -205,3 +216,99 @@ def test_make_install_needs_a_build():
     with pytest.raises(KcourseError, match="make modules first"):
         make_modules_install(tree)
     assert tree.vfs.files == before
+
+
+def test_grub_hook_needs_an_installed_grub():
+    """zz-update-grub (grub2-common 2.06-13+deb12u2) runs update-grub only
+    `if [ -e /boot/grub/grub.cfg ]`: without it, no grub.cfg is generated."""
+    tree = built()
+    tree.vfs.remove("/boot/grub/grub.cfg")
+    result = make_install(tree)
+    assert "/boot/grub/grub.cfg" not in result.writes
+    assert "Generating grub configuration file ..." not in result.messages
+
+
+def test_mod_files_list_objects_as_6_1_does():
+    """6.1 scripts/Makefile.build:260 cmd_mod: one `$(obj)/<object>` per line."""
+    tree = built()
+    src = tree.srctree
+    assert tree.vfs.text(f"{src}/net/llc/llc.mod") == \
+        "net/llc/llc_core.o\nnet/llc/llc_input.o\nnet/llc/llc_output.o\n"
+    assert tree.vfs.text(f"{src}/drivers/block/loop.mod") == "drivers/block/loop.o\n"
+    assert tree.vfs.text(f"{src}/modules.order").splitlines()[-1] == "net/llc/llc.ko"
+
+
+def test_summary_marks_every_program_line_as_the_models():
+    tree = built()
+    text = make_modules_install(tree).summary()
+    first, *rest = text.splitlines()
+    assert first.startswith("model of `make modules_install`")
+    printed = [line for line in rest if "INSTALL" in line or "DEPMOD" in line]
+    assert printed and all(line.startswith("  | ") for line in printed)
+
+
+def _linux_source_listing() -> dict:
+    """Names in Debian's linux-source-6.1 tarball (the pinned version) and the Makefiles the
+    example names its objects from, cached in ~/.cache/kcourse after one download."""
+    import json
+    import tarfile
+
+    from kcourse import pin
+    from kcourse.debian import DebianUnavailable, fetch_package
+    from kcourse.paths import cache_dir
+
+    cached = cache_dir() / f"linux-source-{pin.debian_version()}.json"
+    if cached.exists():
+        return json.loads(cached.read_text())
+    try:
+        root = fetch_package(f"linux-source-6.1={pin.debian_version()}")
+    except DebianUnavailable as err:
+        need(False, f"Debian's linux-source-6.1 is unavailable: {err}")
+    wanted = {"net/llc/Makefile", "net/802/Makefile", "drivers/block/Makefile"}
+    names, files = [], {}
+    with tarfile.open(root / "usr/src/linux-source-6.1.tar.xz", "r|xz") as tar:
+        for member in tar:
+            name = member.name.split("/", 1)[1] if "/" in member.name else ""
+            names.append(name)
+            if name in wanted:
+                files[name] = tar.extractfile(member).read().decode()
+    listing = {"names": names, "files": files}
+    cached.write_text(json.dumps(listing))
+    return listing
+
+
+@pytest.mark.network
+def test_example_tree_reads_only_files_the_real_tree_has():
+    """Every file the model reads from the tree is in Debian's linux-source-6.1 6.1.192-2, was
+    written by an earlier target, or is the .config the user makes (make olddefconfig)."""
+    listing = _linux_source_listing()
+    real = set(listing["names"])
+    tree = KernelTree.example()
+    setup_debian(tree.vfs)
+    written, reads = set(), []
+    for target in (make_bzimage, make_modules, make_modules_install, make_install):
+        result = target(tree)
+        reads += [p for p in result.reads if p.startswith(tree.srctree + "/")]
+        written |= set(result.writes)
+    for path in dict.fromkeys(reads):
+        rel = path[len(tree.srctree) + 1:]
+        assert rel in real or path in written or rel == ".config", rel
+    # the Makefile lines the example's objects come from
+    assert "llc-y := llc_core.o llc_input.o llc_output.o" in listing["files"]["net/llc/Makefile"]
+    assert "obj-$(CONFIG_STP)\t+= stp.o" in listing["files"]["net/802/Makefile"]
+    assert "obj-$(CONFIG_BLK_DEV_LOOP)\t+= loop.o" in listing["files"]["drivers/block/Makefile"]
+
+
+def test_example_modules_have_debians_exports_and_needs(debian_modules_dir):
+    """The example's symbols and aliases are those of Debian's own 6.1.0-56 modules."""
+    tree = KernelTree.example()
+    by_name = {m.name: m for m in tree.modules}
+    for mod in tree.modules:
+        real = KoFile(debian_modules_dir / "kernel" / mod.path)
+        assert set(mod.exports) <= {e.name for e in real.exports}, mod.name
+        assert set(mod.needs) <= set(real.undefined_symbols), mod.name
+        assert sorted(mod.aliases) == sorted(v for k, v in real.modinfo if k == "alias")
+        providers = {o.name for o in by_name.values() if set(mod.needs) & set(o.exports)}
+        assert providers == set(filter(None, real.modinfo_get("depends").split(","))), mod.name
+    builtin = (debian_modules_dir / "modules.builtin").read_text().split()
+    assert set(tree.builtin) <= set(builtin)

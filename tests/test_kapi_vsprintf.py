@@ -38,7 +38,10 @@ def conversions(draw):
         prec_value = draw(st.integers(0, 40))
         args.append(prec_value)
         precision = ".*"
-    length = draw(st.sampled_from(sorted(LENGTH_BITS))) if conv in INTEGER_CONVERSIONS else ""
+    # 'L' on an integer is the kernel's ll (format_decode); what glibc reads for it depends
+    # on how ctypes passed the argument, so it is tested against the kernel's rule only
+    length = draw(st.sampled_from(sorted(set(LENGTH_BITS) - {"L"}))) \
+        if conv in INTEGER_CONVERSIONS else ""
     if conv == "%":
         flags, width, args = "", "", []
     if conv in INTEGER_CONVERSIONS:

@@ -1,9 +1,9 @@
-"""The real-kernel lab without QEMU: archives, the runner program, the console protocol.
+"""The real-kernel lab without QEMU: archives, the guest's shell, the console protocol.
 
 References: the newc format is checked by reading our archives back with busybox's cpio (a
 real tool); the kernel's rules are cited where used (init/initramfs.c, Documentation/arch/
-x86/boot.rst). The console texts fed to the parser are built here in the shape the runner
-prints (kcourse/lab/guest.py), so these tests pin the parser, not the kernel; the kernel's
+x86/boot.rst). The console texts fed to the parser are built here in the shape the guest's
+shell prints (kcourse/lab/guest.py), so these tests pin the parser, not the kernel; the kernel's
 own words are checked in tests/test_lab_real.py.
 """
 
@@ -67,19 +67,50 @@ def test_cpio_tree_lists_parents_first(tmp_path):
         cpio.archive([cpio.regular("/abs", b"")])
 
 
-# ------------------------------------------------------------------ the runner program
-def test_script_archive_holds_runner_commands_and_files():
-    lines = ["insmod hello/hello.ko", "echo 'a b' > /sys/x"]
-    blob = guest.script_archive(lines, "abc123", {"/tmp/t/bad.ko": b"ELF", "mine.ko": b"K"})
+# ------------------------------------------------------------------ the guest's shell
+def test_boot_archive_holds_the_shell_start_and_files():
+    blob = guest.boot_archive("abc123", {"/tmp/t/bad.ko": b"ELF", "mine.ko": b"K"})
     files = {e.name: e.data for e in cpio.parse(blob)}
-    assert files["kcourse/cmd/0"] == b"insmod hello/hello.ko\n"
-    assert files["kcourse/cmd/1"] == b"echo 'a b' > /sys/x\n"
     assert files["tmp/t/bad.ko"] == b"ELF"
     assert files["root/modules/mine.ko"] == b"K"  # relative: the working directory
     assert "tmp" in files and "tmp/t" in files  # parent directories come first
-    run = files["kcourse/run"].decode()
-    assert run.count("kc_mark BEGIN:") == 2 and "kc_report 1 $?" in run
-    assert "@@KC:%s:%s" in run and "kc_t=abc123" in run
+    head = files["kcourse/head"].decode()
+    assert "kc_t=abc123" in head and "@@KC:%s:%s" in head and head.endswith("kc_mark READY\n")
+    assert files["kcourse/run"].decode() == guest.BOOT
+    # /init hands /kcourse/run to bash, which becomes the shell reading the console
+    assert "bash --norc --noprofile --noediting -i </kcourse/run" in guest.INIT
+    assert "exec bash --noprofile --rcfile /kcourse/head --noediting -i </dev/console" in (
+        guest.BOOT)
+
+
+@pytest.mark.parametrize("text", [
+    "insmod hello/hello.ko whom='a b'", "echo \"$HOME\" $'\\x41' `x` \\ ; | & > < ( ) { }",
+    "echo été ✔ 日本", "printf '%s\\n' \"it's\" !x !! ~ * ? [a] #c", "\t\x01\x7f\xff".encode(
+        "latin-1").decode("latin-1"),
+])
+def test_quote_gives_bash_the_line_back_unchanged(text):
+    """Real bash reads the quoted word back as the very text (bash's parse.y ansiexpand)."""
+    bash = need_tool("bash")
+    proc = subprocess.run([bash, "--norc", "--noprofile", "-c",
+                           f"printf %s {guest.quote(text)}"], capture_output=True, check=True)
+    assert proc.stdout == text.encode()
+    assert set(guest.quote(text)[2:-1]) <= set("0123456789abcdefx\\ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                               "ghijklmnopqrstuvwyz")
+
+
+def test_line_program_runs_the_line_at_the_top_level():
+    program = guest.line_program(7, "exec 3< /dev/kcdev").decode()
+    assert program.splitlines() == [
+        f"kc_cmd={guest.quote('exec 3< /dev/kcdev')}",
+        "kc_mark BEGIN:7",
+        "kc_bg=$!",
+        '{ eval "$kc_cmd"; } </dev/null >/kcourse/out 2>/kcourse/err',
+        'kc_report 7 $? "$kc_bg"',
+    ]
+    receive = guest.receive_program(2, "/tmp/kcourse-tampered/x.ko", 7104).decode()
+    assert receive.endswith("kc_mark RECV:2; /usr/bin/head -c 7104 >"
+                            f"{guest.quote('/tmp/kcourse-tampered/x.ko')}; kc_mark GOT:2\n")
+    assert guest.quote("/tmp/kcourse-tampered") in receive  # its folder is made first
 
 
 @pytest.mark.parametrize("name", ["../etc/passwd", "/", "a/../../b"])
@@ -88,11 +119,13 @@ def test_guest_file_names_cannot_escape(name):
         guest.guest_file_path(name)
 
 
-def test_script_lines_cannot_hold_newlines():
+def test_script_lines_cannot_hold_newlines_or_nul():
     with pytest.raises(ValueError):
-        guest.script_archive(["echo a\necho b"], "t", {})
+        guest.line_program(0, "echo a\necho b")
+    with pytest.raises(ValueError, match="NUL"):
+        guest.line_program(0, "echo a\0b")
     with pytest.raises(ValueError):
-        guest.runner(["x"], "bad token!")
+        guest.head("bad token!")
 
 
 def test_init_never_links_busybox_to_itself(tmp_path):
@@ -110,18 +143,20 @@ def _b64(text: str) -> list[str]:
     return [data[i : i + 76] for i in range(0, len(data), 76)] or [""]
 
 
-def _console(token: str, reports: list[tuple[int, str, str, str]], done=True) -> str:
-    """What the runner prints: (rc, stdout, stderr, full dmesg) per line, CRLF like a tty."""
+def _console(token: str, reports: list[tuple[int, str, str, str]]) -> str:
+    """What the guest's shell prints: (rc, stdout, stderr, full dmesg) per line, CRLF like a
+    tty (an empty output has no base64 line at all)."""
     mark = f"@@KC:{token}:"
-    # bash -i prints its first prompt ("bash-5.2# ", no newline) before PS1 is emptied.
-    out = ["\x1bc\x1b[?7l[    0.000000] Linux version", f"bash-5.2# {mark}READY"]
+    # /init's bash -i prints its first prompt ("bash-5.2# ", no newline) before it runs
+    # /kcourse/run; the shell it becomes prints job control warnings.
+    out = ["\x1bc\x1b[?7l[    0.000000] Linux version", "bash-5.2# bash: cannot set terminal "
+           "process group (-1): Inappropriate ioctl for device", f"{mark}READY"]
     for i, (rc, stdout, stderr, log) in enumerate(reports):
         out.append(f"{mark}BEGIN:{i}")
         out.append(f"{mark}RC:{i}:{rc}")
-        out += [f"{mark}OUT:{i}", *_b64(stdout), f"{mark}ERR:{i}", *_b64(stderr)]
+        out += [f"{mark}OUT:{i}", *_b64(stdout)[: len(stdout) and None]]
+        out += [f"{mark}ERR:{i}", *_b64(stderr)[: len(stderr) and None]]
         out += [f"{mark}LOG:{i}", *_b64(log), f"{mark}END:{i}"]
-    if done:
-        out.append(f"{mark}DONE")
     out.append("[    3.1] reboot: Power down")
     return "\r\n".join(out) + "\r\n"
 
@@ -151,7 +186,7 @@ def test_parse_ignores_other_tokens_and_console_noise():
     console = _console("good", [(1, "", "insmod: ERROR: x\n", "")])
     forged = "@@KC:evil:RC:0:0\r\n[   9.1] random: crng init done\r\n"
     transcript = protocol.parse(forged + console, "good")
-    assert transcript.ready and transcript.done
+    assert transcript.ready
     results = protocol.results(["insmod x"], transcript)
     assert results[0].rc == 1 and results[0].stderr == "insmod: ERROR: x\n"
     assert any("crng" in line for line in transcript.noise)
@@ -165,7 +200,7 @@ def test_kernel_line_inside_a_block_is_not_decoded():
 
 
 def test_results_stop_at_a_line_that_did_not_end():
-    console = _console("t", [(0, "", "", "")], done=False) + "@@KC:t:BEGIN:1\r\n"
+    console = _console("t", [(0, "", "", "")]) + "@@KC:t:BEGIN:1\r\n"
     transcript = protocol.parse(console, "t")
     assert transcript.last_started() == 1
     assert len(protocol.results(["true", "cat /dev/zero", "true"], transcript)) == 1
@@ -264,7 +299,7 @@ def _fake_qemu(tmp_path, body: str) -> str:
 def test_hung_guest_is_killed_with_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr(runner, "check_qemu", lambda: _fake_qemu(tmp_path, "exec sleep 60\n"))
     kernel = runner.RealKernel(lab=_fake_lab(tmp_path), timeout=0.5)
-    with pytest.raises(runner.GuestError, match=r"did not finish within 0.5 s before the shell"):
+    with pytest.raises(runner.GuestError, match=r"did not answer within 0.5 s before the shell"):
         kernel.run_script(["true"])
 
 
@@ -407,3 +442,11 @@ def test_normalise_drops_only_the_late_timer_line():
             "  dmesg> hrtimer: interrupt took 12 ns\n  dmesg> hello: hi\n")
     assert normalise(text) == ("$ dmesg\n[TIME] mine: hrtimer: interrupt took 5 ns\n[rc=0]\n"
                                "  dmesg> hello: hi\n")
+
+
+def test_normalise_drops_the_simulators_own_notes_only():
+    from kcourse.lab.compare import normalise
+
+    text = ("$ modprobe x_tables\nkcourse: note: x_tables's init did not run in the simulator: "
+            "it calls xt_foo()\n[rc=0]\nmodprobe: kcourse: note: kept\n")
+    assert normalise(text) == "$ modprobe x_tables\n[rc=0]\nmodprobe: kcourse: note: kept\n"

@@ -93,10 +93,17 @@ module_init(s_init);
 def test_an_unmodelled_call_names_the_function_and_the_site(build):
     ko = build("rnd", """
 #include <linux/random.h>
-static int __init r_init(void) { pr_info("%u\\n", get_random_u32()); return 0; }
+static void *keep;
+static int __init r_init(void)
+{
+        keep = kmalloc(100, GFP_KERNEL);
+        pr_info("%u\\n", get_random_u32());
+        return 0;
+}
 module_init(r_init);
 """)
     kernel, out = run(["insmod rnd.ko"], ko)
+    assert kernel.memory.total() == 0  # the call is unwound: its kmalloc too
     line = out[0].stderr
     assert out[0].rc == 1 and line.count("\n") == 1
     assert "get_random_u32()" in line and "r_init+0x" in line and "kcourse sim --real" in line
@@ -149,3 +156,65 @@ module_init(w_init); module_exit(w_exit);
     assert any(t.startswith("kernel BUG at ") and "/warny.c:" in t for t in texts)
     assert "invalid opcode: 0000 [#1] PREEMPT SMP NOPTI" in texts
     assert kernel.tainted >> 9 & 1  # W
+
+
+def test_list_debug_checks_pass_for_a_correct_list(build):
+    """CONFIG_DEBUG_LIST=y: list_add/list_del call __list_add_valid/__list_del_entry_valid."""
+    ko = build("lists", """
+#include <linux/list.h>
+struct item { int v; struct list_head node; };
+static LIST_HEAD(items);
+static struct item a = { .v = 1 }, b = { .v = 2 };
+static int __init l_init(void)
+{
+        struct item *it;
+        int sum = 0;
+
+        list_add(&a.node, &items);
+        list_add_tail(&b.node, &items);
+        list_for_each_entry(it, &items, node)
+                sum = sum * 10 + it->v;
+        list_del(&a.node);
+        pr_info("sum %d, empty %d\\n", sum, list_empty(&items));
+        return 0;
+}
+module_init(l_init);
+""")
+    kernel, out = run(["insmod lists.ko"], ko)
+    assert out[0].rc == 0
+    assert kernel.dmesg_lines()[-1].split("] ", 1)[1] == "lists: sum 12, empty 0"
+
+
+def test_writing_to_const_data_is_a_permissions_fault(build):
+    """CONFIG_STRICT_MODULE_RWX: a module's rodata is read-only (kernel/module/strict_rwx.c),
+    so a store to it faults: arch/x86/mm/fault.c reports a supervisor write to a present page
+    (error code PROT|WRITE = 0x0003)."""
+    ko = build("rowrite", """
+static const int answer = 42;
+static int __init w_init(void) { *(volatile int *)&answer = 7; return 0; }
+module_init(w_init);
+""")
+    kernel, out = run(["insmod rowrite.ko"], ko)
+    assert out[0].rc == 137
+    texts = [line.split("] ", 1)[1] for line in kernel.dmesg_lines()]
+    assert "#PF: supervisor write access in kernel mode" in texts
+    assert "#PF: error_code(0x0003) - permissions violation" in texts
+
+
+def test_a_huge_vmalloc_returns_null_not_the_hosts_memory(build):
+    ko = build("bigv", """
+#include <linux/vmalloc.h>
+static int __init b_init(void)
+{
+        void *p = vmalloc(1UL << 30);
+
+        pr_info("%s\\n", p ? "got it" : "NULL");
+        vfree(p);
+        return 0;
+}
+module_init(b_init);
+""")
+    kernel, out = run(["insmod bigv.ko"], ko)
+    assert out[0].rc == 0
+    assert kernel.dmesg_lines()[-1].endswith("bigv: NULL")
+    assert kernel.memory.total() == 0

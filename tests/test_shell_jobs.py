@@ -1,7 +1,8 @@
 """kshell's loops and background jobs, against the host's real bash.
 
 The reference is bash 5.2 run as the lab runs it: interactive (`-i`), reading the lines on
-stdin, no terminal, so no job control (kcourse/lab/guest.py). Each session is a few lines
+stdin, without job control (the lab's bash reads the serial console but has no controlling
+terminal, and runs `set +m`: kcourse/lab/guest.py). Each session is a few lines
 given to both shells; their stdout, their stderr and the last status must be the same, once
 the PID in bash's `[N] PID` notice is masked (tests/scenarios/README.md). Only commands that
 touch no kernel are used on the host (echo, true, false, sleep, kill and wait of the session's

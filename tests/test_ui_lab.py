@@ -1,7 +1,7 @@
 """The same ModulePanel driving Debian's real 6.1 kernel under QEMU (kcourse.lab RealShell):
-what it shows must be what the real kernel and kmod say. One guest boot per click, so the
-test is short. Needs qemu-system-x86_64 and the lab's Debian packages (under CI their
-absence fails the test instead of skipping it)."""
+what it shows must be what the real kernel and kmod say. One guest, booted for the first
+click and kept up for the others. Needs qemu-system-x86_64 and the lab's Debian packages
+(under CI their absence fails the test instead of skipping it)."""
 
 import pytest
 
@@ -20,7 +20,9 @@ def real_shell():
         lab = prepare_lab()
     except KcourseError as err:
         need(False, f"the real-kernel lab cannot be prepared: {err}")
-    return RealShell(RealKernel(lab=lab, timeout=180))
+    shell = RealShell(RealKernel(lab=lab, timeout=180))
+    yield shell
+    shell.close()
 
 
 def test_module_panel_on_the_real_kernel(real_shell):

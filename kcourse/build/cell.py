@@ -38,8 +38,12 @@ def write_sources(name: str, source: str, kbuild_lines: list[str], base: Path) -
                            "identifier, since kbuild makes KBUILD_MODNAME of it)")
     folder = base / CELL_FOLDER / name
     folder.mkdir(parents=True, exist_ok=True)
-    for stale in folder.glob(f"{name}.ko"):
-        stale.unlink()  # a failed build must not leave the previous .ko to be loaded
+    # A clean build every time: a failed build must not leave the previous .ko to be loaded,
+    # and kbuild's output (what the cell shows) must not depend on an earlier run's files.
+    for pattern in (f"{name}.ko", "*.o", "*.mod", "*.mod.c", ".*.cmd", "Module.symvers",
+                    "modules.order"):
+        for stale in folder.glob(pattern):
+            stale.unlink()
     (folder / f"{name}.c").write_text(source if source.endswith("\n") else source + "\n")
     (folder / "Kbuild").write_text("".join(f"{line}\n" for line in
                                            [f"obj-m := {name}.o", *kbuild_lines]))

@@ -16,9 +16,9 @@ its text files are byte for byte what kmod writes. The order of every line follo
 - modules.symbols iterates the symbol hash (2048 buckets) the same way.
 
 The .bin indexes are not written (modprobe falls back to nothing without them: run the real
-depmod for a system you boot). Module facts come from the module's image (facts_from_image),
-read the way libkmod-elf.c reads them (kmod_elf_get_symbols,
-kmod_elf_get_dependency_symbols), touching only the sections depmod needs.
+depmod for a system you boot). Module facts come from kcourse.elf.depmod_facts: a pread fast
+path over plain .ko files (scan_file), the validated reader for everything else
+(facts_from_image), both reading what libkmod-elf.c reads. Nothing is cached between runs.
 """
 
 from __future__ import annotations
@@ -26,46 +26,62 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import struct
 import sys
-from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 
-from kcourse.elf import elf64
-from kcourse.elf.modinfo_read import split_modinfo
+from kcourse.elf.depmod_facts import ModuleFacts, facts_from_image
+from kcourse.elf.depmod_scan import scan_file
 from kcourse.errors import KcourseError
+
+__all__ = ["ModuleFacts", "facts_from_image", "facts_from_ko", "facts_from_path", "compute",
+           "run", "search_tree", "main"]
 
 EXTENSIONS = (".ko", ".ko.xz", ".ko.zst")   # Debian 12's kmod 30: +XZ +ZSTD -ZLIB
 DEFAULT_SEARCH = ("updates",)               # cfg_load: "updates" when no `search` line
 INT32_MAX = 2**31 - 1
+_MAJOR = ("char-major-", "block-major-")                  # output_devname's sscanf formats
+_MAJOR_MINOR = re.compile(r"(char|block)-major-(\d+)-(\d+)")
+_M32 = 0xFFFFFFFF
+_iter_pairs = struct.Struct("<HH").iter_unpack
 
 
 def hash_superfast(key: bytes) -> int:
-    """shared/hash.c: hash_superfast (Paul Hsieh), 32-bit, little-endian 16-bit reads."""
-    m = 0xFFFFFFFF
-    h, rem, i = len(key), len(key) & 3, 0
-    signed = lambda b: b - 256 if b > 127 else b          # noqa: E731 (C `char` is signed)
-    for _ in range(len(key) >> 2):
-        h = (h + (key[i] | key[i + 1] << 8)) & m
-        tmp = (((key[i + 2] | key[i + 3] << 8) << 11) ^ h) & m
-        h = ((h << 16) ^ tmp) & m
-        i += 4
-        h = (h + (h >> 11)) & m
+    """shared/hash.c: hash_superfast (Paul Hsieh), 32-bit, little-endian 16-bit reads.
+
+    The main loop masks once per 4 bytes: only the low 32 bits of `h` ever feed the next
+    step (a sum mod 2**32, a shift left that the mask cuts), so the C result is unchanged."""
+    m = _M32
+    rem = len(key) & 3
+    body = len(key) - rem
+    h = len(key)
+    for lo, hi in _iter_pairs(key[:body]):
+        h += lo
+        h = ((h << 16) ^ (hi << 11) ^ h) & m
+        h += h >> 11
+    h &= m
     if rem == 3:
-        h = (h + (key[i] | key[i + 1] << 8)) & m
+        h = (h + (key[body] | key[body + 1] << 8)) & m
         h ^= (h << 16) & m
-        h ^= (signed(key[i + 2]) << 18) & m
+        c = key[body + 2]                                  # C `char` is signed
+        h ^= ((c - 256 if c > 127 else c) << 18) & m
         h = (h + (h >> 11)) & m
     elif rem == 2:
-        h = (h + (key[i] | key[i + 1] << 8)) & m
+        h = (h + (key[body] | key[body + 1] << 8)) & m
         h ^= (h << 11) & m
         h = (h + (h >> 17)) & m
     elif rem == 1:
-        h = (h + signed(key[i])) & m
+        c = key[body]
+        h = (h + (c - 256 if c > 127 else c)) & m
         h ^= (h << 10) & m
         h = (h + (h >> 1)) & m
-    for shift, op in ((3, "x"), (5, "a"), (4, "x"), (17, "a"), (25, "x"), (6, "a")):
-        h = (h ^ (h << shift)) & m if op == "x" else (h + (h >> shift)) & m
-    return h
+    h ^= (h << 3) & m                                      # force "avalanching" of bits
+    h = (h + (h >> 5)) & m
+    h ^= (h << 4) & m
+    h = (h + (h >> 17)) & m
+    h ^= (h << 25) & m
+    return (h + (h >> 6)) & m
 
 
 def hash_order(keys, n_buckets: int) -> list[str]:
@@ -81,78 +97,6 @@ def path_to_modname(path: str) -> str:
     return os.path.basename(path).split(".", 1)[0].replace("-", "_")
 
 
-@dataclass
-class ModuleFacts:
-    """What depmod reads from one module file."""
-
-    exports: list[str]                 # symbols it provides (kmod_elf_get_symbols order)
-    dep_symbols: list[tuple[str, bool]]  # (symbol, weak) it needs, in kmod's order
-    info: list[tuple[str, str]]        # .modinfo key/value pairs in section order
-
-
-def _first_named(rows: list[tuple], names: bytes, name: bytes) -> tuple | None:
-    """The first section called `name` (names may share a tail: `__versions` can be the end
-    of `.rela__versions`, so the match is on the string at each sh_name)."""
-    wanted = name + b"\0"
-    return next((row for row in rows if names.startswith(wanted, row[0])), None)
-
-
-def facts_from_image(path, raw: bytes) -> ModuleFacts:
-    """Read an ELF image as libkmod-elf.c does, touching only what depmod needs: the symbol
-    table (kmod_elf_get_symbols, kmod_elf_get_dependency_symbols), __versions, .modinfo.
-
-    The symbol table is read column-wise (a memoryview of its 24-byte Elf64_Sym entries), so
-    only the symbols depmod keeps are decoded: `__crc_*` (exports, with CONFIG_MODVERSIONS)
-    and the undefined ones (SHN_UNDEF), each list in symbol-table order."""
-    rows, names = elf64.section_rows(path, raw, elf64.parse_header(path, raw))
-    exports: list[str] = []
-    deps: list[tuple[str, bool]] = []
-    symtab = next((row for row in rows if row[1] == elf64.SHT_SYMTAB), None)
-    if symtab is not None:
-        strtab = elf64.row_bytes(raw, rows[symtab[6]])
-        data = elf64.row_bytes(raw, symtab)
-        count = len(data) // 24
-        table = memoryview(data[: count * 24])
-        st_name = table.cast("I")[::6].tolist()
-        st_shndx = table.cast("H")[3::12].tolist()
-        st_info = data[4 : count * 24 : 24]
-        limit = len(strtab)
-        crc_at = {m.start() for m in re.finditer(rb"__crc_", strtab)}
-
-        def text(start: int) -> str:
-            end = strtab.find(b"\0", start)
-            return strtab[start : end if end >= 0 else limit].decode("utf-8", "surrogateescape")
-
-        # index 0 is the null symbol; a name 0 or outside .strtab is skipped (libkmod-elf.c)
-        exports = [text(n + 6) for n in st_name[1:] if n and n in crc_at]
-        deps = [(text(n), st_info[i] >> 4 == 2)                      # STB_WEAK
-                for i, n in enumerate(st_name) if st_shndx[i] == 0 and i and 0 < n < limit
-                and n not in crc_at]
-    if not exports:
-        # no __crc_ symbols (no CONFIG_MODVERSIONS): kmod_elf_get_symbols_symtab
-        ksymtab = _first_named(rows, names, b"__ksymtab_strings")
-        if ksymtab is not None:
-            exports = [s.decode("utf-8", "surrogateescape")
-                       for s in elf64.row_bytes(raw, ksymtab).split(b"\0") if s]
-    versions = _first_named(rows, names, b"__versions")
-    if versions is not None:  # module_layout: needed, though no symbol names it
-        named = {name for name, _ in deps}
-        table = elf64.row_bytes(raw, versions)
-        for start in range(0, len(table) // 64 * 64, 64):            # struct modversion_info
-            sym = table[start + 8 : start + 64].split(b"\0", 1)[0].decode(
-                "utf-8", "surrogateescape")
-            if sym not in named:
-                named.add(sym)
-                deps.append((sym, False))
-    modinfo = _first_named(rows, names, b".modinfo")
-    info = []
-    for item in split_modinfo(elf64.row_bytes(raw, modinfo) if modinfo else b""):
-        key, _, value = item.partition(b"=")
-        info.append((key.decode("utf-8", "surrogateescape"),
-                     value.decode("utf-8", "surrogateescape")))
-    return ModuleFacts(exports, deps, info)
-
-
 def facts_from_ko(ko) -> ModuleFacts:
     """The facts of a KoFile (its image already read and decompressed)."""
     return facts_from_image(ko.path, ko.raw)
@@ -166,19 +110,22 @@ def facts_from_path(path) -> ModuleFacts:
     return facts_from_image(path, raw)
 
 
-@dataclass(eq=False)
-class Mod:
-    """struct mod of depmod.c."""
+def read_facts(path: str):
+    """depmod's facts of one file: the pread fast path, else the validated reader."""
+    return scan_file(path) or facts_from_path(path)
 
-    relpath: str
-    modname: str
-    facts: ModuleFacts
-    sort_idx: int = 1            # depmod_module_add: modules.count + 1 (0 while searching)
-    idx: int = 0
-    dep_sort_idx: int = INT32_MAX
-    dep_loop: bool = False
-    users: int = 0
-    deps: list[Mod] = field(default_factory=list)
+
+class Mod:
+    """struct mod of depmod.c (identity matters: compared by `is`, never by value)."""
+
+    __slots__ = ("relpath", "modname", "facts", "sort_idx", "idx", "dep_sort_idx", "dep_loop",
+                 "users", "deps")
+
+    def __init__(self, relpath: str, modname: str, facts) -> None:
+        self.relpath, self.modname, self.facts = relpath, modname, facts
+        self.sort_idx = 1        # depmod_module_add: modules.count + 1 (0 while searching)
+        self.idx, self.dep_sort_idx, self.dep_loop, self.users = 0, INT32_MAX, False, 0
+        self.deps: list[Mod] = []
 
 
 def is_higher_priority(old: str, new: str, searches: tuple[str, ...]) -> bool:
@@ -202,11 +149,16 @@ def is_higher_priority(old: str, new: str, searches: tuple[str, ...]) -> bool:
 def search_tree(dirname: Path, extensions=EXTENSIONS,
                 searches: tuple[str, ...] = DEFAULT_SEARCH) -> dict[str, tuple[str, Path]]:
     """depmod_modules_search: modname -> (relpath, path), walking in readdir order."""
-    found: dict[str, tuple[str, Path]] = {}
+    return {name: (rel, Path(path))
+            for name, (rel, path) in _search(str(dirname), extensions, searches).items()}
 
+
+def _search(dirname: str, extensions, searches) -> dict[str, tuple[str, str]]:
+    """search_tree with the paths as strings (no Path object per file)."""
+    found: dict[str, tuple[str, str]] = {}
     seen: set[tuple[int, int]] = set()   # (st_dev, st_ino) of the folders walked
 
-    def walk(folder: Path, rel: str) -> None:
+    def walk(folder: str, rel: str) -> None:
         try:
             info = os.stat(folder)
             entries = list(os.scandir(folder))
@@ -219,21 +171,23 @@ def search_tree(dirname: Path, extensions=EXTENSIONS,
             return   # a symlink back up the tree: kmod recurses until ELOOP; we stop here
         seen.add((info.st_dev, info.st_ino))
         for entry in entries:
-            if entry.name in ("build", "source"):
+            name = entry.name
+            if name == "build" or name == "source":
                 continue
-            relpath = rel + entry.name
             try:
-                is_dir, is_file = entry.is_dir(), entry.is_file()  # follow links, like fstatat
+                is_dir = entry.is_dir()            # follows links, like depmod's fstatat
+                is_file = not is_dir and entry.is_file()
             except OSError:
                 continue     # a dangling or looping link: depmod's fstatat fails, it goes on
             if is_dir:
-                walk(Path(entry.path), relpath + "/")
-            elif is_file and entry.name.endswith(extensions):
-                modname = path_to_modname(entry.name)
+                walk(entry.path, rel + name + "/")
+            elif is_file and name.endswith(extensions):
+                modname = name.split(".", 1)[0].replace("-", "_")    # path_to_modname
+                relpath = rel + name
                 if modname in found and is_higher_priority(found[modname][0], relpath,
                                                            searches):
                     continue
-                found[modname] = (relpath, Path(entry.path))
+                found[modname] = (relpath, entry.path)
 
     walk(dirname, "")
     return found
@@ -243,10 +197,12 @@ def _uncompressed(relpath: str) -> str:
     return re.sub(r"\.ko\.(xz|zst|gz)$", ".ko", relpath)
 
 
-@dataclass
 class DepmodResult:
-    modules: list[Mod]                   # depmod->modules.array order
-    symbol_owners: list[tuple[str, Mod]]  # modules.symbols order
+    """depmod's answer: the modules in depmod->modules.array order, and (symbol, owner) in
+    modules.symbols order."""
+
+    def __init__(self, modules: list[Mod], symbol_owners: list[tuple[str, Mod]]) -> None:
+        self.modules, self.symbol_owners = modules, symbol_owners
 
     def modules_dep(self) -> str:
         out = []
@@ -263,7 +219,7 @@ class DepmodResult:
                 seen.add(id(dep))
                 closure.append(dep)
                 stack.extend(reversed(dep.deps))
-            closure.sort(key=lambda d: (d.dep_loop, d.dep_sort_idx))
+            closure.sort(key=_dep_key)                   # qsort(..., dep_cmp)
             out.append(f"{mod.relpath}:" + "".join(f" {d.relpath}" for d in closure
                                                    if not d.dep_loop) + "\n")
         return "".join(out)
@@ -294,7 +250,7 @@ class DepmodResult:
                     continue
                 if value.startswith("devname:"):
                     devname = value[len("devname:"):]
-                elif m := re.match(r"(char|block)-major-(\d+)-(\d+)", value):
+                elif value.startswith(_MAJOR) and (m := _MAJOR_MINOR.match(value)):
                     kind, major, minor = m.group(1)[0], int(m.group(2)), int(m.group(3))
                 if kind and devname is not None:
                     lines.append(f"{mod.modname} {devname} {kind}{major}:{minor}\n")
@@ -315,35 +271,52 @@ def compute(entries: dict[str, tuple[str, ModuleFacts]], modules_order: str | No
             ) -> DepmodResult:
     """depmod's calculation over modname -> (relpath, facts).
 
+    facts: a ModuleFacts, or anything with its `exports`, `dep_names` and `info`.
     modules_order: the text of modules.order (None when the file is missing).
     """
     modules = [Mod(entries[name][0], name, entries[name][1])
-               for name in hash_order(entries, 512)]            # depmod_modules_build_array
-    if modules_order is not None:                               # depmod_modules_sort
-        by_path = {_uncompressed(m.relpath): m for m in modules}
-        lines = modules_order.split("\n")
-        if lines and lines[-1] == "":
-            lines.pop()
-        total = len(lines) + 1
-        for idx, line in enumerate(lines, start=1):
-            if line in by_path:
-                by_path[line].sort_idx = idx - total
-        modules.sort(key=lambda m: m.sort_idx)                  # stable, like glibc's msort
+               for name in _array_order(entries, modules_order)]
     for idx, mod in enumerate(modules):
         mod.idx = idx
     symbols: dict[str, Mod] = {}                                # depmod_load_modules
     for mod in modules:
-        for name in mod.facts.exports:
-            symbols[name] = mod                                 # hash_add replaces
+        symbols.update(zip(mod.facts.exports, repeat(mod)))     # hash_add replaces
+    find = symbols.get
     for mod in modules:                                         # depmod_load_dependencies
-        for name, _weak in mod.facts.dep_symbols:
-            owner = symbols.get(name[1:] if name.startswith(".") else name)
-            if owner is not None and owner not in mod.deps:
-                mod.deps.append(owner)
-                owner.users += 1
+        names = mod.facts.dep_names
+        if not names:
+            continue
+        if min(names)[:1] <= ".":        # depmod_symbol_find: ".foo" is foo (PPC64)
+            names = [name[1:] if name[:1] == "." else name for name in names]
+        owners = dict.fromkeys(map(find, names))    # array_append_unique, in symbol order
+        owners.pop(None, None)
+        mod.deps = list(owners)
+        for owner in mod.deps:
+            owner.users += 1
     _topological_sort(modules)
     owners = [(name, symbols[name]) for name in hash_order(symbols, 2048)]
     return DepmodResult(modules, owners)
+
+
+def _array_order(entries: dict, modules_order: str | None) -> list[str]:
+    """depmod_modules_build_array + depmod_modules_sort: the module names in hash order,
+    stably sorted so that those in modules.order come first, in its order (sort_idx =
+    line - total, distinct and negative; 1 for the rest). Only the modules not listed keep
+    the hash order, so only their names are hashed."""
+    if modules_order is None:
+        return hash_order(entries, 512)
+    by_path = {(rel if rel.endswith(".ko") else _uncompressed(rel)): name
+               for name, (rel, _facts) in entries.items()}
+    lines = modules_order.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    position: dict[str, int] = {}
+    for idx, line in enumerate(lines):
+        name = by_path.get(line)
+        if name is not None:
+            position[name] = idx                                # the last line wins
+    listed = sorted(position, key=position.__getitem__)
+    return listed + hash_order([name for name in entries if name not in position], 512)
 
 
 def _topological_sort(modules: list[Mod]) -> None:
@@ -362,20 +335,25 @@ def _topological_sort(modules: list[Mod]) -> None:
     for i, mod in enumerate(modules):
         if users[i] > 0:
             mod.dep_loop, mod.dep_sort_idx = True, INT32_MAX
-    for mod in modules:
-        mod.deps.sort(key=lambda d: (d.dep_loop, d.dep_sort_idx))
+    for mod in modules:                                         # depmod_sort_dependencies
+        if len(mod.deps) > 1:
+            mod.deps.sort(key=_dep_key)
+
+
+def _dep_key(mod: Mod) -> tuple[bool, int]:
+    """dep_cmp: modules in a dependency loop last, the rest by dep_sort_idx."""
+    return (mod.dep_loop, mod.dep_sort_idx)
 
 
 def run(basedir: str | Path, release: str, loader=None) -> DepmodResult:
-    """depmod -b BASEDIR RELEASE, without writing anything."""
-
+    """depmod -b BASEDIR RELEASE, without writing anything. loader(path) -> facts; by
+    default the pread fast path, falling back to the validated reader."""
     dirname = Path(basedir) / "lib" / "modules" / release
-    loader = loader or facts_from_path
-    found = search_tree(dirname)
+    loader = loader or read_facts
+    found = _search(str(dirname), EXTENSIONS, DEFAULT_SEARCH)
     entries = {name: (rel, loader(path)) for name, (rel, path) in found.items()}
-    order = dirname / "modules.order"
     try:
-        order_text = order.read_bytes().decode("utf-8", "surrogateescape")
+        order_text = (dirname / "modules.order").read_bytes().decode("utf-8", "surrogateescape")
     except OSError:
         order_text = None        # depmod: "WARNING: could not open modules.order" and goes on
     return compute(entries, order_text)

@@ -75,8 +75,9 @@ MOD_C_RULES: list[tuple[str, str]] = [
     (r"^\.arch = MODULE_ARCH_INIT,$", "architecture-specific part (empty on x86)"),
     (r"^\};$", "end of the initialiser"),
     (r"^#ifdef CONFIG_RETPOLINE$", "only for kernels built with retpolines (Spectre v2)"),
-    (r"^MODULE_INFO\(retpoline, \"Y\"\);$", "\"retpoline=Y\" in .modinfo: the kernel warns "
-     "about modules without it"),
+    (r"^MODULE_INFO\(retpoline, \"Y\"\);$", "\"retpoline=Y\" in .modinfo: without it, a kernel "
+     "with a Spectre v2 mitigation on warns 'loading module not compiled with retpoline "
+     "compiler.' (kernel/module/main.c check_modinfo_retpoline, x86 retpoline_module_ok)"),
     (r"^SYMBOL_CRC\((\w+), (0x[0-9a-f]+), \"(_gpl)?\"\);$", "the CRC of an exported symbol "
      "(a __kcrctab entry): modules that use it carry the same CRC"),
     (r"^static const struct modversion_info ____versions\[\]$", "the symbol versions this "

@@ -10,6 +10,12 @@ modules_install stopped making the `source` link in 6.6 (commit d8131c2965d5).
 
 There is no `vmlinuz.bin` and no `/usr/arch`: the image is arch/x86/boot/bzImage inside the
 build tree, installed as /boot/vmlinuz-<release> (see `OLD_CLAIM`).
+
+What a target "prints" is the model's: `TargetResult.summary()` says so in its first line and
+marks each line the real programs would print with `| `; a real run prints more (every
+`CC` line, grub-mkconfig's `Found linux image` lines). The example tree is Debian's
+linux-source-6.1 (6.1.192), and every source file the model reads from it is a file that tree
+has (tests/test_build_model.py checks them against the real tarball's listing).
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from kcourse.build.vfs import VFS
 from kcourse.errors import KcourseError
 
 OLD_CLAIM = ("\"vmlinuz.bin in /usr/arch/x86/boot\" is wrong: make bzImage leaves "
-             "arch/x86/boot/bzImage in the kernel build tree (e.g. /usr/src/linux-5.1.9/), "
+             "arch/x86/boot/bzImage in the kernel build tree (e.g. /usr/src/linux-source-6.1/), "
              "with arch/x86/boot/vmlinux.bin and arch/x86/boot/compressed/vmlinux.bin[.xz] as "
              "intermediate files; make install copies it to /boot/vmlinuz-<release>.")
 COMPRESSION = {"GZIP": "gz", "BZIP2": "bz2", "LZMA": "lzma", "XZ": "xz", "LZO": "lzo",
@@ -32,31 +38,55 @@ COMPRESSION = {"GZIP": "gz", "BZIP2": "bz2", "LZMA": "lzma", "XZ": "xz", "LZO": 
 
 @dataclass
 class InTreeModule:
-    """A module of the kernel tree: its path (relative to the tree) and what depmod sees."""
+    """A module of the kernel tree: its path (relative to the tree), the objects it is linked
+    from (`<name>-y` in its Makefile; default: the one `<name>.o`) and what depmod sees."""
 
     path: str                     # e.g. "drivers/block/loop.ko"
     exports: list[str] = field(default_factory=list)
     needs: list[str] = field(default_factory=list)
     aliases: list[str] = field(default_factory=list)
     softdeps: list[str] = field(default_factory=list)
+    objects: list[str] = field(default_factory=list)   # e.g. ["llc_core.o", "llc_input.o"]
 
     @property
     def name(self) -> str:
         return depmod.path_to_modname(self.path)
 
+    @property
+    def object_paths(self) -> list[str]:
+        """The objects, relative to the tree (scripts/Makefile.build cmd_mod writes these to
+        the .mod file, one per line, as $(obj)/<object>)."""
+        folder = posixpath.dirname(self.path)
+        names = self.objects or [posixpath.basename(self.path)[:-3] + ".o"]
+        return [posixpath.join(folder, name) for name in names]
+
+    @property
+    def sources(self) -> list[str]:
+        return [obj[:-2] + ".c" for obj in self.object_paths]
+
 
 @dataclass
 class TargetResult:
+    """What one make target did in the model: the lines the real programs would print
+    (`messages`, in order), the commands it ran (`ran`), and the files it read and wrote."""
+
     target: str
     command: str
     reads: list[str]
     writes: list[str]
     removed: list[str]
     messages: list[str]
+    ran: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        lines = [f"$ {self.command}", *self.messages, "read:"]
-        lines += [f"  {p}" for p in self.reads] or ["  (nothing)"]
+        lines = [f"model of `{self.command}` (kcourse.build: 6.1's make rules replayed on a "
+                 "pretend filesystem; no program ran)"]
+        if self.messages:
+            lines.append("a real run would print, among more (each line after `| `):")
+            lines += [f"  | {m}" for m in self.messages]
+        if self.ran:
+            lines += ["would run:"] + [f"  {c}" for c in self.ran]
+        lines += ["read:"] + ([f"  {p}" for p in self.reads] or ["  (nothing)"])
         lines += ["wrote:"] + ([f"  {p}" for p in self.writes] or ["  (nothing)"])
         if self.removed:
             lines += ["removed:"] + [f"  {p}" for p in self.removed]
@@ -86,30 +116,12 @@ class KernelTree:
         return posixpath.join(self.srctree, rel)
 
     @classmethod
-    def example(cls, vfs: VFS | None = None, version=(5, 1, 9), localversion="-ded",
+    def example(cls, vfs: VFS | None = None, version=(6, 1, 192), localversion="-ded",
                 compression="XZ") -> KernelTree:
-        """A small tree: 5.1.9 with CONFIG_LOCALVERSION="-ded" and a few real module names
-        whose dependencies follow Debian's modules.dep (sd_mod needs scsi_mod and t10-pi)."""
-        vfs = vfs or VFS()
-        v, p, s = version
-        tree = cls(vfs, f"/usr/src/linux-{v}.{p}.{s}",
-                   ReleaseInputs(v, p, s, config_localversion=localversion),
-                   {f"CONFIG_KERNEL_{compression}": "y", "CONFIG_MODULES": "y",
-                    "CONFIG_LOCALVERSION": f'"{localversion}"'},
-                   [InTreeModule("drivers/scsi/scsi_mod.ko", ["scsi_add_device"]),
-                    InTreeModule("block/t10-pi.ko", ["t10_pi_type1_crc"]),
-                    InTreeModule("drivers/scsi/sd_mod.ko", [], ["scsi_add_device",
-                                 "t10_pi_type1_crc"], ["scsi:t-0x00*"]),
-                    InTreeModule("drivers/block/loop.ko", [], [], ["devname:loop-control",
-                                 "char-major-10-237", "block-major-7-*"])],
-                   ["kernel/drivers/tty/vt/vt.ko"])
-        vfs.write(tree.src("Makefile"), f"VERSION = {v}\nPATCHLEVEL = {p}\nSUBLEVEL = {s}\n"
-                  "EXTRAVERSION =\n")
-        vfs.write(tree.src(".config"), "".join(f"{k}={val}\n" for k, val in tree.config.items()))
-        for mod in tree.modules:
-            vfs.write(tree.src(mod.path[:-3] + ".c"), f"/* {mod.name} */\n")
-        vfs.write(tree.src("arch/x86/boot/install.sh"), note="the kernel's fallback installer")
-        return tree
+        """Debian's linux-source-6.1 with four real modules (kcourse.build.example_tree)."""
+        from kcourse.build.example_tree import debian_source_tree
+
+        return debian_source_tree(vfs or VFS(), version, localversion, compression)
 
     def facts(self, mod: InTreeModule) -> depmod.ModuleFacts:
         info = [("alias", a) for a in mod.aliases] + [("softdep", s) for s in mod.softdeps]
@@ -119,10 +131,12 @@ class KernelTree:
 
 
 def run_target(vfs: VFS, target: str, command: str, body) -> TargetResult:
-    """Run body() while recording the VFS; body returns the lines make would print."""
+    """Run body() while recording the VFS; body returns the lines the real programs would
+    print, or (those lines, the commands they would run)."""
     with vfs.recording() as rec:
-        messages = body()
-    return TargetResult(target, command, rec.reads, rec.writes, rec.removed, messages)
+        returned = body()
+    messages, ran = returned if isinstance(returned, tuple) else (returned, [])
+    return TargetResult(target, command, rec.reads, rec.writes, rec.removed, messages, ran)
 
 
 def make_bzimage(tree: KernelTree) -> TargetResult:
@@ -156,31 +170,40 @@ def make_bzimage(tree: KernelTree) -> TargetResult:
         vfs.write(src(boot + "bzImage"), note="tools/build setup.bin vmlinux.bin: the image")
         if not vfs.is_link(src("arch/x86_64/boot/bzImage")):
             vfs.symlink(src("arch/x86_64/boot/bzImage"), "../../x86/boot/bzImage")
-        return ["Kernel: arch/x86/boot/bzImage is ready  (#1)"]
+        return ["Kernel: arch/x86/boot/bzImage is ready  (#1)"]   # arch/x86/boot/Makefile:86
 
     return run_target(vfs, "bzImage", "make bzImage", body)
 
 
 def make_modules(tree: KernelTree) -> TargetResult:
-    """`make modules`: every obj-m becomes a .ko next to its source; modpost writes
-    Module.symvers; modules.order lists them (6.1: as .ko paths)."""
+    """`make modules`: every object of every obj-m module is compiled, modpost writes
+    Module.symvers and a .mod.c per module, each .ko is linked next to its sources, and
+    modules.order lists them (6.1: as .ko paths). The printed lines are 6.1's quiet_cmd_*:
+    `CC [M]` (scripts/Makefile.build), `MODPOST` (Makefile.modpost), then `CC [M]` of the
+    .mod.c and `LD [M]` (Makefile.modfinal), as `make -j1` orders them."""
     vfs, src = tree.vfs, tree.src
 
     def body():
         vfs.read(src(".config"))
         for mod in tree.modules:
+            for source, obj in zip(mod.sources, mod.object_paths, strict=True):
+                vfs.read(src(source))
+                vfs.write(src(obj), note="compiled object")
             stem = mod.path[:-3]
-            vfs.read(src(stem + ".c"))
-            vfs.write(src(stem + ".o"), note="compiled object")
-            vfs.write(src(stem + ".mod"), stem.rsplit("/", 1)[-1] + ".o\n")
+            vfs.write(src(stem + ".mod"), "".join(o + "\n" for o in mod.object_paths))
+        vfs.write(src("Module.symvers"), "".join(
+            f"0x00000000\t{sym}\t{m.path[:-3]}\tEXPORT_SYMBOL\t\n"
+            for m in tree.modules for sym in m.exports))
+        for mod in tree.modules:
+            stem = mod.path[:-3]
             vfs.write(src(stem + ".mod.c"), note="generated by modpost")
             vfs.write(src(stem + ".mod.o"), note="compiled .mod.c")
             vfs.write(src(mod.path), note="loadable module", facts=tree.facts(mod))
         vfs.write(src("modules.order"), "".join(m.path + "\n" for m in tree.modules))
-        vfs.write(src("Module.symvers"), "".join(
-            f"0x00000000\t{sym}\t{m.path[:-3]}\tEXPORT_SYMBOL\t\n"
-            for m in tree.modules for sym in m.exports))
-        return [f"  LD [M]  {m.path}" for m in tree.modules]
+        compiled = [f"  CC [M]  {obj}" for m in tree.modules for obj in m.object_paths]
+        linked = [line for m in tree.modules for line in
+                  (f"  CC [M]  {m.path[:-3]}.mod.o", f"  LD [M]  {m.path}")]
+        return compiled + ["  MODPOST Module.symvers"] + linked
 
     return run_target(vfs, "modules", "make modules", body)
 
@@ -231,7 +254,7 @@ def make_modules_install(tree: KernelTree, install_mod_path: str = "") -> Target
         vfs.copy(src("modules.builtin.modinfo"), modlib + "/modules.builtin.modinfo")
         for mod in sorted(order):                             # Makefile.modinst: $(sort ...)
             vfs.copy(src(mod), f"{modlib}/kernel/{mod}")
-        msgs = [f"  INSTALL {modlib}/kernel/{m}" for m in sorted(order)]
+        msgs = [f"  INSTALL {modlib}/kernel/{m}" for m in sorted(order)]   # quiet_cmd_install
         return msgs + depmod_step(vfs, modlib, src("System.map"))
 
     command = "make modules_install" + (f" INSTALL_MOD_PATH={install_mod_path}"

@@ -10,8 +10,15 @@ arch/x86/boot/install.sh with the arguments of installkernel(8):
   `run-parts /etc/kernel/postinst.d` with the release and the image path: initramfs-tools
   makes /boot/initrd.img-<release>, zz-update-grub (grub2-common) runs update-grub, i.e.
   `grub-mkconfig -o /boot/grub/grub.cfg`.
+- zz-update-grub runs update-grub only if /boot/grub/grub.cfg exists (an installed grub);
+  grub-mkconfig prints "Generating grub configuration file ..." (and more lines).
 - Without one, the kernel's arch/x86/boot/install.sh copies to /boot/vmlinuz and
-  /boot/System.map (no release in the names; the old ones become vmlinuz.old, System.old).
+  /boot/System.map (no release in the names; the old ones become vmlinuz.old, System.old),
+  then runs /sbin/lilo if there is one, else prints "Cannot find LILO.".
+
+`/sbin/installkernel ...` is what scripts/install.sh execs, not a line anything prints: the
+result lists it under `ran`. The printed lines are install.sh's, run-parts --verbose's,
+update-initramfs's and grub-mkconfig's own words.
 """
 
 from __future__ import annotations
@@ -33,6 +40,8 @@ def setup_debian(vfs: VFS, initramfs: bool = True, grub: bool = True) -> None:
     if grub:
         vfs.write(f"{POSTINST}/zz-update-grub", note="grub2-common: runs update-grub")
         vfs.write("/usr/sbin/update-grub", note="exec grub-mkconfig -o /boot/grub/grub.cfg")
+        vfs.mkdir("/boot/grub")
+        vfs.write("/boot/grub/grub.cfg", grub_cfg(vfs))   # the installed system's menu
 
 
 def _version_key(release: str):
@@ -82,32 +91,36 @@ def make_install(tree: KernelTree, install_path: str = "/boot", home: str = "/ro
                 break
         else:
             raise KcourseError("No install script found")
-        msgs = [f"  INSTALL {install_path}",
-                f"{script} {release} arch/x86/boot/bzImage System.map {install_path}"]
+        msgs = [f"  INSTALL {install_path}"]          # 6.1 Makefile: quiet_cmd_install
+        ran = [f"{script} {release} arch/x86/boot/bzImage System.map {install_path}"]
         if script == src("arch/x86/boot/install.sh"):
             for new, old in (("vmlinuz", "vmlinuz.old"), ("System.map", "System.old")):
                 if vfs.exists(f"{install_path}/{new}"):
                     vfs.copy(f"{install_path}/{new}", f"{install_path}/{old}")
             vfs.copy(image, f"{install_path}/vmlinuz")
             vfs.copy(sysmap, f"{install_path}/System.map")
-            return msgs + ["(no /sbin/lilo: sync)"]
+            if vfs.exists("/sbin/lilo"):
+                ran.append("/sbin/lilo")
+                return msgs, ran
+            ran.append("sync")
+            return msgs + ["Cannot find LILO."], ran      # arch/x86/boot/install.sh:36
         _updatever(vfs, install_path, "vmlinuz", release, image)
         _updatever(vfs, install_path, "System.map", release, sysmap)
         if vfs.exists(src(".config")):
             _updatever(vfs, install_path, "config", release, src(".config"))
-        if script != "/sbin/installkernel" or not vfs.is_dir(POSTINST):
-            return msgs
+        if script != "/sbin/installkernel" or not vfs.is_dir(POSTINST) or install_path != "/boot":
+            return msgs, ran      # installkernel runs the hooks only for dir = /boot
         for hook in vfs.listdir(POSTINST):                      # run-parts: lexical order
             vfs.read(f"{POSTINST}/{hook}")
             msgs.append(f"run-parts: executing {POSTINST}/{hook} {release} "
-                        f"{install_path}/vmlinuz-{release}")
+                        f"{install_path}/vmlinuz-{release}")     # run-parts --verbose
             if hook == "initramfs-tools":
                 vfs.write(f"{install_path}/initrd.img-{release}", note="initramfs (cpio)")
                 msgs.append(f"update-initramfs: Generating {install_path}/initrd.img-{release}")
-            elif hook == "zz-update-grub":
+            elif hook == "zz-update-grub" and vfs.exists(f"{install_path}/grub/grub.cfg"):
                 vfs.read("/usr/sbin/update-grub")
                 vfs.write(f"{install_path}/grub/grub.cfg", grub_cfg(vfs, install_path))
                 msgs.append("Generating grub configuration file ...")
-        return msgs
+        return msgs, ran
 
     return run_target(vfs, "install", "make install", body)

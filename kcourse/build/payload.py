@@ -3,9 +3,17 @@
 arch/x86/boot/compressed/Makefile (6.1) compresses vmlinux.bin (+ vmlinux.relocs) with the
 method chosen by CONFIG_KERNEL_{GZIP,BZIP2,LZMA,XZ,LZO,LZ4,ZSTD} and appends the
 uncompressed size as a little-endian u32 (scripts/Makefile.lib: size_append). The boot
-loader finds the payload through payload_offset/payload_length; the kernel's own decompressor
-(arch/x86/boot/compressed/misc.c) knows the method at build time, while lib/decompress.c
-recognises the first two bytes, as Documentation/x86/boot.rst (payload_offset) lists them.
+loader finds the payload through payload_offset/payload_length.
+
+Who looks at the magic bytes: Documentation/x86/boot.rst (payload_offset, lines 782-787 in
+6.1) tells boot loaders and tools to tell the format by them (kexec, scripts/extract-vmlinux,
+and `identify` here). The kernel does not look: arch/x86/boot/compressed/misc.c includes the
+one decompressor CONFIG_KERNEL_* chose (`#ifdef CONFIG_KERNEL_XZ #include
+"../../../../lib/decompress_unxz.c"`, lines 63-89) and calls it. lib/decompress.c's
+compressed_formats[] (the same two-byte magics, LZO too, no ELF) serves the initramfs and the
+initrd (init/initramfs.c, init/do_mounts_rd.c: decompress_method). An uncompressed payload
+(CONFIG_KERNEL_UNCOMPRESSED) exists only where the arch selects HAVE_KERNEL_UNCOMPRESSED
+(s390 in 6.1); boot.rst's ELF line is what an x86 payload decompresses to.
 """
 
 from __future__ import annotations
@@ -18,7 +26,9 @@ from dataclasses import dataclass
 
 from kcourse.errors import KcourseError
 
-# lib/decompress.c: compressed_formats[] (two magic bytes each); the full magic in comments
+# Documentation/x86/boot.rst:782-787 (for boot loaders and tools) and lib/decompress.c
+# compressed_formats[] (initramfs): two magic bytes each, the full magic in comments. LZO is
+# only in lib/decompress.c; ELF only in boot.rst, as the decompressed payload.
 MAGICS: list[tuple[bytes, str]] = [
     (b"\x1f\x8b", "gzip"),       # 1f 8b 08
     (b"\x1f\x9e", "gzip"),       # old gzip
@@ -28,8 +38,14 @@ MAGICS: list[tuple[bytes, str]] = [
     (b"\x89\x4c", "lzo"),        # 89 4c 5a 4f ("\x89LZO", lzop)
     (b"\x02\x21", "lz4"),        # 02 21 4c 18: lz4 legacy frame (lz4 -l)
     (b"\x28\xb5", "zstd"),       # 28 b5 2f fd
-    (b"\x7fE", "none (ELF)"),    # CONFIG_KERNEL_UNCOMPRESSED: the ELF itself
+    (b"\x7fE", "none (ELF)"),    # not on x86: CONFIG_KERNEL_UNCOMPRESSED is s390's
 ]
+
+# What arch/x86/boot/compressed/misc.c decompresses, for each CONFIG_KERNEL_* choice.
+DECOMPRESSOR = {"GZIP": "lib/decompress_inflate.c", "BZIP2": "lib/decompress_bunzip2.c",
+                "LZMA": "lib/decompress_unlzma.c", "XZ": "lib/decompress_unxz.c",
+                "LZO": "lib/decompress_unlzo.c", "LZ4": "lib/decompress_unlz4.c",
+                "ZSTD": "lib/decompress_unzstd.c"}
 
 LZ4_LEGACY_MAGIC = 0x184C2102
 LZ4_LEGACY_BLOCK = 8 << 20      # lz4 legacy frames hold blocks of at most 8 MiB

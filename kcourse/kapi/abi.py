@@ -37,8 +37,9 @@ class Call:
 
     @property
     def caller(self):
-        """The Module whose code made the call (None if the kernel's own)."""
-        return self.machine.module_at(self.return_address)
+        """The Module whose code made the call: where it returns to, or, for a tail call
+        (`jmp misc_register`), the module the running call entered."""
+        return self.machine.module_at(self.return_address) or self.machine.running_module()
 
     @property
     def site(self) -> str:
@@ -59,7 +60,7 @@ class Call:
     def _value(self, index: int, param: Param):
         raw = self.raw(index)
         if param.is_string:
-            return None if raw == 0 else self.machine.space.read_cstring(raw)
+            return None if raw == 0 else self.machine.space.read_cstring(raw, 1 << 20)
         bits, signed = param.width_signed
         return to_c(raw, bits, signed)
 

@@ -52,7 +52,10 @@ def misc_register(call, misc):
         return -EBUSY
     if name in table or call.kernel.devices.get(name):
         return -EBUSY  # device_create: the name is taken in devtmpfs/sysfs
-    owner = call.caller
+    from kcourse.kapi.sched import module_of
+
+    # fops->owner (THIS_MODULE) is whose reference an open takes (fops_get)
+    owner = (module_of(call, space.read_u64(fops)) if fops else None) or call.caller
     table[name] = MiscDevice(misc, name, minor, fops, owner)
     call.kernel.register_device(name, owner, mode & 0o777)
     return 0

@@ -10,7 +10,7 @@ on the NULL tty).
 
 from __future__ import annotations
 
-from kcourse.kapi.registry import data
+from kcourse.kapi.registry import data, function
 from kcourse.kernel import structs
 
 MAX_NR_CONSOLES = 63  # include/uapi/linux/vt.h
@@ -31,3 +31,11 @@ def vc_cons(machine, address):
     machine.space.write(console0 + VC_NUM, (0).to_bytes(4, "little"))
     table[VC_D:VC_D + 8] = console0.to_bytes(8, "little")
     return bytes(table)
+
+
+@function("struct tty_struct *get_current_tty(void)", "drivers/tty/tty_jobctrl.c")
+def get_current_tty(call):
+    """The calling process's controlling terminal: none. The simulator's shell, like the lab's
+    `bash -i` reading a script (kcourse.lab), runs without a terminal, so current->signal->tty
+    is NULL (recorded: LKMPG's print_string prints nothing on Debian's kernel there)."""
+    return 0

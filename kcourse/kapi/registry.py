@@ -10,7 +10,8 @@ the kernel file whose behaviour it mirrors:
 The prototype is the parameter table (the form Qiling's Windows API hooks use): the System V
 ABI decoder (kcourse.kapi.abi) reads the arguments from the registers and the stack and gives
 each parameter as its C type says - an `int` sign-extended from 32 bits, a `size_t` unsigned,
-a `const char *` as the bytes of the C string it points to (None for NULL). A `...` gives the
+a `const char *` as the bytes of the C string it points to (None for NULL), any other pointer
+as its address. A `...` gives the
 function `call.varargs(n)` to read. What the function returns goes to %rax.
 
 Data that modules read by address (`jiffies`, `kmalloc_caches`, `param_ops_int`, ...) is
@@ -35,8 +36,10 @@ class Param:
 
     @property
     def is_string(self) -> bool:
-        t = self.ctype.replace(" ", "")
-        return t in ("constchar*", "char*") and self.name not in ("buf", "dst", "dest")
+        """A `const char *` is a C string the function reads; a plain `char *` is a buffer
+        it writes, and a `__user` pointer is never read from the kernel side: both stay
+        addresses."""
+        return self.ctype.replace(" ", "") == "constchar*"
 
     @property
     def width_signed(self) -> tuple[int, bool]:
@@ -93,13 +96,13 @@ def parse_prototype(prototype: str) -> tuple[str, str, tuple[Param, ...], bool]:
     params: list[Param] = []
     variadic = False
     if args and args != "void":
-        for part in _top_level(args):
+        for part in _split_params(args):
             if part == "...":
                 variadic = True
                 continue
-            fm = re.match(r"(.*?)\(\s*\*\s*([A-Za-z_]\w*)\s*\)\s*(\(.*\))$", part)
-            if fm is not None:  # a function pointer: void (*func)(struct timer_list *)
-                params.append(Param(f"{fm.group(1).strip()} (*){fm.group(3)}", fm.group(2)))
+            fp = _FUNCTION_POINTER.match(part)  # int (*show)(struct seq_file *, void *)
+            if fp is not None:
+                params.append(Param(f"{fp.group(1)}(*){fp.group(3)}", fp.group(2)))
                 continue
             pm = re.match(r"(.*?)([A-Za-z_]\w*)\s*(\[\])?$", part)
             if pm is None or not _PARAM_NAME.match(pm.group(2)):
@@ -109,15 +112,18 @@ def parse_prototype(prototype: str) -> tuple[str, str, tuple[Param, ...], bool]:
     return returns, name, tuple(params), variadic
 
 
-def _top_level(args: str) -> list[str]:
+_FUNCTION_POINTER = re.compile(r"(.*?)\(\s*\*\s*([A-Za-z_]\w*)\s*\)\s*(\(.*\))$")
+
+
+def _split_params(args: str) -> list[str]:
     """The parameters of a prototype: split at the commas outside parentheses."""
     parts, depth, start = [], 0, 0
-    for i, char in enumerate(args):
-        depth += {"(": 1, ")": -1}.get(char, 0)
-        if char == "," and depth == 0:
+    for i, ch in enumerate(args):
+        depth += (ch == "(") - (ch == ")")
+        if ch == "," and depth == 0:
             parts.append(args[start:i].strip())
             start = i + 1
-    return parts + [args[start:].strip()]
+    return [*parts, args[start:].strip()]
 
 
 def function(prototype: str, source: str, *, name: str | None = None):
@@ -150,18 +156,30 @@ def data(declaration: str, source: str, size: int, *, name: str | None = None):
 def load_all() -> None:
     """Import every subsystem file, which fills FUNCTIONS and DATA."""
     from kcourse.kapi import (  # noqa: F401
+        cdev,
         chardev,
+        checks,
         completion,
         console,
+        debugfs,
         delay,
+        device,
+        gpio,
+        kobject,
         kthread,
         locking,
         params,
         printk,
+        procfs,
+        procfs_files,
+        scanf,
         sched,
+        seq_file,
+        seq_read,
         slab,
         softirq,
         string,
+        sysfs,
         thunks,
         timekeeping,
         timers,

@@ -17,6 +17,7 @@ GFP_ATOMIC's, anything else GFP_NOWAIT's (include/linux/gfp_types.h).
 from __future__ import annotations
 
 from kcourse.kapi.registry import data, function
+from kcourse.machine.address_space import OutOfMemory
 
 __GFP_HIGH, __GFP_ZERO, __GFP_DIRECT_RECLAIM = 0x20, 0x100, 0x400
 KMALLOC_SHIFT_HIGH = 13  # PAGE_SHIFT + 1 with SLUB (include/linux/slab.h)
@@ -40,10 +41,16 @@ def kmalloc_caches(machine, address):
 
 
 def _allocated(call, alloc) -> int:
+    """Back a ledger allocation with emulated memory; NULL when the machine's RAM (the lab's
+    guest has 512 MiB; the emulated RAM is bounded too) cannot hold it."""
     if alloc is None:
         return 0
     if alloc.allocated:
-        call.machine.space.map(alloc.address, alloc.allocated)
+        try:
+            call.machine.space.map(alloc.address, alloc.allocated)
+        except OutOfMemory:
+            call.kernel.memory.rollback(alloc.owner, alloc.id - 1)
+            return 0
         call.machine.space.write(alloc.address, bytes(alloc.allocated))
     owner = call.caller.name if call.caller else "kernel"
     call.kernel.event("alloc", owner, alloc.requested)

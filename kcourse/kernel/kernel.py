@@ -23,11 +23,13 @@ from dataclasses import dataclass
 
 from kcourse.kernel import errno as E
 from kcourse.kernel import procfs
+from kcourse.kernel.chrdevs import ChrdevTable
 from kcourse.kernel.context import ModuleContext
 from kcourse.kernel.errno import KernelErrno
 from kcourse.kernel.image import ModuleImage, read_source
 from kcourse.kernel.loader import Loader, LoadError
 from kcourse.kernel.module import Module
+from kcourse.kernel.nodes import NodeTable
 from kcourse.kernel.printk import Clock, LogBuffer
 from kcourse.kernel.states import ModuleState, allowed
 from kcourse.kernel.symbols import KernelSymbols
@@ -46,8 +48,11 @@ SYSCALL_COMM = {"finit_module": "insmod", "delete_module": "rmmod", "open": "bas
 class DirEntry:
     name: str
     mode: int  # st_mode, file type bits included (stat.filemode() gives ls -l's column)
-    kind: str  # "file" | "dir" | "link"
+    kind: str  # "file" | "dir" | "link" | "chr"
     target: str | None = None
+    size: int | None = None  # st_size when the file system says (None: the shell's default)
+    uid: int = 0
+    gid: int = 0
 
 
 @dataclass(frozen=True)
@@ -124,9 +129,15 @@ class Kernel:
         self.last_unloaded = ("", "")  # main.c:528-531 last_unloaded_module: name, taints
         self.devices: dict[str, tuple[Module, int]] = {}
         self.fds: dict[int, tuple[str, Module | None]] = {}
+        self.nodes = NodeTable()  # the files modules made in /proc, /sys, /dev (kapi)
+        self.chrdevs = ChrdevTable()  # fs/char_dev.c chrdevs[]: /proc/devices
+        self._handles: dict[int, object] = {}  # fd -> open handle of a module's file (nodes)
         self.panicked = False
         self._behaviors = behaviors or {}
         self._emulator = None  # kcourse.machine.Machine, made when module code first runs
+        self.run_intree_code = False  # run Debian's own modules' code too (the kapi frontier)
+        # Debian modules whose init was not run (runs_code): (name, first unmodelled, count)
+        self.notes: list[tuple[str, str, int]] = []
         self._loader = Loader(self)
         self._task: tuple[int, str] | None = None  # set by task(): who makes the next calls
         self.current: tuple[int, str] = (self.pid_of("insmod"), "insmod")  # (pid, comm)
@@ -194,7 +205,9 @@ class Kernel:
                             modules=[(m.name, m.taints, names[int(m.state)])
                                      for m in self.modules],
                             last_unloaded=self.last_unloaded[0],
-                            last_unloaded_taints=self.last_unloaded[1])
+                            last_unloaded_taints=self.last_unloaded[1],
+                            # dumpstack.c die_counter: [#1], [#2], ... since boot
+                            oops_count=sum(1 for e in self.events if e.kind == "oops"))
 
     # ================================================================ syscalls
     @returns_to_user
@@ -220,10 +233,17 @@ class Kernel:
 
     def _load(self, source, raw, params, flags, image) -> int:
         self.pass_time(self.clock.pause())  # the human typing the command
+        before = self.memory._ids
         try:
             return self._loader.load_module(source, raw, params, flags, image)
         except LoadError as err:
             raise KernelErrno(err.errno) from None
+        except SimulatorLimit:
+            # the loader took its error path; what the module's code allocated goes too
+            for owner in {a.owner for a in self.memory.outstanding() if a.id > before}:
+                if self.find_module_all(owner) is None:
+                    self.memory.rollback(owner, before)
+            raise
 
     @returns_to_user
     def delete_module(self, name: str, flags: int = os.O_NONBLOCK) -> int:
@@ -343,16 +363,66 @@ class Kernel:
             from kcourse.machine.machine import Machine
 
             self._emulator = Machine(self)
+            space = self._emulator.space
+            self.memory.contents_reader(space.read)  # kmemleak's dump shows what code wrote
         return self._emulator
 
     def runs_code(self, mod: Module) -> bool:
         """Whether this module's own machine code runs. It does for every module built out of
-        the kernel tree (the course's, a learner's, LKMPG's). Debian's own modules (intree)
-        still load as kcourse.behaviors.debian models them, or with an init that returns 0:
-        their code calls far more of the kernel than kapi models yet. A test may also hand
-        the Kernel a Python behavior for a module."""
-        return bool(mod.raw) and mod.name not in self._behaviors and \
-            not mod.image.get_modinfo("intree")
+        the kernel tree (the course's, a learner's, LKMPG's). A Debian module (intree) runs
+        its code when every kernel function it calls is modelled; the few the lessons load
+        have a Python stand-in (kcourse.behaviors.debian); any other gets an init that returns
+        0, and a note (Kernel.notes) says so and why. A test may hand the Kernel a Python
+        behavior for a module."""
+        if not mod.raw or mod.name in self._behaviors:
+            return False
+        if self.run_intree_code or not mod.image.get_modinfo("intree"):
+            return True
+        from kcourse import behaviors
+
+        if behaviors.lookup(mod.name) is not None:
+            return False
+        missing = self._unmodelled(mod)
+        if missing and mod.init:
+            self.notes.append((mod.name, missing[0], len(missing)))
+        return not missing
+
+    def _unmodelled(self, mod: Module) -> list[str]:
+        """The kernel symbols this module uses that kapi does not model, sorted."""
+        from kcourse.kapi import registry
+        from kcourse.machine.cpu import INDIRECT_THUNK_REGS
+        from kcourse.machine.tasks import PERCPU_OFFSETS
+
+        registry.load_all()
+        real_code = {"__fentry__", "__x86_return_thunk"} | {
+            f"__x86_indirect_thunk_{r}" for r in INDIRECT_THUNK_REGS}
+        out = []
+        for name, _value, _info, shndx in mod.image.symbols:
+            if not name or shndx != 0 or name in real_code or name in registry.FUNCTIONS \
+                    or name in registry.DATA or name in PERCPU_OFFSETS:
+                continue
+            hit = self.symbols.find(name, gplok=True)
+            if hit is not None and hit.owner is not None and hit.owner.code is not None:
+                continue  # another module's export, running on the CPU too
+            out.append(name)
+        return sorted(set(out))
+
+    def take_notes(self) -> list[str]:
+        """The simulator's note about the Debian modules whose init did not run since the
+        last call, as one line (the shell prints it on stderr after the command)."""
+        notes, self.notes = self.notes, []
+        if not notes:
+            return []
+        if len(notes) == 1:
+            name, first, count = notes[0]
+            more = f" and {count - 1} more" if count > 1 else ""
+            return [f"kcourse: note: {name}'s init did not run in the simulator: it calls "
+                    f"{first}(){more}, which kcourse does not model (docs/kapi.md); "
+                    "`kcourse sim --real` runs it on the real kernel"]
+        names = ", ".join(name for name, _f, _c in notes)
+        return [f"kcourse: note: the init of {names} did not run in the simulator: their code "
+                "calls kernel functions kcourse does not model (docs/kapi.md); "
+                "`kcourse sim --real` runs them on the real kernel"]
 
     def place_code(self, mod: Module) -> None:
         """move_module + simplify_symbols + apply_relocations into the emulated memory."""
@@ -362,12 +432,26 @@ class Kernel:
         mod.code = ModuleCode(machine, mod, mod.raw, lambda name: self._bind(name))
         machine.codes.append(mod.code)
 
+    def bind_param_ops(self, mod: Module) -> None:
+        """module_param_cb parameters: their set/get are the module's own code."""
+        if mod.code is not None:
+            from kcourse.kapi import params
+
+            params.bind_custom_ops(self.emulator, mod.code)
+
     def write_params(self, mod: Module) -> None:
         """The parameters' values into the module's variables (param_set_* stores them)."""
         if mod.code is not None:
             from kcourse.kapi import params
 
             params.write_values(self.emulator, mod.code)
+
+    def read_params(self, mod: Module) -> None:
+        """The parameters' values from the module's variables (param_get_* reads them)."""
+        if mod.code is not None:
+            from kcourse.kapi import params
+
+            params.read_values(self.emulator, mod.code)
 
     def _bind(self, name: str) -> int:
         hit = self.symbols.find(name, gplok=True)
@@ -426,12 +510,17 @@ class Kernel:
         fn = getattr(behavior, hook, None) if behavior is not None else None
         if fn is None:
             return 0
+        if getattr(behavior, "wants_path", False):
+            return self.run_code(mod, fn, self._ctx(mod), *args, path=path)
+        return self.run_code(mod, fn, self._ctx(mod), *args)
+
+    def run_code(self, mod: Module | None, fn, *args, **kwargs):
+        """fn(*args), which runs module code (mod's, if known): a fault in it is the kernel's
+        oops, and the calling task dies (TaskKilled)."""
         from kcourse.kernel.oops import KernelOops
 
         try:
-            if getattr(behavior, "wants_path", False):
-                return fn(self._ctx(mod), *args, path=path)
-            return fn(self._ctx(mod), *args)
+            return fn(*args, **kwargs)
         except KernelOops as oops:
             self.oops(mod, oops)
         except Exception as exc:
@@ -460,11 +549,15 @@ class Kernel:
         self.devices.pop(name, None)
 
     @returns_to_user
-    def open(self, path: str) -> int:
+    def open(self, path: str, flags: int = os.O_RDONLY) -> int:
+        """open(2); flags matter to the files modules make (O_WRONLY: FMODE_WRITE)."""
         self._alive()
         self._enter("open")
         path = _norm(_user_string(path))  # getname(): a bad user pointer is -EFAULT
         owner = None
+        node = self.nodes.get(path)
+        if node is not None and not node.is_dir:
+            return self._open_node(path, node, flags)
         if path.startswith("/dev/"):
             entry = self.devices.get(path[5:])
             if entry is None:
@@ -487,12 +580,38 @@ class Kernel:
         self.fds[fd] = (path, owner)
         return fd
 
+    def may_open(self, path: str, flags: int) -> int:
+        """The errno open(path, flags) would fail with before any module code runs (kernfs's
+        permission checks), 0 if none: what the shell asks before a redirection."""
+        node = self.nodes.get(_norm(_user_string(path)))
+        check = getattr(node.ops, "may_open", None) if node is not None else None
+        return check(node, flags) if check is not None else 0
+
+    def _open_node(self, path: str, node, flags: int) -> int:
+        """open(2) of a file a module made: its ops open it (running the module's open)."""
+        handle = self.run_code(node.owner, node.ops.open, node, flags)
+        fd = 3
+        while fd in self.fds:
+            fd += 1
+        self.fds[fd] = (path, handle.refs[0] if handle.refs else None)
+        self._handles[fd] = handle
+        return fd
+
     @returns_to_user
     def close(self, fd: int) -> int:
         self._alive()
         self._enter("close")
         if fd not in self.fds:
             raise KernelErrno(E.EBADF)
+        handle = self._handles.pop(fd, None)
+        if handle is not None:  # __fput: ->release, then the references the open took
+            self.fds.pop(fd)
+            try:
+                self.run_code(handle.node.owner, handle.release)
+            finally:
+                for mod in handle.refs:
+                    self.module_put(mod, why=f"close {handle.node.path}")
+            return 0
         path, owner = self.fds.pop(fd)
         if owner is not None:
             if owner in self.modules:
@@ -504,18 +623,30 @@ class Kernel:
     def _device_call(self, path: str, hook: str, *args):
         """open, read or write, close of a module's device file by one process."""
         with self._caller(hook):
-            fd = self.open(path)
+            # cat opens O_RDONLY; bash's `>` O_WRONLY|O_CREAT|O_TRUNC
+            fd = self.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC if hook == "write"
+                           else os.O_RDONLY)
             try:
                 self.syscall = hook
+                handle = self._handles.get(fd)
+                if handle is not None:
+                    return self.run_code(handle.node.owner, getattr(handle, hook), *args)
                 return self._run(self.fds[fd][1], hook, *args, path=path)
             finally:
                 self.close(fd)
+
+    def _node_file(self, path: str):
+        node = self.nodes.get(path)
+        if node is not None and node.is_dir:
+            raise KernelErrno(E.EISDIR)
+        return node
 
     @returns_to_user
     def read_file(self, path: str) -> str:
         self._alive()
         path = _norm(_user_string(path))  # getname(): a bad user pointer is -EFAULT
-        if path.startswith("/dev/") and path[5:] in self.devices:
+        if self._node_file(path) is not None or \
+                path.startswith("/dev/") and path[5:] in self.devices:
             out = self._device_call(path, "read")  # `cat /dev/x`
             return out if isinstance(out, str) else ""
         node = self._lookup(path)
@@ -532,7 +663,8 @@ class Kernel:
         path = _norm(_user_string(path))  # getname(): a bad user pointer is -EFAULT
         if not isinstance(text, str):
             raise KernelErrno(E.EFAULT)  # write(2) from a bad buffer: copy_from_user fails
-        if path.startswith("/dev/") and path[5:] in self.devices:
+        if self._node_file(path) is not None or \
+                path.startswith("/dev/") and path[5:] in self.devices:
             ret = self._device_call(path, "write", text)  # `echo text > /dev/x`: bash writes
             if isinstance(ret, int) and ret < 0:
                 raise KernelErrno(-ret)
@@ -579,12 +711,22 @@ class Kernel:
         fds = tuple((fd, p, o.name if o else None) for fd, (p, o) in sorted(self.fds.items()))
         devices = tuple(sorted((n, m.name, mode) for n, (m, mode) in self.devices.items()))
         return (tuple(m.snapshot() for m in self.modules), fds, devices, held,
-                self.vm.snapshot())
+                self.vm.snapshot(), self.nodes.snapshot(), self.chrdevs.snapshot())
 
     def refcount_expected(self, mod: Module) -> int:
-        """Dependents plus open files: what module_refcount() must equal when LIVE."""
-        opens = sum(1 for _p, o in self.fds.values() if o is mod)
+        """Dependents plus the references open files hold: what module_refcount() must equal
+        when LIVE (a char device's open holds two: chrdev_open's cdev_get and fops_get)."""
+        opens = 0
+        for fd, (_p, owner) in self.fds.items():
+            handle = self._handles.get(fd)
+            opens += handle.refs.count(mod) if handle is not None else owner is mod
         return len(mod.source_list) + opens
+
+    def forget_objects(self, mod: Module) -> None:
+        """A load the simulator stopped: take away what its init made (files, device
+        numbers), so the machine is as it was before the insmod."""
+        self.nodes.forget(mod)
+        self.chrdevs.forget(mod)
 
 
 def _user_string(value) -> str:

@@ -210,6 +210,7 @@ class Loader:
             k.symbols.add_module(mod)
             self.trace("parse_args")
             mod.params = {p.name: Param.from_spec(p) for p in image.params}
+            k.bind_param_ops(mod)
             err = parse_args(mod.name, uargs, mod.params, self.pr)
             if err:
                 raise LoadError(err)
@@ -431,7 +432,9 @@ class Loader:
         except BaseException as exc:
             if _is_oops(exc):
                 raise  # an oops in init leaves the module COMING for good, as on Linux
-            # a simulator failure: take do_init_module's fail_free_freeinit path
+            # a simulator failure: take do_init_module's fail_free_freeinit path, and take
+            # away what init made so far (its /proc files, device numbers...)
+            k.forget_objects(mod)
             k.set_state(mod, ModuleState.GOING)
             k.module_put(mod, why="init failed")
             self.free_module(mod)

@@ -172,6 +172,7 @@ class MemoryLedger:
         self.debug_atomic_sleep = debug_atomic_sleep
         self.clock = clock  # microseconds since boot (the Kernel's logical clock)
         self.pid, self.comm = 1000 + random.Random(seed).randrange(200), "insmod"
+        self._reader: Callable[[int, int], bytes] | None = None  # see contents_reader
         self.reboot()
 
     # -- state ------------------------------------------------------------------------------
@@ -296,6 +297,21 @@ class MemoryLedger:
         if alloc is None or len(data) > alloc.allocated:
             raise KcourseError(f"write to 0x{address:016x}: not inside a live allocation")
         self._data[alloc.id] = bytes(data)
+
+    def rollback(self, owner: str, after_id: int) -> None:
+        """Forget what `owner` allocated after allocation `after_id`, as if it never ran:
+        the simulator stopped module code it could not model, and unwinds that call."""
+        for alloc in [a for a in self._live.values() if a.owner == owner and a.id > after_id]:
+            del self._live[alloc.id]
+            self._data.pop(alloc.id, None)
+            if alloc.cache:
+                self._caches[alloc.allocated].free.append(alloc.address)
+            self._record("rollback", owner, -alloc.allocated)
+
+    def contents_reader(self, reader) -> None:
+        """Where the bytes of live objects are read from (the emulated memory, once module
+        code runs): reader(address, length) -> bytes."""
+        self._reader = reader
 
     def owner_unloaded(self, owner: str) -> list[Allocation]:
         """The module is gone, and with it every pointer to what it still holds: a leak.
@@ -435,5 +451,10 @@ class MemoryLedger:
         """Zeros unless the module wrote something: Debian's 6.1 config sets
         CONFIG_INIT_ON_ALLOC_DEFAULT_ON=y (.config:9818), so even kmalloc memory starts zeroed
         (mm/slab.h slab_want_init_on_alloc). Only kzalloc promises it on every kernel."""
+        if self._reader is not None and alloc.id not in self._data:
+            try:
+                return self._reader(alloc.address, length)
+            except Exception:  # noqa: BLE001 - not in the emulated memory: the model's bytes
+                pass
         data = self._data.get(alloc.id, b"")[:length]
         return data + bytes(length - len(data))

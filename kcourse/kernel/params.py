@@ -233,6 +233,10 @@ class Param:
     values: list = field(default_factory=list)  # arrays
     max_count: int = 1
     maxlen: int = 0
+    # module_param_cb with the module's own kernel_param_ops: its set/get run the module's
+    # code (kcourse.kapi.params.bind_custom_ops); set returns 0 or -errno, get the text
+    custom_set: object = field(default=None, repr=False, compare=False)
+    custom_get: object = field(default=None, repr=False, compare=False)
 
     @property
     def is_array(self) -> bool:
@@ -254,6 +258,11 @@ class Param:
 
     def set(self, val: str | None) -> None:
         """ops->set; raises ValueError(errno). Arrays: param_array (comma list, max count)."""
+        if self.custom_set is not None:
+            err = self.custom_set(val)
+            if err < 0:
+                raise ValueError(-err)
+            return
         if self.is_array:
             if val is None:
                 raise ValueError(EINVAL)
@@ -279,6 +288,8 @@ class Param:
 
     def show(self) -> str:
         """ops->get: the text of /sys/module/<m>/parameters/<p> (with its newline)."""
+        if self.custom_get is not None:
+            return self.custom_get()
         if self.is_array:
             return ",".join(format_value(self.elem_type, v) for v in self.values) + "\n"
         return format_value(self.type, self.value) + "\n"

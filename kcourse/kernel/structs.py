@@ -165,6 +165,11 @@ def symbol(name: str) -> int:
     return _symbol(name)[0]
 
 
+def is_data_symbol(name: str) -> bool:
+    """Whether vmlinux exports `name` outside .text (a variable, not a function)."""
+    return name in _tables().symbols
+
+
 def symbol_section(name: str) -> str:
     """The vmlinux section an exported data symbol is in ('.data..percpu' for per-CPU ones)."""
     return _symbol(name)[1]

@@ -49,12 +49,21 @@ class UserMemory:
         return address // PAGE_SIZE in self.pages
 
     def read(self, address: int, n: int) -> bytes:
-        return bytes(self.pages[(address + i) // PAGE_SIZE][(address + i) % PAGE_SIZE]
-                     for i in range(n))
+        out = bytearray()
+        while len(out) < n:  # a page at a time (a missing page raises KeyError, as before)
+            at = address + len(out)
+            offset = at % PAGE_SIZE
+            out += self.pages[at // PAGE_SIZE][offset:offset + n - len(out)]
+        return bytes(out)
 
     def _poke(self, address: int, data: bytes) -> None:
-        for i, b in enumerate(data):
-            self.pages[(address + i) // PAGE_SIZE][(address + i) % PAGE_SIZE] = b
+        done = 0
+        while done < len(data):
+            at = address + done
+            offset = at % PAGE_SIZE
+            chunk = data[done:done + PAGE_SIZE - offset]
+            self.pages[at // PAGE_SIZE][offset:offset + len(chunk)] = chunk
+            done += len(chunk)
 
     def _copyable(self, address: int, n: int) -> int:
         """How many bytes from `address` can be touched before the first missing page."""

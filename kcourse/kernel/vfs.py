@@ -16,12 +16,21 @@ from kcourse.kernel.errno import KernelErrno
 from kcourse.kernel.states import ModuleState
 
 REG = stat.S_IFREG
+# /proc/mounts: the lab guest's (Debian 6.1.0-56-amd64 under QEMU, 512 MiB), and debugfs,
+# which systemd's sys-kernel-debug.mount mounts at boot on Debian 12 (the guest has no systemd)
+MOUNTS = """\
+rootfs / rootfs rw,size=219256k,nr_inodes=54814,inode64 0 0
+proc /proc proc rw,relatime 0 0
+sysfs /sys sysfs rw,relatime 0 0
+devtmpfs /dev devtmpfs rw,relatime,size=219256k,nr_inodes=54814,mode=755,inode64 0 0
+debugfs /sys/kernel/debug debugfs rw,nosuid,nodev,noexec,relatime 0 0
+"""
 
 
-def _entry(name, mode, kind="file", target=None):
+def _entry(name, mode, kind="file", target=None, size=None, uid=0, gid=0):
     from kcourse.kernel.kernel import DirEntry
 
-    return DirEntry(name, mode, kind, target)
+    return DirEntry(name, mode, kind, target, size, uid, gid)
 
 
 def _dir(lister):
@@ -33,7 +42,35 @@ def _ro(text_fn, mode=0o444):
 
 
 def lookup(k, path: str):
+    """The fixed tree first, then what modules added (kcourse.kernel.nodes): a directory
+    lists both."""
     parts = path.strip("/").split("/") if path != "/" else []
+    try:
+        found = _fixed(k, parts)
+    except KernelErrno as err:
+        node = k.nodes.get(path)
+        if node is None or err.errno != E.ENOENT:
+            raise
+        if node.is_dir:
+            return _dir(lambda: _node_entries(k, path))
+        return ("file", node.mode, lambda: k.read_file(path),
+                lambda text: k.write_file(path, text))
+    if found[0] == "dir" and parts:
+        fixed = found[1]
+        return _dir(lambda: fixed() + _node_entries(k, path))
+    return found
+
+
+def _node_entries(k, path: str):
+    out = []
+    for node in k.nodes.children(path):
+        kind = "dir" if node.is_dir else "chr" if stat.S_ISCHR(node.mode) else "file"
+        out.append(_entry(node.name, node.mode, kind, size=node.size, uid=node.uid,
+                          gid=node.gid))
+    return out
+
+
+def _fixed(k, parts):
     if not parts:
         return _dir(lambda: [_entry(n, stat.S_IFDIR | 0o755, "dir")
                              for n in ("dev", "proc", "sys")])
@@ -49,8 +86,13 @@ def lookup(k, path: str):
 
 def _proc(k, parts):
     if not parts:
-        return _dir(lambda: [_entry("kallsyms", REG | 0o444), _entry("modules", REG | 0o444),
+        return _dir(lambda: [_entry("devices", REG | 0o444), _entry("kallsyms", REG | 0o444),
+                             _entry("modules", REG | 0o444), _entry("mounts", REG | 0o444),
                              _entry("sys", stat.S_IFDIR | 0o555, "dir")])
+    if parts == ["devices"]:  # fs/proc/devices.c: proc_create_seq("devices", 0, NULL, ...)
+        return _ro(k.chrdevs.proc_devices)
+    if parts == ["mounts"]:  # the lab guest's mounts, and debugfs as Debian's systemd mounts it
+        return _ro(lambda: MOUNTS)
     if parts == ["modules"]:
         return _ro(lambda: procfs.proc_modules(k))
     if parts == ["kallsyms"]:
@@ -78,6 +120,29 @@ def _proc(k, parts):
     raise KernelErrno(E.ENOENT)
 
 
+def _gpio_class(k, rest):
+    """/sys/class/gpio (CONFIG_GPIO_SYSFS=y, drivers/gpio/gpiolib-sysfs.c gpio_class): the
+    write-only export and unexport (class attributes, 0200). The lab's machine has no GPIO
+    chip, so gpio_to_desc finds nothing for any number: export_store and unexport_store print
+    "<fn>: invalid GPIO N" and fail with EINVAL (a bad number: kstrtol's error)."""
+    if not rest:
+        return _dir(lambda: [_entry(n, REG | 0o200, "file") for n in ("export", "unexport")])
+    if len(rest) != 1 or rest[0] not in ("export", "unexport"):
+        raise KernelErrno(E.ENOENT)
+    function = f"{rest[0]}_store"
+
+    def write(text):
+        from kcourse.kernel.params import kstrtoll
+
+        try:
+            number = kstrtoll(text)
+        except ValueError as err:
+            raise KernelErrno(err.args[0]) from None
+        k.log.printk(f"\0014{function}: invalid GPIO {number}\n")
+        raise KernelErrno(E.EINVAL)
+    return ("file", REG | 0o200, None, write)
+
+
 def _sysfs_modules(k):
     return [m for m in k.modules if getattr(m, "sysfs", False)]
 
@@ -87,7 +152,16 @@ _ALWAYS = frozenset({"initstate", "coresize", "initsize", "taint", "refcnt"})
 
 def _sys(k, parts):
     if not parts:
-        return _dir(lambda: [_entry("module", stat.S_IFDIR | 0o755, "dir")])
+        return _dir(lambda: [_entry(n, stat.S_IFDIR | 0o755, "dir")
+                             for n in ("class", "kernel", "module")])
+    if parts == ["kernel"]:  # kernel_kobj: what modules add to it, and debugfs's mount point
+        return _dir(lambda: [_entry("debug", stat.S_IFDIR | 0o700, "dir")])
+    if parts == ["class"]:  # class_kset: what modules register, and gpiolib's own class
+        return _dir(lambda: [_entry("gpio", stat.S_IFDIR | 0o755, "dir")])
+    if parts and parts[0] == "class" and parts[1:2] == ["gpio"]:
+        return _gpio_class(k, parts[2:])
+    if parts == ["kernel", "debug"]:  # debugfs's mount point (DEBUGFS_DEFAULT_MODE)
+        return _dir(lambda: [])
     if parts[0] != "module":
         raise KernelErrno(E.ENOENT)
     if len(parts) == 1:
@@ -158,8 +232,12 @@ def _param_file(k, mod, pname):
         except ValueError as exc:
             raise KernelErrno(exc.args[0]) from None
         k.write_params(mod)  # param_set_*() stores into the module's variable
+    def show():  # param_attr_show -> ops->get(buffer, kp): the variable as it is now
+        k.read_params(mod)
+        return param.show()
+
     writable = param.perm & 0o222
-    return ("file", REG | param.perm, param.show, write if writable else None)
+    return ("file", REG | param.perm, show, write if writable else None)
 
 
 def _dev(k, parts):

@@ -2,7 +2,9 @@
 
 `prepare_lab()` fetches and caches what the guest needs (kcourse.lab.prepare.prepare); `RealKernel`
 runs a script in a fresh guest and returns kcourse.backend.CommandResult, like the simulator
-(kcourse.lab.runner). `available()` says whether this machine can run it at all.
+(kcourse.lab.runner); kcourse.lab.session.RealShell keeps one guest up between calls (behind
+`%%kshell --real`; kcourse.lab.live has the guest). `available()` says whether this machine
+can run it at all.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """Command-line entry points of the lab (wired into `kcourse` by kcourse/cli.py).
 
     kcourse sim --real [--transcript] [SCRIPT]   real_sim_main: the `kcourse sim` contract,
-                                                 on Debian's kernel under QEMU
+                                                 on Debian's kernel under QEMU; the .ko
+                                                 files the script names relative to the
+                                                 caller's folder go into the guest with it
     kcourse lab-prepare [--modules-only]         prepare_main: fetch and build the lab now,
                                                  printing each step; --modules-only: only
                                                  Debian's module tree, for the simulator
@@ -12,7 +14,10 @@ Each returns an exit status; errors are KcourseError (one line, no traceback).
 
 from __future__ import annotations
 
+import os
+import shlex
 import sys
+from pathlib import Path
 
 from kcourse.backend import format_transcript
 from kcourse.errors import KcourseError
@@ -43,9 +48,10 @@ def real_sim_main(argv: list[str]) -> int:
         except OSError as err:
             raise KcourseError(f"cannot read {name}: {err.strerror}") from None
 
-    from kcourse.lab.runner import RealKernel
+    from kcourse.lab.runner import RealKernel, script_lines
 
-    results = RealKernel(progress=_progress).run_script(text)
+    lines = script_lines(text)
+    results = RealKernel(progress=_progress).run_script(lines, files=workdir_files(lines))
     if transcript:
         sys.stdout.write(format_transcript(results))
     else:
@@ -55,6 +61,32 @@ def real_sim_main(argv: list[str]) -> int:
             sys.stderr.write(result.stderr)
             sys.stderr.flush()
     return results[-1].rc if results else 0
+
+
+def workdir_files(lines: list[str], folder: str | None = None) -> dict[str, Path]:
+    """Module files the lines name by a path relative to the caller's folder: {name: path}.
+
+    `kcourse sim` starts in the caller's folder, so `insmod hello-1/hello-1.ko` reads
+    ./hello-1/hello-1.ko from the host; the guest's shell starts in /root/modules, and the
+    runner puts a relative name there (RealKernel.run_script `files`), so the same line finds
+    the same file in both. Names with `..`, and files that do not exist, are left out (the
+    guest then says what it says about them)."""
+    from kcourse.lab.runner import KO_SUFFIXES
+
+    base = Path(folder or os.getcwd())
+    found: dict[str, Path] = {}
+    for line in lines:
+        try:
+            words = shlex.split(line, comments=True)
+        except ValueError:
+            continue
+        for word in words:
+            if word.startswith(("/", "-")) or not word.endswith(KO_SUFFIXES):
+                continue
+            if ".." in word.split("/") or not (base / word).is_file():
+                continue
+            found[os.path.normpath(word)] = base / word
+    return found
 
 
 PREPARE_USAGE = "usage: kcourse lab-prepare [--modules-only]"

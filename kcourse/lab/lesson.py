@@ -159,11 +159,14 @@ def _prepare_files() -> None:
 
 def _start_all(lab) -> None:
     """Boot every session's guest now, two at a time in the background (each session is
-    its own fresh boot, so none depends on another), for the cells below to collect."""
+    its own fresh boot, so none depends on another), for the cells below to collect; then
+    the notebook's own guest, which `%%kshell --real` cells use (kcourse.magic)."""
     from kcourse.lab.runner import start_scripts
+    from kcourse.magic import notebook_real_shell
 
     _prepare_files()
     _STARTED.update(start_scripts(SESSIONS, lab=lab))
+    notebook_real_shell(lab=lab).start()
 
 
 def real_results(name: str) -> list[CommandResult]:

@@ -69,53 +69,78 @@ class Report:
 
 @dataclass
 class Transcript:
-    """Everything parsed from one boot."""
+    """Everything parsed from one guest's console so far, fed line by line as it arrives."""
 
+    token: str = ""
     ready: bool = False
-    done: bool = False
     started: list[int] = field(default_factory=list)  # BEGIN seen, in order
     reports: dict[int, Report] = field(default_factory=dict)
+    marks: list[str] = field(default_factory=list)  # other markers (RECV:k, GOT:k), in order
     noise: list[str] = field(default_factory=list)  # console lines outside any block
+    _block: list[str] | None = None
+    _report: Report | None = None
 
     def last_started(self) -> int | None:
         return self.started[-1] if self.started else None
 
+    def feed(self, line: str) -> None:
+        """One cleaned console line (no newline)."""
+        prefix = f"{MARK}:{self.token}:"
+        at = line.find(prefix)
+        if at > 0:  # a marker after other console text (bash's first prompt, a kernel line)
+            self.noise.append(line[:at])
+            line = line[at:]
+        if not line.startswith(prefix):
+            if self._block is not None and BASE64_LINE.match(line):
+                self._block.append(line)
+            elif line.strip():
+                self.noise.append(line)
+            return
+        word = line[len(prefix) :].strip()
+        kind, _, rest = word.partition(":")
+        self._block = None
+        if kind == "READY":
+            self.ready = True
+        elif kind == "BEGIN":
+            self.started.append(int(rest))
+        elif kind == "RC":
+            index, _, rc = rest.partition(":")
+            self._report = self.reports.setdefault(int(index), Report(int(index)))
+            self._report.rc = int(rc)
+        elif kind in ("OUT", "ERR", "LOG") and self._report is not None:
+            self._block = self._report.blocks.setdefault(kind, [])
+        elif kind == "END" and self._report is not None:
+            self._report.ended = True
+        else:
+            self.marks.append(word)
+
+    def finished(self, index: int) -> bool:
+        report = self.reports.get(index)
+        return report is not None and report.ended and report.rc is not None
+
 
 def parse(console: str, token: str) -> Transcript:
     """Parse the cleaned console text of a run whose markers carry `token`."""
-    prefix = f"{MARK}:{token}:"
-    result = Transcript()
-    current: list[str] | None = None
-    report: Report | None = None
+    result = Transcript(token)
     for line in clean(console).split("\n"):
-        at = line.find(prefix)
-        if at > 0:  # a marker after other console text (bash's first prompt, a kernel line)
-            result.noise.append(line[:at])
-            line = line[at:]
-        if not line.startswith(prefix):
-            if current is not None and BASE64_LINE.match(line):
-                current.append(line)
-            elif line.strip():
-                result.noise.append(line)
-            continue
-        word = line[len(prefix) :].strip()
-        kind, _, rest = word.partition(":")
-        current = None
-        if kind == "READY":
-            result.ready = True
-        elif kind == "DONE":
-            result.done = True
-        elif kind == "BEGIN":
-            result.started.append(int(rest))
-        elif kind == "RC":
-            index, _, rc = rest.partition(":")
-            report = result.reports.setdefault(int(index), Report(int(index)))
-            report.rc = int(rc)
-        elif kind in ("OUT", "ERR", "LOG") and report is not None:
-            current = report.blocks.setdefault(kind, [])
-        elif kind == "END" and report is not None:
-            report.ended = True
+        result.feed(line)
     return result
+
+
+def command_result(line: str, report: Report, previous_log: list[str]
+                   ) -> tuple[CommandResult, list[str]]:
+    """The CommandResult of a finished report, and the log snapshot it ends with (the
+    `previous_log` of the next one)."""
+    log = decode(report.blocks.get("LOG", [])).splitlines()
+    caused = [strip_timestamp(x) for x in new_log_lines(previous_log, log)]
+    result = CommandResult(
+        line=line,
+        stdout=decode(report.blocks.get("OUT", [])),
+        stderr=decode(report.blocks.get("ERR", [])),
+        rc=report.rc,
+        dmesg=tuple(caused),
+    )
+    return result, log
 
 
 def results(lines: list[str], transcript: Transcript) -> list[CommandResult]:
@@ -123,19 +148,8 @@ def results(lines: list[str], transcript: Transcript) -> list[CommandResult]:
     out: list[CommandResult] = []
     previous_log: list[str] = []
     for index, line in enumerate(lines):
-        report = transcript.reports.get(index)
-        if report is None or not report.ended or report.rc is None:
+        if not transcript.finished(index):
             break
-        log = decode(report.blocks.get("LOG", [])).splitlines()
-        caused = [strip_timestamp(x) for x in new_log_lines(previous_log, log)]
-        previous_log = log
-        out.append(
-            CommandResult(
-                line=line,
-                stdout=decode(report.blocks.get("OUT", [])),
-                stderr=decode(report.blocks.get("ERR", [])),
-                rc=report.rc,
-                dmesg=tuple(caused),
-            )
-        )
+        result, previous_log = command_result(line, transcript.reports[index], previous_log)
+        out.append(result)
     return out

@@ -39,6 +39,7 @@ class AddressSpace:
         self._next_frame = PAGE_SIZE  # frame 0 stays unused: a zero physical address is a bug
         self._free_frames: list[int] = []
         self.pages: dict[int, int] = {}  # virtual page -> physical frame
+        self._upper: dict[int, int] = {}  # PML4/PDPT/PD slot address -> its entry
         self.pml4 = self._frame()
 
     # ------------------------------------------------------------------ frames
@@ -66,6 +67,21 @@ class AddressSpace:
         if data:
             self.write(address, data)
 
+    def protect(self, address: int, size: int, writable: bool) -> None:
+        """Set or clear the RW bit of mapped pages (set_memory_ro/rw, as
+        kernel/module/strict_rwx.c does to a module's text, rodata and ro_after_init). With
+        CR0.WP on, a write from module code to a read-only page faults. Python's own writes
+        (the loader's, kapi's) go to the frames and are not affected."""
+        start = address & PAGE_MASK
+        end = (address + size + PAGE_SIZE - 1) & PAGE_MASK
+        for page in range(start, end, PAGE_SIZE):
+            frame = self.pages.get(page)
+            if frame is not None:
+                self._set_pte(page, frame | PTE_PRESENT | (PTE_RW if writable else 0))
+        from unicorn.x86_const import UC_X86_REG_CR3
+
+        self.uc.reg_write(UC_X86_REG_CR3, self.pml4)  # flush the TLB
+
     def unmap(self, address: int, size: int) -> None:
         """Remove the pages of [address, address+size): later accesses fault (vfree, module
         unload). Writing CR3 again flushes the TLB (as the kernel's flush_tlb does) so the
@@ -88,15 +104,19 @@ class AddressSpace:
         return all(p in self.pages for p in range(start, address + max(size, 1), PAGE_SIZE))
 
     def _set_pte(self, va: int, value: int) -> None:
+        """Write the page-table entry for va, making the upper tables on the way. The upper
+        levels' entries are also kept in `_upper` (only this object writes them), which spares
+        three reads of emulated memory per page."""
         table = self.pml4
         for shift in (39, 30, 21):
             slot = table + ((va >> shift) & 511) * 8
-            entry = ENTRY.unpack(self.uc.mem_read(slot, 8))[0]
+            entry = self._upper.get(slot, 0)
             if not entry & PTE_PRESENT:
                 if not value:
                     return  # nothing mapped below: nothing to clear
                 entry = self._frame() | PTE_PRESENT | PTE_RW
                 self.uc.mem_write(slot, ENTRY.pack(entry))
+                self._upper[slot] = entry
             table = entry & PTE_ADDR
         self.uc.mem_write(table + ((va >> 12) & 511) * 8, ENTRY.pack(value))
 
@@ -122,7 +142,7 @@ class AddressSpace:
         while view:
             phys = self.translate(address)
             if phys is None:
-                raise BadAccess(address)
+                raise BadAccess(address, write=True)
             chunk = min(len(view), PAGE_SIZE - (address & (PAGE_SIZE - 1)))
             self.uc.mem_write(phys, bytes(view[:chunk]))
             address, view = address + chunk, view[chunk:]
@@ -151,8 +171,9 @@ class AddressSpace:
 
 
 class BadAccess(Exception):
-    """Python-side access to an address the kernel's page tables do not map."""
+    """Python-side access to an address the kernel's page tables do not map (`write`: a
+    store, for the #PF error code of a fault it becomes)."""
 
-    def __init__(self, address: int):
+    def __init__(self, address: int, write: bool = False):
         super().__init__(f"unmapped kernel address {address:#018x}")
-        self.address = address
+        self.address, self.write = address, write

@@ -38,6 +38,12 @@ TASKS = 0xFFFF_8880_0400_0000  # task_structs (direct map, below what the ledger
 STACKS = 0xFFFF_C900_4000_0000
 STACK_CANARY = 0x28  # struct fixed_percpu_data (arch/x86/include/asm/processor.h)
 X86_CR0_PE, X86_CR0_PG, X86_CR4_PAE = 1 << 0, 1 << 31, 1 << 5
+# CR0 as Debian's kernel runs with it (PG AM WP NE ET MP PE: "CR0: 0000000080050033" in its
+# oopses); CR4 with what paging needs and OSFXSR|OSXMMEXCPT, without which SSE instructions
+# (valid in kernel code between kernel_fpu_begin/end) would be #UD (arch/x86/kernel/fpu/init.c
+# fpu__init_cpu_generic sets both)
+KERNEL_CR0 = 0x8005_0033
+KERNEL_CR4 = X86_CR4_PAE | 1 << 7 | 1 << 9 | 1 << 10  # PAE PGE OSFXSR OSXMMEXCPT
 MSR_EFER, EFER_LME, EFER_LMA = 0xC000_0080, 1 << 8, 1 << 10
 RET, INT3 = b"\xc3", b"\xcc"
 REGS = ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10", "r11",
@@ -72,9 +78,9 @@ class CPU:
         self._reg_ids = {name: getattr(x86, f"UC_X86_REG_{name.upper()}") for name in REGS}
         uc = self.uc
         uc.reg_write(x86.UC_X86_REG_CR3, self.space.pml4)
-        uc.reg_write(x86.UC_X86_REG_CR4, X86_CR4_PAE)
+        uc.reg_write(x86.UC_X86_REG_CR4, KERNEL_CR4)
         uc.reg_write(x86.UC_X86_REG_MSR, (MSR_EFER, EFER_LME | EFER_LMA))
-        uc.reg_write(x86.UC_X86_REG_CR0, X86_CR0_PG | X86_CR0_PE)
+        uc.reg_write(x86.UC_X86_REG_CR0, KERNEL_CR0)
 
     def reg(self, name: str) -> int:
         return self.uc.reg_read(self._reg_ids[name])

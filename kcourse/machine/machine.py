@@ -16,13 +16,18 @@ from __future__ import annotations
 
 import struct
 
-from kcourse.kernel import stack
+from kcourse.errors import KcourseError
+from kcourse.kernel import stack, structs
+from kcourse.kernel.errno import KernelErrno
 from kcourse.kernel.kernel import SimulatorLimit
 from kcourse.machine import cpu as C
+from kcourse.machine import privileged
 from kcourse.machine import tasks as T
+from kcourse.machine.address_space import BadAccess
 
 BUDGET = 20_000_000  # instructions per call from the simulator into module code
 X86_TRAP_DE, X86_TRAP_UD, X86_TRAP_GP, X86_TRAP_PF = 0, 6, 13, 14
+X86_EFLAGS_FIXED, X86_EFLAGS_IF = 1 << 1, 1 << 9  # arch/x86/include/uapi/asm/processor-flags.h
 
 
 class Unmodelled(SimulatorLimit):
@@ -44,12 +49,16 @@ class Runaway(SimulatorLimit):
 
 
 class ModuleFault(Exception):
-    """The CPU trapped in module code: vector, faulting RIP, CR2, registers at the fault."""
+    """The CPU trapped in module code: vector, faulting RIP, CR2, registers at the fault.
+    `write`: whether a page fault was a write, when no instruction at RIP says (a fault
+    inside a kernel function that kapi models in Python)."""
 
-    def __init__(self, vector: int, rip: int, cr2: int, regs: dict[str, int]):
+    def __init__(self, vector: int, rip: int, cr2: int, regs: dict[str, int],
+                 write: bool | None = None):
         super().__init__(f"trap {vector} at {rip:#x}")
         self.vector, self.rip, self.cr2, self.regs = vector, rip, cr2, regs
         self.bug = None  # the __bug_table entry of a BUG() (kcourse.machine.bugs)
+        self.write = write
 
 
 class Machine:
@@ -74,6 +83,7 @@ class Machine:
         self._kheap_top = C.TASKS
         self._tasks: dict[tuple[int, str], int] = {}
         self._depth = 0  # calls into module code in progress (kapi may call back)
+        self._running: list = []  # the module each call in progress entered
         self._setup_regions()
 
     # ------------------------------------------------------------------ regions
@@ -101,6 +111,13 @@ class Machine:
                     end=C.KAPI_TEXT + 0x10_0000 - 1)
         uc.hook_add(unicorn.UC_HOOK_INTR, self._on_trap)
         self._stack_top = self._new_stack()
+        self._scanner = privileged.Scanner(self, self._stack_top)  # hlt, wrmsr, out, ...
+        # The CPU as each system call finds it: interrupts on, no exception in flight.
+        # Restored at every call from user space, so one call's fault or flags cannot leak
+        # into the next (unicorn never finishes delivering a trap it hands to a hook, and
+        # takes the next one for a double fault).
+        self.cpu.set_reg("eflags", X86_EFLAGS_FIXED | X86_EFLAGS_IF)
+        self._entry_state = uc.context_save()
 
     def _new_stack(self) -> int:
         """A THREAD_SIZE stack with an unmapped guard page below it; returns its top."""
@@ -197,7 +214,10 @@ class Machine:
         cpu = self.cpu
         nested = self._depth > 0
         saved = cpu.uc.context_save() if nested else None
+        if not nested:
+            cpu.uc.context_restore(self._entry_state)
         self._depth += 1
+        self._running.append(self.module_at(address))
         try:
             # A system call enters module code with pt_regs at the top of the stack and the
             # syscall path's frames below it (kcourse.kernel.stack: PT_REGS, DEPTH_AT_INIT)
@@ -212,6 +232,7 @@ class Machine:
             return self.run_from(address, budget)
         finally:
             self._depth -= 1
+            self._running.pop()
             if saved is not None:
                 cpu.uc.context_restore(saved)
 
@@ -225,11 +246,17 @@ class Machine:
             try:
                 cpu.uc.emu_start(start, C.RETURN_TRAP, count=budget)
             except self.cpu.unicorn.UcError as err:
-                self._fault = self._trap_from_error(err)
+                outcome = self._trap_from_error(err)
+                if not isinstance(outcome, ModuleFault):
+                    raise outcome from None  # a SimulatorLimit (an instruction not modelled)
+                self._fault = outcome
             if self._pending is not None:  # cleared: a nested run's must not reach the outer
                 pending, self._pending = self._pending, None
                 raise pending
             if self._fault is None:
+                if self._scanner.resume():  # the scanner hooked a privileged instruction
+                    start = cpu.reg("rip")
+                    continue
                 break
             resume = self._handle_bug(self._fault)
             if resume is None:
@@ -268,35 +295,52 @@ class Machine:
             return
         from kcourse.kapi.abi import Call
 
-        return_address = self.space.read_u64(self.cpu.reg("rsp"))
         fn = self.functions.get(name)
+        return_address = 0
         try:
+            return_address = self.space.read_u64(self.cpu.reg("rsp"))
             if fn is None:
                 raise Unmodelled(name, self.symbolize(return_address - 5))
             call = Call(self, fn, return_address)
             result = fn.impl(call, *call.decode())
             if result is not None:
                 self.cpu.set_reg("rax", int(result))
+        except BadAccess as bad:  # the kernel function itself faults, as its C would
+            self._pending = ModuleFault(X86_TRAP_PF, address, bad.address,
+                                        self.cpu.registers(), write=bad.write)
+            uc.emu_stop()
+        except KcourseError as err:  # a model refusing what it cannot represent: one line
+            site = self.symbolize(return_address - 5) or f"{return_address - 5:#x}"
+            self._pending = err if isinstance(err, KernelErrno) else SimulatorLimit(
+                f"kcourse: {site}: {err}; run it on the real kernel with `kcourse sim --real`")
+            uc.emu_stop()
         except BaseException as exc:  # noqa: BLE001 - handed to call(), which raises it
             self._pending = exc
             uc.emu_stop()
 
-    def _trap_from_error(self, err) -> ModuleFault:
+    def _trap_from_error(self, err):
         """unicorn reports some traps as errors rather than interrupts: an invalid opcode
         (a ud2 included) is #UD, an access it could not map is a page fault."""
         uc = self.cpu.unicorn
         rip = self.cpu.reg("rip")
-        if err.errno == uc.UC_ERR_INSN_INVALID:
-            return ModuleFault(X86_TRAP_UD, rip, 0, self.cpu.registers())
+        if err.errno == uc.UC_ERR_INSN_INVALID:  # #UD, or an instruction unicorn lacks
+            return privileged.invalid_opcode(self, rip)
         if err.errno in (uc.UC_ERR_FETCH_UNMAPPED, uc.UC_ERR_FETCH_PROT):
             return ModuleFault(X86_TRAP_PF, rip, rip, self.cpu.registers())
         return ModuleFault(X86_TRAP_GP, rip, 0, self.cpu.registers())
 
     def _on_trap(self, uc, vector, _user) -> None:
-        rip = self.cpu.reg("rip")
-        cr2 = self.cpu.cr2() if vector == X86_TRAP_PF else 0
-        self._fault = ModuleFault(vector, rip, cr2, self.cpu.registers())
-        uc.emu_stop()
+        outcome = privileged.on_trap(self, vector)  # a fault, a limit (`int $0x80`), or None
+        if outcome is not None:
+            self.stop(outcome)
+
+    def stop(self, outcome: BaseException) -> None:
+        """Stop the CPU; call() raises `outcome` (a ModuleFault or a SimulatorLimit)."""
+        if isinstance(outcome, ModuleFault):
+            self._fault = outcome
+        else:
+            self._pending = outcome
+        self.cpu.uc.emu_stop()
 
     # ------------------------------------------------------------------ lookups
     def module_at(self, address: int):
@@ -304,6 +348,11 @@ class Machine:
             if code.contains(address):
                 return code.module
         return None
+
+    def running_module(self):
+        """The module whose code the innermost call from the simulator entered (a kapi call
+        reached by a tail call returns to the simulator, not into the module)."""
+        return next((m for m in reversed(self._running) if m is not None), None)
 
     def symbolize(self, address: int) -> str | None:
         """%pS: `func+0xoff/0xsize [mod]` in a module, the kernel function's name for a slot."""
@@ -324,11 +373,7 @@ class Machine:
 
 
 def _looks_like_data(name: str) -> bool:
-    """No type information survives for an undefined symbol, so guess from the name which
-    unmodelled symbols are variables: the per-cpu and table names modules read directly."""
-    return name in {"jiffies", "jiffies_64", "current_task", "pv_ops", "kmalloc_caches",
-                    "page_offset_base", "vmemmap_base", "phys_base", "__per_cpu_offset",
-                    "nr_cpu_ids", "__cpu_possible_mask", "__cpu_online_mask", "system_wq",
-                    "cpu_number", "this_cpu_off", "boot_cpu_data", "init_task", "init_net",
-                    "loops_per_jiffy", "system_state", "debug_locks"} or \
-        name.startswith(("param_ops_", "__tracepoint_", "__SCK__"))
+    """An undefined symbol carries no type, so the pinned kernel's export table decides:
+    vmlinux exports it outside .text (data/kernel/structs.json), or it is a tracepoint's or
+    a static call key's variable."""
+    return structs.is_data_symbol(name) or name.startswith(("__tracepoint_", "__SCK__"))

@@ -64,6 +64,18 @@ class ModuleCode:
             if contents[loaded.index]:
                 space.write(loaded.address, bytes(contents[loaded.index]))
         self.this_module = placed.get(image.this_module_index, 0)
+        # CONFIG_STRICT_MODULE_RWX (kernel/module/strict_rwx.c module_enable_ro): text and
+        # rodata read-only from the start; ro_after_init stays writable until init is done
+        for lay in (module.core_layout, module.init_layout):
+            if lay.base and lay.ro_size:
+                space.protect(lay.base, lay.ro_size, writable=False)
+
+    def init_done(self) -> None:
+        """do_init_module -> module_enable_ro(mod, true): ro_after_init becomes read-only."""
+        lay = self.module.core_layout
+        if lay.base and lay.ro_after_init_size > lay.ro_size:
+            self.machine.space.protect(lay.base + lay.ro_size,
+                                       lay.ro_after_init_size - lay.ro_size, writable=False)
 
     # ------------------------------------------------------------------ lookups
     def contains(self, address: int) -> bool:
@@ -77,6 +89,7 @@ class ModuleCode:
 
     def free_init(self) -> None:
         """do_init_module frees the init area (after init returned 0)."""
+        self.init_done()
         lay = self.module.init_layout
         if lay.base:
             self.machine.space.unmap(lay.base, page_align(lay.size))

@@ -17,13 +17,14 @@ line, returns status 2 and runs nothing.
 from __future__ import annotations
 
 import fnmatch
+import os
 import posixpath
 
 from kcourse.backend import CommandResult
 from kcourse.errors import KcourseError
 from kcourse.kernel.kernel import SimulatorLimit
 from kcourse.paths import modules_dir
-from kcourse.shell import coreutils, jobs, kmodtools, modprobe
+from kcourse.shell import coreutils, jobs, kmodtools, modprobe, statcmd
 from kcourse.shell.context import Ctx, TaskKilled
 from kcourse.shell.fs import COURSE_DIR, HOME, FsError, SimFS
 from kcourse.shell.moddir import ModuleTree
@@ -45,6 +46,7 @@ TOOLS = {
     "cat": coreutils.cat, "ls": coreutils.ls, "dmesg": coreutils.dmesg,
     "uname": coreutils.uname, "grep": coreutils.grep, "head": coreutils.head,
     "tail": coreutils.tail, "wc": coreutils.wc, "sort": coreutils.sort,
+    "stat": statcmd.stat,
 }
 BUILTINS = ("cd", "pwd", "exec", "echo", "true", "false", "help", "sleep", ":", "kill", "wait",
             "jobs", "break", "continue")
@@ -236,7 +238,7 @@ class Shell:
                 # 128 + 9. Whether bash says so is its mode's (bash 5.2 jobs.c
                 # notify_of_job_status, for the pipeline's last process): an interactive
                 # bash with job control (a terminal) prints "Killed"; an interactive one
-                # without (the lab's `bash -i` on a file, no terminal) prints nothing; a
+                # without (the lab's `bash -i`: no controlling terminal, `set +m`) prints nothing; a
                 # non-interactive one (`bash -c`, a script) prints "bash: line N: PID Killed
                 # ...". This shell imitates the lab's unless job_control is set. (A builtin
                 # such as echo runs in the shell itself, whose death would end a real
@@ -315,6 +317,8 @@ class Shell:
                 return 1
         with self._process(argv):
             rc = self._dispatch(argv, ctx) if argv else 0
+            for note in self.kernel.take_notes():  # the simulator's own words, on stderr
+                ctx.err(note + "\n")
             self._close_fds(temp_fds)
             return self._flush(argv, ctx, rc, stdout_to, stderr_to, merge_err, merge_out)
 
@@ -462,14 +466,24 @@ class Shell:
             raise FsError(13 if self.fs.is_dir(parent) else 2, shown) from None
         if entry.kind == "dir":
             raise FsError(21, shown)
+        if self._module_file(vpath):  # the file system says (root passes DAC, kernfs not)
+            err = self.kernel.may_open(vpath, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+            if err:
+                raise FsError(err, shown)
+            return
         if not entry.mode & 0o222:
             raise FsError(13, shown)  # kernfs_fop_open: no write permission bit -> EACCES
+
+    def _module_file(self, vpath: str) -> bool:
+        """A file a module made (kcourse.kernel.nodes): its open and writes are the module's."""
+        nodes = getattr(self.kernel, "nodes", None)
+        return nodes is not None and nodes.get(vpath) is not None
 
     def _write(self, vpath: str, text: str, prog: str, ctx: Ctx) -> int:
         try:
             self.fs.write_text(vpath, text)
         except FsError as err:
-            if err.errno == 13:
+            if err.errno == 13 and not self._module_file(vpath):
                 ctx.err(f"bash: {vpath}: {err.strerror}\n")
             elif prog in BUILTINS:
                 ctx.err(f"bash: {prog}: write error: {err.strerror}\n")
@@ -478,14 +492,14 @@ class Shell:
             return 1
         return 0
 
-    def _open_fd(self, fd: int, vpath: str, shown: str) -> None:
+    def _open_fd(self, fd: int, vpath: str, shown: str, flags: int = os.O_RDONLY) -> None:
         kind, _ = self.fs.locate(vpath)
         if not self.fs.exists(vpath):
             raise FsError(2, shown)
         handle = None
-        if kind == "kernel" and vpath.startswith("/dev/"):
-            try:
-                handle = self.kernel.open(vpath)
+        if kind == "kernel" and (vpath.startswith("/dev/") or self._module_file(vpath)):
+            try:  # a device, or a file a module made in /proc or /sys: its open runs
+                handle = self.kernel.open(vpath, flags)
             except TaskKilled:
                 raise
             except KcourseError as err:
@@ -519,9 +533,12 @@ class Shell:
             try:
                 target = self._single(r.target, ctx)
                 vpath = self.fs.abspath(self.cwd, target)
+                flags = os.O_RDONLY
                 if r.op != "<":
                     self._check_writable(vpath, target)
-                self._open_fd(r.fd, vpath, target)
+                    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if r.op == ">>" else
+                                                        os.O_TRUNC)
+                self._open_fd(r.fd, vpath, target, flags)
             except FsError as err:
                 ctx.err(f"bash: {err.path}: {err.strerror}\n")
                 return 1

@@ -45,6 +45,7 @@ def cat(ctx: Ctx, argv: list[str]) -> int:
         try:
             ctx.out(ctx.fs.read_bytes(ctx.path(name)).decode("utf-8", "surrogateescape"))
         except FsError as err:
+            ctx.out(err.partial)  # what read(2) gave before it failed is already written
             ctx.err(f"cat: {name}: {err.strerror}\n")
             rc = 1
     return rc

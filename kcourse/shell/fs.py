@@ -46,10 +46,11 @@ GOLDEN_RATIO_64 = 0x61C8864680B583EB  # include/linux/hash.h
 class FsError(Exception):
     """A failed file operation: errno and the path as the user typed it."""
 
-    def __init__(self, err: int, path: str):
+    def __init__(self, err: int, path: str, partial: str = ""):
         super().__init__(f"{path}: {os.strerror(err)}")
         self.errno = err
         self.path = path
+        self.partial = partial  # what a read returned before it failed (cat prints it)
 
     @property
     def strerror(self) -> str:
@@ -66,6 +67,8 @@ class Entry:
     size: int = 0
     target: str | None = None
     nlink: int = 1
+    uid: int = 0
+    gid: int = 0
 
 
 def kernfs_name_hash(name: str) -> int:
@@ -228,7 +231,8 @@ class SimFS:
             else:
                 size = 0
         return Entry(d.name, kind if kind in ("file", "dir", "link", "chr") else "file", mode,
-                     int(size), target, 2 if kind == "dir" else 1)
+                     int(size), target, 2 if kind == "dir" else 1, int(getattr(d, "uid", 0)),
+                     int(getattr(d, "gid", 0)))
 
     def _kernel_call(self, vpath: str, fn, *args):
         try:
@@ -237,6 +241,8 @@ class SimFS:
             raise
         except KcourseError as err:
             code = _errno_of(err)
+            if getattr(err, "partial", ""):
+                raise FsError(code, vpath, err.partial) from None
             if code in (errno.ENOENT, errno.ENOTDIR):
                 real = self._follow(vpath)
                 if real != vpath:

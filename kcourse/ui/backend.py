@@ -7,7 +7,7 @@ the lab's RealShell). With the simulated kernel behind it, the views read /proc 
 straight from the kernel's VFS (fast with many modules loaded) and see every enum
 module_state, UNFORMED included. Any other backend gets one batch of ordinary shell lines
 after each command (lsmod, ls -l and grep over /sys/module/<m>), run with
-`run_script` when it has one: the lab boots a guest once per script, not once per line.
+`run_script` when it has one: one call to the lab's live guest, not one per line.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ class PanelBackend:
         return self.shell.run(line)
 
     def run_lines(self, lines: list[str]) -> list[CommandResult]:
-        """Several lines in one go (one guest boot for the lab)."""
+        """Several lines in one go (one call to the lab's guest)."""
         script = getattr(self.shell, "run_script", None)
         if script is not None and self.kernel is None:
             return list(script("\n".join(lines)))

@@ -1,0 +1,12 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <linux/module.h>
+
+int printf(const char *format, ...);	/* libc's prototype, written by hand */
+
+static int __init printf_forced_init(void)
+{
+	printf("hello from the kernel\n");
+	return 0;
+}
+module_init(printf_forced_init);
+MODULE_LICENSE("GPL");

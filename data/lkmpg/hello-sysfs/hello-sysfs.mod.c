@@ -1,0 +1,45 @@
+#include <linux/module.h>
+#define INCLUDE_VERMAGIC
+#include <linux/build-salt.h>
+#include <linux/elfnote-lto.h>
+#include <linux/export-internal.h>
+#include <linux/vermagic.h>
+#include <linux/compiler.h>
+
+BUILD_SALT;
+BUILD_LTO_INFO;
+
+MODULE_INFO(vermagic, VERMAGIC_STRING);
+MODULE_INFO(name, KBUILD_MODNAME);
+
+__visible struct module __this_module
+__section(".gnu.linkonce.this_module") = {
+	.name = KBUILD_MODNAME,
+	.init = init_module,
+#ifdef CONFIG_MODULE_UNLOAD
+	.exit = cleanup_module,
+#endif
+	.arch = MODULE_ARCH_INIT,
+};
+
+#ifdef CONFIG_RETPOLINE
+MODULE_INFO(retpoline, "Y");
+#endif
+
+
+static const struct modversion_info ____versions[]
+__used __section("__versions") = {
+	{ 0x92997ed8, "_printk" },
+	{ 0x176238f7, "kobject_put" },
+	{ 0xbdfb6dbb, "__fentry__" },
+	{ 0xbcab6ee6, "sscanf" },
+	{ 0x5b8239ca, "__x86_return_thunk" },
+	{ 0x3c3ff9fd, "sprintf" },
+	{ 0xcb2afe84, "kernel_kobj" },
+	{ 0xab068b81, "kobject_create_and_add" },
+	{ 0xe1cf2aa, "sysfs_create_file_ns" },
+	{ 0x9060323f, "module_layout" },
+};
+
+MODULE_INFO(depends, "");
+

@@ -1,0 +1,47 @@
+#include <linux/module.h>
+#define INCLUDE_VERMAGIC
+#include <linux/build-salt.h>
+#include <linux/elfnote-lto.h>
+#include <linux/export-internal.h>
+#include <linux/vermagic.h>
+#include <linux/compiler.h>
+
+BUILD_SALT;
+BUILD_LTO_INFO;
+
+MODULE_INFO(vermagic, VERMAGIC_STRING);
+MODULE_INFO(name, KBUILD_MODNAME);
+
+__visible struct module __this_module
+__section(".gnu.linkonce.this_module") = {
+	.name = KBUILD_MODNAME,
+	.init = init_module,
+#ifdef CONFIG_MODULE_UNLOAD
+	.exit = cleanup_module,
+#endif
+	.arch = MODULE_ARCH_INIT,
+};
+
+#ifdef CONFIG_RETPOLINE
+MODULE_INFO(retpoline, "Y");
+#endif
+
+
+static const struct modversion_info ____versions[]
+__used __section("__versions") = {
+	{ 0x92997ed8, "_printk" },
+	{ 0xc1514a3b, "free_irq" },
+	{ 0x5521b5c9, "gpio_to_desc" },
+	{ 0xc2af2519, "gpiod_set_raw_value" },
+	{ 0xb0d1656c, "gpio_free_array" },
+	{ 0xbdfb6dbb, "__fentry__" },
+	{ 0x9ba2bb2b, "gpio_request_array" },
+	{ 0x1863f6be, "gpiod_get_raw_value" },
+	{ 0x6d919731, "gpiod_to_irq" },
+	{ 0x92d5838e, "request_threaded_irq" },
+	{ 0x5b8239ca, "__x86_return_thunk" },
+	{ 0x9060323f, "module_layout" },
+};
+
+MODULE_INFO(depends, "");
+
