@@ -116,6 +116,7 @@ class CodeImage:
                          if r[2] & SHF_EXECINSTR and r[1] != SHT_NOBITS and r[5]}
         self.patched: dict[int, set[int]] = {i: set() for i in self.sections}
         self.functions: list[tuple[int, int, int]] = []  # (section, offset, size)
+        self.named: dict[str, tuple[int, int, int]] = {}
         for r in rows:
             if r[1] == SHT_RELA and r[7] in self.sections:
                 for off, info, _add in struct.iter_unpack(RELA.format,
@@ -123,10 +124,13 @@ class CodeImage:
                     width = 8 if info & 0xFFFFFFFF in (1, 24) else 4  # R_X86_64_64, PC64
                     self.patched[r[7]].update(range(off, off + width))
             if r[1] == SHT_SYMTAB:
-                for _n, info, _o, shndx, value, size in struct.iter_unpack(
+                names = rows[r[6]]  # sh_link: the symbol names
+                for name, info, _o, shndx, value, size in struct.iter_unpack(
                         "<IBBHQQ", data[r[4]:r[4] + r[5]]):
                     if info & 0xF == STT_FUNC and shndx in self.sections and size:
                         self.functions.append((shndx, value, size))
+                        end = data.index(b"\0", names[4] + name)
+                        self.named[data[names[4] + name:end].decode()] = (shndx, value, size)
 
     def spot(self, rng: random.Random, length: int) -> tuple[int, int] | None:
         """(section, offset) for `length` bytes, in a function when there is one, clear of
@@ -229,6 +233,30 @@ MUTATIONS = {
 WEIGHTS = {"flip": 3, "bitflip": 2, "splice": 8, "early_return": 1, "nops": 2, "zeros": 1,
            "copy": 2, "reloc_site": 0.2}
 KINDS = sorted(MUTATIONS)
+
+
+def plant(data: bytes, function: str, code: bytes) -> bytes:
+    """`code` in place of the first instructions of `function` (a FUNC symbol) that no
+    relocation touches, padded with nops to the next instruction, so that it runs as soon
+    as the function is called and the function goes on after it (capstone finds where its
+    instructions start)."""
+    import capstone
+
+    image = CodeImage(data)
+    sec, start, size = image.named[function]
+    base = image.sections[sec][0]
+    md = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
+    starts = [start + a for a, *_ in md.disasm_lite(data[base + start:base + start + size], 0)]
+    bounds = starts + [start + size]
+    for offset in starts:
+        end = next((b for b in bounds if b >= offset + len(code)), None)
+        if end is None:
+            break
+        if not image.patched[sec] & set(range(offset, end)):
+            out = bytearray(data)
+            image.put(out, sec, offset, code + b"\x90" * (end - offset - len(code)))
+            return bytes(out)
+    raise ValueError(f"no room for {len(code)} bytes in {function}")
 
 
 def mutate(data: bytes, rng: random.Random, kind: str | None = None) -> tuple[str, bytes]:

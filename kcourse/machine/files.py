@@ -9,7 +9,8 @@ machine code:
   fops->open(inode, file) if there is one;
 - read: what `cat` does: read(fd, buf, 131072) until it returns 0 (coreutils' cat reads
   128 KiB at a time into a page-aligned buffer), each through fops->read(file, buf, count,
-  &file->f_pos) as fs/read_write.c vfs_read calls it;
+  &file->f_pos) as fs/read_write.c vfs_read calls it; a device that never returns 0 is one
+  limit line, since the real cat would not end;
 - write: what bash's `echo text > /dev/x` does: write(1, "text\n", 5) from its heap, again
   while the module took less than all of it;
 - release: fops->release(inode, file) on the last close.
@@ -20,6 +21,7 @@ from __future__ import annotations
 from kcourse.kapi import chardev, uaccess
 from kcourse.kapi.abi import to_c
 from kcourse.kernel.errno import KernelErrno
+from kcourse.kernel.kernel import SimulatorLimit
 from kcourse.machine import tasks as T
 
 # Where the calling process's buffer sits (ASLR-randomised on a real machine): coreutils' cat
@@ -27,7 +29,10 @@ from kcourse.machine import tasks as T
 # its 128 KiB threshold); bash's builtins write from its heap.
 CAT_BUFFER, CAT_BUFSIZE = 0x7F3C1A2C3000, 128 * 1024
 BASH_HEAP = 0x55D0C4A3B2A0
-MAX_READS = 4096  # a device that never says end-of-file: stop, as a reader would be killed
+# A device that never says end-of-file (read() never returns 0, as when it ignores *ppos): a
+# real cat reads on until it is killed; the simulator stops after this many reads or bytes
+MAX_READS, MAX_READ_BYTES = 4096, 16 << 20
+MAX_ERRNO = 4095  # include/linux/err.h: -4095..-1 are errors
 EINVAL = 22
 
 
@@ -46,7 +51,19 @@ class CodeBehavior:
         from kcourse.machine import contexts
 
         with contexts.initcall(self.machine, address):  # do_one_initcall's checks
-            return to_c(self.machine.call(address), 32, True)
+            return self._checked(address, "init", to_c(self.machine.call(address), 32, True))
+
+    def _checked(self, fn: int, what: str, ret: int) -> int:
+        """A negative result is an error only from -4095 to -1 (MAX_ERRNO), the range glibc's
+        system call wrappers take for one (sysdeps/unix/sysv/linux/sysdep.h): what the
+        process makes of another negative value is not modelled."""
+        if ret < -MAX_ERRNO:
+            site = self.machine.symbolize(fn) or f"{fn:#x}"
+            raise SimulatorLimit(f"kcourse: {site}: {what} returned {ret}, neither a result "
+                                 f"nor -errno (-{MAX_ERRNO}..-1); what user space makes of it "
+                                 "is not modelled; run it on the real kernel with "
+                                 "`kcourse sim --real`")
+        return ret
 
     def exit(self, ctx, path: str = "") -> None:
         address = self.code.address("cleanup_module")
@@ -77,7 +94,7 @@ class CodeBehavior:
         self._files.setdefault(path, []).append(file)
         fn = self._fop(device, T.FOPS_OPEN)
         if fn:
-            ret = to_c(self.machine.call(fn, inode, file), 32, True)
+            ret = self._checked(fn, "open", to_c(self.machine.call(fn, inode, file), 32, True))
             if ret < 0:
                 self._files[path].pop()
             return ret
@@ -107,12 +124,17 @@ class CodeBehavior:
         out = bytearray()
         for _ in range(MAX_READS):
             n = to_c(self.machine.call(fn, file, CAT_BUFFER, CAT_BUFSIZE, pos), 64, True)
-            if n < 0:
+            if self._checked(fn, "read", n) < 0:
                 raise KernelErrno(-n)
             if n == 0:
-                break
+                return out.decode("utf-8", "surrogateescape")
             out += memory.read(CAT_BUFFER, min(n, CAT_BUFSIZE))
-        return out.decode("utf-8", "surrogateescape")
+            if len(out) > MAX_READ_BYTES:
+                break
+        site = self.machine.symbolize(fn) or f"{fn:#x}"
+        raise SimulatorLimit(f"kcourse: {path}: {site} gave {len(out):,} bytes without end of "
+                             "file (read() never returned 0); a real reader would go on until "
+                             "it is killed")
 
     def write(self, ctx, text: str, path: str = "") -> int:
         device = self._device(path)
@@ -127,8 +149,8 @@ class CodeBehavior:
         pos = file + T.FILE_POS
         done = 0
         while done < len(data):
-            n = to_c(self.machine.call(fn, file, buffer + done, len(data) - done, pos),
-                     64, True)
+            n = self._checked(fn, "write", to_c(self.machine.call(
+                fn, file, buffer + done, len(data) - done, pos), 64, True))
             if n < 0:
                 return n
             if n == 0:
