@@ -284,7 +284,7 @@ def test_a_fault_the_stack_cannot_take_is_a_double_fault_and_a_panic(traps_ko, o
     # error_code: 0x%lx\n") and die("double fault"), in NMI context: oops_end panics
     result, texts, kernel = run(traps_ko, op)
     assert result.rc == 137 and kernel.panicked
-    start = texts.index("PANIC: double fault, error_code: 0x0")
+    start = texts.index("traps: PANIC: double fault, error_code: 0x0")
     assert texts[start + 1] == "double fault: 0000 [#1] PREEMPT SMP NOPTI"
     assert texts[-3] == "Kernel panic - not syncing: Fatal exception in interrupt"
     assert not any(t.startswith(("BUG: ", "general protection")) for t in texts)

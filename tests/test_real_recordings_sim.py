@@ -5,8 +5,8 @@ module's own code running on the emulated CPU, some of them the simulator now re
 for line (normalised as tests/scenarios/README.md says): whoami's current->comm in init,
 read() and exit; initoops's oops in init leaving the module Loading. The others differ and
 stay recordings in the lessons: stackhog and bigframe panic the guest, whose console the lab
-shows from the panic on (the simulator keeps its ring buffer); bigframe's double fault
-("traps: PANIC: double fault") is not modelled; oops, logs and kallsyms need the guest's
+shows from the panic on (the simulator keeps its ring buffer, where bigframe's double fault
+is "traps: PANIC: double fault" as on the real one); oops, logs and kallsyms need the guest's
 syslog, journal and full /proc/kallsyms.
 """
 

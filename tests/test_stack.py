@@ -78,7 +78,7 @@ def test_20000_bytes_jump_past_the_guard_page():
     assert not run.ok and run.outcome == "double-fault" and run.panicked
     lines = run.text.splitlines()
     # arch/x86/kernel/traps.c:551-552: not in the guard page -> plain double fault
-    assert lines[0] == "PANIC: double fault, error_code: 0x0"
+    assert lines[0] == "traps: PANIC: double fault, error_code: 0x0"  # traps.c pr_fmt
     assert lines[1] == "double fault: 0000 [#1] PREEMPT SMP NOPTI"  # dumpstack.c:426
     # the #DF handler ran as an NMI-like entry: oops_end panics "in interrupt" (dumpstack.c:398)
     assert lines[-3] == "Kernel panic - not syncing: Fatal exception in interrupt"

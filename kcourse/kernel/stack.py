@@ -12,9 +12,9 @@ and raises a double fault (#DF runs on its own IST stack). If CR2 is in the page
 stack, the kernel says `BUG: TASK stack guard page was hit at ...` and dies with
 "stack guard page"; if the access jumped further (Debian builds with
 -fno-stack-clash-protection, Makefile:941, so big frames are not probed page by page) it says
-`PANIC: double fault, error_code: 0x0`. Both end in `Kernel panic - not syncing: Fatal
-exception in interrupt`: the double-fault handler runs as an NMI-like entry, so oops_end
-panics (dumpstack.c:397). Older kernels (reports up to 5.9 show it) printed
+`traps: PANIC: double fault, error_code: 0x0` (traps.c pr_fmt). Both end in `Kernel panic -
+not syncing: Fatal exception in interrupt`: the double-fault handler runs as an NMI-like
+entry, so oops_end panics (dumpstack.c:397). Older kernels (reports up to 5.9 show it) printed
 `BUG: stack guard page was hit at ...` and `kernel stack overflow (double-fault): 0000 [#1]`.
 
 Frame sizes: gcc 12 (Debian's kernel compiler) gives a function whose only local is
@@ -122,7 +122,7 @@ def run_kernel(frames: list[tuple[str, int]], version: str = "6.1", depth: int =
                                         cr2_summary=False)
         outcome = "guard-page"
     else:
-        head = [(oops.KERN_EMERG, "PANIC: double fault, error_code: 0x0")]
+        head = [(oops.KERN_EMERG, "traps: PANIC: double fault, error_code: 0x0")]  # pr_fmt
         body, panicked = oops.die_lines(machine, "double fault", 0, pid, comm, rip, frames_out,
                                         opcode=b"\xf3\xaa", regs=regs, seed=seed,
                                         in_interrupt=True, rsp=lowest, cr2=lowest - 8,

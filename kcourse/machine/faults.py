@@ -245,7 +245,8 @@ def _double_fault(machine, fault, mach, pid, comm, rip, regs, address) -> oops.K
     cr2 = address if canonical else machine.cpu.cr2()
     if machine.stack_base - C.PAGE <= cr2 < machine.stack_base:
         return _stack_overflow(machine, fault, mach, pid, comm, rip, regs, cr2)
-    head = [(oops.KERN_EMERG, "PANIC: double fault, error_code: 0x0")]
+    # arch/x86/kernel/traps.c: pr_fmt is "traps: " (data/real/bigframe.expected shows it)
+    head = [(oops.KERN_EMERG, "traps: PANIC: double fault, error_code: 0x0")]
     lines, _ = oops.die_lines(mach, "double fault", 0, pid, comm, rip,
                               oops._syscall_tail(comm), regs=regs, seed=machine.kernel.seed,
                               rsp=fault.regs["rsp"], code=code_line(machine, fault.rip),
