@@ -1,9 +1,9 @@
 """Where a faulting instruction in module code sits: the RIP and Code: lines of an oops.
 
-A behavior names the faulting instruction by its place in the .ko - section and offset, read
-from `objdump -d` of the module - and everything the report prints about it follows from the
-module's own section table, symbol table and bytes, placed where the 6.1 loader put them
-(kcourse.kernel.layout, Module.sections):
+Given an instruction's place in a loaded module (kcourse.machine finds it by running the
+module's code; a test may name it by section and offset, read from `objdump -d`), everything
+the report prints about it follows from the module's own section table, symbol table and
+bytes, placed where the 6.1 loader put them (kcourse.kernel.layout, Module.sections):
 
 - RIP `name+0xoff/0xsize [mod]`: %pS of a module address is kernel/module/kallsyms.c:262-315
   find_kallsyms_symbol: the closest named, defined symbol at or below the address; the size
