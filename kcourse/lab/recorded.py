@@ -48,7 +48,9 @@ class Recording:
 _KALLSYMS_ADDRESS = (r"(?m)^(?!0{16})[0-9a-f]{16}(?= )", "ADDRESS")
 
 # An oops holds the run's register values, PIDs and hashed pointers (%p).
-_OOPS_MASKS = ((r"\b[0-9a-f]{8,16}\b", "X"), (r"0x[0-9a-f]{6,}", "0xX"), (r"PID: \d+", "PID: N"),
+# Page-table entries hold physical addresses, as short as 7 hex digits on some boots.
+_OOPS_MASKS = ((r"(?<=P[GUM4]D |PTE )[0-9a-f]+\b", "X"), (r"\b[0-9a-f]{8,16}\b", "X"),
+               (r"0x[0-9a-f]{6,}", "0xX"), (r"PID: \d+", "PID: N"),
                (r"\[\d+\] exited", "[N] exited"))
 
 RECORDINGS = {r.name: r for r in (
@@ -143,20 +145,27 @@ PANIC_NOTE = "(the guest panicked; its console from this line on:)\n"
 
 def run_to_panic(name: str) -> str:
     """Boot, run a script whose last line panics the guest: the transcript of the lines
-    before it, then that line and what the console showed from its start on."""
+    before it, then that line and what the console showed from its start on (the live
+    guest's console lines outside the protocol's blocks, kcourse.lab.protocol noise)."""
     from kcourse.lab import RealKernel
-    from kcourse.lab.runner import GuestError, script_lines
+    from kcourse.lab.runner import GuestError, host_files, script_lines
 
+    lines = script_lines(script(name))
     kernel = RealKernel()
+    payload = host_files(lines)
+    payload.update(guest_files(name))
+    guest = kernel.boot(payload)
     try:
-        kernel.run_script(script(name), files=guest_files(name))
-    except GuestError as err:
-        lines = kernel.last_console.splitlines()
-        begin = f":BEGIN:{len(err.results)}"
-        start = next(i for i, line in enumerate(lines) if line.endswith(begin)) + 1
-        shown = "".join(f"{x}\n" for x in lines[start:] if not x.startswith("@@KC:"))
-        failed = script_lines(script(name))[len(err.results)]
-        return format_transcript(err.results) + f"$ {failed}\n" + PANIC_NOTE + shown
+        done = guest.run(lines[:-1], timeout=kernel.timeout)
+        mark = len(guest.transcript.noise)
+        try:
+            guest.run(lines[-1:], timeout=kernel.timeout)
+        except GuestError:
+            shown = "".join(f"{x}\n" for x in guest.transcript.noise[mark:]
+                            if not x.startswith("@@KC:"))
+            return format_transcript(done) + f"$ {lines[-1]}\n" + PANIC_NOTE + shown
+    finally:
+        guest.close()
     raise KcourseError(f"{name}: the guest did not panic")
 
 
