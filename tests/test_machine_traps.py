@@ -57,6 +57,7 @@ C_OPS = {
     "strlen_wild": 'pr_info("%zu\\n", strlen(wild));',
     "strscpy_wild": 'strscpy(wild, "abc", 4);',
     "kfree_wild": "kfree(wild);",
+    "write_ktext": "*(volatile char *)&_printk = 0;",
 }
 ASM_CASES = "".join(f'        case {i}: asm volatile("{asm}" ::: "rax", "rbx", "rcx", "rdx", '
                     f'"memory"); break;\n' for i, asm in enumerate(OPS.values(), 1))
@@ -296,3 +297,15 @@ def test_an_sse_instruction_runs_as_on_the_kernels_cpu(traps_ko):
     result, texts, _kernel = run(traps_ko, "sse")
     assert result.rc == 0, result.stderr
     assert f"traps: after {NUMBER['sse']}" in texts
+
+
+def test_a_write_to_the_kernels_text_is_a_permissions_violation(traps_ko):
+    # kernel text is mapped read-only (mark_rodata_ro), and CR0.WP holds ring 0 to it:
+    # arch/x86/mm/fault.c show_fault_oops, error code PROT|WRITE; a good module still runs
+    # afterwards (run() loads hello), so nothing of the kernel's code was overwritten
+    result, texts, kernel = run(traps_ko, "write_ktext")
+    assert result.rc == 137 and not kernel.panicked
+    first = next(t for t in texts if t.startswith("BUG: "))
+    assert first.startswith("BUG: unable to handle page fault for address: ffffffff8")
+    assert "#PF: supervisor write access in kernel mode" in texts
+    assert "#PF: error_code(0x0003) - permissions violation" in texts

@@ -99,6 +99,9 @@ class Machine:
             thunks[at:at + len(code)] = code
             self._thunks[f"__x86_indirect_thunk_{reg}"] = C.THUNKS + at
         space.map(C.THUNKS, C.PAGE, bytes(thunks))
+        for start, size in ((C.KAPI_TEXT, 0x10_0000), (C.RETURN_TRAP & ~(C.PAGE - 1), C.PAGE),
+                            (C.THUNKS, C.PAGE)):  # the kernel's text is read-only (mark_rodata_ro)
+            space.protect(start, size, writable=False)
         space.map(C.PERCPU, C.PERCPU_SIZE)
         self.cpu.set_gs_base(C.PERCPU)
         canary = 0x1F2E3D4C5B6A7988 ^ self.kernel.seed  # boot_init_stack_canary: random
