@@ -58,6 +58,7 @@ C_OPS = {
     "strscpy_wild": 'strscpy(wild, "abc", 4);',
     "kfree_wild": "kfree(wild);",
     "write_ktext": "*(volatile char *)&_printk = 0;",
+    "printk_loop": 'for (;;) pr_info("again\\n");',
 }
 ASM_CASES = "".join(f'        case {i}: asm volatile("{asm}" ::: "rax", "rbx", "rcx", "rdx", '
                     f'"memory"); break;\n' for i, asm in enumerate(OPS.values(), 1))
@@ -309,3 +310,17 @@ def test_a_write_to_the_kernels_text_is_a_permissions_violation(traps_ko):
     assert first.startswith("BUG: unable to handle page fault for address: ffffffff8")
     assert "#PF: supervisor write access in kernel mode" in texts
     assert "#PF: error_code(0x0003) - permissions violation" in texts
+
+
+def test_an_endless_loop_of_kernel_calls_is_one_line(traps_ko, monkeypatch):
+    # each call into the kernel runs in Python, so the calls are budgeted as well as the
+    # instructions (the budget is lowered here to keep the test quick; it is the mechanism)
+    from kcourse.machine import machine
+
+    monkeypatch.setattr(machine, "KAPI_BUDGET", 500)
+    result, texts, kernel = run(traps_ko, "printk_loop")
+    assert result.rc == 1 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith("kcourse: traps_init+0x")
+    assert "did not return after 500 calls into the kernel, _printk() the last" in \
+        result.stderr and "soft lockup" in result.stderr
+    assert texts.count("traps: again") == 499
