@@ -57,6 +57,8 @@ C_OPS = {
     "strlen_wild": 'pr_info("%zu\\n", strlen(wild));',
     "strscpy_wild": 'strscpy(wild, "abc", 4);',
     "kfree_wild": "kfree(wild);",
+    "write_ktext": "*(volatile char *)&_printk = 0;",
+    "printk_loop": 'for (;;) pr_info("again\\n");',
 }
 ASM_CASES = "".join(f'        case {i}: asm volatile("{asm}" ::: "rax", "rbx", "rcx", "rdx", '
                     f'"memory"); break;\n' for i, asm in enumerate(OPS.values(), 1))
@@ -296,3 +298,29 @@ def test_an_sse_instruction_runs_as_on_the_kernels_cpu(traps_ko):
     result, texts, _kernel = run(traps_ko, "sse")
     assert result.rc == 0, result.stderr
     assert f"traps: after {NUMBER['sse']}" in texts
+
+
+def test_a_write_to_the_kernels_text_is_a_permissions_violation(traps_ko):
+    # kernel text is mapped read-only (mark_rodata_ro), and CR0.WP holds ring 0 to it:
+    # arch/x86/mm/fault.c show_fault_oops, error code PROT|WRITE; a good module still runs
+    # afterwards (run() loads hello), so nothing of the kernel's code was overwritten
+    result, texts, kernel = run(traps_ko, "write_ktext")
+    assert result.rc == 137 and not kernel.panicked
+    first = next(t for t in texts if t.startswith("BUG: "))
+    assert first.startswith("BUG: unable to handle page fault for address: ffffffff8")
+    assert "#PF: supervisor write access in kernel mode" in texts
+    assert "#PF: error_code(0x0003) - permissions violation" in texts
+
+
+def test_an_endless_loop_of_kernel_calls_is_one_line(traps_ko, monkeypatch):
+    # each call into the kernel runs in Python, so the calls are budgeted as well as the
+    # instructions (the budget is lowered here to keep the test quick; it is the mechanism)
+    from kcourse.machine import machine
+
+    monkeypatch.setattr(machine, "KAPI_BUDGET", 500)
+    result, texts, kernel = run(traps_ko, "printk_loop")
+    assert result.rc == 1 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith("kcourse: traps_init+0x")
+    assert "did not return after 500 calls into the kernel, _printk() the last" in \
+        result.stderr and "soft lockup" in result.stderr
+    assert texts.count("traps: again") == 499

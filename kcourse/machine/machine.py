@@ -26,6 +26,9 @@ from kcourse.machine import tasks as T
 from kcourse.machine.address_space import BadAccess
 
 BUDGET = 20_000_000  # instructions per call from the simulator into module code
+# ... and calls into the kernel's functions: each runs in Python, so a loop around printk
+# would take minutes to spend the instruction budget
+KAPI_BUDGET = 50_000
 X86_TRAP_DE, X86_TRAP_UD, X86_TRAP_GP, X86_TRAP_PF = 0, 6, 13, 14
 X86_EFLAGS_FIXED, X86_EFLAGS_IF = 1 << 1, 1 << 9  # arch/x86/include/uapi/asm/processor-flags.h
 
@@ -83,6 +86,7 @@ class Machine:
         self._kheap_top = C.TASKS
         self._tasks: dict[tuple[int, str], int] = {}
         self._depth = 0  # calls into module code in progress (kapi may call back)
+        self._kapi_calls = 0  # calls into kapi in the run in progress (KAPI_BUDGET)
         self._running: list = []  # the module each call in progress entered
         self._setup_regions()
 
@@ -99,6 +103,9 @@ class Machine:
             thunks[at:at + len(code)] = code
             self._thunks[f"__x86_indirect_thunk_{reg}"] = C.THUNKS + at
         space.map(C.THUNKS, C.PAGE, bytes(thunks))
+        for start, size in ((C.KAPI_TEXT, 0x10_0000), (C.RETURN_TRAP & ~(C.PAGE - 1), C.PAGE),
+                            (C.THUNKS, C.PAGE)):  # the kernel's text is read-only (mark_rodata_ro)
+            space.protect(start, size, writable=False)
         space.map(C.PERCPU, C.PERCPU_SIZE)
         self.cpu.set_gs_base(C.PERCPU)
         canary = 0x1F2E3D4C5B6A7988 ^ self.kernel.seed  # boot_init_stack_canary: random
@@ -239,6 +246,13 @@ class Machine:
     def run_from(self, address: int, budget: int = BUDGET) -> int:
         """Run from `address` until the CPU reaches RETURN_TRAP (a WARN resumes after its
         ud2); returns %rax. A kapi function's exception, a fault or the budget stop it."""
+        outer_calls, self._kapi_calls = self._kapi_calls, 0
+        try:
+            return self._run(address, budget)
+        finally:
+            self._kapi_calls = outer_calls
+
+    def _run(self, address: int, budget: int) -> int:
         cpu = self.cpu
         start = address
         while True:
@@ -299,6 +313,12 @@ class Machine:
         return_address = 0
         try:
             return_address = self.space.read_u64(self.cpu.reg("rsp"))
+            self._kapi_calls += 1
+            if self._kapi_calls > KAPI_BUDGET:
+                raise Runaway(f"kcourse: {self.symbolize(return_address - 5)} did not return "
+                              f"after {KAPI_BUDGET:,} calls into the kernel, {name}() the "
+                              "last (an endless loop?); the real kernel would hang here and "
+                              "report a soft lockup")
             if fn is None:
                 raise Unmodelled(name, self.symbolize(return_address - 5))
             call = Call(self, fn, return_address)
