@@ -8,10 +8,11 @@ runs by either tool. Prints the median wall-clock and CPU (user + system) second
 the ratio kcourse / kmod of the medians and of each round's pair, whether every output was
 byte-identical, and a verdict against the target (wall ratio <= 1.0, issue 15).
 
-kmod's depmod is single-threaded, and so is `kcourse depmod`. kcourse is byte-compiled
-first, as an installed package is.
+kmod's depmod is single-threaded; `kcourse depmod` reads the modules with one process per
+CPU (at most 4) unless told `-j N`: --jobs passes that on, and the CPU figures show what
+the extra processes cost. kcourse is byte-compiled first, as an installed package is.
 
-    .venv/bin/python benchmarks/depmod_speed.py [--rounds N] [--base DIR]
+    .venv/bin/python benchmarks/depmod_speed.py [--rounds N] [--jobs N] [--base DIR]
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ def verdict(ratio: float, identical: bool) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=11)
+    parser.add_argument("--jobs", type=int, help="kcourse depmod -j JOBS (default: its own)")
     parser.add_argument("--base", help="a tree BASE/lib/modules/RELEASE (default: Debian's)")
     args = parser.parse_args()
 
@@ -77,16 +79,20 @@ def main() -> int:
 
         tree = image_modules_dir("amd64")
         base, release = tree.parents[2], tree.name
+    from kcourse.build.depmod import default_jobs
+
     repo = Path(__file__).resolve().parent.parent
     compileall.compile_dir(str(repo / "kcourse"), quiet=1)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [str(repo), *filter(None, [os.environ.get("PYTHONPATH")])]))
     tools = {"kmod": [kmod, "-n", "-b", str(base), release],
              "kcourse": [sys.executable, "-m", "kcourse.cli", "depmod", "-n", "-b", str(base),
-                         release]}
+                         *(["-j", str(args.jobs)] if args.jobs else []), release]}
     count = sum(1 for p in (base / "lib" / "modules" / release).rglob("*.ko*"))
+    jobs = args.jobs or default_jobs()
     print(f"tree: {base}/lib/modules/{release} ({count} module files); "
-          f"{args.rounds} paired rounds, alternating which tool goes first")
+          f"{args.rounds} paired rounds, alternating which tool goes first; kmod 1 process, "
+          f"kcourse {jobs} process{'es' if jobs > 1 else ''} ({os.cpu_count()} CPUs)")
 
     runs: dict[str, list[tuple[float, float]]] = {"kmod": [], "kcourse": []}
     outputs: dict[str, set[tuple[bytes, int]]] = {"kmod": set(), "kcourse": set()}

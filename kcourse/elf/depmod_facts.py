@@ -29,18 +29,28 @@ class ModuleFacts:
     def dep_names(self) -> list[str]:
         return [name for name, _weak in self.dep_symbols]
 
+    @property
+    def aliases(self) -> list[str]:
+        return [value for key, value in self.info if key == "alias"]
+
+    @property
+    def softdeps(self) -> list[str]:
+        return [value for key, value in self.info if key == "softdep"]
+
 
 class DepmodScan:
     """scan_file's answer: only what `depmod` uses, in a form that is cheap to build.
 
     exports: as ModuleFacts.exports, in string-table order (depmod only hashes them).
     dep_names: as ModuleFacts.dep_names (the weak flags, which depmod does not use, left out).
-    info: the alias items, then the softdep items (all depmod writes from .modinfo)."""
+    aliases, softdeps: the values of the .modinfo items depmod writes out, in order."""
 
-    __slots__ = ("exports", "dep_names", "info")
+    __slots__ = ("exports", "dep_names", "aliases", "softdeps")
 
-    def __init__(self, exports: list[str], dep_names: list[str], info: list[tuple[str, str]]):
-        self.exports, self.dep_names, self.info = exports, dep_names, info
+    def __init__(self, exports: list[str], dep_names: list[str], aliases: list[str],
+                 softdeps: list[str]):
+        self.exports, self.dep_names, self.aliases, self.softdeps = (exports, dep_names,
+                                                                      aliases, softdeps)
 
 
 def _first_named(rows: list[tuple], names: bytes, name: bytes) -> tuple | None:
