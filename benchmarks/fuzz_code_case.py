@@ -24,7 +24,7 @@ OOPS_FIRST_LINES = re.compile("|".join([
     r"BUG: kernel NULL pointer dereference, address: [0-9a-f]{16}",  # arch/x86/mm/fault.c
     r"BUG: unable to handle page fault for address: [0-9a-f]{16}",  # arch/x86/mm/fault.c
     r"BUG: TASK stack guard page was hit at .*",  # arch/x86/kernel/traps.c
-    r"PANIC: double fault, error_code: 0x[0-9a-f]+",  # traps.c exc_double_fault
+    r"traps: PANIC: double fault, error_code: 0x[0-9a-f]+",  # traps.c exc_double_fault (pr_fmt)
     r"(segment-related )?general protection fault(, probably for non-canonical address "
     r"0x[0-9a-f]+|, maybe for address 0x[0-9a-f]+)?: [0-9a-f]{4} \[#\d+\].*",  # traps.c
     r"(invalid opcode|divide error|int3|stack segment|bounds|overflow): [0-9a-f]{4} \[#\d+\].*",

@@ -8,7 +8,8 @@
   __die's "Oops: %04lx [#N]". A fault in the guard page below a kernel stack is
   "BUG: stack guard page was hit at %p (stack is %p..%p)" and a double fault
   (arch/x86/kernel/traps.c handle_stack_overflow), which panics; any fault whose exception
-  frame the stack cannot take is a double fault too ("PANIC: double fault", exc_double_fault);
+  frame the stack cannot take is a double fault too ("traps: PANIC: double fault",
+  exc_double_fault);
 - #GP (13): "general protection fault, probably for non-canonical address 0x%lx" when the
   address the instruction names is not canonical, "maybe for address 0x%lx" when it is
   (arch/x86/kernel/traps.c exc_general_protection, get_kernel_gp_address);
