@@ -296,11 +296,13 @@ def tree(tmp_path) -> Path:
 
 @pytest.mark.parametrize("argv,message", [
     ([], "name one kernel release, e.g. 6.1.0-56-amd64 (usage: kcourse depmod [-n] "
-         "[-b BASEDIR] RELEASE)"),
+         "[-b BASEDIR] [-j JOBS] RELEASE)"),
     (["notarelease"], "name one kernel release, e.g. 6.1.0-56-amd64 (usage: kcourse depmod "
-                      "[-n] [-b BASEDIR] RELEASE)"),
-    (["--bogus"], "unknown option --bogus (usage: kcourse depmod [-n] [-b BASEDIR] RELEASE)"),
-    (["-b"], "-b needs a directory (usage: kcourse depmod [-n] [-b BASEDIR] RELEASE)"),
+                      "[-n] [-b BASEDIR] [-j JOBS] RELEASE)"),
+    (["--bogus"], "unknown option --bogus (usage: kcourse depmod [-n] [-b BASEDIR] [-j JOBS] "
+                  "RELEASE)"),
+    (["-b"], "-b needs a directory (usage: kcourse depmod [-n] [-b BASEDIR] [-j JOBS] "
+             "RELEASE)"),
     (["-b", "/nonexistent", RELEASE], "could not open directory "
                                       f"/nonexistent/lib/modules/{RELEASE}: No such file or "
                                       "directory"),

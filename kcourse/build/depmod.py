@@ -458,7 +458,8 @@ def main(argv: list[str]) -> int:
         arg = args.pop(0)
         if arg in ("-b", "--basedir", "-j", "--jobs"):
             if not args:
-                raise KcourseError(f"{arg} needs a value ({USAGE})")
+                what = "a directory" if arg in ("-b", "--basedir") else "a number of jobs"
+                raise KcourseError(f"{arg} needs {what} ({USAGE})")
             value = args.pop(0)
             if arg in ("-b", "--basedir"):
                 basedir = value
