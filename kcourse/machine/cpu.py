@@ -91,6 +91,24 @@ class CPU:
     def registers(self) -> dict[str, int]:
         return {name: self.reg(name) for name in REGS}
 
+    def register_values(self) -> tuple[int, ...]:
+        """REGS' values in one uc_reg_read_batch, with the argument arrays built once: the
+        binding's reg_read costs ~17 us a register, too much for a step-by-step run
+        (kcourse.machine.smp)."""
+        batch = getattr(self, "_batch", None)
+        if batch is None:
+            import ctypes
+
+            ids = [self._reg_ids[name] for name in REGS]
+            values = [ctypes.c_uint64() for _ in ids]
+            pointers = (ctypes.c_void_p * len(ids))(*(ctypes.addressof(v) for v in values))
+            batch = self._batch = ((ctypes.c_int * len(ids))(*ids), values, pointers,
+                                   ctypes.c_int(len(ids)))
+        ids, values, pointers, count = batch
+        if self.uc._do_reg_read_batch(ids, pointers, count) != self.unicorn.UC_ERR_OK:
+            raise RuntimeError("uc_reg_read_batch failed")
+        return tuple(v.value for v in values)
+
     def set_gs_base(self, value: int) -> None:
         self.uc.reg_write(self.x86.UC_X86_REG_GS_BASE, value)
 

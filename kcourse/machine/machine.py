@@ -88,6 +88,9 @@ class Machine:
         self._depth = 0  # calls into module code in progress (kapi may call back)
         self._kapi_calls = 0  # calls into kapi in the run in progress (KAPI_BUDGET)
         self._running: list = []  # the module each call in progress entered
+        # The running CPU's per-cpu area (its GS base): CPU 0's, but while kcourse.machine.smp
+        # runs another CPU, that one's; kapi reads current_task and the preempt count here
+        self.percpu = C.PERCPU
         self._setup_regions()
 
     # ------------------------------------------------------------------ regions
@@ -206,7 +209,7 @@ class Machine:
 
     def enter(self) -> None:
         """Before a call from a system call: %gs:current_task is the calling task."""
-        self.space.write_u64(C.PERCPU + T.CURRENT_TASK, self.current_task())
+        self.space.write_u64(self.percpu + T.CURRENT_TASK, self.current_task())
 
     def address_of(self, name: str) -> int:
         """A kernel symbol's address (binding it first if no module has used it yet)."""

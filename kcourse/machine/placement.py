@@ -21,6 +21,9 @@ from kcourse.machine.relocate import RelocationError, apply_relocations
 
 SHN_UNDEF, SHN_ABS, SHN_COMMON = 0, 0xFFF1, 0xFFF2
 STT_SECTION = 3
+# arch/x86/include/asm/nops.h BYTES_NOP5: what ftrace writes over each `call __fentry__`
+NOP5 = bytes([0x0F, 0x1F, 0x44, 0x00, 0x00])
+CALL_REL32 = 0xE8
 
 
 class ModuleCode:
@@ -64,11 +67,31 @@ class ModuleCode:
             if contents[loaded.index]:
                 space.write(loaded.address, bytes(contents[loaded.index]))
         self.this_module = placed.get(image.this_module_index, 0)
+        self._nop_fentry_calls(contents, resolve("__fentry__"))
         # CONFIG_STRICT_MODULE_RWX (kernel/module/strict_rwx.c module_enable_ro): text and
         # rodata read-only from the start; ro_after_init stays writable until init is done
         for lay in (module.core_layout, module.init_layout):
             if lay.base and lay.ro_size:
                 space.protect(lay.base, lay.ro_size, writable=False)
+
+    def _nop_fentry_calls(self, contents: dict[int, bytearray], fentry: int) -> None:
+        """ftrace_module_init (kernel/trace/ftrace.c ftrace_process_locs, at load_module,
+        before init runs): every call site listed in __mcount_loc becomes a 5-byte NOP while
+        no tracer is on (arch/x86/kernel/ftrace.c ftrace_make_nop, which first checks that
+        the bytes there are the call to __fentry__)."""
+        space = self.machine.space
+        for loaded in self.module.sections:
+            if loaded.name != "__mcount_loc":
+                continue
+            table = contents.get(loaded.index, b"")
+            for at in range(0, len(table) - 7, 8):
+                site = int.from_bytes(table[at:at + 8], "little")
+                if not self.contains(site):
+                    continue
+                code = space.read(site, 5)
+                rel = int.from_bytes(code[1:5], "little", signed=True)
+                if code[0] == CALL_REL32 and site + 5 + rel == fentry:
+                    space.write(site, NOP5)
 
     def init_done(self) -> None:
         """do_init_module -> module_enable_ro(mod, true): ro_after_init becomes read-only."""

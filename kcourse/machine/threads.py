@@ -124,12 +124,13 @@ class Switch:
 
     def __enter__(self):
         machine, kernel, space = self.machine, self.machine.kernel, self.machine.space
-        self.saved = (kernel.current, kernel.syscall, space.read_u64(C.PERCPU + T.CURRENT_TASK),
+        self.saved = (kernel.current, kernel.syscall,
+                      space.read_u64(machine.percpu + T.CURRENT_TASK),
                       preempt_raw(machine), (kernel.memory.pid, kernel.memory.comm))
         pid, comm, task, preempt = self.to
         kernel.current, kernel.syscall = (pid, comm), self.context
         kernel.memory.set_current(pid, comm)
-        space.write_u64(C.PERCPU + T.CURRENT_TASK, task)
+        space.write_u64(machine.percpu + T.CURRENT_TASK, task)
         set_preempt_raw(machine, preempt)
         return self
 
@@ -139,14 +140,14 @@ class Switch:
         current, syscall, task, preempt, owner = self.saved
         kernel.current, kernel.syscall = current, syscall
         kernel.memory.set_current(*owner)
-        machine.space.write_u64(C.PERCPU + T.CURRENT_TASK, task)
+        machine.space.write_u64(machine.percpu + T.CURRENT_TASK, task)
         set_preempt_raw(machine, preempt)
         return False
 
 
 def current_task(machine) -> int:
     """%gs:current_task: the task_struct of whatever runs now."""
-    return machine.space.read_u64(C.PERCPU + T.CURRENT_TASK)
+    return machine.space.read_u64(machine.percpu + T.CURRENT_TASK)
 
 
 def read_state(machine, task: int) -> int:
@@ -158,11 +159,12 @@ def write_state(machine, task: int, state: int) -> None:
 
 
 def preempt_raw(machine) -> int:
-    return int.from_bytes(machine.space.read(C.PERCPU + T.PREEMPT_COUNT, 4), "little")
+    return int.from_bytes(machine.space.read(machine.percpu + T.PREEMPT_COUNT, 4), "little")
 
 
 def set_preempt_raw(machine, value: int) -> None:
-    machine.space.write(C.PERCPU + T.PREEMPT_COUNT, (value & 0xFFFF_FFFF).to_bytes(4, "little"))
+    machine.space.write(machine.percpu + T.PREEMPT_COUNT,
+                        (value & 0xFFFF_FFFF).to_bytes(4, "little"))
 
 
 def run(thread: Thread, resume_value: int = 0) -> str:
