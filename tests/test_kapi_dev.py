@@ -12,6 +12,11 @@ script's masked transcript on a fresh simulated kernel must be the real one:
   0xa5-filled memory leaves the owner 0, the wait list empty, the osq 0; spin_lock_irqsave
   saves IF=1 and clears the CPU's IF (inline native_save_fl reads it), nested it saves IF=0,
   and the restores put each back;
+- slabprobe: kmem_cache_create merges a ctor-less cache with the guest's own caches
+  (find_mergeable: 36 bytes HWCACHE_ALIGN into the 64-byte "vmap_area", 200 into
+  "ip4-frags"), makes the others (a ctor's: 48 bytes, 85 a slab, its own directory; 3000
+  HWCACHE_ALIGN: 3008, order 3), runs the ctor per new slab object, not per allocation,
+  ksize is the cache's size, and after rmmod the alias links stay (one dangling);
 - dbgprobe: with DEBUG, pr_debug and dev_dbg print (lib/dynamic_debug.c);
 - devprobe: a class whose name is NULL faults in set_dev_info's strscpy (the real oops is at
   strnlen+0x17): the lines up to the Oops line and the exit status are compared, since the
@@ -29,7 +34,7 @@ from kcourse.lab.compare import normalise
 from kcourse.shell.core import Shell
 
 PROBES = Path(__file__).parent / "data" / "kapidev"
-WHOLE = ["devmsg", "dbgprobe"]
+WHOLE = ["devmsg", "dbgprobe", "slabprobe"]
 
 
 def expected(name: str) -> str:
@@ -83,7 +88,22 @@ def test_record_levels_are_the_kernels(tmp_path):
 
 def test_every_probe_has_its_source_script_and_recording():
     folders = [p for p in PROBES.iterdir() if p.is_dir()]
-    assert sorted(p.name for p in folders) == sorted([*WHOLE, "devprobe", "slabprobe"])
+    assert sorted(p.name for p in folders) == sorted([*WHOLE, "devprobe"])
     for folder in folders:
         assert {f"{folder.name}.c", "script.sh", "real.expected"} <= \
             {p.name for p in folder.iterdir()}, folder
+
+
+def test_slab_rules_are_the_kernels():
+    """mm/slab_common.c calculate_alignment and mm/slub.c calculate_order, create_unique_id,
+    checked on the boot caches the lab's guest showed (kcourse.kapi.kmem_cache.BOOT_CACHES:
+    each cache's order and objs_per_slab follow from its slab_size by the same rules)."""
+    from kcourse.kapi import kmem_cache as K
+
+    assert K.calculate_alignment(K.SLAB_HWCACHE_ALIGN, 0, 40) == 64
+    assert K.calculate_alignment(K.SLAB_HWCACHE_ALIGN, 0, 24) == 32  # halved: 24 <= 32
+    assert K.calculate_alignment(0, 0, 200) == 8
+    assert K._unique_id(64, K.SLAB_ACCOUNT) == ":A-0000064"
+    for cache in K._boot():
+        assert K.calculate_order(cache.size) == cache.order, cache.sysfs
+        assert K._unique_id(cache.size, cache.flags) == cache.sysfs

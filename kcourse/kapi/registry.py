@@ -167,6 +167,7 @@ def load_all() -> None:
         device,
         dynamic_debug,
         gpio,
+        kmem_cache,
         kobject,
         kthread,
         locking,
