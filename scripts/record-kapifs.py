@@ -7,7 +7,8 @@ the path is written back as the script has it), mask the transcript with
 kcourse.lab.compare.normalise and write it with its `#|` provenance lines. One guest at a
 time. Never written from the simulator's output.
 
-Run: PYTHONPATH=. python scripts/record-kapifs.py [PROBE...]
+Run: PYTHONPATH=. python scripts/record-kapifs.py [--dir tests/data/kapidev] [PROBE...]
+(the probes of tests/data/kapifs unless --dir names another folder of them)
 """
 
 from __future__ import annotations
@@ -29,11 +30,11 @@ HEADER = """#| {name}/script.sh on the real kernel: Debian's 6.1.0-56-amd64 boot
 """
 
 
-def record(name: str) -> None:
+def record(name: str, probes: Path = PROBES) -> None:
     from kcourse.build.cell import build_cell
     from kcourse.lab.compare import normalise
 
-    folder = PROBES / name
+    folder = probes / name
     with tempfile.TemporaryDirectory(prefix="kcourse-kapifs-") as tmp:
         built = build_cell(name, (folder / f"{name}.c").read_text(), base=Path(tmp))
         if not built.ok:
@@ -54,9 +55,12 @@ def record(name: str) -> None:
 
 
 def main() -> int:
-    names = sys.argv[1:] or sorted(p.name for p in PROBES.iterdir() if p.is_dir())
+    args, probes = sys.argv[1:], PROBES
+    if args[:1] == ["--dir"] and len(args) > 1:
+        args, probes = args[2:], Path(args[1]).resolve()
+    names = args or sorted(p.name for p in probes.iterdir() if p.is_dir())
     for name in names:
-        record(name)
+        record(name, probes)
     return 0
 
 

@@ -68,7 +68,6 @@ KNOWN_DIFFERENT: dict[str, str] = {
     "dma": _stops("platform_device_alloc"),
     "ioctl": "the module loads as on the real kernel, but the shell has no awk, mknod, od, rm "
              "or head -c for the rest of the script",
-    "kmem_cache": _stops("kmem_cache_create"),
     "sleep": "the module and its wait queue behave as on the real kernel up to the script's "
              "`dd iflag=nonblock`: the shell has no dd",
     "static_key": _stops("static_key_count", " (its open, not its init: jump labels are not "

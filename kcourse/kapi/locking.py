@@ -16,6 +16,7 @@ never released: the real kernel would spin for good, so that stops with one line
 from __future__ import annotations
 
 from kcourse.kapi.registry import function
+from kcourse.kernel import structs as S
 from kcourse.kernel.kernel import SimulatorLimit
 from kcourse.machine import scheduler, threads
 
@@ -23,6 +24,7 @@ SOFTIRQ_LOCK = scheduler.SOFTIRQ_DISABLE_OFFSET + 1  # SOFTIRQ_LOCK_OFFSET
 X86_EFLAGS_IF = 0x200
 FLAGS_ON, FLAGS_OFF = 0x246, 0x46  # pushf: IF set (interrupts on) or clear
 _QW_LOCKED, _QR_BIAS = 0xFF, 1 << 9  # include/asm-generic/qrwlock.h
+MUTEX = {f: S.offsetof("mutex", f) for f in ("owner", "wait_lock", "osq", "wait_list")}
 
 
 class Deadlock(SimulatorLimit):
@@ -30,6 +32,21 @@ class Deadlock(SimulatorLimit):
 
 
 # ------------------------------------------------------------------ mutexes
+@function("void __mutex_init(struct mutex *lock, const char *name, "
+          "struct lock_class_key *key)", "kernel/locking/mutex.c")
+def __mutex_init(call, lock, name, key):
+    """owner 0, wait_lock unlocked, osq_lock_init (tail 0, OSQ_UNLOCKED_VAL), wait_list an
+    empty list (next = prev = itself); debug_mutex_init is empty without
+    CONFIG_DEBUG_MUTEXES (Debian's config)."""
+    space = call.machine.space
+    space.write_u64(lock + MUTEX["owner"], 0)
+    space.write(lock + MUTEX["wait_lock"], bytes(4))
+    space.write(lock + MUTEX["osq"], bytes(4))
+    head = lock + MUTEX["wait_list"]
+    space.write_u64(head, head)
+    space.write_u64(head + 8, head)
+
+
 @function("void mutex_lock(struct mutex *lock)", "kernel/locking/mutex.c")
 def mutex_lock(call, lock):
     machine = call.machine
@@ -95,9 +112,18 @@ def _enter(call, preempt: int, irqs: bool) -> int:
     flags = FLAGS_OFF if sched.irqs_disabled else FLAGS_ON
     if irqs:
         sched.irqs_disabled = True
+        _cpu_if(call, sched.irqs_disabled)
     sched.add_preempt(preempt)
     call.kernel.memory.enter_atomic("spin_lock")
     return flags
+
+
+def _cpu_if(call, disabled: bool) -> None:
+    """The CPU's own EFLAGS.IF follows (cli/sti in native_irq_disable/enable), so inline
+    native_save_fl() in module code (pushf) reads what local_irq_save() saved."""
+    cpu = call.machine.cpu
+    eflags = cpu.reg("eflags")
+    cpu.set_reg("eflags", eflags & ~X86_EFLAGS_IF if disabled else eflags | X86_EFLAGS_IF)
 
 
 def _leave(call, preempt: int, irqs: bool | None = None) -> None:
@@ -106,6 +132,7 @@ def _leave(call, preempt: int, irqs: bool | None = None) -> None:
     sched = scheduler.of(call.machine)
     if irqs is not None:
         sched.irqs_disabled = not irqs
+        _cpu_if(call, sched.irqs_disabled)
     call.kernel.memory.exit_atomic()
     if preempt == SOFTIRQ_LOCK:  # __local_bh_enable_ip: softirqs run with preemption off
         sched.add_preempt(-(preempt - 1))

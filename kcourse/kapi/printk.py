@@ -12,9 +12,9 @@ LOG_BUFFER = 1024  # printk's record buffer (PRINTKRB_RECORD_MAX, kernel/printk/
 SPRINTF_CAP = 1 << 20  # sprintf has no size: the module's buffer is its own business
 
 
-def format_call(call, fmt: bytes, size: int) -> vsprintf.Formatted:
-    """vsnprintf(fmt, the call's varargs) against the machine's memory, keeping at most
-    `size` bytes. A %s of a pointer that is not mapped faults inside the kernel's string(),
+def format_call(call, fmt: bytes, size: int, args=None) -> vsprintf.Formatted:
+    """vsnprintf(fmt, the call's varargs, or `args`) against the machine's memory, keeping
+    at most `size` bytes. A %s of a pointer that is not mapped faults inside the kernel's string(),
     as on the real kernel: the oops names the calling function."""
     space = call.machine.space
 
@@ -25,7 +25,7 @@ def format_call(call, fmt: bytes, size: int) -> vsprintf.Formatted:
             raise vsprintf.BadAddress(address) from err
 
     try:
-        return vsprintf.vsnprintf(fmt or b"", call.varargs(), read, call.machine.symbolize,
+        return vsprintf.vsnprintf(fmt or b"", args or call.varargs(), read, call.machine.symbolize,
                                   hash_key=call.kernel.seed, size=size)
     except vsprintf.BadAddress as bad:
         from kcourse.machine.machine import ModuleFault

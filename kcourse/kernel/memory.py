@@ -100,7 +100,7 @@ class Allocation:
     owner: str
     requested: int
     allocated: int
-    kind: str  # kmalloc | kzalloc | vmalloc | pages
+    kind: str  # kmalloc | kzalloc | kmem_cache | vmalloc | pages
     gfp: str
     site: str  # "leaker_init+0x1c/0x40 [leaker]"
     address: int
@@ -183,7 +183,7 @@ class MemoryLedger:
         self._live: dict[int, Allocation] = {}
         self._orphans: set[int] = set()  # ids whose owner was unloaded (no pointer left)
         self._data: dict[int, bytes] = {}  # what modules wrote into their objects
-        self._caches: dict[int, _Cache] = {}
+        self._caches: dict[int | str, _Cache] = {}  # kmalloc by size, kmem_caches by name
         self._next_page = DIRECT_MAP_BASE + (0x100000000 + rng.randrange(1 << 12) * PAGE_SIZE)
         self._next_vmalloc = VMALLOC_START + rng.randrange(1 << 10) * PAGE_SIZE
         self._atomic: list[str] = []
@@ -276,7 +276,30 @@ class MemoryLedger:
         address = what.address if isinstance(what, Allocation) else what
         if not address or address == ZERO_SIZE_PTR:
             return
-        self._free(address, ("kmalloc", "kzalloc"), "kfree")
+        self._free(address, ("kmalloc", "kzalloc", "kmem_cache"), "kfree")
+
+    def cache_alloc(self, owner: str, cache: str, size: int, slab_order: int,
+                    gfp: str = "GFP_KERNEL", site: str = "") -> tuple[Allocation, list[int]]:
+        """kmem_cache_alloc from the slab cache named `cache` (objects `size` bytes apart in
+        slabs of PAGE_SIZE << slab_order, mm/slub.c): the object, and the addresses of a slab
+        it took fresh (empty if none), whose objects a cache's ctor initialises."""
+        self._check_gfp(gfp)
+        self._might_sleep(owner, gfp, site)
+        pool = self._caches.setdefault(cache, _Cache(size))
+        fresh: list[int] = []
+        if not pool.free:
+            slab = self._pages(slab_order)
+            fresh = [slab + i * size for i in range((PAGE_SIZE << slab_order) // size)]
+            pool.free = fresh[:]
+            self._rng.shuffle(pool.free)  # CONFIG_SLAB_FREELIST_RANDOM=y
+        alloc = self._add(owner, size, size, "kmem_cache", gfp, site, pool.free.pop(), cache,
+                          None)
+        return alloc, fresh
+
+    def cache_free(self, address: int) -> None:
+        """kmem_cache_free(s, ptr): NULL is fine (mm/slub.c kmem_cache_free, cache_from_obj)."""
+        if address:
+            self._free(address, ("kmem_cache", "kmalloc", "kzalloc"), "kmem_cache_free")
 
     def vfree(self, what: Allocation | int | None) -> None:
         address = what.address if isinstance(what, Allocation) else what
@@ -440,7 +463,8 @@ class MemoryLedger:
         self._data.pop(alloc.id, None)
         self._orphans.discard(alloc.id)
         if alloc.cache:
-            self._caches[alloc.allocated].free.append(alloc.address)
+            key = alloc.cache if alloc.kind == "kmem_cache" else alloc.allocated
+            self._caches[key].free.append(alloc.address)
         self._record("free", alloc.owner, -alloc.allocated)
 
     def _record(self, op: str, owner: str, delta: int) -> None:
