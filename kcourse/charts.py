@@ -158,6 +158,37 @@ def interleavings_chart(explorations: dict[str, Exploration]):
     return fig
 
 
+def race_fractions(explorations: dict[str, object]) -> dict[str, dict[str, float]]:
+    """For each module's exploration (kcourse.machine.smp.Exploration): outcome -> the
+    fraction of all its schedules that end with it (what `cat` printed, stripped)."""
+    return {label: {out.strip(): n / e.schedules for out, n in e.outcomes.items()}
+            for label, e in explorations.items()}
+
+
+def race_chart(explorations: dict[str, object]):
+    """Bars: for each module run on two CPUs, the share of its schedules ending with each
+    counter value (log scale: the safe schedules of racy are a fraction of a percent)."""
+    import matplotlib.pyplot as plt
+
+    fractions = race_fractions(explorations)
+    values = sorted({v for f in fractions.values() for v in f}, key=lambda v: (len(v), v))
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    width = 0.8 / max(1, len(fractions))
+    for i, (label, share) in enumerate(fractions.items()):
+        xs = [j + i * width for j in range(len(values))]
+        ax.bar(xs, [100 * share.get(v, 0) for v in values], width,
+               label=f"{label} ({explorations[label].schedules:,} schedules)")
+    ax.set_xticks([j + width * (len(fractions) - 1) / 2 for j in range(len(values))],
+                  [f"counter = {v}" for v in values])
+    ax.set_yscale("log")
+    ax.set_ylabel("% of schedules (log)")
+    ax.set_title("Two CPUs in the module's write(): what cat prints after")
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
 # ----------------------------------------------------------------------------- stacks
 def stack_chart(runs: dict[str, object]):
     """Horizontal bars: bytes a call chain needs vs the stack it runs on (log scale)."""

@@ -23,3 +23,10 @@ def test_course_time_names_the_missed_target():
     assert course_time.verdict(59.9, []).startswith("ok")
     assert not course_time.verdict(60.0, []).startswith("ok")
     assert doctest.testmod(course_time).failed == 0
+
+
+def test_smp_explore_names_the_missed_target():
+    smp_explore = load("smp_explore")
+    assert smp_explore.verdict(0.5).startswith("ok")
+    assert "within 1.0 s" in smp_explore.verdict(1.2)
+    assert doctest.testmod(smp_explore).failed == 0

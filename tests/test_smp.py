@@ -283,3 +283,14 @@ def test_interleavings_is_the_multinomial():
     assert smp.interleavings([2, 2]) == 6
     assert smp.interleavings([15, 15]) == comb(30, 15)
     assert smp.interleavings([1, 1, 1]) == 6
+
+
+def test_race_chart_bars_are_the_shares():
+    from kcourse import charts
+
+    fake = {"racy": smp.Exploration(2, [3, 3], 20, {"1\n": 18, "2\n": 2}, {}, 1, 0.0),
+            "locked": smp.Exploration(2, [3, 3], 2, {"2\n": 2}, {}, 1, 0.0)}
+    assert charts.race_fractions(fake) == {"racy": {"1": 0.9, "2": 0.1}, "locked": {"2": 1.0}}
+    fig = charts.race_chart(fake)
+    heights = [p.get_height() for p in fig.axes[0].patches]
+    assert heights == [90.0, 10.0, 0, 100.0]
