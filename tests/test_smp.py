@@ -159,6 +159,18 @@ def test_reentrancy_locals_per_cpu_statics_shared():
         assert race.final == "0\n"
 
 
+def test_an_echo_and_a_cat_at_once():
+    """A writer on CPU 0 and a reader on CPU 1: they share no lock, so every interleaving of
+    the two calls is possible, and the write always lands."""
+    sh = shell_with("racy")
+    with smp.Race(sh.kernel, "/dev/racy", op=("write", "read")) as race:
+        explored = race.explore()
+        writer, reader = len(race.solo(0)), len(race.solo(1))
+        assert [c.comm for c in race.cpus] == ["echo", "cat"]
+    assert explored.steps == [writer, reader]
+    assert explored.outcomes == {"1\n": comb(writer + reader, writer)}
+
+
 def test_sampling_racy_sees_both_outcomes():
     sh = shell_with("racy")
     with smp.Race(sh.kernel, "/dev/racy") as race:
@@ -182,6 +194,7 @@ def test_unfollowed_kernel_call_is_one_line(monkeypatch):
     (dict(path="/dev/nothere"), "no misc device"),
     (dict(path="/dev/racy", cpus=1), "2 to 4 CPUs"),
     (dict(path="/dev/racy", op="ioctl"), "read or write"),
+    (dict(path="/dev/racy", op=("write",)), "one each"),
     (dict(path="/dev/racy", calls=0), "1 or more"),
 ])
 def test_bad_arguments_one_line(kwargs, words):

@@ -123,6 +123,7 @@ class Cpu:
     done: bool = False
     result: int = 0
     calls_done: int = 0
+    op: str = "write"
     low: int = 0  # the lowest stack page this CPU's steps have used (states hold from there up)
 
 
@@ -162,18 +163,20 @@ class Sampling:
 
 class Race:
     """CPUs 0..cpus-1, each a process that opened `path` and calls the module's `op` on it
-    (`write` of `text`, as `echo` does, or `read`) `calls` times in a row."""
+    (`write` of `text`, as `echo` does, or `read`, as `cat` does) `calls` times in a row.
+    `op` may also name one operation per CPU: ("write", "read") is an echo and a cat."""
 
-    def __init__(self, kernel, path: str, cpus: int = 2, op: str = "write", text: str = "1\n",
-                 calls: int = 1, comm: str = ""):
+    def __init__(self, kernel, path: str, cpus: int = 2, op="write", text: str = "1\n",
+                 calls: int = 1):
         if not 2 <= cpus <= MAX_CPUS:
             raise KcourseError(f"kcourse: cpus={cpus}: the explorer runs 2 to {MAX_CPUS} CPUs")
-        if op not in ("read", "write"):
-            raise KcourseError(f"kcourse: op={op!r}: the explorer calls read or write")
+        ops = [op] * cpus if isinstance(op, str) else list(op)
+        if len(ops) != cpus or any(o not in ("read", "write") for o in ops):
+            raise KcourseError(f"kcourse: op={op!r}: the explorer calls read or write, one "
+                               f"operation for all {cpus} CPUs or one each")
         if calls < 1:
             raise KcourseError("kcourse: calls must be 1 or more")
-        self.kernel, self.path, self.op, self.text, self.calls = kernel, path, op, text, calls
-        self.comm = comm or ("echo" if op == "write" else "cat")
+        self.kernel, self.path, self.ops, self.text, self.calls = kernel, path, ops, text, calls
         self.device, self.module, self.behavior = self._find(path)
         self.machine = kernel.emulator
         sched = self.machine.objects.get("sched")
@@ -182,10 +185,11 @@ class Race:
                                "on its CPUs, and this kernel has timers, kernel threads or "
                                "softirq work pending; explore a kernel without them, or run "
                                "it on the real kernel (kcourse.lab.race)")
-        self.fn = self.machine.space.read_u64(self.device.fops + (
-            T.FOPS_WRITE if op == "write" else T.FOPS_READ))
-        if not self.fn:
-            raise KcourseError(f"kcourse: {path} has no {op} operation")
+        self.fns = {o: self.machine.space.read_u64(self.device.fops + (
+            T.FOPS_WRITE if o == "write" else T.FOPS_READ)) for o in set(ops)}
+        missing = sorted(o for o, fn in self.fns.items() if not fn)
+        if missing:
+            raise KcourseError(f"kcourse: {path} has no {' and no '.join(missing)} operation")
         # the module's data: its SHF_WRITE sections (.data, .bss, ...), init ones gone
         self._writable = [(s.address, s.size) for s in self.module.sections
                           if s.flags & SHF_WRITE and s.size and not s.init]
@@ -220,8 +224,9 @@ class Race:
 
     def _new_cpu(self, index: int) -> Cpu:
         machine, space = self.machine, self.machine.space
-        pid = self.kernel.pid_of(self.comm) + 10 * index
-        task = machine.task_struct(pid, self.comm)
+        comm = "echo" if self.ops[index] == "write" else "cat"
+        pid = self.kernel.pid_of(comm) + 10 * index
+        task = machine.task_struct(pid, comm)
         percpu = C.PERCPU + index * PERCPU_STRIDE
         if index:
             space.map(percpu, C.PERCPU_SIZE)
@@ -236,7 +241,7 @@ class Race:
         size = self.kernel.config_thread_size
         base = SMP_STACKS + index * STACK_STRIDE + C.PAGE
         space.map(base, size)
-        cpu = Cpu(index, pid, self.comm, task, percpu, base, base + size)
+        cpu = Cpu(index, pid, comm, task, percpu, base, base + size, op=self.ops[index])
         self.behavior.open(None, self.path)  # the process's own struct file
         cpu.file = self.behavior._file(self.path)
         self._start(cpu, 0)
@@ -254,7 +259,7 @@ class Race:
         uc.context_restore(machine._entry_state)
         machine.cpu.set_gs_base(cpu.percpu)
         data = self.text.encode()
-        if self.op == "write":
+        if cpu.op == "write":
             args = (cpu.file, BASH_HEAP, len(data), cpu.file + T.FILE_POS)
             if cpu.user is None:
                 cpu.user = uaccess.user_memory_for(machine, BASH_HEAP, max(len(data), 1), data)
@@ -267,7 +272,7 @@ class Race:
         for reg, value in zip(("rdi", "rsi", "rdx", "rcx"), args, strict=True):
             machine.cpu.set_reg(reg, value)
         machine.cpu.push(C.RETURN_TRAP)
-        machine.cpu.set_reg("rip", self.fn)
+        machine.cpu.set_reg("rip", self.fns[cpu.op])
         cpu.calls_done = call
         cpu.context = uc.context_save()
         cpu.regs = self._regs()
@@ -570,8 +575,8 @@ class Race:
         try:
             while not self.cpus[index].done:
                 if len(steps) > MAX_STEPS * self.calls:
-                    raise ExploreLimit(f"kcourse: {self.path}: {self.op}() did not return "
-                                       f"after {MAX_STEPS:,} steps (an endless loop?)")
+                    raise ExploreLimit(f"kcourse: {self.path}: {self.ops[index]}() did not "
+                                       f"return after {MAX_STEPS:,} steps (an endless loop?)")
                 why = self.waiting(self.cpus[index])
                 if why:
                     raise ExploreLimit(f"kcourse: CPU{index} alone {why}: nothing would "
