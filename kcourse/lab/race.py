@@ -8,11 +8,12 @@ The course modules data/modules/racy and data/modules/locked count the write() c
 /dev/racy and /dev/locked (racy.c: read the counter, udelay(2), write it back plus one, with no
 lock; locked.c: the same under a mutex) and read() prints the counter. A guest of Debian's
 kernel boots with `cpus` CPUs (-smp, multi-threaded TCG: one host thread per CPU,
-kcourse.lab.live.qemu_command). Each run loads the module (its counter starts at 0), starts
-`writers` bash processes that each open the device once and write it `writes` times
-(`echo x >&4`, one write(2) of 2 bytes each), waits for all of them, reads the counter and
-unloads the module. The count is checked against the module's own unload message
-("racy: unloaded, counter=<n>", racy.c: racy_exit). A run loses `writers * writes - count`.
+kcourse.lab.live.qemu_command). The module is loaded once (its counter starts at 0). Each run
+reads the counter, starts `writers` bash processes that each open the device once and write
+it `writes` times (`echo x >&4`, one write(2) of 2 bytes each), waits for all of them and
+reads the counter again: the run's count is how much it rose, and the run loses
+`writers * writes - count`. After the last run the module is unloaded, and its own unload
+message ("racy: unloaded, counter=<n>", racy.c: racy_exit) must give the last value read.
 
 Not controlled here: where each write runs. The writers are ordinary processes placed by the
 guest's scheduler; nothing pins them to a CPU. Nor the host: when it has no free core for a
@@ -38,16 +39,17 @@ MAX_RUNS = 1000
 # kc_writer W DEV: open DEV once, write it W times; a failed write ends it with status 1.
 WRITER = ('kc_writer() { local i; exec 4>"$2" || return 1; '
           'for ((i = 0; i < $1; i++)); do echo x >&4 || return 1; done; }')
-# kc_race N W MOD: load MOD, N writers at once, wait, read the counter, unload; prints
-# "<count> <start> <end>" (EPOCHREALTIME around the writers). Run in a subshell, `( ... )`,
-# whose background jobs are not reported on stderr as an interactive shell's (`[1] 102`).
-RACE = ('kc_race() { local n=$1 w=$2 m=$3 k p pids=() bad=0 count t0 t1; '
-        f'insmod "{guest_side.WORKDIR}/$m/$m.ko" || return 1; t0=$EPOCHREALTIME; '
-        'for ((k = 0; k < n; k++)); do kc_writer "$w" "/dev/$m" & pids+=($!); done; '
+# kc_race N W DEV: read the counter, N writers at once, wait, read it again; prints
+# "<before> <after> <start> <end>" (EPOCHREALTIME around the writers). Run in a subshell,
+# `( ... )`, whose background jobs are not reported on stderr (`[1] 102`) as the
+# interactive shell's are.
+RACE = ('kc_race() { local n=$1 w=$2 dev=$3 k p pids=() bad=0 before after t0 t1; '
+        'read -r before <"$dev" || return 1; t0=$EPOCHREALTIME; '
+        'for ((k = 0; k < n; k++)); do kc_writer "$w" "$dev" & pids+=($!); done; '
         'for p in "${pids[@]}"; do wait "$p" || bad=1; done; t1=$EPOCHREALTIME; '
-        'read -r count <"/dev/$m"; rmmod "$m" || return 1; '
-        '[ "$bad" = 0 ] || { echo "a writer could not write /dev/$m" >&2; return 1; }; '
-        'echo "$count $t0 $t1"; }')
+        'read -r after <"$dev" || return 1; '
+        '[ "$bad" = 0 ] || { echo "a writer could not write $dev" >&2; return 1; }; '
+        'echo "$before $after $t0 $t1"; }')
 ONLINE = "cat /sys/devices/system/cpu/online"
 UNLOADED = re.compile(r"^(\w+): unloaded, counter=(\d+)$")  # racy.c/locked.c *_exit
 
@@ -130,25 +132,32 @@ def _check(modules, writers, writes, runs, cpus) -> tuple[str, ...]:
     return names
 
 
-def _one(line, result, writers: int, writes: int) -> Run:
-    module = line.split()[-1].rstrip(")")
+def _ok(guest: Guest, line: str, what: str):
+    result = guest.run([line])[0]
     if not result.ok:
         why = (result.stderr.strip().splitlines() or [f"status {result.rc}"])[-1]
-        raise KcourseError(f"the {module} run failed in the guest: {why}")
-    count, start, end = result.stdout.split()
-    said = [m.groups() for m in map(UNLOADED.match, result.dmesg) if m]
-    if said != [(module, count)]:
-        raise KcourseError(f"{module} read {count} but its unload message was {said or 'absent'}")
-    return Run(writers * writes, int(count), float(end) - float(start))
+        raise KcourseError(f"{what} failed in the guest: {why}")
+    return result
 
 
 def run_on(guest: Guest, module: str, writers: int = 2, writes: int = 1000,
            runs: int = 10) -> tuple[Run, ...]:
-    """The runs on a booted guest (module not loaded). Each line's timeout is the guest's."""
+    """The runs on a booted guest where `module` is not loaded; it is loaded, and unloaded
+    after the last run."""
     (module,) = _check(module, writers, writes, runs, guest.cpus)
     guest.run([WRITER, RACE])
-    line = f"(kc_race {writers} {writes} {module})"
-    return tuple(_one(line, guest.run([line])[0], writers, writes) for _ in range(runs))
+    _ok(guest, f"insmod {guest_side.WORKDIR}/{module}/{module}.ko", f"insmod {module}")
+    done, last = [], "0"
+    for _ in range(runs):
+        result = _ok(guest, f"(kc_race {writers} {writes} /dev/{module})", f"a {module} run")
+        before, last, start, end = result.stdout.split()
+        done.append(Run(writers * writes, int(last) - int(before), float(end) - float(start)))
+    said = [m.groups() for m in map(UNLOADED.match, _ok(guest, f"rmmod {module}",
+                                                         f"rmmod {module}").dmesg) if m]
+    if said != [(module, last)]:
+        raise KcourseError(f"{module} read {last} last but its unload message said "
+                           f"{said or 'nothing'}")
+    return tuple(done)
 
 
 def experiment(modules=MODULES, writers: int = 2, writes: int = 1000, runs: int = 10,
