@@ -4,9 +4,9 @@ once lose updates of racy.ko's unlocked counter and none of locked.ko's.
 The expectations are the kernel's, not kcourse's: each write() adds one (racy.c racy_write,
 locked.c locked_write), so two writers of W writes each leave at most 2*W; a lost update can
 only leave less; under the mutex (kernel/locking/mutex.c) nothing is lost. Measured on this
-machine (benchmarks/lab_race.py and kcourse.lab.race, W=1000, host load average 2 to 6): racy
-fell short in 65 of 70 runs on two CPUs (7/10, 28/30, 30/30), losing 1.8% to 5.1% of its
-updates, and in 0 of 60 on one CPU (Debian's kernel preempts voluntarily,
+machine (benchmarks/lab_race.py and kcourse.lab.race, W=1000, host load average 1 to 6): racy
+fell short in 98 of 105 runs on two CPUs (7/10, 28/30, 30/30, 5/5, 28/30), losing 1.8% to
+5.1% of its updates per series, and in 0 of 90 on one CPU (Debian's kernel preempts voluntarily,
 CONFIG_PREEMPT_VOLUNTARY=y: no other writer runs inside racy_write there), so the racy test
 fails without the second CPU. N=8 runs leave a chance of about 0.3**8 < 1e-4 that racy never
 falls short, even at the worst rate seen (7 of 10 runs short).
