@@ -5,8 +5,11 @@ For each CPU count asked (default 2, then 1 as the control), boots one guest of 
 final count against the expected writers * W, the loss rate per run and over all runs, how many
 runs fell short, and the time taken (the writers' own time per run, the guest's clock; the
 boot; and the whole, host's clock). Expected: on two CPUs racy falls short in some runs and
-locked never; on one CPU neither loses (the writers only take turns: racy_write has no
-preemption point between its read and its write, and udelay spins).
+locked never; on one CPU neither loses: the writers only take turns between write() calls.
+Debian's kernel preempts voluntarily (CONFIG_PREEMPT_VOLUNTARY=y with PREEMPT_DYNAMIC:
+kernel/sched/core.c sched_dynamic_update turns preempt_schedule and
+irqentry_exit_cond_resched off), so neither the tick nor the preempt_enable() inside udelay's
+spin (arch/x86/lib/delay.c delay_tsc) switches writers between racy_write's read and write.
 
 Wall-clock seconds; the machine's load shows in them (`uptime` is printed first).
 Run: .venv/bin/python benchmarks/lab_race.py [--runs N] [--writes W] [--writers K] [--cpus 2 1]
