@@ -1,6 +1,7 @@
 """A real-kernel guest that stays up: QEMU, Debian's kernel and one root bash on the console.
 
     guest = Guest(qemu, lab)                          # boots: about 3-4 s under TCG
+    Guest(qemu, lab, cpus=2)                          # two CPUs (-smp 2), e.g. kcourse.lab.race
     guest.run(["insmod hello/hello.ko"])              # -> [CommandResult]
     guest.run(["lsmod"])                              # same kernel: hello is still loaded
     guest.close()
@@ -49,6 +50,7 @@ from kcourse.lab.prepare import Lab
 # syncing: IO-APIC + timer doesn't work!" (seen with the host's load average at 10).
 CMDLINE = "console=ttyS0 loglevel=1 panic=-1 tsc=reliable cryptomgr.notests no_timer_check"
 MEMORY_MB = 512
+MAX_CPUS = 8  # -smp for a guest; each virtual CPU is a host thread under multi-threaded TCG
 NOISE_KEPT = 200  # console lines outside the protocol kept for an error report
 
 
@@ -65,11 +67,17 @@ class GuestError(KcourseError):
         self.console = console or []
 
 
-def qemu_command(qemu: str, kernel: Path, initrd: Path, cmdline: str = CMDLINE) -> list[str]:
+def qemu_command(qemu: str, kernel: Path, initrd: Path, cmdline: str = CMDLINE,
+                 cpus: int = 1) -> list[str]:
+    # cpus > 1: one host thread per virtual CPU, so the CPUs really run at once. QEMU 7.2 does
+    # this by default for an x86 guest on an x86 host (with -name debug-threads=on its threads
+    # are "CPU 0/TCG", "CPU 1/TCG"; thread=single gives one "ALL CPUs/TCG" running them in
+    # turn); thread=multi says so, and a QEMU that cannot refuses to start.
+    accel = "tcg" if cpus == 1 else "tcg,thread=multi"
     return [
         # -cpu max: TCG's model of a current CPU, with SMAP (arch/x86/kernel/cpu/common.c
         # setup_smap), as the simulator assumes; QEMU's default qemu64 CPU has none.
-        qemu, "-accel", "tcg", "-cpu", "max", "-m", str(MEMORY_MB), "-smp", "1",
+        qemu, "-accel", accel, "-cpu", "max", "-m", str(MEMORY_MB), "-smp", str(cpus),
         "-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio",
         "-kernel", str(kernel), "-initrd", str(initrd), "-append", cmdline,
         "-no-reboot",
@@ -137,7 +145,11 @@ class Guest:
     """
 
     def __init__(self, qemu: str, lab: Lab, cmdline: str = CMDLINE,
-                 files: dict[str, bytes] | None = None, timeout: float = 120.0):
+                 files: dict[str, bytes] | None = None, timeout: float = 120.0,
+                 cpus: int = 1):
+        if isinstance(cpus, bool) or not isinstance(cpus, int) or not 1 <= cpus <= MAX_CPUS:
+            raise KcourseError(f"cpus must be a whole number from 1 to {MAX_CPUS}, not {cpus!r}")
+        self.cpus = cpus
         self.token = secrets.token_hex(8)
         self.transcript = protocol.Transcript(self.token)
         self.alive = False
@@ -152,7 +164,7 @@ class Guest:
             raise KcourseError(str(err)) from None
         fd = _initrd(lab, archive)
         try:
-            command = qemu_command(qemu, lab.kernel, Path(f"/dev/fd/{fd}"), cmdline)
+            command = qemu_command(qemu, lab.kernel, Path(f"/dev/fd/{fd}"), cmdline, cpus)
             start = time.monotonic()
             self._proc = SPAWNER.submit(_popen, command, fd).result()
         finally:

@@ -77,8 +77,9 @@ class RealKernel:
     """Runs scripts on a real Debian kernel in QEMU. `prepare()` happens on first use."""
 
     def __init__(self, lab: Lab | None = None, timeout: float = 120.0,
-                 progress: Progress = _quiet, cmdline: str = CMDLINE):
+                 progress: Progress = _quiet, cmdline: str = CMDLINE, cpus: int = 1):
         self._lab = lab
+        self.cpus = cpus  # -smp: 1 for every lesson and scenario; 2 for kcourse.lab.race
         self.timeout = timeout
         self.progress = progress
         self.cmdline = cmdline
@@ -99,7 +100,8 @@ class RealKernel:
         `files`: guest name -> host path, in the guest from the start."""
         qemu = check_qemu()
         lab = self.lab
-        guest = Guest(qemu, lab, self.cmdline, read_files(files or {}), timeout=self.timeout)
+        guest = Guest(qemu, lab, self.cmdline, read_files(files or {}), timeout=self.timeout,
+                      cpus=self.cpus)
         self.last_boot_seconds = guest.boot_seconds
         return guest
 
