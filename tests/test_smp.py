@@ -307,3 +307,22 @@ def test_race_chart_bars_are_the_shares():
     fig = charts.race_chart(fake)
     heights = [p.get_height() for p in fig.axes[0].patches]
     assert heights == [90.0, 10.0, 0, 100.0]
+
+
+def test_the_lessons_real_recording_is_what_the_real_kernel_shows():
+    """data/real/race-smp2.json, recorded by `python -m kcourse.lab.race --record` on the
+    two-CPU guest (tests/test_lab_smp.py checks the same on a fresh boot): the pinned kernel,
+    locked exact in every run, racy never above the writes made and short at least once."""
+    import json
+
+    from kcourse import pin
+    from kcourse.lab import race as real_race
+
+    record = json.loads((data_dir() / "real" / real_race.RECORDING).read_text())
+    assert record["kernel"] == pin.release()
+    races = real_race.recorded()
+    assert set(races) == {"racy", "locked"}
+    assert all(r.cpus == 2 and len(r.runs) >= 5 for r in races.values())
+    assert races["locked"].counts == [races["locked"].expected] * len(races["locked"].runs)
+    assert max(races["racy"].counts) <= races["racy"].expected
+    assert races["racy"].short_runs >= 1

@@ -189,3 +189,64 @@ def run_writers(module: str, writers: int = 2, writes: int = 1000, runs: int = 1
     """`runs` runs of `writers` processes writing /dev/<module> `writes` times each, on a
     fresh guest with `cpus` CPUs (see the module doc)."""
     return experiment((module,), writers, writes, runs, cpus, kernel)[module]
+
+
+# ------------------------------------------------------------------ recordings
+RECORDING = "race-smp2.json"  # in data/real: what the lesson shows of a real run
+
+
+def to_record(races: dict[str, Race], note: str = "") -> dict:
+    """A JSON-ready record of `races` (one experiment), with where it was run."""
+    from kcourse import pin
+
+    return {"kernel": pin.release(), "note": note,
+            "races": {name: {"cpus": r.cpus, "writers": r.writers, "writes": r.writes,
+                             "boot_seconds": r.boot_seconds,
+                             "runs": [[run.count, run.seconds] for run in r.runs]}
+                      for name, r in races.items()}}
+
+
+def from_record(record: dict) -> dict[str, Race]:
+    """The Races of a record written by to_record."""
+    races = {}
+    for name, r in record["races"].items():
+        expected = r["writers"] * r["writes"]
+        runs = tuple(Run(expected, count, seconds) for count, seconds in r["runs"])
+        races[name] = Race(name, r["cpus"], r["writers"], r["writes"], runs, r["boot_seconds"])
+    return races
+
+
+def recorded() -> dict[str, Race]:
+    """The real run the lesson shows (data/real/race-smp2.json; re-record with
+    `python -m kcourse.lab.race --record`)."""
+    import json
+
+    from kcourse.paths import data_dir
+
+    return from_record(json.loads((data_dir() / "real" / RECORDING).read_text()))
+
+
+def _record_main() -> None:
+    import json
+    import platform
+    import subprocess
+    import sys
+
+    from kcourse.paths import data_dir
+
+    if sys.argv[1:] != ["--record"]:
+        sys.exit("usage: python -m kcourse.lab.race --record")
+    races = experiment(MODULES, writers=2, writes=1000, runs=10, cpus=2)
+    qemu = subprocess.run(["qemu-system-x86_64", "--version"], capture_output=True,
+                          text=True, check=False).stdout.splitlines()[:1]
+    note = (f"kcourse.lab.race.experiment(('racy', 'locked'), writers=2, writes=1000, runs=10, "
+            f"cpus=2) on {platform.machine()} with {' '.join(qemu)}, -accel tcg,thread=multi")
+    path = data_dir() / "real" / RECORDING
+    path.write_text(json.dumps(to_record(races, note), indent=1) + "\n")
+    for race in races.values():
+        print(race.summary())
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    _record_main()
