@@ -300,7 +300,8 @@ def _catalog() -> dict[str, dict]:
             given={"twofile": {"util.c": _file("twofile", "util.c")}},
             solution_kbuild={"twofile": ["obj-m := twofile.o", "twofile-y := main.o util.o"]},
             hint="obj-m names the module (twofile.o, for twofile.ko); twofile-y lists the "
-                 "objects it is linked from. The prototype is util.c's first line with a ;."),
+                 "objects it is linked from. The prototype is the first line of util.c's "
+                 "function, ending in a ;."),
         "lab.init-unwind": dict(
             module="unwind", task="Undo init's steps when a later one fails.",
             script=UNWIND_SCRIPT, judge=judge_unwind,
