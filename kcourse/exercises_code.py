@@ -14,11 +14,15 @@ script there, and hands what the kernel showed (an Outcome: each line's output, 
 dmesg lines) and the Kernel to the exercise's judge, which returns (ok, feedback). The feedback
 says what the kernel printed next to what the task asked for. Attempts are recorded as for
 kcourse.exercises.Exercise. An exercise with two modules (an exporter and its user) runs in
-the folder that holds both module folders, and its script names them as NAME/NAME.ko.
+the folder that holds both module folders, and its script names them as NAME/NAME.ko. A module
+built from several C files has a cell for one of them (`%%kmodule NAME --file PART.c`, its
+Kbuild all the learner's); the exercise gives the others (`ex.given()` writes them).
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -76,7 +80,9 @@ class ModuleExercise:
     def __init__(self, id: str, task: str, skeleton: str | dict[str, str],
                  solution: str | dict[str, str], script: str, judge: Judge, hint: str = "", *,
                  module: str | None = None, kbuild: dict[str, list[str]] | None = None,
-                 solution_kbuild: dict[str, list[str]] | None = None) -> None:
+                 solution_kbuild: dict[str, list[str]] | None = None,
+                 files: dict[str, str] | None = None,
+                 given: dict[str, dict[str, str]] | None = None) -> None:
         if isinstance(skeleton, str) or isinstance(solution, str):
             if module is None:
                 raise ValueError("a one-file exercise names its module (module=...)")
@@ -89,14 +95,17 @@ class ModuleExercise:
         self.modules = list(skeleton)  # build and load order
         self.kbuild = kbuild or {}
         self.solution_kbuild = {**self.kbuild, **(solution_kbuild or {})}
+        self.files = files or {}  # module -> the C file its cell is (default NAME.c)
+        self.given_sources = given or {}  # module -> {file: text} the exercise provides
         self.hint_text = hint
         self.attempts, self.solved = 0, False
 
     # ------------------------------------------------------------------ showing
     def _show(self, sources: dict[str, str], kbuild: dict[str, list[str]]) -> None:
         for name in self.modules:
-            lines = " ".join(f"--kbuild {_quoted(line)}" for line in kbuild.get(name, []))
-            print(f"%%kmodule {name}" + (f" {lines}" if lines else ""))
+            words = [f"--file {self.files[name]}"] if name in self.files else []
+            words += [f"--kbuild {_quoted(line)}" for line in kbuild.get(name, [])]
+            print(" ".join([f"%%kmodule {name}", *words]))
             print(sources[name], end="" if sources[name].endswith("\n") else "\n")
             if name != self.modules[-1]:
                 print()
@@ -109,6 +118,17 @@ class ModuleExercise:
         """Print the worked solution's cell(s)."""
         self._show(self.solution_sources, self.solution_kbuild)
 
+    def given(self, base: Path | None = None) -> None:
+        """Write the files the exercise provides into their module's folder (./kmodules/NAME/,
+        where the %%kmodule cell builds), and show them."""
+        for name, files in self.given_sources.items():
+            folder = Path(base or Path.cwd()) / CELL_FOLDER / name
+            folder.mkdir(parents=True, exist_ok=True)
+            for file, text in files.items():
+                (folder / file).write_text(text)
+                print(f"wrote {CELL_FOLDER}/{name}/{file}:")
+                print(text, end="" if text.endswith("\n") else "\n")
+
     def hint(self) -> None:
         print(f"Hint: {self.hint_text}" if self.hint_text else "No hint for this one.")
 
@@ -119,8 +139,11 @@ class ModuleExercise:
         sources = self.solution_sources if which == "solution" else self.skeleton_sources
         kbuild = self.solution_kbuild if which == "solution" else self.kbuild
         base = Path(base or Path.cwd())
+        with contextlib.redirect_stdout(io.StringIO()):
+            self.given(base)
         for name in self.modules:
-            built = build_cell(name, sources[name], kbuild.get(name, []), base=base)
+            built = build_cell(name, sources[name], kbuild.get(name, []), base=base,
+                               file=self.files.get(name))
             if built.problem:
                 raise KcourseError(f"{name}.ko not built: {built.problem}")
         return self._run_folder(base / CELL_FOLDER)
@@ -152,20 +175,28 @@ class ModuleExercise:
         from kcourse.build.build_cli import missing_tool
 
         for name, folder in self._module_folders(run_folder).items():
-            source, ko = folder / f"{name}.c", folder / f"{name}.ko"
-            fresh = ko.is_file() and (not source.is_file()
-                                      or source.stat().st_mtime <= ko.stat().st_mtime)
+            cell = self.files.get(name, f"{name}.c")
+            source, ko = folder / cell, folder / f"{name}.ko"
+            sources = [p for p in (*folder.glob("*.c"), folder / "Kbuild") if p.is_file()
+                       and not p.name.endswith(".mod.c")]
+            fresh = ko.is_file() and all(p.stat().st_mtime <= ko.stat().st_mtime
+                                         for p in sources)
             if fresh:
                 continue
             if not source.is_file():
-                return (f"there is no {name}.ko (nor {name}.c) in {folder.name}/: run the "
+                return (f"there is no {name}.ko (nor {cell}) in {folder.name}/: run the "
                         f"%%kmodule {name} cell first")
             problem = missing_tool()
             if problem:
                 return f"{name}.ko is not built and cannot be: {problem}"
             reason = _kbuild(folder)
             if reason:
-                return f"{name}.c did not build: {reason}"
+                return f"{cell} did not build: {reason}"
+            if not ko.is_file():
+                made = sorted(p.name for p in folder.glob("*.ko"))
+                return (f"kbuild made no {name}.ko (it made {', '.join(made) or 'no module'}): "
+                        f"obj-m lists the modules it builds as .ko files; {name}.ko needs "
+                        f"obj-m := {name}.o")
         return ""
 
     # ------------------------------------------------------------------ checking
@@ -237,6 +268,7 @@ def _kbuild(folder: Path) -> str:
         build_module(folder, kdir=tree, out_dir=folder)
     except KbuildError as err:
         lines = [x for x in err.result.output.splitlines() if "error" in x.lower()]
+        lines = lines or [x for x in err.result.output.splitlines() if "***" in x]
         return (lines[0] if lines else "kbuild failed").replace(f"{folder.resolve()}/", "")
     except KcourseError as err:
         return " ".join(str(err).split())

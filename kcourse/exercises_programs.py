@@ -15,6 +15,10 @@ def _c(module: str, which: str) -> str:
     return (data_dir() / "exercises" / module / f"{which}.c").read_text()
 
 
+def _file(module: str, name: str) -> str:
+    return (data_dir() / "exercises" / module / name).read_text()
+
+
 def _pair(*modules: str) -> tuple[dict[str, str], dict[str, str]]:
     return ({m: _c(m, "skeleton") for m in modules}, {m: _c(m, "solution") for m in modules})
 
@@ -184,6 +188,77 @@ def judge_greet(outcome: Outcome, kernel) -> tuple[bool, str]:
     return True, "the greeting came from the build."
 
 
+# --- 04: one module from two C files --------------------------------------------------------
+
+TWOFILE_SCRIPT = "insmod twofile.ko\nrmmod twofile"
+
+
+def judge_twofile(outcome: Outcome, kernel) -> tuple[bool, str]:
+    problem = _loaded(outcome) or (said(outcome.failed()) if outcome.failed() else "")
+    if problem:
+        return False, problem
+    if not _printed(outcome, "2 + 3 = 5"):
+        return False, f"twofile should print \"2 + 3 = 5\" at load; {logged(outcome)}"
+    from kcourse.elf.kofile import KoFile
+
+    ko = KoFile(outcome.folder / "twofile.ko")
+    # each object's symbol table starts with its source file's STT_FILE symbol, which ld keeps
+    # in the module (objdump -t: "df *ABS*  ... main.c"); the .mod.c is twofile.mod.c
+    files = sorted(s.name for s in ko.symbols if s.type == "FILE" and s.name != "twofile.mod.c")
+    functions = {s.name: s.section for s in ko.symbols if s.type == "FUNC"}
+    if files != ["main.c", "util.c"]:
+        return False, f"objdump -t of twofile.ko should name main.c and util.c: it names {files}"
+    if functions.get("twofile_sum") != ".text":
+        return False, ("twofile_sum (from util.c) should be defined in twofile.ko's .text: "
+                       f"it is {functions.get('twofile_sum') or 'not there'}")
+    return True, "twofile.ko holds main.c and util.c; init called util.c's twofile_sum."
+
+
+# --- 05: init that fails cleanly, undoing its steps ------------------------------------------
+
+UNWIND_SCRIPT = """insmod unwind.ko fail=1
+ls /dev/unwind
+insmod unwind.ko
+ls /dev/unwind
+rmmod unwind"""
+# kmod's insmod (tools/insmod.c): ERR("could not insert module %s: %s\n", filename,
+# mod_strerror(-err)); -ENODEV is strerror's "No such device"
+UNWIND_REFUSED = "insmod: ERROR: could not insert module unwind.ko: No such device"
+
+
+def judge_unwind(outcome: Outcome, kernel) -> tuple[bool, str]:
+    first, second = outcome.of("insmod unwind.ko fail=1"), outcome.of("insmod unwind.ko", 1)
+    if first is None or first.rc == 0 or first.stderr.strip() != UNWIND_REFUSED:
+        return False, (f"with fail=1 init must return step 3's -ENODEV, so that insmod says "
+                       f"{UNWIND_REFUSED!r}: {said(first)}")
+    steps = [line for line in first.dmesg if line.endswith(("buffer allocated",
+                                                              "device registered"))]
+    if len(steps) != 2:
+        return False, ("steps 1 and 2 run before step 3 fails (\"buffer allocated\", "
+                       f"\"device registered\"): that insmod logged {list(first.dmesg)}")
+    gone = outcome.of("ls /dev/unwind")
+    if gone is None or gone.rc == 0:
+        return False, (f"after the failed insmod /dev/unwind should be gone: {said(gone)}; the "
+                       "error path must misc_deregister what step 2 registered")
+    if second is None or second.rc != 0:
+        return False, f"the load without fail=1 should work: {said(second)}; {logged(outcome)}"
+    there, rmmod = outcome.of("ls /dev/unwind", 1), outcome.of("rmmod unwind")
+    if there is None or there.rc != 0:
+        return False, f"while unwind is loaded /dev/unwind should exist: {said(there)}"
+    if rmmod is None or rmmod.rc != 0:
+        return False, f"rmmod unwind should work: {said(rmmod)}"
+    if kernel is None:
+        return True, ("(the memory ledger is the simulator's: on the real kernel insmod's error "
+                      "and /dev are judged)")
+    held = kernel.memory.held_by("unwind")
+    if held:
+        return False, (f"after the failed insmod and one load and unload the kernel still holds "
+                       f"{held} bytes that unwind allocated; asked for 0 (the error path must "
+                       "kfree step 1's buffer)")
+    return True, "insmod failed with No such device, /dev/unwind was gone, 0 bytes left, and " \
+                 "the next load worked."
+
+
 EXTRA_SYMBOLS = "KBUILD_EXTRA_SYMBOLS := $(src)/../exprov/Module.symvers"
 
 
@@ -219,6 +294,20 @@ def _catalog() -> dict[str, dict]:
             solution_kbuild={"greet": ["ccflags-y := -DGREETING='\"hello from kbuild\"'"]},
             hint="ccflags-y adds flags for every file of the module; make hands the line to "
                  "the shell, so keep the C string's double quotes inside single ones."),
+        "compile.two-files": dict(
+            module="twofile", task="One module from two C files.", script=TWOFILE_SCRIPT,
+            judge=judge_twofile, files={"twofile": "main.c"},
+            given={"twofile": {"util.c": _file("twofile", "util.c")}},
+            solution_kbuild={"twofile": ["obj-m := twofile.o", "twofile-y := main.o util.o"]},
+            hint="obj-m names the module (twofile.o, for twofile.ko); twofile-y lists the "
+                 "objects it is linked from. The prototype is the first line of util.c's "
+                 "function, ending in a ;."),
+        "lab.init-unwind": dict(
+            module="unwind", task="Undo init's steps when a later one fails.",
+            script=UNWIND_SCRIPT, judge=judge_unwind,
+            hint="Put the labels after `return 0;`, the last step's first: `deregister:` "
+                 "misc_deregister(&unwind_misc); then `free_buf:` kfree(unwind_buf); return "
+                 "err;. Each failure jumps to the label of the step before it."),
     }
 
 

@@ -22,8 +22,11 @@ From Python, `notebook_shell()` returns the Shell (`.kernel` is the simulated ke
 
 `%%kmodule NAME [--kbuild LINE]...` builds the cell's C with the real kbuild for the course
 kernel (kcourse.build.cell) into kmodules/NAME/ and puts it at /root/modules/NAME/ of the
-notebook's shell: the next `%%kshell` cell can `insmod NAME/NAME.ko`. Without gcc or kernel
-headers the cell says what is missing, and the lesson goes on with the committed modules.
+notebook's shell: the next `%%kshell` cell can `insmod NAME/NAME.ko`. `--file PART.c` makes the
+cell one file of a module built from several: it is written as PART.c next to the folder's
+other files, and the --kbuild lines are then the whole Kbuild (obj-m := NAME.o, NAME-y := ...).
+Without gcc or kernel headers the cell says what is missing, and the lesson goes on with the
+committed modules.
 """
 
 from __future__ import annotations
@@ -121,7 +124,7 @@ def _say_notice(shell) -> None:
         print(f"%%kshell: {said}", file=sys.stderr)
 
 
-KMODULE_USAGE = "usage: %%kmodule NAME [--kbuild 'LINE']..."
+KMODULE_USAGE = "usage: %%kmodule NAME [--file PART.c] [--kbuild 'LINE']..."
 
 
 def kmodule(line: str, cell: str) -> None:
@@ -134,11 +137,13 @@ def kmodule(line: str, cell: str) -> None:
     except ValueError as err:
         print(f"%%kmodule: {err} ({KMODULE_USAGE})", file=sys.stderr)
         return
-    kbuild, names = [], []
+    kbuild, names, file = [], [], None
     while words:
         word = words.pop(0)
         if word == "--kbuild" and words:
             kbuild.append(words.pop(0))
+        elif word == "--file" and words:
+            file = words.pop(0)
         elif word.startswith("-"):
             print(f"%%kmodule: unknown option {word} ({KMODULE_USAGE})", file=sys.stderr)
             return
@@ -148,7 +153,7 @@ def kmodule(line: str, cell: str) -> None:
         print(f"%%kmodule: name one module ({KMODULE_USAGE})", file=sys.stderr)
         return
     try:
-        built = build_cell(names[0], cell, kbuild)
+        built = build_cell(names[0], cell, kbuild, file=file)
     except KcourseError as err:
         print(f"%%kmodule: {err}", file=sys.stderr)
         return
@@ -160,6 +165,10 @@ def kmodule(line: str, cell: str) -> None:
     if not built.ok:
         print(f"%%kmodule: {built.name}.ko not built (kbuild's messages above; line numbers "
               "are the cell's)", file=sys.stderr)
+        return
+    if not built.ko.is_file():  # e.g. Kbuild lines without obj-m: kbuild had nothing to link
+        print(f"%%kmodule: kbuild made no {built.name}.ko (obj-m := {built.name}.o names a "
+              "module to build)", file=sys.stderr)
         return
     _BUILT[built.name] = built.folder.resolve()
     notebook_shell()

@@ -7,6 +7,10 @@ must show), never from a run of the solution; these tests hold the judges to ref
 skeletons, whose TODOs are not done.
 """
 
+import contextlib
+import io
+import shutil
+
 import pytest
 
 from conftest import need
@@ -97,8 +101,8 @@ def test_the_real_kernel_says_when_qemu_is_missing(tmp_path, monkeypatch, capsys
 
 
 def test_each_lesson_cell_holds_its_exercises_skeleton():
-    """The %%kmodule cells the lessons 01-04 give the learner are the skeletons, TODOs and all,
-    and every programming exercise is in a lesson (at least one in each of 01-04)."""
+    """The %%kmodule cells the lessons 01-05 give the learner are the skeletons, TODOs and all,
+    and every programming exercise is in a lesson (at least one in each of 01-05)."""
     import re
 
     import nbformat
@@ -106,7 +110,7 @@ def test_each_lesson_cell_holds_its_exercises_skeleton():
     from kcourse.paths import notebooks_dir
 
     placed: dict[str, str] = {}
-    for path in sorted(notebooks_dir().glob("0[1-4]-*.ipynb")):
+    for path in sorted(notebooks_dir().glob("0[1-5]-*.ipynb")):
         cells = [c.source for c in nbformat.read(path, as_version=4).cells
                  if c.cell_type == "code"]
         ids = [i for c in cells for i in re.findall(r'program\("([^"]+)"\)', c)]
@@ -119,3 +123,94 @@ def test_each_lesson_cell_holds_its_exercises_skeleton():
                 assert "TODO" in cell
             placed[exercise_id] = path.name
     assert sorted(placed) == sorted(IDS)
+
+
+def near_miss(exercise, base, source=None, kbuild=None):
+    """Build the worked solution with one thing changed, as a learner's cell would; the folder."""
+    from kcourse.build.cell import build_cell
+
+    need(not missing_tool(), missing_tool() or "")
+    name = exercise.modules[0]
+    with contextlib.redirect_stdout(io.StringIO()):
+        exercise.given(base)
+    built = build_cell(name, source or exercise.solution_sources[name],
+                       exercise.solution_kbuild.get(name, []) if kbuild is None else kbuild,
+                       base=base, file=exercise.files.get(name))
+    return built.folder
+
+
+@pytest.mark.parametrize("kbuild, said", [
+    # two modules: util.ko has no MODULE_LICENSE, and main.ko's twofile_sum is not exported
+    (["obj-m := main.o util.o"], "main.c did not build: ERROR: modpost:"),
+    # built in: an M= build makes only modules (scripts/Makefile.build), so no .ko at all
+    (["obj-y := twofile.o", "twofile-y := main.o util.o"], "kbuild made no twofile.ko (it made "
+                                                           "no module)"),
+    (["twofile-y := main.o util.o"], "kbuild made no twofile.ko"),
+])
+def test_two_files_refuses_a_kbuild_that_makes_no_twofile_ko(kbuild, said, tmp_path, capsys):
+    exercise = program("compile.two-files")
+    assert not exercise.check(near_miss(exercise, tmp_path, kbuild=kbuild))
+    out = capsys.readouterr().out
+    assert out.startswith("✘ Not yet") and said in out and out.count("\n") == 1
+
+
+def test_two_files_takes_the_older_objs_spelling(tmp_path):
+    exercise = program("compile.two-files")  # scripts/Makefile.lib: -objs, -y (and -m)
+    assert exercise.check(near_miss(exercise, tmp_path, kbuild=[
+        "obj-m := twofile.o", "twofile-objs := main.o util.o"]))
+
+
+def test_two_files_without_the_prototype_does_not_build(tmp_path, capsys):
+    exercise = program("compile.two-files")
+    source = exercise.solution_sources["twofile"].replace("int twofile_sum(int a, int b);\n", "")
+    assert not exercise.check(near_miss(exercise, tmp_path, source=source))
+    assert "implicit declaration of function ‘twofile_sum’" in capsys.readouterr().out
+
+
+def test_two_files_skeleton_cell_and_given_file(tmp_path, capsys):
+    exercise = program("compile.two-files")
+    exercise.skeleton()
+    assert capsys.readouterr().out.startswith("%%kmodule twofile --file main.c\n")
+    exercise.solution()
+    assert capsys.readouterr().out.startswith(
+        "%%kmodule twofile --file main.c --kbuild 'obj-m := twofile.o' "
+        "--kbuild 'twofile-y := main.o util.o'\n")
+    exercise.given(tmp_path)
+    assert capsys.readouterr().out.startswith("wrote kmodules/twofile/util.c:\n")
+    assert "int twofile_sum(int a, int b)" in (tmp_path / "kmodules/twofile/util.c").read_text()
+
+
+UNWIND_MISSES = {
+    # what the real kernel showed for each (the lab's guest, 6.1.0-56-amd64): the misc device
+    # stays and /dev/unwind with it; a leaked kmalloc-4k object is only the ledger's to see
+    "no misc_deregister": ("deregister:\n\tmisc_deregister(&unwind_misc);\n", "deregister:\n",
+                           "/dev/unwind should be gone: `ls /dev/unwind` printed '/dev/unwind'"),
+    "no kfree": ("free_buf:\n\tkfree(unwind_buf);\n", "free_buf:\n",
+                 "still holds 4096 bytes that unwind allocated"),
+    "error swallowed": ("\tkfree(unwind_buf);\n\treturn err;", "\tkfree(unwind_buf);\n\treturn 0;",
+                        "insmod says 'insmod: ERROR: could not insert module unwind.ko: No such "
+                        "device': `insmod unwind.ko fail=1` printed nothing"),
+    "another error": ("\tkfree(unwind_buf);\n\treturn err;", "\tkfree(unwind_buf);\n\treturn -EIO;",
+                      "printed 'insmod: ERROR: could not insert module unwind.ko: Input/output "
+                      "error'"),
+}
+
+
+@pytest.mark.parametrize("miss", sorted(UNWIND_MISSES))
+def test_unwind_refuses_each_near_miss_saying_what_the_kernel_showed(miss, tmp_path, capsys):
+    exercise = program("lab.init-unwind")
+    old, new, said = UNWIND_MISSES[miss]
+    source = exercise.solution_sources["unwind"]
+    assert old in source
+    assert not exercise.check(near_miss(exercise, tmp_path, source=source.replace(old, new)))
+    out = capsys.readouterr().out
+    assert said in out and out.count("\n") == 1
+
+
+@pytest.mark.parametrize("exercise_id", ["lab.init-unwind", "compile.two-files"])
+def test_the_solution_passes_on_the_real_kernel(exercise_id, tmp_path, capsys):
+    need(shutil.which("qemu-system-x86_64") is not None, "qemu-system-x86_64 is not installed")
+    exercise = program(exercise_id)
+    assert exercise.check(built(exercise, "solution", tmp_path), real=True), \
+        capsys.readouterr().out
+    assert capsys.readouterr().out.startswith("✔ Correct (on the real kernel).")

@@ -16,6 +16,7 @@ from pathlib import Path
 from kcourse.errors import KcourseError
 
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,55}$")  # a C identifier: KBUILD_MODNAME
+SOURCE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,60}\.c$")  # one file in the module's folder
 CELL_FOLDER = "kmodules"
 
 
@@ -32,7 +33,13 @@ class CellBuild:
         return self.folder / f"{self.name}.ko"
 
 
-def write_sources(name: str, source: str, kbuild_lines: list[str], base: Path) -> Path:
+def write_sources(name: str, source: str, kbuild_lines: list[str], base: Path,
+                  file: str | None = None) -> Path:
+    """NAME.c and a Kbuild of `obj-m := NAME.o` and the lines. With `file`, the cell is that one
+    file of a module made of several (the others already in the folder are kept) and the lines
+    are the whole Kbuild: they must say how NAME.ko is made (obj-m, NAME-y)."""
+    if file is not None and not SOURCE.match(file):
+        raise KcourseError(f"'{file}' is not a C file name for the module's folder (e.g. main.c)")
     if not NAME.match(name):
         raise KcourseError(f"'{name}' is not a module name: letters, digits and _ (a C "
                            "identifier, since kbuild makes KBUILD_MODNAME of it)")
@@ -44,14 +51,15 @@ def write_sources(name: str, source: str, kbuild_lines: list[str], base: Path) -
                     "modules.order"):
         for stale in folder.glob(pattern):
             stale.unlink()
-    (folder / f"{name}.c").write_text(source if source.endswith("\n") else source + "\n")
-    (folder / "Kbuild").write_text("".join(f"{line}\n" for line in
-                                           [f"obj-m := {name}.o", *kbuild_lines]))
+    (folder / (file or f"{name}.c")).write_text(source if source.endswith("\n")
+                                                else source + "\n")
+    lines = kbuild_lines if file else [f"obj-m := {name}.o", *kbuild_lines]
+    (folder / "Kbuild").write_text("".join(f"{line}\n" for line in lines))
     return folder
 
 
 def build_cell(name: str, source: str, kbuild_lines: list[str] | None = None,
-               base: Path | None = None) -> CellBuild:
+               base: Path | None = None, file: str | None = None) -> CellBuild:
     """Write and build one cell's module. A missing compiler or headers is `problem`, not an
     exception, so a lesson goes on with its committed .ko files."""
     from kcourse import pin
@@ -59,7 +67,7 @@ def build_cell(name: str, source: str, kbuild_lines: list[str] | None = None,
     from kcourse.build.build_cli import missing_tool
     from kcourse.build.kbuild import KbuildError, build_module
 
-    folder = write_sources(name, source, kbuild_lines or [], Path(base or Path.cwd()))
+    folder = write_sources(name, source, kbuild_lines or [], Path(base or Path.cwd()), file)
     problem = missing_tool()
     if problem:
         return CellBuild(name, folder, False, "", problem)

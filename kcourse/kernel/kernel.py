@@ -315,7 +315,13 @@ class Kernel:
 
     def sysfs_remove(self, mod: Module) -> None:
         mod.sysfs = False
-        for name in [n for n, (m, _mode) in self.devices.items() if m is mod]:
+        # A module's misc device outlives it when it was not deregistered (a missing
+        # misc_deregister in exit or in init's error path): Linux keeps /dev/<name> and the
+        # entry in misc_list (drivers/char/misc.c), pointing into the freed module.
+        from kcourse.kapi import chardev
+
+        left = set(chardev.devices(self.emulator)) if self._emulator is not None else set()
+        for name in [n for n, (m, _mode) in self.devices.items() if m is mod and n not in left]:
             self.devices.pop(name)
 
     def memory_unloaded(self, owner: str) -> None:
@@ -471,9 +477,9 @@ class Kernel:
         mod.code.unmap()
         from kcourse.kapi import chardev
 
-        table = chardev.devices(self.emulator)
-        for name in [n for n, d in table.items() if d.module is mod]:
-            del table[name]
+        for device in chardev.devices(self.emulator).values():
+            if device.module is mod:
+                device.stale = True  # never deregistered: it stays, its module is gone
         self.emulator.codes.remove(mod.code)
         mod.code = None
         mod.raw = b""
@@ -563,6 +569,11 @@ class Kernel:
             if entry is None:
                 raise KernelErrno(E.ENOENT)
             owner = entry[0]
+            if owner not in self.modules:
+                raise SimulatorLimit(f"kcourse: {path} is the device of {owner.name}, which is "
+                                     "gone without deregistering it: Linux's open reads the "
+                                     "freed module's memory (misc_open) and oopses; that oops "
+                                     "is not modelled")
             if not self.try_module_get(owner, why=f"open {path}"):  # fops_get
                 raise KernelErrno(E.ENODEV)
             try:
