@@ -262,8 +262,53 @@ def judge_unwind(outcome: Outcome, kernel) -> tuple[bool, str]:
 EXTRA_SYMBOLS = "KBUILD_EXTRA_SYMBOLS := $(src)/../exprov/Module.symvers"
 
 
+# --- 01: a mutex so that two writers on two CPUs lose no update ----------------------------
+
+MUTEX_SCRIPT = "insmod mutexfix.ko\necho 1 > /dev/mutexfix\ncat /dev/mutexfix"
+
+
+def judge_mutex(outcome: Outcome, kernel) -> tuple[bool, str]:
+    problem = _loaded(outcome)
+    if problem:
+        return False, problem
+    cat = outcome.of("cat /dev/mutexfix")
+    if cat is None or cat.rc != 0 or cat.stdout != "1\n":
+        return False, f"after one write, cat /dev/mutexfix should print 1: {said(cat)}"
+    if kernel is None:
+        return True, ("(the two-CPU exploration is the simulator's; on the real kernel "
+                      "kcourse.lab.race runs two writers at once on racy and locked)")
+    from kcourse.machine import smp
+
+    # two more writers, one per CPU, in every schedule (kcourse.machine.smp): each must count
+    try:
+        with smp.Race(kernel, "/dev/mutexfix") as race:
+            explored = race.explore()
+    except smp.ExploreLimit as err:
+        if "alone sleeps in mutex_lock" in str(err):
+            return False, ("after the first write returned, a writer on another CPU sleeps in "
+                           "mutex_lock() for good: the mutex is never released")
+        return False, str(err).removeprefix("kcourse: ")
+    if explored.deadlocks:
+        return False, (f"in {explored.deadlocks:,} of {explored.schedules:,} schedules of two "
+                       "writers both CPUs wait for good: is the mutex released on every path?")
+    wrong = {out.strip(): n for out, n in explored.outcomes.items() if out != "3\n"}
+    if wrong:
+        value, count = max(wrong.items(), key=lambda item: item[1])
+        example = explored.examples[value + "\n"]
+        return False, (f"two more writers, one on each CPU: {explored.lost('3'):,} of "
+                       f"{explored.schedules:,} schedules end with the count at {value}, not 3 "
+                       f"(an update lost; e.g. schedule {example}: smp.Race(...).replay it)")
+    return True, (f"all {explored.schedules:,} schedules of two writers on two CPUs end at 3; "
+                  "the second CPU sleeps in mutex_lock() until the first unlocks.")
+
+
 def _catalog() -> dict[str, dict]:
     return {
+        "uvk.mutex": dict(
+            module="mutexfix", task="Make the counter's update a critical section with a mutex.",
+            script=MUTEX_SCRIPT, judge=judge_mutex,
+            hint="DEFINE_MUTEX(mutexfix_lock); at file scope; mutex_lock(&mutexfix_lock); before "
+                 "the read, mutex_unlock(&mutexfix_lock); after the write-back."),
         "uvk.leak-fix": dict(
             module="leakfix", task="Free in exit what init allocated.", script=LEAK_SCRIPT,
             judge=judge_leak,

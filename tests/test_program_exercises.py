@@ -207,10 +207,41 @@ def test_unwind_refuses_each_near_miss_saying_what_the_kernel_showed(miss, tmp_p
     assert said in out and out.count("\n") == 1
 
 
-@pytest.mark.parametrize("exercise_id", ["lab.init-unwind", "compile.two-files"])
+@pytest.mark.parametrize("exercise_id", ["lab.init-unwind", "compile.two-files", "uvk.mutex"])
 def test_the_solution_passes_on_the_real_kernel(exercise_id, tmp_path, capsys):
     need(shutil.which("qemu-system-x86_64") is not None, "qemu-system-x86_64 is not installed")
     exercise = program(exercise_id)
     assert exercise.check(built(exercise, "solution", tmp_path), real=True), \
         capsys.readouterr().out
     assert capsys.readouterr().out.startswith("✔ Correct (on the real kernel).")
+
+
+MUTEX_MISSES = {
+    # the mutex taken and never given back: the second writer sleeps for good
+    "no unlock": ("\tmutex_unlock(&mutexfix_lock);\n", "", "sleeps in mutex_lock() for good"),
+    # only the read under the lock: the pause and the write-back still interleave
+    "lock around the read only": (
+        "\tv = READ_ONCE(mutexfix_count);\n",
+        "\tv = READ_ONCE(mutexfix_count);\n\tmutex_unlock(&mutexfix_lock);\n\tmutex_lock("
+        "&mutexfix_lock);\n", "end with the count at 2, not 3"),
+}
+
+
+@pytest.mark.parametrize("miss", sorted(MUTEX_MISSES))
+def test_mutex_refuses_each_near_miss_naming_the_schedules(miss, tmp_path, capsys):
+    exercise = program("uvk.mutex")
+    old, new, said = MUTEX_MISSES[miss]
+    source = exercise.solution_sources["mutexfix"]
+    assert old in source
+    assert not exercise.check(near_miss(exercise, tmp_path, source=source.replace(old, new)))
+    out = capsys.readouterr().out
+    assert said in out and out.count("\n") == 1
+
+
+def test_mutex_takes_a_fix_that_also_prints(tmp_path, capsys):
+    """A right answer in another form: a pr_info inside the critical section."""
+    exercise = program("uvk.mutex")
+    source = exercise.solution_sources["mutexfix"].replace(
+        "\tmutex_unlock(&mutexfix_lock);\n", '\tpr_info("count %lu\\n", v + 1);\n'
+        "\tmutex_unlock(&mutexfix_lock);\n")
+    assert exercise.check(near_miss(exercise, tmp_path, source=source)), capsys.readouterr().out

@@ -77,6 +77,7 @@ ALLOWED = MUTEX_LOCKS | SPIN_LOCKS | SPIN_UNLOCKS | {
     "scnprintf", "snprintf", "sprintf", "strlen", "memcpy", "memset",
     "simple_read_from_buffer", "simple_write_to_buffer", "_copy_to_user", "_copy_from_user",
     "__check_object_size", "kstrtoint", "kstrtol", "kstrtoul", "kstrtouint",
+    "_printk",  # into the log, which every state holds (what dmesg would show differs)
 }
 
 
@@ -194,6 +195,7 @@ class Race:
         self._writable = [(s.address, s.size) for s in self.module.sections
                           if s.flags & SHF_WRITE and s.size and not s.init]
         self._saved_kernel = self._save_kernel()
+        self._log_base = len(kernel.log.records)
         self._spin: dict[int, int] = {}  # spinlock address -> the CPU holding it
         self._trace: list[Access] | None = None
         self._hook = None
@@ -282,6 +284,8 @@ class Race:
     def _save_kernel(self):
         machine = self.machine
         sched = machine.objects.get("sched")
+        log = self.kernel.log
+        self._saved_log = (log._open, log._seq, log._bytes)
         return (self.kernel.current, machine.objects.get("user"), self.kernel.clock.usec,
                 getattr(sched, "_ns", 0), self._read_ranges(self._writable_ranges()),
                 machine.space.read_u64(C.PERCPU + T.CURRENT_TASK),
@@ -313,6 +317,9 @@ class Race:
         if user is not None:
             machine.objects["user"] = user
         self.kernel.clock.usec = usec
+        log = self.kernel.log
+        del log.records[self._log_base:]
+        log._open, log._seq, log._bytes = self._saved_log
         sched = machine.objects.get("sched")
         if sched is not None:
             sched._ns = ns
@@ -506,13 +513,15 @@ class Race:
                       tuple(sorted((k, bytes(v)) for k, v in c.user.pages.items())))
                      for c in self.cpus)
         sched = self.machine.objects.get("sched")
+        log = self.kernel.log
         return (cpus, tuple(self._read_ranges(self._writable_ranges())),
                 tuple(sorted(self._spin.items())), getattr(sched, "irqs_disabled", False),
-                tuple(self.kernel.memory._atomic))
+                tuple(self.kernel.memory._atomic),
+                (tuple(log.records[self._log_base:]), log._open, log._seq, log._bytes))
 
     @staticmethod
     def key(snap) -> bytes:
-        cpus, memory, spin, irqs, atomic = snap
+        cpus, memory, spin, irqs, atomic, (records, open_record, _seq, _bytes) = snap
         h = hashlib.blake2b(digest_size=16)
         for _ctx, regs, done, result, calls, _low, stack_bytes, file, preempt, user in cpus:
             h.update(repr((regs, done, result, calls)).encode())
@@ -523,11 +532,14 @@ class Race:
         for blob in memory:
             h.update(blob)
         h.update(repr((spin, irqs, atomic)).encode())
+        h.update(repr([(r.level, r.text) for r in records]).encode())
+        if open_record is not None:
+            h.update(repr((open_record.level, open_record.text)).encode())
         return h.digest()
 
     def restore(self, snap) -> None:
         self._live = None  # its registers come from the snapshot
-        cpus, memory, spin, irqs, atomic = snap
+        cpus, memory, spin, irqs, atomic, (records, open_record, seq, size) = snap
         space = self.machine.space
         for cpu, (ctx, regs, done, result, calls, low, stack_bytes, file, preempt, user) in zip(
                 self.cpus, cpus, strict=True):
@@ -543,6 +555,10 @@ class Race:
         if sched is not None:
             sched.irqs_disabled = irqs
         self.kernel.memory._atomic = list(atomic)
+        log = self.kernel.log
+        del log.records[self._log_base:]
+        log.records.extend(records)
+        log._open, log._seq, log._bytes = open_record, seq, size
 
     def observe(self, snap) -> str:
         """What `cat PATH` prints in state `snap`: the module's own read() on CPU 0, from a
