@@ -283,6 +283,17 @@ def test_lesson_01_racy_symbols_are_binutils():
     assert shown == "".join(line + "\n" for line in real.splitlines() if "racy_" in line)
 
 
+def test_lesson_01_whoami_reads_comm_at_debians_offset():
+    """Lesson 01 (t01-process) names whoami.ko's instructions: `mov %gs:current_task, %rsi`,
+    then `add $0xba0, %rsi`, 0xba0 = 2976 being comm's offset in Debian's task_struct."""
+    need_tool("objdump")
+    text = _real("objdump -dr experiments/whoami/whoami.ko")
+    found = re.findall(r"mov    %gs:0x0,%rsi\n(?:\s+\w+:\s+00 00 \n)?"
+                       r"\s+\w+: R_X86_64_32S\s+current_task\n"
+                       r"\s+\w+:\s+48 81 c6 a0 0b 00 00 \s+add    \$0xba0,%rsi", text)
+    assert len(found) == 3, text      # init, read() and exit
+
+
 def test_lesson_04_depmod_is_kmods(tmp_path):
     tool = need_tool("depmod")
     extra = tmp_path / "lib/modules/6.1.0-56-amd64/extra"
