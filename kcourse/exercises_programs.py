@@ -337,8 +337,9 @@ def _catalog() -> dict[str, dict]:
             module="greet", task="Pass a define from kbuild.", script=GREET_SCRIPT,
             judge=judge_greet,
             solution_kbuild={"greet": ["ccflags-y := -DGREETING='\"hello from kbuild\"'"]},
-            hint="ccflags-y adds flags for every file of the module; make hands the line to "
-                 "the shell, so keep the C string's double quotes inside single ones."),
+            hint="ccflags-y adds flags for every C file this Kbuild file compiles (here only "
+                 "greet.c); make hands the line to the shell, so keep the C string's double "
+                 "quotes inside single ones."),
         "compile.two-files": dict(
             module="twofile", task="One module from two C files.", script=TWOFILE_SCRIPT,
             judge=judge_twofile, files={"twofile": "main.c"},
