@@ -207,8 +207,9 @@ def test_unwind_refuses_each_near_miss_saying_what_the_kernel_showed(miss, tmp_p
     assert said in out and out.count("\n") == 1
 
 
-@pytest.mark.parametrize("exercise_id", ["lab.init-unwind", "compile.two-files", "uvk.mutex"])
+@pytest.mark.parametrize("exercise_id", IDS)
 def test_the_solution_passes_on_the_real_kernel(exercise_id, tmp_path, capsys):
+    """Every worked solution, judged on Debian's kernel under QEMU (a guest booted each)."""
     need(shutil.which("qemu-system-x86_64") is not None, "qemu-system-x86_64 is not installed")
     exercise = program(exercise_id)
     assert exercise.check(built(exercise, "solution", tmp_path), real=True), \
