@@ -369,6 +369,15 @@ class Race:
         if name in MUTEX_LOCKS:
             owner = space.read_u64(lock) & ~0x7  # include/linux/mutex.h: the owner task
             if owner and owner != cpu.task:
+                preempt = int.from_bytes(space.read(cpu.percpu + T.PREEMPT_COUNT, 4),
+                                         "little") & ~PREEMPT_ENABLED
+                if preempt:  # kernel/sched/core.c schedule_debug -> __schedule_bug
+                    raise ExploreLimit(
+                        f"kcourse: in some schedule CPU{cpu.index} sleeps in {name}() with "
+                        f"preemption off (a spinlock held: preempt count {preempt}), where "
+                        "the real kernel prints \"BUG: scheduling while atomic\"; the "
+                        "explorer stops there (on one CPU, kcourse prints that report when "
+                        "such code really sleeps)")
                 return f"sleeps in {name}()"
         if name in SPIN_LOCKS and space.read(lock, 1)[0] and self._spin.get(lock) != cpu.index:
             return f"spins in {name}()"
