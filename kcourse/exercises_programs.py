@@ -264,7 +264,7 @@ EXTRA_SYMBOLS = "KBUILD_EXTRA_SYMBOLS := $(src)/../exprov/Module.symvers"
 
 # --- 01: a mutex so that two writers on two CPUs lose no update ----------------------------
 
-MUTEX_SCRIPT = "insmod mutexfix.ko\necho 1 > /dev/mutexfix\ncat /dev/mutexfix"
+MUTEX_SCRIPT = "insmod mutexfix.ko\necho 1 > /dev/mutexfix\ncat /dev/mutexfix\nrmmod mutexfix"
 
 
 def judge_mutex(outcome: Outcome, kernel) -> tuple[bool, str]:
@@ -274,14 +274,23 @@ def judge_mutex(outcome: Outcome, kernel) -> tuple[bool, str]:
     cat = outcome.of("cat /dev/mutexfix")
     if cat is None or cat.rc != 0 or cat.stdout != "1\n":
         return False, f"after one write, cat /dev/mutexfix should print 1: {said(cat)}"
+    unload = outcome.of("rmmod mutexfix")
+    if unload is None or unload.rc != 0:
+        return False, f"rmmod mutexfix should work: {said(unload)}"
     if kernel is None:
         return True, ("(the two-CPU exploration is the simulator's; on the real kernel "
                       "kcourse.lab.race runs two writers at once on racy and locked)")
+    from kcourse.kernel import Kernel
     from kcourse.machine import smp
+    from kcourse.shell import Shell
 
-    # two more writers, one per CPU, in every schedule (kcourse.machine.smp): each must count
+    # loaded again, one write, then two more writers, one per CPU, in every schedule
+    # (kcourse.machine.smp): each must count
+    shell = Shell(Kernel(seed=0), workdir=str(outcome.folder.resolve()))
+    for line in ("insmod mutexfix.ko", "echo 1 > /dev/mutexfix"):
+        shell.run(line)
     try:
-        with smp.Race(kernel, "/dev/mutexfix") as race:
+        with smp.Race(shell.kernel, "/dev/mutexfix") as race:
             explored = race.explore()
     except smp.ExploreLimit as err:
         if "alone sleeps in mutex_lock" in str(err):

@@ -246,3 +246,24 @@ def test_mutex_takes_a_fix_that_also_prints(tmp_path, capsys):
         "\tmutex_unlock(&mutexfix_lock);\n", '\tpr_info("count %lu\\n", v + 1);\n'
         "\tmutex_unlock(&mutexfix_lock);\n")
     assert exercise.check(near_miss(exercise, tmp_path, source=source)), capsys.readouterr().out
+
+
+def test_a_real_check_runs_in_the_notebooks_live_guest(tmp_path, capsys):
+    """With a %%kshell --real guest up (lesson 05), a real check runs there: no second boot,
+    and a second check finds nothing the first one left."""
+    need(shutil.which("qemu-system-x86_64") is not None, "qemu-system-x86_64 is not installed")
+    from kcourse import magic
+
+    exercise = program("uvk.mutex")
+    folder = built(exercise, "solution", tmp_path)
+    shell = magic.notebook_real_shell()
+    try:
+        assert shell.run("insmod hello/hello.ko").rc == 0  # the lesson's own state, left as is
+        guest = shell.guest
+        assert exercise.check(folder, real=True), capsys.readouterr().out
+        assert exercise.check(folder, real=True), capsys.readouterr().out
+        assert shell.guest is guest
+        assert shell.run("grep -c '^hello ' /proc/modules").stdout == "1\n"
+    finally:
+        shell.close()
+        magic._REAL = None
