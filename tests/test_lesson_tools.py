@@ -335,3 +335,67 @@ def test_recordings_and_experiments_the_lessons_name_exist():
             assert name in recorded.RECORDINGS and recorded.get(name).expected_path.exists()
         for name in re.findall(r'experiments\.(?:show|source)\("(\w+)"', text):
             assert name in experiments.EXPERIMENTS and experiments.get(name).folder.exists()
+
+
+# --- third pass: the two-CPU cells of lesson 01, and the exercises of 04 and 05 --------------
+
+def test_lesson_01_racy_write_steps_are_the_files_instructions():
+    """t01-smp-solo prints racy_write as the simulator runs it; t01-smp-solo-md says gcc emitted
+    13 instructions, the first a `call __fentry__` (a NOP once loaded), then udelay(2) as
+    `__const_udelay(0x218e)`, the last a `jmp __x86_return_thunk`. objdump -dr on the file."""
+    need_tool("objdump")
+    text = _real("objdump -dr --no-show-raw-insn modules/racy/racy.ko")
+    body = text.split("<racy_write>:\n", 1)[1].split("\n\n", 1)[0]
+    real = re.findall(r"(?m)^\s+([0-9a-f]+):\t(\S+)", body)
+    relocs = dict(re.findall(r"(?m)^\s+([0-9a-f]+): R_X86_64_\w+\s+(\w+)", body))
+    shown = [int(off, 16) for off in re.findall(r"racy_write\+0x([0-9a-f]+)/0x30",
+                                                 stored(L01, "t01-smp-solo"))]
+    assert [int(off, 16) for off, _ in real] == shown
+    assert len(real) == 13 and "13 instructions of racy_write" in stored(L01, "t01-smp-solo")
+    assert real[0][1] == "call" and relocs["1"] == "__fentry__"
+    assert real[-1][1] == "jmp" and relocs["2c"] == "__x86_return_thunk"
+    assert "mov    $0x218e,%edi" in body and relocs["1b"] == "__const_udelay"
+    assert "nopl" in stored(L01, "t01-smp-solo").splitlines()[0]   # after ftrace's NOP
+
+
+def test_lesson_04_twofile_symbols_are_binutils(headers, tmp_path):
+    """c66de653: the check reads what `objdump -t twofile.ko` shows, a file symbol for main.c
+    and one for util.c, and twofile_sum in .text; the worked solution, built for real."""
+    need_tool("objdump")
+    from kcourse.exercises_programs import program
+
+    folder = program("compile.two-files").build("solution", base=tmp_path)
+    proc = subprocess.run(["objdump", "-t", str(folder / "twofile.ko")], capture_output=True,
+                          text=True, check=True)
+    files = re.findall(r"(?m)^0+ l    df \*ABS\*\t0+ (\S+)$", proc.stdout)
+    assert sorted(files) == ["main.c", "twofile.mod.c", "util.c"]
+    assert re.search(r"(?m)^0+ g     F \.text\t[0-9a-f]+ twofile_sum$", proc.stdout)
+    assert "`objdump -t`) must name both source files and hold `twofile_sum`" in \
+        _cells(L04)["c66de653"].source
+
+
+def test_lesson_05_unwind_skeleton_and_the_labs_cpu_as_the_lessons_say(real_kernel, tmp_path):
+    """What lesson 05 (13a91ee2) says the unwind skeleton does on the real kernel, and what
+    lesson 01 (t01-smp-solo-md) says of the lab's CPU (no return thunk needed, so
+    apply_returns makes racy_write's last jmp a `ret`)."""
+    from kcourse.exercises_programs import UNWIND_REFUSED, program
+
+    folder = program("lab.init-unwind").build("skeleton", base=tmp_path)
+    vulns = "/sys/devices/system/cpu/vulnerabilities"
+    real = real_kernel.run_script(
+        ["insmod unwind.ko fail=1", "ls /dev/unwind", "insmod unwind.ko", "dmesg",
+         f"cat {vulns}/retbleed {vulns}/spec_rstack_overflow"],
+        files={"unwind.ko": folder / "unwind.ko"})
+    assert real[0].stderr.strip() == UNWIND_REFUSED
+    assert real[1].stdout == "/dev/unwind\n"      # it outlives the module
+    said = _cells(L05)["13a91ee2"].source
+    assert "next `insmod` fails with `File exists`" in said
+    assert real[2].stderr.strip() == \
+        "insmod: ERROR: could not insert module unwind.ko: File exists"
+    quoted = re.search(r"sysfs's `(cannot create duplicate filename '[^']+')`", said).group(1)
+    log = [line.split("] ", 1)[1] for line in real[3].stdout.splitlines()]
+    at = log.index(f"sysfs: {quoted}")
+    assert "Call Trace:" in log[at:at + 5]           # "and a stack dump" (sysfs_warn_dup)
+    assert real[4].stdout == "Not affected\nNot affected\n"
+    assert "`retbleed` and `spec_rstack_overflow` say `Not affected`" in \
+        _cells(L01)["t01-smp-solo-md"].source
