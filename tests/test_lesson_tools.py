@@ -4,15 +4,18 @@ Issue 16's rule: a line shown as a tool's output comes from that tool (run by th
 it is marked as the model's. For each lesson this file reruns what the lesson shows:
 
 - 01: the simulator's sessions on Debian's kernel under QEMU; the builds of data/experiments
-  (gcc, modpost); the real-kernel recordings of data/real; racy.ko's `objdump -t`.
+  (gcc, modpost); the real-kernel recordings of data/real; racy.ko's `objdump -t`, and
+  racy_write's instructions (`objdump -dr`) against the two-CPU explorer's steps.
 - 02: binutils' objdump and kmod's modinfo on the same files; the simulator's session under
   QEMU; gplviolator's and lookup's real builds; the /proc/kallsyms recording.
 - 03: every `%%kshell` cell, in order, on one freshly booted real kernel.
 - 04: kmod's depmod on the three course modules; the modpost error quoted without
-  KBUILD_EXTRA_SYMBOLS; the build model's summaries are marked as the model's.
+  KBUILD_EXTRA_SYMBOLS; the build model's summaries are marked as the model's; the twofile
+  exercise's `objdump -t`.
 - 05: its real-kernel sessions are live under QEMU (nbval) and recorded
   (tests/test_lab_differential.py compares simulator and recording); its `%%kshell --real`
-  cells, which nbval skips, replayed on one boot.
+  cells, which nbval skips, replayed on one boot; what the unwind exercise says its skeleton
+  does on the real kernel (`File exists`, sysfs's duplicate-filename warning).
 - data/modules/*.c, printed in lessons 01-03: the tool messages their comments quote (modpost
   without MODULE_IMPORT_NS), and what they say of Debian's kernel (`rmmod -f`, preemption).
 
