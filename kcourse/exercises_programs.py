@@ -277,6 +277,13 @@ def judge_mutex(outcome: Outcome, kernel) -> tuple[bool, str]:
     unload = outcome.of("rmmod mutexfix")
     if unload is None or unload.rc != 0:
         return False, f"rmmod mutexfix should work: {said(unload)}"
+    from kcourse.elf.kofile import KoFile
+
+    # the task asks for a mutex: mutex_lock() and friends are calls into kernel/locking/mutex.c
+    # (an atomic_t or a spinlock would count correctly too, but is not what was asked)
+    if not set(KoFile(outcome.folder / "mutexfix.ko").undefined_symbols) & {
+            "mutex_lock", "mutex_lock_interruptible", "mutex_lock_killable"}:
+        return False, "the task asks for a mutex: mutexfix.ko calls no mutex_lock()"
     if kernel is None:
         return True, ("(the two-CPU exploration is the simulator's; on the real kernel "
                       "kcourse.lab.race runs two writers at once on racy and locked)")
@@ -308,7 +315,7 @@ def judge_mutex(outcome: Outcome, kernel) -> tuple[bool, str]:
                        f"{explored.schedules:,} schedules end with the count at {value}, not 3 "
                        f"(an update lost; e.g. schedule {example}: smp.Race(...).replay it)")
     return True, (f"all {explored.schedules:,} schedules of two writers on two CPUs end at 3; "
-                  "the second CPU sleeps in mutex_lock() until the first unlocks.")
+                  "the second writer waits in mutex_lock() until the first unlocks.")
 
 
 def _catalog() -> dict[str, dict]:

@@ -4,15 +4,18 @@ Issue 16's rule: a line shown as a tool's output comes from that tool (run by th
 it is marked as the model's. For each lesson this file reruns what the lesson shows:
 
 - 01: the simulator's sessions on Debian's kernel under QEMU; the builds of data/experiments
-  (gcc, modpost); the real-kernel recordings of data/real; racy.ko's `objdump -t`.
+  (gcc, modpost); the real-kernel recordings of data/real; racy.ko's `objdump -t`, and
+  racy_write's instructions (`objdump -dr`) against the two-CPU explorer's steps.
 - 02: binutils' objdump and kmod's modinfo on the same files; the simulator's session under
   QEMU; gplviolator's and lookup's real builds; the /proc/kallsyms recording.
 - 03: every `%%kshell` cell, in order, on one freshly booted real kernel.
 - 04: kmod's depmod on the three course modules; the modpost error quoted without
-  KBUILD_EXTRA_SYMBOLS; the build model's summaries are marked as the model's.
+  KBUILD_EXTRA_SYMBOLS; the build model's summaries are marked as the model's; the twofile
+  exercise's `objdump -t`.
 - 05: its real-kernel sessions are live under QEMU (nbval) and recorded
   (tests/test_lab_differential.py compares simulator and recording); its `%%kshell --real`
-  cells, which nbval skips, replayed on one boot.
+  cells, which nbval skips, replayed on one boot; what the unwind exercise says its skeleton
+  does on the real kernel (`File exists`, sysfs's duplicate-filename warning).
 - data/modules/*.c, printed in lessons 01-03: the tool messages their comments quote (modpost
   without MODULE_IMPORT_NS), and what they say of Debian's kernel (`rmmod -f`, preemption).
 
@@ -335,3 +338,67 @@ def test_recordings_and_experiments_the_lessons_name_exist():
             assert name in recorded.RECORDINGS and recorded.get(name).expected_path.exists()
         for name in re.findall(r'experiments\.(?:show|source)\("(\w+)"', text):
             assert name in experiments.EXPERIMENTS and experiments.get(name).folder.exists()
+
+
+# --- third pass: the two-CPU cells of lesson 01, and the exercises of 04 and 05 --------------
+
+def test_lesson_01_racy_write_steps_are_the_files_instructions():
+    """t01-smp-solo prints racy_write as the simulator runs it; t01-smp-solo-md says gcc emitted
+    13 instructions, the first a `call __fentry__` (a NOP once loaded), then udelay(2) as
+    `__const_udelay(0x218e)`, the last a `jmp __x86_return_thunk`. objdump -dr on the file."""
+    need_tool("objdump")
+    text = _real("objdump -dr --no-show-raw-insn modules/racy/racy.ko")
+    body = text.split("<racy_write>:\n", 1)[1].split("\n\n", 1)[0]
+    real = re.findall(r"(?m)^\s+([0-9a-f]+):\t(\S+)", body)
+    relocs = dict(re.findall(r"(?m)^\s+([0-9a-f]+): R_X86_64_\w+\s+(\w+)", body))
+    shown = [int(off, 16) for off in re.findall(r"racy_write\+0x([0-9a-f]+)/0x30",
+                                                 stored(L01, "t01-smp-solo"))]
+    assert [int(off, 16) for off, _ in real] == shown
+    assert len(real) == 13 and "13 instructions of racy_write" in stored(L01, "t01-smp-solo")
+    assert real[0][1] == "call" and relocs["1"] == "__fentry__"
+    assert real[-1][1] == "jmp" and relocs["2c"] == "__x86_return_thunk"
+    assert "mov    $0x218e,%edi" in body and relocs["1b"] == "__const_udelay"
+    assert "nopl" in stored(L01, "t01-smp-solo").splitlines()[0]   # after ftrace's NOP
+
+
+def test_lesson_04_twofile_symbols_are_binutils(headers, tmp_path):
+    """c66de653: the check reads what `objdump -t twofile.ko` shows, a file symbol for main.c
+    and one for util.c, and twofile_sum in .text; the worked solution, built for real."""
+    need_tool("objdump")
+    from kcourse.exercises_programs import program
+
+    folder = program("compile.two-files").build("solution", base=tmp_path)
+    proc = subprocess.run(["objdump", "-t", str(folder / "twofile.ko")], capture_output=True,
+                          text=True, check=True)
+    files = re.findall(r"(?m)^0+ l    df \*ABS\*\t0+ (\S+)$", proc.stdout)
+    assert sorted(files) == ["main.c", "twofile.mod.c", "util.c"]
+    assert re.search(r"(?m)^0+ g     F \.text\t[0-9a-f]+ twofile_sum$", proc.stdout)
+    assert "`objdump -t`) must name both source files and hold `twofile_sum`" in \
+        _cells(L04)["c66de653"].source
+
+
+def test_lesson_05_unwind_skeleton_and_the_labs_cpu_as_the_lessons_say(real_kernel, tmp_path):
+    """What lesson 05 (13a91ee2) says the unwind skeleton does on the real kernel, and what
+    lesson 01 (t01-smp-solo-md) says of the lab's CPU (no return thunk needed, so
+    apply_returns makes racy_write's last jmp a `ret`)."""
+    from kcourse.exercises_programs import UNWIND_REFUSED, program
+
+    folder = program("lab.init-unwind").build("skeleton", base=tmp_path)
+    vulns = "/sys/devices/system/cpu/vulnerabilities"
+    real = real_kernel.run_script(
+        ["insmod unwind.ko fail=1", "ls /dev/unwind", "insmod unwind.ko", "dmesg",
+         f"cat {vulns}/retbleed {vulns}/spec_rstack_overflow"],
+        files={"unwind.ko": folder / "unwind.ko"})
+    assert real[0].stderr.strip() == UNWIND_REFUSED
+    assert real[1].stdout == "/dev/unwind\n"      # it outlives the module
+    said = _cells(L05)["13a91ee2"].source
+    assert "next `insmod` fails with `File exists`" in said
+    assert real[2].stderr.strip() == \
+        "insmod: ERROR: could not insert module unwind.ko: File exists"
+    quoted = re.search(r"sysfs's `(cannot create duplicate filename '[^']+')`", said).group(1)
+    log = [line.split("] ", 1)[1] for line in real[3].stdout.splitlines()]
+    at = log.index(f"sysfs: {quoted}")
+    assert "Call Trace:" in log[at:at + 5]           # "and a stack dump" (sysfs_warn_dup)
+    assert real[4].stdout == "Not affected\nNot affected\n"
+    assert "`retbleed` and `spec_rstack_overflow` say `Not affected`" in \
+        _cells(L01)["t01-smp-solo-md"].source

@@ -225,6 +225,17 @@ MUTEX_MISSES = {
         "\tv = READ_ONCE(mutexfix_count);\n",
         "\tv = READ_ONCE(mutexfix_count);\n\tmutex_unlock(&mutexfix_lock);\n\tmutex_lock("
         "&mutexfix_lock);\n", "end with the count at 2, not 3"),
+    # no mutex at all: gcc makes `count++` one `addq $1, mutexfix_count(%rip)`
+    "x++ and no mutex": (
+        "\tmutex_lock(&mutexfix_lock);\n\tv = READ_ONCE(mutexfix_count);\n\tudelay(2);\n"
+        "\tWRITE_ONCE(mutexfix_count, v + 1);\n\tmutex_unlock(&mutexfix_lock);\n",
+        "\tmutexfix_count++;\n", "calls no mutex_lock()"),
+    # the increment after the unlock: an unlocked read-modify-write, which the explorer cannot
+    # split (kcourse.machine.smp) and a real CPU does not do indivisibly
+    "x++ after the unlock": (
+        "\tWRITE_ONCE(mutexfix_count, v + 1);\n\tmutex_unlock(&mutexfix_lock);\n",
+        "\tmutex_unlock(&mutexfix_lock);\n\tmutexfix_count++;\n",
+        "reads and writes mutexfix_count in one instruction without `lock`"),
 }
 
 

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * mutexfix: /dev/mutexfix counts the writes made to it, and read() gives the count
- * ("3\n" after three writes). Two writers at once lose updates: the read, pause and
- * write-back of mutexfix_write() are not a critical section yet.
+ * ("3\n" after three writes). Two writers on two CPUs lose updates: the read, pause
+ * and write-back of mutexfix_write() are not a critical section yet.
  */
 #include <linux/delay.h>
 #include <linux/fs.h>
