@@ -303,6 +303,8 @@ class Shell:
                         stderr_to = "/dev/null"
                 else:
                     self._check_writable(vpath, target)
+                    if self.fs.tmp_writable(vpath):  # bash opens (and truncates) it now
+                        self.fs.tmp_open(vpath, append=r.op == ">>")
                     if r.fd == 1:
                         stdout_to = vpath
                     elif r.fd == 2:
@@ -450,6 +452,8 @@ class Shell:
         kind, _ = self.fs.locate(vpath)
         if kind == "virtual":
             raise FsError(21, shown)  # EISDIR
+        if self.fs.tmp_writable(vpath):
+            return
         if kind != "kernel":
             # fs/namei.c: the path is looked up before the read-only mount is noticed, so a
             # missing folder is ENOENT (a file in the way, ENOTDIR); else EROFS
@@ -536,6 +540,8 @@ class Shell:
                 flags = os.O_RDONLY
                 if r.op != "<":
                     self._check_writable(vpath, target)
+                    if self.fs.tmp_writable(vpath):
+                        self.fs.tmp_open(vpath, append=r.op == ">>")
                     flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if r.op == ">>" else
                                                         os.O_TRUNC)
                 self._open_fd(r.fd, vpath, target, flags)
