@@ -645,6 +645,21 @@ class Kernel:
         self.syscall = "read"
         return self.run_code(handle.node.owner, handle.read_call, count)
 
+    @returns_to_user
+    def write(self, fd: int, text: str) -> int:
+        """write(2) on an open file a module serves, again while it takes less than all (as
+        glibc's callers do): the bytes written, or -errno."""
+        self._alive()
+        self._enter("write")
+        if fd not in self.fds:
+            raise KernelErrno(E.EBADF)
+        handle = self._handles.get(fd)
+        if handle is None:
+            raise SimulatorLimit(f"kcourse: write(2) on an open {self.fds[fd][0]} is not "
+                                 "modelled (only whole writes, as bash's echo makes them)")
+        self.syscall = "write"
+        return self.run_code(handle.node.owner, handle.write, text)
+
     def mknod(self, path: str, mode: int, dev: int) -> None:
         """mknod(2) of a character device in devtmpfs (fs/namei.c vfs_mknod, on shmem): an
         inode with i_rdev = dev whose open is chrdev_open (fs/char_dev.c def_chr_fops), which
