@@ -26,7 +26,7 @@ UNSUPPORTED = ("kshell: awk: this program is beyond kshell's awk ({why}); it sup
                "`PATTERN {{print $N, ...}}` with $N == \"str\", /regex/ and -F (run it on the "
                "real kernel: kcourse sim --real)\n")
 NUMBER = re.compile(r"\s*[-+]?(\d+\.?\d*([eE][-+]?\d+)?|\.\d+([eE][-+]?\d+)?)\s*")
-TOKEN = re.compile(r"""\s*(?:(?P<str>"(?:[^"\\]|\\.)*")|(?P<re>/(?:[^/\\\n]|\\.)*/)
+TOKEN = re.compile(r"""[ \t]*(?:(?P<str>"(?:[^"\\]|\\.)*")|(?P<re>/(?:[^/\\\n]|\\.)*/)
                    |(?P<field>\$(?:\d+|NF))|(?P<num>\d+(?:\.\d*)?)|(?P<name>[A-Za-z_]\w*)
                    |(?P<op>==|!=|<=|>=|!~|[<>~!{},;\n]))""", re.X)
 
@@ -38,7 +38,7 @@ class _Unsupported(Exception):
 def _tokens(program: str) -> list[tuple[str, str]]:
     out, pos = [], 0
     while pos < len(program):
-        if program[pos:].strip(" \t") == "":
+        if program[pos:].strip(" \t") == "":  # (a newline is a rule separator)
             break
         match = TOKEN.match(program, pos)
         if match is None:

@@ -63,8 +63,11 @@ class Source:
 
     def __init__(self, ctx: Ctx, name: str, data: bytes | None = None, fd: int | None = None):
         self.ctx, self.name, self.data, self.fd, self.pos = ctx, name, data, fd, 0
+        self.error = 0  # what read(2) fails with (a directory opens, then EISDIR)
 
     def read(self, count: int) -> bytes:
+        if self.error:
+            raise FsError(self.error, self.name)
         if self.fd is not None:
             try:
                 return self.ctx.kernel.read(self.fd, count)
@@ -101,8 +104,6 @@ def open_source(ctx: Ctx, name: str, flags: int = os.O_RDONLY) -> Source:
     vpath = ctx.path(name)
     kind, _ = ctx.fs.locate(vpath)
     if kind == "kernel" and ctx.shell._module_file(vpath):  # type: ignore[attr-defined]
-        if ctx.fs.is_dir(vpath):
-            raise FsError(21, name)
         try:
             return Source(ctx, name, fd=ctx.kernel.open(vpath, flags))
         except TaskKilled:
@@ -112,7 +113,11 @@ def open_source(ctx: Ctx, name: str, flags: int = os.O_RDONLY) -> Source:
     try:
         return Source(ctx, name, ctx.fs.read_bytes(vpath))
     except FsError as err:
-        raise FsError(err.errno, name) from None
+        if err.errno != 21:
+            raise FsError(err.errno, name) from None
+    source = Source(ctx, name, b"")  # open(2) of a directory for reading succeeds
+    source.error = 21
+    return source
 
 
 def _text(data: bytes) -> str:
@@ -131,27 +136,30 @@ def head(ctx: Ctx, argv: list[str]) -> int:
     if len(args) > 1 and re.fullmatch(r"-\d+", args[1]):  # the obsolete `head -5`
         args[1:2] = ["-n", args[1][1:]]
     try:
-        opts, files = getopt_long(args, "c:n:qv", _HEAD_LONG)
+        opts, files = getopt_long(args, "c:n:qvz", {**_HEAD_LONG,
+                                                      "zero-terminated": (False, "-z")})
     except GetoptError as err:
         ctx.err(f"{err}\nTry 'head --help' for more information.\n")
         return 1
-    count, by_bytes, headers = 10, False, None
+    count, by_bytes, headers, elide, end = 10, False, None, False, b"\n"
     for key, value in opts:
-        if key in ("-c", "-n"):
+        if key == "-z":
+            end = b"\0"
+        elif key in ("-c", "-n"):
             by_bytes = key == "-c"
             number = parse_size(value.lstrip("-"))
             if number is None or value.startswith("--"):
                 what = "bytes" if by_bytes else "lines"
                 ctx.err(f"head: invalid number of {what}: {quote(value)}\n")
                 return 1
-            count = -number if value.startswith("-") else number
+            count, elide = number, value.startswith("-")
         else:
             headers = key == "-v"
     files = files or ["-"]
     if headers is None:
         headers = len(files) > 1
-    rc = 0
-    for index, name in enumerate(files):
+    rc, shown_one = 0, False
+    for name in files:
         try:
             source = open_source(ctx, name)
         except FsError as err:
@@ -160,9 +168,10 @@ def head(ctx: Ctx, argv: list[str]) -> int:
             continue
         if headers:
             shown = "standard input" if name == "-" else name
-            ctx.out(f"{'' if index == 0 else chr(10)}==> {shown} <==\n")
+            ctx.out(f"{chr(10) if shown_one else ''}==> {shown} <==\n")
+            shown_one = True
         try:
-            ctx.out(_text(_head_of(source, count, by_bytes)))
+            ctx.out(_text(_head_of(source, count, by_bytes, elide, end)))
         except FsError as err:
             ctx.err(f"head: error reading '{name}': {err.strerror}\n")
             rc = 1
@@ -171,8 +180,10 @@ def head(ctx: Ctx, argv: list[str]) -> int:
     return rc
 
 
-def _head_of(source: Source, count: int, by_bytes: bool) -> bytes:
-    if by_bytes and count >= 0:
+def _head_of(source: Source, count: int, by_bytes: bool, elide: bool = False,
+             end: bytes = b"\n") -> bytes:
+    """The first `count` bytes or lines; with `elide`, all but the last `count`."""
+    if by_bytes and not elide:
         out = bytearray()
         while len(out) < count:  # head_bytes
             chunk = source.read(min(BUFSIZ, count - len(out)))
@@ -182,9 +193,13 @@ def _head_of(source: Source, count: int, by_bytes: bool) -> bytes:
         return bytes(out)
     data = source.rest()
     if by_bytes:  # -c -N: all but the last N bytes
-        return data[:max(len(data) + count, 0)]
-    lines = data.splitlines(keepends=True)
-    return b"".join(lines[:count] if count >= 0 else lines[:max(len(lines) + count, 0)])
+        return data[:max(len(data) - count, 0)]
+    lines = [line + end for line in data.split(end)]
+    if lines[-1] == end:  # the text ended with the delimiter: no line after it
+        lines.pop()
+    else:
+        lines[-1] = lines[-1][:-1]
+    return b"".join(lines[:max(len(lines) - count, 0)] if elide else lines[:count])
 
 
 # ---------------------------------------------------------------- od
@@ -246,7 +261,7 @@ def od(ctx: Ctx, argv: list[str]) -> int:
                 "output-duplicates": (False, "-v"), "width": (True, "-w")}
     args = [a if not re.fullmatch(r"-w", a) else "-w32" for a in argv]  # -w alone: 32
     try:
-        opts, files = getopt_long(args, "A:j:N:t:vw:bdosx", longopts)
+        opts, files = getopt_long(args, "A:j:N:t:vw:bdosxacfil", longopts)
     except GetoptError as err:
         ctx.err(f"{err}\nTry 'od --help' for more information.\n")
         return 1
@@ -272,9 +287,11 @@ def od(ctx: Ctx, argv: list[str]) -> int:
                 types += _od_types(value)
             elif key == "-v":
                 every = True
+            elif key in ("-a", "-c", "-f"):
+                _od_types(key[1])  # refused: not modelled
             else:
                 types.append({"-b": ("o", 1), "-d": ("u", 2), "-o": ("o", 2), "-s": ("d", 2),
-                              "-x": ("x", 2)}[key])
+                              "-x": ("x", 2), "-i": ("d", 4), "-l": ("d", 8)}[key])
     except _OdError as err:
         ctx.err(f"{err}\n")
         return 1
@@ -283,7 +300,7 @@ def od(ctx: Ctx, argv: list[str]) -> int:
     if width == 0 or width % lcm:
         ctx.err(f"kshell: od: a width of {width} (not a multiple of {lcm}) is not supported\n")
         return 1
-    data, rc = bytearray(), 0
+    data, rc, opened = bytearray(), 0, 0
     for name in files or ["-"]:
         try:
             source = open_source(ctx, name)
@@ -291,6 +308,7 @@ def od(ctx: Ctx, argv: list[str]) -> int:
             ctx.err(f"od: {name}: {err.strerror}\n")
             rc = 1
             continue
+        opened += 1
         try:
             want = None if limit is None else max(skip + limit - len(data), 0)
             data += _head_of(source, want, True) if want is not None else source.rest()
@@ -299,6 +317,8 @@ def od(ctx: Ctx, argv: list[str]) -> int:
             rc = 1
         finally:
             source.close()
+    if not opened:
+        return rc
     if skip > len(data):
         ctx.err("od: cannot skip past end of combined input\n")
         return 1
@@ -330,7 +350,7 @@ def _od_dump(data: bytes, offset: int, types, width: int, radix, every: bool) ->
             pad = per_block - _od_width(letter, size) * fields
             text = address(offset + start) if index == 0 else " " * address_width
             remaining = pad
-            for i in range(len(padded) // size):
+            for i in range(fields - (width - len(block)) // size):
                 next_pad = pad * (fields - i - 1) // fields
                 shown = _od_field(letter, size, padded[i * size:(i + 1) * size])
                 text += shown.rjust(remaining - next_pad + _od_width(letter, size))
@@ -498,7 +518,7 @@ class _DdSink:
         self.vpath = vpath
         kind, _ = fs.locate(vpath)
         if fs.tmp_writable(vpath):
-            fs.tmp_open(vpath, append=not truncate)
+            fs.tmp_open(vpath, append=not truncate)  # conv=notrunc: written over from 0
             self.kind = "tmp"
         elif kind == "kernel" and ctx.shell._module_file(vpath):  # type: ignore[attr-defined]
             self.kind = "fd"
@@ -518,7 +538,9 @@ class _DdSink:
         done = 0
         try:
             if self.kind == "tmp":
-                self.ctx.fs.write_bytes(self.vpath, b"".join(blocks))
+                fs, data = self.ctx.fs, b"".join(blocks)
+                old = fs.tmp[fs.tmp_name(self.vpath)]
+                fs.tmp[fs.tmp_name(self.vpath)] = data + old[len(data):]
             elif self.kind == "fd":
                 for block in blocks:
                     ret = self.ctx.kernel.write(self.fd, _text(block))
