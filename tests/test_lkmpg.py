@@ -62,7 +62,7 @@ def _stops(function: str, more: str = "") -> str:
 
 
 KNOWN_DIFFERENT: dict[str, str] = {
-    "blkram": _stops("__register_blkdev", ", and the shell has no dd or head -c"),
+    "blkram": _stops("__register_blkdev", " (block devices are not modelled)"),
     "devicemodel": _stops("__platform_driver_register"),
     "devicetree": _stops("__platform_driver_register"),
     "dma": _stops("platform_device_alloc"),
