@@ -62,14 +62,14 @@ def _stops(function: str, more: str = "") -> str:
 
 
 KNOWN_DIFFERENT: dict[str, str] = {
-    "blkram": _stops("__register_blkdev", ", and the shell has no dd or head -c"),
+    "blkram": _stops("__register_blkdev", " (block devices are not modelled)"),
     "devicemodel": _stops("__platform_driver_register"),
     "devicetree": _stops("__platform_driver_register"),
     "dma": _stops("platform_device_alloc"),
-    "ioctl": "the module loads as on the real kernel, but the shell has no awk, mknod, od, rm "
-             "or head -c for the rest of the script",
-    "sleep": "the module and its wait queue behave as on the real kernel up to the script's "
-             "`dd iflag=nonblock`: the shell has no dd",
+    "sleep": "the module, its wait queue and dd's O_NONBLOCK open behave as on the real "
+             "kernel, but a background job that sleeps in a system call (`cat /proc/sleep &`, "
+             "in module_open until fd 3 is closed) is not modelled: the simulator stops it "
+             "with one line where the real cat waits and then reads",
     "static_key": _stops("static_key_count", " (its open, not its init: jump labels are not "
                          "modelled)"),
     "syscall-steal": _stops("register_kprobe", " (and the real hook never fires: 6.1.192 "
