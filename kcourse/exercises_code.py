@@ -265,12 +265,12 @@ class ModuleExercise:
 
 
 def _live_guest():
-    """The notebook's live real-kernel shell if one is up (kcourse.magic), else None. A check
-    there first unloads the exercise's modules an earlier attempt left loaded."""
+    """The notebook's live real-kernel shell if it has one, up or booting (kcourse.magic:
+    lesson 05 starts it early), else None. A check there first unloads the exercise's
+    modules an earlier attempt left loaded."""
     from kcourse import magic
 
-    shell = magic._REAL
-    return shell if shell is not None and shell.guest is not None else None
+    return magic._REAL
 
 
 def _kbuild(folder: Path) -> str:
