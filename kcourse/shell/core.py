@@ -136,10 +136,17 @@ class Shell:
 
     # ------------------------------------------------------------------ kernel log
     def _log_seq(self) -> int:
-        return max((r.seq for r in self.kernel.log.records), default=-1)
+        records = self.kernel.log.records  # in sequence order (printk.LogBuffer appends)
+        return records[-1].seq if records else -1
 
     def _log_since(self, seq: int) -> tuple[str, ...]:
-        return tuple(r.text for r in self.kernel.log.records if r.seq > seq)
+        """The texts of the records after `seq`, found from the end: a command's own lines
+        are the last few, however long the log has grown."""
+        records = self.kernel.log.records
+        start = len(records)
+        while start > 0 and records[start - 1].seq > seq:
+            start -= 1
+        return tuple(r.text for r in records[start:])
 
     # ------------------------------------------------------------------ lists and loops
     def _list(self, items: list[AndOr], out: list[str], errs: list[str]) -> int:
