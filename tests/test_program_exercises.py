@@ -230,12 +230,12 @@ MUTEX_MISSES = {
         "\tmutex_lock(&mutexfix_lock);\n\tv = READ_ONCE(mutexfix_count);\n\tudelay(2);\n"
         "\tWRITE_ONCE(mutexfix_count, v + 1);\n\tmutex_unlock(&mutexfix_lock);\n",
         "\tmutexfix_count++;\n", "calls no mutex_lock()"),
-    # the increment after the unlock: an unlocked read-modify-write, which the explorer cannot
-    # split (kcourse.machine.smp) and a real CPU does not do indivisibly
+    # the increment after the unlock: an unlocked read-modify-write (`addq $1, ...`), whose
+    # load and store another CPU's can come between (kcourse.machine.smp runs it in two steps)
     "x++ after the unlock": (
         "\tWRITE_ONCE(mutexfix_count, v + 1);\n\tmutex_unlock(&mutexfix_lock);\n",
         "\tmutex_unlock(&mutexfix_lock);\n\tmutexfix_count++;\n",
-        "reads and writes mutexfix_count in one instruction without `lock`"),
+        "end with the count at 2, not 3"),
 }
 
 

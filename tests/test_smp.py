@@ -219,7 +219,9 @@ static DEFINE_SPINLOCK(lock);
 
 static ssize_t twin_write(struct file *f, const char __user *b, size_t n, loff_t *p)
 {
-#if USE_ATOMIC
+#if USE_PLAIN
+	counter++;
+#elif USE_ATOMIC
 	atomic_inc(&acounter);
 #else
 	unsigned long v;
@@ -265,10 +267,11 @@ def twins(tmp_path_factory):
     except KcourseError as err:
         need(False, str(err))
     built = {}
-    for name, atomic in (("spin", 0), ("atomic", 1)):
+    for name, atomic, plain in (("spin", 0, 0), ("atomic", 1, 0), ("plain", 0, 1)):
         src = tmp_path_factory.mktemp(name)
         (src / "twin.c").write_text(TWIN)
-        (src / "Kbuild").write_text(f"obj-m := twin.o\nccflags-y := -DUSE_ATOMIC={atomic}\n")
+        (src / "Kbuild").write_text(f"obj-m := twin.o\nccflags-y := -DUSE_ATOMIC={atomic} "
+                                    f"-DUSE_PLAIN={plain}\n")
         result = build_module(src, pin.release(), out_dir=src)
         built[name] = result.modules[0]
     return built
@@ -290,6 +293,26 @@ def test_spinlock_and_atomic_lose_no_update(twins, variant):
     else:  # a CPU at spin_lock() of the held lock spins: never chosen until the unlock
         assert any(s.text == "call _raw_spin_lock" for s in solo)
         assert explored.schedules < comb(2 * len(solo), len(solo))
+
+
+def test_a_plain_increment_is_a_load_and_a_store_on_a_real_cpu(twins):
+    """`counter++` with no lock: gcc makes it one `addq $1, counter(%rip)`, which a real CPU
+    does as a load and a store that another CPU's store can come between (Intel SDM 3A,
+    "Locked Atomic Operations"): two steps here, and the combinatorics of two CPUs whose load
+    and store are one step apart."""
+    ko = twins["plain"]
+    sh = Shell(workdir=str(ko.parent))
+    assert sh.run("insmod twin.ko").rc == 0
+    with smp.Race(sh.kernel, "/dev/twin") as race:
+        solo = race.solo(0)
+        explored = race.explore()
+    halves = [i for i, s in enumerate(solo) if s.text.startswith("addq $1")]
+    assert len(halves) == 2 and halves[1] == halves[0] + 1, [s.text for s in solo]
+    assert not any(a.write for a in solo[halves[0]].accesses)  # the first half only loads
+    n, (load, store) = len(solo), halves
+    assert explored.schedules == comb(2 * n, n)
+    both = keeps_both(n, load, store)
+    assert explored.outcomes == {"1\n": comb(2 * n, n) - both, "2\n": both}
 
 
 def test_interleavings_is_the_multinomial():

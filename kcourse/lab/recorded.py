@@ -49,7 +49,10 @@ _KALLSYMS_ADDRESS = (r"(?m)^(?!0{16})[0-9a-f]{16}(?= )", "ADDRESS")
 
 # An oops holds the run's register values, PIDs and hashed pointers (%p).
 # Page-table entries hold physical addresses, as short as 7 hex digits on some boots.
+# a register that happens to read 00000000xxxxxxxx was taken for a hashed pointer by
+# compare.normalise (PTRHASH): in an oops's register dump it is one more value that changes
 _OOPS_MASKS = ((r"(?<=P[GUM4]D |PTE )[0-9a-f]+\b", "X"), (r"\b[0-9a-f]{8,16}\b", "X"),
+               (r"\bPTRHASH\b", "X"),
                (r"0x[0-9a-f]{6,}", "0xX"), (r"PID: \d+", "PID: N"),
                (r"\[\d+\] exited", "[N] exited"))
 

@@ -23,8 +23,10 @@ caller's user memory) touch nothing another CPU reads, except the locks, whose w
 change in one step as the real ones do with one locked instruction. A `lock`-prefixed
 instruction (atomic_inc: `lock incl`) is indivisible on a real CPU too. An instruction that
 reads and writes memory without `lock` (`addq $1, x(%rip)`, gcc's `x++`) is not: another
-CPU's store can come between its load and its store. The explorer cannot split it, so a
-step that does that to memory the other CPUs see stops with an ExploreLimit saying so.
+CPU's store can come between its load and its store. So when its operand is memory the other
+CPUs see, it takes two steps here: the first reads the operand (nothing is written yet), the
+second writes what the instruction computes from that value, whatever another CPU stored
+in between.
 Memory is sequentially consistent here: x86's store buffer (TSO), which lets a later load
 pass an earlier store to another address, is not modelled.
 
@@ -137,6 +139,7 @@ class Cpu:
     result: int = 0
     calls_done: int = 0
     op: str = "write"
+    loaded: tuple | None = None  # an unlocked read-modify-write half done: (address, bytes)
     low: int = 0  # the lowest stack page this CPU's steps have used (states hold from there up)
 
 
@@ -443,6 +446,10 @@ class Race:
         args = tuple(cpu.regs[i] for i in ARGS) if name else ()
         accesses: list[Access] = []
         rmw = name is None and rip in self._rmw
+        before = uc.context_save() if rmw and cpu.loaded is None else None
+        if rmw and cpu.loaded is not None:  # its second half: the store, from what it read
+            address, data = cpu.loaded
+            machine.space.write(address, data)
         self._trace = accesses if record or rmw else None
         if (record or rmw) and self._hook is None:
             self._hook = uc.hook_add(machine.cpu.unicorn.UC_HOOK_MEM_READ |
@@ -463,8 +470,9 @@ class Race:
             raise ExploreLimit(f"kcourse: CPU{index} faults at {machine.symbolize(rip)} "
                                "during the exploration; load the module and run the same "
                                "command to see the oops the kernel prints")
-        if rmw:
-            self._refuse_unlocked_update(cpu, rip, accesses)
+        if rmw and before is not None and self._first_half(cpu, accesses, before):
+            return self._record(index, rip, name, accesses, args) if record else None
+        cpu.loaded = None
         if name in SPIN_LOCKS:
             self._spin[lock] = index
         elif name in SPIN_UNLOCKS:
@@ -484,26 +492,36 @@ class Race:
                 cpu.done = True
         if not record:
             return None
+        return self._record(index, rip, name, accesses, args)
+
+    def _record(self, index: int, rip: int, name: str | None, accesses: list[Access],
+                args: tuple) -> Step:
         text = f"call {name}" if name else self._disassemble(rip)
-        where = machine.symbolize(rip) or self._target_name(rip) or f"{rip:#x}"
+        if self.cpus[index].loaded is not None:
+            text += "   (its load; its store is the CPU's next step)"
+        where = self.machine.symbolize(rip) or self._target_name(rip) or f"{rip:#x}"
         return Step(index, rip, where, text, accesses, args)
 
-    def _refuse_unlocked_update(self, cpu: Cpu, rip: int, accesses: list[Access]) -> None:
-        """An unlocked read-modify-write of memory the other CPUs see: the explorer would
-        run it as one indivisible step, which a real CPU does not, so it says so and stops."""
-        for access in accesses:
-            # a CPU's own stack and per-cpu area (this_cpu_inc: `incl %gs:x`) are its alone
-            if access.write and not any(
-                    c.stack_base <= access.address < c.stack_top or
-                    c.percpu <= access.address < c.percpu + C.PERCPU_SIZE for c in self.cpus):
-                where = self.machine.symbolize(rip) or f"{rip:#x}"
-                raise ExploreLimit(
-                    f"kcourse: CPU{cpu.index} at {where}: `{self._rmw[rip]}` reads and writes "
-                    f"{self.describe(access.address).split(' ')[0]} in one instruction without "
-                    "`lock`. The explorer would run it as one step, but on a real CPU another "
-                    "CPU's store can come between its load and its store, and an update can be "
-                    "lost; protect it with a lock, or use atomic_inc(), or run it on the real "
-                    "kernel (kcourse.lab.race)")
+    def _first_half(self, cpu: Cpu, accesses: list[Access], before) -> bool:
+        """An unlocked read-modify-write just ran whole. If it wrote memory the other CPUs
+        see (not a CPU's own stack or per-cpu area: this_cpu_inc's `incl %gs:x` is the CPU's
+        alone), take it back: memory as it was, the CPU before the instruction, and what it
+        read kept for its second step. True if it was taken back."""
+        shared = [a for a in accesses if a.write and not any(
+            c.stack_base <= a.address < c.stack_top or
+            c.percpu <= a.address < c.percpu + C.PERCPU_SIZE for c in self.cpus)]
+        if not shared:
+            return False
+        read = next((a for a in accesses if not a.write and a.address == shared[0].address),
+                    None)
+        if read is None:
+            return False
+        data = read.value.to_bytes(read.size, "little")
+        self.machine.space.write(read.address, data)
+        self.machine.cpu.uc.context_restore(before)
+        cpu.loaded = (read.address, data)
+        accesses[:] = [read]
+        return True
 
     def _on_access(self, uc, access, address, size, value, _user) -> None:
         """unicorn hands the hook the physical address (paging is on): the address space's
@@ -577,7 +595,7 @@ class Race:
     def snapshot(self):
         self._park()
         space = self.machine.space
-        cpus = tuple((c.context, c.regs, c.done, c.result, c.calls_done, c.low,
+        cpus = tuple((c.context, c.regs, c.done, c.result, c.calls_done, c.low, c.loaded,
                       space.read(c.low, c.stack_top - c.low), space.read(c.file, T.FILE_SIZE),
                       space.read(c.percpu + T.PREEMPT_COUNT, 4),
                       tuple(sorted((k, bytes(v)) for k, v in c.user.pages.items())))
@@ -593,8 +611,8 @@ class Race:
     def key(snap) -> bytes:
         cpus, memory, spin, irqs, atomic, (records, open_record, _seq, _bytes) = snap
         h = hashlib.blake2b(digest_size=16)
-        for _ctx, regs, done, result, calls, _low, stack_bytes, file, preempt, user in cpus:
-            h.update(repr((regs, done, result, calls)).encode())
+        for _ctx, regs, done, result, calls, _low, loaded, stack_bytes, file, preempt, user in cpus:
+            h.update(repr((regs, done, result, calls, loaded)).encode())
             h.update(stack_bytes)
             h.update(file)
             h.update(preempt)
@@ -611,10 +629,10 @@ class Race:
         self._live = None  # its registers come from the snapshot
         cpus, memory, spin, irqs, atomic, (records, open_record, seq, size) = snap
         space = self.machine.space
-        for cpu, (ctx, regs, done, result, calls, low, stack_bytes, file, preempt, user) in zip(
-                self.cpus, cpus, strict=True):
-            cpu.context, cpu.regs, cpu.done, cpu.result, cpu.calls_done = \
-                ctx, regs, done, result, calls
+        for cpu, (ctx, regs, done, result, calls, low, loaded, stack_bytes, file, preempt,
+                  user) in zip(self.cpus, cpus, strict=True):
+            cpu.context, cpu.regs, cpu.done, cpu.result, cpu.calls_done, cpu.loaded = \
+                ctx, regs, done, result, calls, loaded
             space.write(low, stack_bytes)
             space.write(cpu.file, file)
             space.write(cpu.percpu + T.PREEMPT_COUNT, preempt)
