@@ -70,8 +70,6 @@ KNOWN_DIFFERENT: dict[str, str] = {
              "or head -c for the rest of the script",
     "sleep": "the module and its wait queue behave as on the real kernel up to the script's "
              "`dd iflag=nonblock`: the shell has no dd",
-    "static_key": _stops("static_key_count", " (its open, not its init: jump labels are not "
-                         "modelled)"),
     "syscall-steal": _stops("register_kprobe", " (and the real hook never fires: 6.1.192 "
                             "dispatches system calls through x64_sys_call)"),
     "vkbd": _stops("input_allocate_device", " (in vinput's export_store, when vkbd registers "

@@ -166,6 +166,7 @@ def load_all() -> None:
         dev_printk,
         device,
         dynamic_debug,
+        jump_label,
         gpio,
         kmem_cache,
         kobject,
