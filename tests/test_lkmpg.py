@@ -63,9 +63,6 @@ def _stops(function: str, more: str = "") -> str:
 
 KNOWN_DIFFERENT: dict[str, str] = {
     "blkram": _stops("__register_blkdev", ", and the shell has no dd or head -c"),
-    "devicemodel": _stops("__platform_driver_register"),
-    "devicetree": _stops("__platform_driver_register"),
-    "dma": _stops("platform_device_alloc"),
     "ioctl": "the module loads as on the real kernel, but the shell has no awk, mknod, od, rm "
              "or head -c for the rest of the script",
     "sleep": "the module and its wait queue behave as on the real kernel up to the script's "

@@ -198,9 +198,9 @@ def _dec_not_one(call, key) -> bool:
     """static_key_dec_not_one: False when the caller must take the slow path."""
     v = count(call.machine, key)
     if v < 0:
-        _warn_once(call, 273, "static_key_slow_dec")
+        _warn_once(call, 273, "static_key_dec_not_one")
     if v == 0:
-        _warn_once(call, 279, "static_key_slow_dec")
+        _warn_once(call, 279, "static_key_dec_not_one")
         return True
     if v <= 1:
         return False
@@ -215,10 +215,10 @@ def static_key_slow_dec(call, key):
         return
     val = count(call.machine, key)
     if val == -1:
-        _warn_once(call, 303, "static_key_slow_dec")
+        _warn_once(call, 303, "__static_key_slow_dec_cpuslocked")
         return
     if val == 0:
-        _warn_once(call, 308, "static_key_slow_dec")
+        _warn_once(call, 308, "__static_key_slow_dec_cpuslocked")
         return
     _set(call.machine, key, val - 1)
     if val - 1 == 0:
