@@ -60,7 +60,7 @@ ACPI_ID_SIZE = 32  # struct acpi_device_id: id[16], driver_data, cls, cls_msk
 INFO = {"parent": 0, "fwnode": 8, "of_node_reused": 16, "name": 24, "id": 32, "res": 40,
         "num_res": 48, "data": 56, "size_data": 64, "dma_mask": 72, "properties": 80}
 PLATFORM_DEVID_NONE, PLATFORM_DEVID_AUTO = -1, -2
-EBUSY, EINVAL, ENODEV, ENXIO, EEXIST, EIO, EPROBE_DEFER = 16, 22, 19, 6, 17, 5, 517
+EBUSY, EINVAL, ENODEV, ENXIO, EEXIST, EIO, EACCES, EPROBE_DEFER = 16, 22, 19, 6, 17, 5, 13, 517
 DMA_BIT_MASK_32 = (1 << 32) - 1
 MAX_ERRNO = 4095
 DRIVERS, DEVICES = "/sys/bus/platform/drivers", "/sys/devices/platform"
@@ -287,7 +287,8 @@ def __platform_driver_register(call, drv, owner):
                            data={"kind": "pdrv", "pdrv": drv, "bound": []}))
     for attr, mode in (("bind", 0o200), ("uevent", 0o200), ("unbind", 0o200)):
         nodes.add(Node(f"{path}/{attr}", stat.S_IFREG | mode, owner=call.caller, size=4096,
-                       ops=TextOps(None, _not_modelled(attr), kernfs=True)))
+                       ops=TextOps(None, _not_modelled(attr), kernfs=True,
+                                     missing=EACCES)))
     if module is not None:  # module_add_driver
         nodes.add(Node(f"{path}/module", stat.S_IFLNK | 0o777, owner=call.caller))
         mdir = f"/sys/module/{module.name}/drivers"

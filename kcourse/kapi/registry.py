@@ -173,6 +173,7 @@ def load_all() -> None:
         kmem_cache,
         kobject,
         kthread,
+        lib,
         locking,
         panic,
         params,
