@@ -29,29 +29,31 @@ def memcmp(call, cs, ct, count):
     return 0
 
 
-def _copy(call, data: bytes, gfp: int) -> int:
-    buf = slab._kmalloc(call, len(data), gfp)
+def _copy(call, address: int, length: int, gfp: int, nul: bool = False) -> int:
+    """kmalloc_track_caller(length + nul) first (too big: NULL, as the ledger says), then the
+    copy, so a bad source faults in the copy as memcpy's would."""
+    buf = slab._kmalloc(call, length + nul, gfp)
     if buf:
-        call.machine.space.write(buf, data)
+        space = call.machine.space
+        space.write(buf, (space.read(address, length) if length else b"") +
+                    (b"\0" if nul else b""))
     return buf
 
 
 @function("void *kmemdup(const void *src, size_t len, gfp_t gfp)", "mm/util.c")
 def kmemdup(call, src, len, gfp):
-    return _copy(call, call.machine.space.read(src, len) if len else b"", gfp)
+    return _copy(call, src, len, gfp)
 
 
 @function("char *kmemdup_nul(const char *s, size_t len, gfp_t gfp)", "mm/util.c")
 def kmemdup_nul(call, s, len, gfp):
     at = call.raw(0)
-    if not at:
-        return 0
-    return _copy(call, call.machine.space.read(at, len) + b"\0", gfp)
+    return _copy(call, at, len, gfp, nul=True) if at else 0
 
 
 @function("char *kstrdup(const char *s, gfp_t gfp)", "mm/util.c")
 def kstrdup(call, s, gfp):
-    return 0 if s is None else _copy(call, s + b"\0", gfp)
+    return 0 if s is None else _copy(call, call.raw(0), len(s) + 1, gfp)
 
 
 @function("char *kstrndup(const char *s, size_t max, gfp_t gfp)", "mm/util.c")
@@ -59,8 +61,8 @@ def kstrndup(call, s, max, gfp):
     at = call.raw(0)
     if not at:
         return 0
-    text = call.machine.space.read_cstring(at, max) if max else b""
-    return _copy(call, text[:max] + b"\0", gfp)
+    length = len(call.machine.space.read_cstring(at, max)) if max else 0  # strnlen
+    return _copy(call, at, length, gfp, nul=True)
 
 
 def _word(call, addr: int, idx: int) -> int:

@@ -274,6 +274,8 @@ def __platform_driver_register(call, drv, owner):
     space.write_u64(driver + DRV["owner"], owner)
     space.write_u64(driver + DRV["bus"], machine.address_of("platform_bus_type"))
     name = _string(machine, space.read_u64(driver + DRV["name"]))
+    if not name:
+        return _empty_name(call, driver)
     if name in BOOT_DRIVERS or call.kernel.nodes.get(f"{DRIVERS}/{name}") is not None:
         call.kernel.log.printk(f"\0013Error: Driver '{name}' is already registered, "
                                "aborting...\n")
@@ -302,6 +304,15 @@ def __platform_driver_register(call, drv, owner):
         if _matches(call, drv, dnode.data["name"], _override(call, dnode.data["pdev"])):
             _probe(call, dnode, rnode)
     return 0
+
+
+def _empty_name(call, kobj: int) -> int:
+    """kobject_add_internal refuses an empty name (lib/kobject.c)."""
+    from kcourse.kapi import kwarn
+
+    kwarn.warn(call, "lib/kobject.c:210", "kobject_add_internal",
+               f"kobject: ({kobj:016x}): attempted to be registered with empty name!")
+    return -EINVAL
 
 
 def _not_modelled(attr: str, whose: str = "driver"):
@@ -400,6 +411,8 @@ def platform_device_add(call, pdev):
     else:
         name = f"{base}.{ident}"
     space.write_u64(dev + KOBJ_NAME, machine.kernel_string(name.encode() + b"\0"))
+    if not name:
+        return _empty_name(call, dev)
     path = f"{DEVICES}/{name}"
     nodes = call.kernel.nodes
     if name in BOOT_DEVICES or nodes.get(path) is not None:
