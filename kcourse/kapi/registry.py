@@ -168,6 +168,7 @@ def load_all() -> None:
         devres,
         dma,
         dynamic_debug,
+        firmware,
         gpio,
         i2c,
         jump_label,
