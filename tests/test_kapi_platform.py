@@ -106,3 +106,22 @@ def test_deferred_probing_stops_with_one_line_and_unwinds(tmp_path):
     assert "deferred probing (drivers/base/dd.c) is not modelled" in text
     assert "Traceback" not in text
     assert "kcdefer" not in _output_of(text, "ls /sys/bus/platform/drivers")
+
+
+PCSPKR = r"""
+#include <linux/module.h>
+#include <linux/platform_device.h>
+static int p(struct platform_device *pdev) { return 0; }
+static struct platform_driver d = { .probe = p, .driver = { .name = "pcspkr" } };
+module_platform_driver(d);
+MODULE_LICENSE("GPL");
+"""
+
+
+def test_a_driver_for_the_guests_own_unbound_device_stops_with_one_line(tmp_path):
+    """The guest's pcspkr platform device has no driver (lab/platform-devices.expected): a
+    driver named pcspkr would probe the machine's real speaker, which is not modelled."""
+    shell = build("kcspkr", tmp_path, PCSPKR)
+    text = format_transcript(shell.run_script("insmod kcspkr.ko\nlsmod\n"))
+    assert "platform driver pcspkr would bind the lab machine's own device pcspkr" in text
+    assert "Traceback" not in text and "kcspkr" not in _output_of(text, "lsmod")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from kcourse.kapi import slab
 from kcourse.kapi.registry import data, function
+from kcourse.machine.address_space import BadAccess
 
 BITS = 64
 MASK = (1 << 64) - 1
@@ -208,6 +209,8 @@ def strncasecmp(call, s1, s2, len):
 
 @function("bool sysfs_streq(const char *s1, const char *s2)", "lib/string.c")
 def sysfs_streq(call, s1, s2):
+    if s1 is None or s2 is None:
+        raise BadAccess(0)  # *s1 or *s2 of NULL: the kernel faults there
     i = 0
     while i < len(s1) and i < len(s2) and s1[i] == s2[i]:
         i += 1
@@ -224,6 +227,8 @@ def match_string(call, array, n, string):
         item = space.read_u64(array + 8 * index)
         if not item:
             break
+        if string is None:
+            raise BadAccess(0)  # strcmp(item, NULL)
         if space.read_cstring(item, 1 << 20) == string:
             return index
         index += 1

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import stat
 
-from kcourse.kapi import devres
+from kcourse.kapi import devres, slab
 from kcourse.kapi.dev_printk import c_string
 from kcourse.kapi.registry import data, function
 from kcourse.kapi.textfile import TextOps
@@ -60,7 +60,9 @@ ACPI_ID_SIZE = 32  # struct acpi_device_id: id[16], driver_data, cls, cls_msk
 INFO = {"parent": 0, "fwnode": 8, "of_node_reused": 16, "name": 24, "id": 32, "res": 40,
         "num_res": 48, "data": 56, "size_data": 64, "dma_mask": 72, "properties": 80}
 PLATFORM_DEVID_NONE, PLATFORM_DEVID_AUTO = -1, -2
-EBUSY, EINVAL, ENODEV, ENXIO, EEXIST, EIO, EACCES, EPROBE_DEFER = 16, 22, 19, 6, 17, 5, 13, 517
+EBUSY, EINVAL, ENODEV, ENXIO, EEXIST, EIO, EACCES, ENOMEM, EPROBE_DEFER = (16, 22, 19, 6, 17,
+                                                                    5, 13, 12, 517)
+GFP_KERNEL = 0xCC0  # include/linux/gfp_types.h
 DMA_BIT_MASK_32 = (1 << 32) - 1
 MAX_ERRNO = 4095
 DRIVERS, DEVICES = "/sys/bus/platform/drivers", "/sys/devices/platform"
@@ -496,14 +498,20 @@ def platform_device_del(call, pdev):
 
 @function("void platform_device_put(struct platform_device *pdev)", "drivers/base/platform.c")
 def platform_device_put(call, pdev):
-    """put_device: the last reference calls platform_device_release (kfree of the object,
-    platform_data and the override); the object is kernel memory here, so only
-    platform_data, which platform_device_add_data kmemdup'd, goes back to the ledger."""
+    """put_device: the last reference (here: a device that is not, or no longer, added)
+    calls platform_device_release, which kfrees platform_data and the override; the object
+    itself is kernel memory here."""
     if _is_err_or_null(pdev):
         return
     objects = call.machine.objects.setdefault("platform_objects", set())
-    if pdev in objects:
-        objects.discard(pdev)
+    if pdev not in objects or _device_node(call, pdev) is not None:
+        return
+    objects.discard(pdev)
+    data_at = pdev + PD["dev"] + DEV["platform_data"]
+    data = call.machine.space.read_u64(data_at)
+    if data:
+        slab.kfree(call, data)
+        call.machine.space.write_u64(data_at, 0)
 
 
 @function("void platform_device_unregister(struct platform_device *pdev)",
@@ -525,13 +533,20 @@ def platform_device_register(call, pdev):
 @function("int platform_device_add_data(struct platform_device *pdev, const void *data, "
           "size_t size)", "drivers/base/platform.c")
 def platform_device_add_data(call, pdev, data, size):
-    """kmemdup of the data into pdev->dev.platform_data (NULL data: nothing)."""
-    machine = call.machine
+    """kmemdup of the data into pdev->dev.platform_data (NULL data: nothing), after
+    kfree of what was there; -ENOMEM when kmalloc fails."""
+    space = call.machine.space
     copy = 0
     if data:
-        copy = machine.kernel_alloc(size)
-        machine.space.write(copy, machine.space.read(data, size))
-    machine.space.write_u64(pdev + PD["dev"] + DEV["platform_data"], copy)
+        copy = slab._kmalloc(call, size, GFP_KERNEL)
+        if not copy:
+            return -ENOMEM
+        space.write(copy, space.read(data, size))
+    at = pdev + PD["dev"] + DEV["platform_data"]
+    old = space.read_u64(at)
+    if old:
+        slab.kfree(call, old)
+    space.write_u64(at, copy)
     return 0
 
 
@@ -553,8 +568,8 @@ def platform_device_register_full(call, pdevinfo):
         space.write_u64(pdev + PD["platform_dma_mask"], info["dma_mask"])
         space.write_u64(dev + DEV["dma_mask"], pdev + PD["platform_dma_mask"])
         space.write_u64(dev + DEV["coherent_dma_mask"], info["dma_mask"])
-    platform_device_add_data(call, pdev, info["data"], info["size_data"])
-    ret = platform_device_add(call, pdev)
+    ret = platform_device_add_data(call, pdev, info["data"], info["size_data"]) or \
+        platform_device_add(call, pdev)
     if ret:
         platform_device_put(call, pdev)
         return err_ptr(-ret)
