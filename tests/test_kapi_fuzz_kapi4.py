@@ -1,5 +1,5 @@
 """The kernel functions of jump_label, platform, devres, dma, panic, ratelimit, rcu, lib,
-i2c, nls and firmware (kcourse.kapi) called with hostile arguments: NULL, small numbers,
+i2c, nls, firmware and pci (kcourse.kapi) called with hostile arguments: NULL, small numbers,
 unmapped and non-canonical addresses, -1, and pointers to zeroed or 0xff-filled kernel
 memory. Each call must end as the kernel's would or with one of the simulator's own
 outcomes (a fault that becomes an oops, a kernel errno, a one-line limit), never a Python
@@ -18,7 +18,7 @@ from kcourse.kernel import Kernel
 from kcourse.machine.machine import ModuleFault
 
 FILES = ("jump_label", "platform", "devres", "dma", "panic", "ratelimit", "rcu", "lib", "i2c",
-         "nls", "firmware")
+         "nls", "firmware", "pci", "busdriver")
 registry.load_all()
 NAMES = sorted(name for name, fn in registry.FUNCTIONS.items()
                if fn.impl.__module__.rsplit(".", 1)[-1] in FILES)

@@ -12,12 +12,15 @@ lock_ops 32, timeout 104, retries 108, dev 112, locked_flags 864, quirks 1016; m
 0 of i2c_algorithm, unlock_bus at 16 of i2c_lock_operations) are gcc's against the pinned
 headers, as tests/data/kapi4/i2cprobe recorded them. Adapters with quirks are not modelled
 (i2c_check_for_quirks), nor is anything that registers adapters or clients.
+
+i2c_register_driver and i2c_del_driver register a driver on the guest's I2C bus, which has
+no adapter (kcourse.kapi.busdriver).
 """
 
 from __future__ import annotations
 
-from kcourse.kapi import dev_printk, kwarn
-from kcourse.kapi.registry import function
+from kcourse.kapi import busdriver, dev_printk, kwarn
+from kcourse.kapi.registry import data, function
 from kcourse.kernel.kernel import SimulatorLimit
 from kcourse.machine import scheduler
 
@@ -91,3 +94,37 @@ def i2c_transfer(call, adap, msgs, num):
     ret = transfer(call, adap, msgs, num)
     machine.call(space.read_u64(ops + UNLOCK_BUS), adap, I2C_LOCK_SEGMENT)
     return ret
+
+
+# ------------------------------------------------------------------ drivers
+# struct i2c_driver: the embedded device_driver at 56, the clients list at 224 (gcc's
+# offsets against the pinned headers, tests/data/kapi4/busprobe); `ls /sys/bus/i2c/drivers`
+# on the guest, which has no I2C adapter, so a driver never finds a client to probe or detect
+I2C_DRIVER, CLIENTS = 56, 224
+BOOT = frozenset({"CHT Whiskey Cove PMIC", "crystal_cove_i2c", "dummy"})
+ATTRS = ("bind", "uevent", "unbind")
+
+
+@data("struct bus_type i2c_bus_type", "drivers/i2c/i2c-core-base.c", busdriver.BUS_SIZE)
+def i2c_bus_type(machine, address):
+    return busdriver.bus_bytes(machine, "i2c")
+
+
+@function("int i2c_register_driver(struct module *owner, struct i2c_driver *driver)",
+          "drivers/i2c/i2c-core-base.c")
+def i2c_register_driver(call, owner, driver):
+    """Owner and bus set, the clients list empty, driver_register; then each adapter is
+    walked for the driver's detect() (the guest has none)."""
+    space = call.machine.space
+    drv = driver + I2C_DRIVER
+    space.write_u64(drv + busdriver.DRV["owner"], owner)
+    space.write_u64(drv + busdriver.DRV["bus"], call.machine.address_of("i2c_bus_type"))
+    head = driver + CLIENTS
+    space.write_u64(head, head)
+    space.write_u64(head + 8, head)
+    return busdriver.register(call, "i2c", drv, BOOT, ATTRS)
+
+
+@function("void i2c_del_driver(struct i2c_driver *driver)", "drivers/i2c/i2c-core-base.c")
+def i2c_del_driver(call, driver):
+    busdriver.unregister(call, "i2c", driver + I2C_DRIVER)

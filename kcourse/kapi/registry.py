@@ -180,6 +180,7 @@ def load_all() -> None:
         nls,
         panic,
         params,
+        pci,
         platform,
         printk,
         procfs,
