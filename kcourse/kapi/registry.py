@@ -171,6 +171,7 @@ def load_all() -> None:
         firmware,
         gpio,
         i2c,
+        irq,
         jump_label,
         kmem_cache,
         kobject,
