@@ -69,6 +69,7 @@ def register(call, bus: str, driver: int, boot: frozenset[str], attrs: tuple[str
     _tree(call, bus)
     rnode = nodes.add(Node(path, stat.S_IFDIR | 0o755, owner=call.caller,
                            data={"kind": f"{bus}_driver", "driver": driver}))
+    rnode.data["driver"] = driver
     for attr in attrs:
         nodes.add(Node(f"{path}/{attr}", stat.S_IFREG | 0o200, owner=call.caller, size=4096,
                        ops=TextOps(None, _not_modelled(bus, attr), kernfs=True,

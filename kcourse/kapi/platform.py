@@ -1,11 +1,12 @@
 """The platform bus: platform drivers and devices (drivers/base/platform.c), bound as the
 driver core does it (drivers/base/driver.c, bus.c, dd.c), on the lab's QEMU machine.
 
-__platform_driver_register sets the driver's owner and bus and registers it: a name the bus
-already has is "Error: Driver '%s' is already registered, aborting..." and -EBUSY (the guest
-has the built-in drivers BOOT_DRIVERS); else /sys/bus/platform/drivers/<name>/ (bind, uevent,
-unbind, and `module` for a module's driver, whose /sys/module/<m>/drivers/ gets
-platform:<name>), and every device of the bus it matches is probed (driver_attach).
+__platform_driver_register sets the driver's owner and bus and registers it
+(kcourse.kapi.busdriver: a name the bus already has is "Error: Driver '%s' is already
+registered, aborting..." and -EBUSY, the guest having the built-in drivers BOOT_DRIVERS;
+else /sys/bus/platform/drivers/<name>/ with bind, uevent, unbind, and `module` for a
+module's driver, whose /sys/module/<m>/drivers/ gets platform:<name>), then every device of
+the bus it matches is probed (driver_attach).
 platform_device_add names the device (`name`, `name.id`, or `name.N.auto` from the platform
 ida, whose 0 the guest's alarmtimer.0.auto holds), makes /sys/devices/platform/<dev>/
 (driver_override, modalias, subsystem, uevent, driver once bound; the same directory is
@@ -30,7 +31,7 @@ from __future__ import annotations
 
 import stat
 
-from kcourse.kapi import devres, slab
+from kcourse.kapi import busdriver, devres, slab
 from kcourse.kapi.dev_printk import c_string
 from kcourse.kapi.registry import data, function
 from kcourse.kapi.textfile import TextOps
@@ -278,28 +279,14 @@ def __platform_driver_register(call, drv, owner):
     name = _string(machine, space.read_u64(driver + DRV["name"]))
     if not name:
         return _empty_name(call, driver)
-    if name in BOOT_DRIVERS or call.kernel.nodes.get(f"{DRIVERS}/{name}") is not None:
-        call.kernel.log.printk(f"\0013Error: Driver '{name}' is already registered, "
-                               "aborting...\n")
-        return -EBUSY
     _refuse_boot_match(call, drv, name)
     _tree(call)
-    module = _module_of(call, owner)
-    path = f"{DRIVERS}/{name}"
-    nodes = call.kernel.nodes
-    rnode = nodes.add(Node(path, stat.S_IFDIR | 0o755, owner=call.caller,
-                           data={"kind": "pdrv", "pdrv": drv, "bound": []}))
-    for attr, mode in (("bind", 0o200), ("uevent", 0o200), ("unbind", 0o200)):
-        nodes.add(Node(f"{path}/{attr}", stat.S_IFREG | mode, owner=call.caller, size=4096,
-                       ops=TextOps(None, _not_modelled(attr), kernfs=True,
-                                     missing=EACCES)))
-    if module is not None:  # module_add_driver
-        nodes.add(Node(f"{path}/module", stat.S_IFLNK | 0o777, owner=call.caller))
-        mdir = f"/sys/module/{module.name}/drivers"
-        if nodes.get(mdir) is None:
-            nodes.add(Node(mdir, stat.S_IFDIR | 0o755, owner=call.caller))
-        nodes.add(Node(f"{mdir}/platform:{name}", stat.S_IFLNK | 0o777, owner=call.caller))
-        rnode.data["module_link"] = f"{mdir}/platform:{name}"
+    ret = busdriver.register(call, "platform", driver, BOOT_DRIVERS,
+                             ("bind", "uevent", "unbind"))
+    if ret:
+        return ret
+    rnode = call.kernel.nodes.get(f"{DRIVERS}/{name}")
+    rnode.data.update(kind="pdrv", pdrv=drv, bound=[])
     for dnode in _devices(call):  # driver_attach: bus_for_each_dev, in the bus's order
         if space.read_u64(dnode.data["pdev"] + PD["dev"] + DEV["driver"]):
             continue
@@ -340,14 +327,7 @@ def platform_driver_unregister(call, drv):
         dnode = _device_node(call, pdev)
         if dnode is not None:
             _detach(call, dnode, rnode)
-    link = rnode.data.get("module_link")
-    nodes = call.kernel.nodes
-    if link:
-        nodes.remove(link)
-        parent = link.rsplit("/", 1)[0]
-        if not nodes.children(parent):
-            nodes.remove(parent)
-    nodes.remove(rnode.path)
+    busdriver.unregister(call, "platform", drv + PDRV["driver"])
 
 
 # ------------------------------------------------------------------ devices
