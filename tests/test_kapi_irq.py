@@ -53,3 +53,15 @@ def test_the_guests_lines_are_the_models():
     assert sorted(int(r[0]) for r in rows) == list(range(16))
     held = {int(r[0]): r[4] for r in rows if len(r) == 5}
     assert held == {n: actions[0][0] for n, actions in irq.BOOT.items()}
+
+
+def test_the_guest_preempts_voluntarily():
+    """kcourse.kapi.sched's static calls __SCT__preempt_schedule{,_notrace} are RETs because
+    the guest's dynamic preemption mode is voluntary (kernel/sched/core.c
+    preempt_dynamic_disable: NULL)."""
+    text = expected(PROBES / "lab" / "preempt.expected")
+    assert "(voluntary)" in text.split()
+    from kcourse.kapi import registry
+
+    registry.load_all()
+    assert registry.FUNCTIONS["__SCT__preempt_schedule"].source == "kernel/sched/core.c"
