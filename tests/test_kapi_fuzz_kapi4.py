@@ -18,7 +18,7 @@ from kcourse.kernel import Kernel
 from kcourse.machine.machine import ModuleFault
 
 FILES = ("jump_label", "platform", "devres", "dma", "panic", "ratelimit", "rcu", "lib", "i2c",
-         "nls", "firmware", "pci", "busdriver", "irq")
+         "nls", "firmware", "pci", "busdriver", "irq", "capability")
 registry.load_all()
 NAMES = sorted(name for name, fn in registry.FUNCTIONS.items()
                if fn.impl.__module__.rsplit(".", 1)[-1] in FILES)
