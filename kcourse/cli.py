@@ -10,6 +10,7 @@ import difflib
 import importlib
 import os
 import sys
+from pathlib import Path
 
 from kcourse.errors import KcourseError
 
@@ -39,12 +40,29 @@ def usage() -> str:
 
 
 def lab_main(argv: list[str]) -> int:
-    """Open JupyterLab on the course's notebooks/ folder."""
-    from kcourse.paths import notebooks_dir
+    """kcourse lab [--work DIR] [JUPYTER-ARGS...]: open JupyterLab on the learner's own copy
+    of the lessons (kcourse.workcopy), made or brought up to date first."""
+    from kcourse import workcopy
 
-    folder = notebooks_dir()
-    if not folder.is_dir():
-        raise KcourseError(f"notebooks folder not found: {folder}")
+    argv = list(argv)
+    folder = None
+    if argv and argv[0] in ("-h", "--help"):
+        print("usage: kcourse lab [--work DIR] [JupyterLab options]\n"
+              "Opens your own copy of the lessons (default "
+              f"{workcopy.default_folder()}); the answer cells are blank.")
+        return 0
+    if "--work" in argv:
+        at = argv.index("--work")
+        if at + 1 >= len(argv) or argv[at + 1].startswith("-"):
+            raise KcourseError("--work needs a folder (kcourse lab --work DIR)")
+        folder = Path(argv[at + 1]).expanduser()
+        del argv[at:at + 2]
+    folder = folder or workcopy.default_folder()
+    print(workcopy.describe(folder, workcopy.prepare(folder)))
+    return _launch(folder, argv)
+
+
+def _launch(folder, argv: list[str]) -> int:
     from jupyterlab.labapp import main as jupyterlab_main
 
     sys.argv = lab_argv(folder, argv)

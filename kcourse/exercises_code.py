@@ -213,7 +213,14 @@ class ModuleExercise:
             for name, folder in self._module_folders(run_folder).items():
                 guest = f"{name}.ko" if len(self.modules) == 1 else f"{name}/{name}.ko"
                 files[guest] = folder / f"{name}.ko"
-            results = RealKernel().run_script(script_lines(self.script), files)
+            live = _live_guest()
+            if live is None:  # a guest of its own: boot, run, stop
+                results = RealKernel().run_script(script_lines(self.script), files)
+            else:  # the notebook's live guest (%%kshell --real): no boot to wait for
+                names = " ".join(self.modules)
+                live.run_script([f"cd /root/modules; for m in {names}; do grep -q \"^$m \" "
+                                 "/proc/modules && rmmod $m; done; true"])
+                results = live.run_script(script_lines(self.script), files)
             return Outcome(results, True, run_folder), None
         from kcourse.kernel import Kernel
         from kcourse.shell import Shell
@@ -255,6 +262,15 @@ class ModuleExercise:
     def __repr__(self) -> str:
         state = "solved" if self.solved else f"{self.attempts} attempt(s)"
         return f"<ModuleExercise {self.id}: {state}>"
+
+
+def _live_guest():
+    """The notebook's live real-kernel shell if it has one, up or booting (kcourse.magic:
+    lesson 05 starts it early), else None. A check there first unloads the exercise's
+    modules an earlier attempt left loaded."""
+    from kcourse import magic
+
+    return magic._REAL
 
 
 def _kbuild(folder: Path) -> str:

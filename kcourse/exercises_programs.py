@@ -262,8 +262,69 @@ def judge_unwind(outcome: Outcome, kernel) -> tuple[bool, str]:
 EXTRA_SYMBOLS = "KBUILD_EXTRA_SYMBOLS := $(src)/../exprov/Module.symvers"
 
 
+# --- 01: a mutex so that two writers on two CPUs lose no update ----------------------------
+
+MUTEX_SCRIPT = "insmod mutexfix.ko\necho 1 > /dev/mutexfix\ncat /dev/mutexfix\nrmmod mutexfix"
+
+
+def judge_mutex(outcome: Outcome, kernel) -> tuple[bool, str]:
+    problem = _loaded(outcome)
+    if problem:
+        return False, problem
+    cat = outcome.of("cat /dev/mutexfix")
+    if cat is None or cat.rc != 0 or cat.stdout != "1\n":
+        return False, f"after one write, cat /dev/mutexfix should print 1: {said(cat)}"
+    unload = outcome.of("rmmod mutexfix")
+    if unload is None or unload.rc != 0:
+        return False, f"rmmod mutexfix should work: {said(unload)}"
+    from kcourse.elf.kofile import KoFile
+
+    # the task asks for a mutex: mutex_lock() and friends are calls into kernel/locking/mutex.c
+    # (an atomic_t or a spinlock would count correctly too, but is not what was asked)
+    if not set(KoFile(outcome.folder / "mutexfix.ko").undefined_symbols) & {
+            "mutex_lock", "mutex_lock_interruptible", "mutex_lock_killable"}:
+        return False, "the task asks for a mutex: mutexfix.ko calls no mutex_lock()"
+    if kernel is None:
+        return True, ("(the two-CPU exploration is the simulator's; on the real kernel "
+                      "kcourse.lab.race runs two writers at once on racy and locked)")
+    from kcourse.kernel import Kernel
+    from kcourse.machine import smp
+    from kcourse.shell import Shell
+
+    # loaded again, one write, then two more writers, one per CPU, in every schedule
+    # (kcourse.machine.smp): each must count
+    shell = Shell(Kernel(seed=0), workdir=str(outcome.folder.resolve()))
+    for line in ("insmod mutexfix.ko", "echo 1 > /dev/mutexfix"):
+        shell.run(line)
+    try:
+        with smp.Race(shell.kernel, "/dev/mutexfix") as race:
+            explored = race.explore()
+    except smp.ExploreLimit as err:
+        if "alone sleeps in mutex_lock" in str(err):
+            return False, ("after the first write returned, a writer on another CPU sleeps in "
+                           "mutex_lock() for good: the mutex is never released")
+        return False, str(err).removeprefix("kcourse: ")
+    if explored.deadlocks:
+        return False, (f"in {explored.deadlocks:,} of {explored.schedules:,} schedules of two "
+                       "writers both CPUs wait for good: is the mutex released on every path?")
+    wrong = {out.strip(): n for out, n in explored.outcomes.items() if out != "3\n"}
+    if wrong:
+        value, count = max(wrong.items(), key=lambda item: item[1])
+        example = explored.examples[value + "\n"]
+        return False, (f"two more writers, one on each CPU: {explored.lost('3'):,} of "
+                       f"{explored.schedules:,} schedules end with the count at {value}, not 3 "
+                       f"(an update lost; e.g. schedule {example}: smp.Race(...).replay it)")
+    return True, (f"all {explored.schedules:,} schedules of two writers on two CPUs end at 3; "
+                  "the second writer waits in mutex_lock() until the first unlocks.")
+
+
 def _catalog() -> dict[str, dict]:
     return {
+        "uvk.mutex": dict(
+            module="mutexfix", task="Make the counter's update a critical section with a mutex.",
+            script=MUTEX_SCRIPT, judge=judge_mutex,
+            hint="DEFINE_MUTEX(mutexfix_lock); at file scope; mutex_lock(&mutexfix_lock); before "
+                 "the read, mutex_unlock(&mutexfix_lock); after the write-back."),
         "uvk.leak-fix": dict(
             module="leakfix", task="Free in exit what init allocated.", script=LEAK_SCRIPT,
             judge=judge_leak,
@@ -292,8 +353,9 @@ def _catalog() -> dict[str, dict]:
             module="greet", task="Pass a define from kbuild.", script=GREET_SCRIPT,
             judge=judge_greet,
             solution_kbuild={"greet": ["ccflags-y := -DGREETING='\"hello from kbuild\"'"]},
-            hint="ccflags-y adds flags for every file of the module; make hands the line to "
-                 "the shell, so keep the C string's double quotes inside single ones."),
+            hint="ccflags-y adds flags for every C file this Kbuild file compiles (here only "
+                 "greet.c); make hands the line to the shell, so keep the C string's double "
+                 "quotes inside single ones."),
         "compile.two-files": dict(
             module="twofile", task="One module from two C files.", script=TWOFILE_SCRIPT,
             judge=judge_twofile, files={"twofile": "main.c"},

@@ -1,11 +1,11 @@
 """For instructors: student copies of the lessons, and a graded check of a filled-in copy.
 
-Student copies follow nbgrader's conventions, so nbgrader and otter-grader users recognise
-them: code between `### BEGIN SOLUTION` and `### END SOLUTION` is replaced by
-`answer = ...  # YOUR ANSWER HERE` (the lessons' answer cells set `answer`, and
-`Exercise.check(...)` says "no answer yet", so Run All still runs to the end), outputs are
-cleared, and each lesson goes to `<out>/release/<lesson>/<lesson>.ipynb`. Worked solutions
-stay in the package: a learner sees them with `ex.solution()`.
+Student copies are made with nbgrader's own preprocessors (ClearSolutions, ClearOutput), so
+nbgrader and otter-grader users recognise them: code between `### BEGIN SOLUTION` and
+`### END SOLUTION` is replaced by `answer = ...  # YOUR ANSWER HERE` (the lessons' answer
+cells set `answer`, and `Exercise.check(...)` says "no answer yet", so Run All still runs to
+the end), outputs are cleared, and each lesson goes to `<out>/release/<lesson>/<lesson>.ipynb`.
+Worked solutions stay in the package: a learner sees them with `ex.solution()`.
 
 Grading executes a filled-in notebook in a fresh kernel with a private progress file and
 reports, per exercise the notebook defines, whether its check passed.
@@ -26,21 +26,28 @@ BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 PLACEHOLDER = "answer = ...  # YOUR ANSWER HERE"
 
 
+def _clear_solutions():
+    """nbgrader's own ClearSolutions preprocessor, with the lessons' stub. It is run on code
+    cells only: the lessons' markdown names the delimiters when it explains them."""
+    from nbgrader.preprocessors import ClearSolutions
+
+    return ClearSolutions(code_stub={"python": PLACEHOLDER}, enforce_metadata=False)
+
+
 def strip_solutions(source: str) -> str:
     """Replace every BEGIN/END SOLUTION block by the placeholder, keeping its indentation."""
-    out, skipping = [], False
-    for line in source.splitlines():
-        stripped = line.strip()
-        if stripped == BEGIN:
-            skipping = True
-            out.append(line[: len(line) - len(line.lstrip())] + PLACEHOLDER)
-        elif stripped == END:
-            skipping = False
-        elif not skipping:
-            out.append(line)
-    if skipping:
-        raise KcourseError(f"'{BEGIN}' without '{END}'")
-    return "\n".join(out)
+    import logging
+
+    import nbformat
+
+    cell = nbformat.v4.new_code_cell(source)
+    clear = _clear_solutions()
+    clear.log.setLevel(logging.CRITICAL)  # its error is ours to say, in one line
+    try:
+        clear.preprocess_cell(cell, {"language": "python"}, 0)
+    except RuntimeError as err:  # "no end solution statement found", a nested BEGIN
+        raise KcourseError(f"'{BEGIN}' without its '{END}' ({err})") from None
+    return cell.source
 
 
 def _read(path: Path):
@@ -63,7 +70,10 @@ def _read(path: Path):
 
 
 def _student_version(notebook: Path):
-    """The notebook with solutions replaced and outputs cleared (nothing written yet)."""
+    """The notebook with solutions replaced (nbgrader's ClearSolutions) and outputs cleared
+    (nbgrader's ClearOutput); nothing written yet."""
+    from nbgrader.preprocessors import ClearOutput
+
     nb = _read(notebook)
     for cell in nb.cells:
         if cell.cell_type == "code":
@@ -71,7 +81,7 @@ def _student_version(notebook: Path):
                 cell.source = strip_solutions(cell.source)
             except KcourseError as err:
                 raise KcourseError(f"{notebook}: {err}") from None
-            cell.outputs, cell.execution_count = [], None
+    nb, _ = ClearOutput().preprocess(nb, {})
     return nb
 
 

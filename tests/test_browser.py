@@ -6,7 +6,10 @@ it runs all cells and checks that every widget output rendered (no "Error displa
 no missing model, no unrendered "Loading widget..."), that charts appear (matplotlib images
 load, panel charts are laid out and draw their lines), and that
 clicking insmod in a ModulePanel adds the module's row to the displayed lsmod table and a line
-to its dmesg pane. Screenshots go to artifacts/screenshots/ (gitignored), and one per notebook
+to its dmesg pane. A learner's own module goes the whole way too: typed with the keyboard into a
+%%kmodule cell of a fresh notebook, built by the real kbuild, loaded by the next %%kshell cell,
+whose output shows the module's pr_info line from dmesg (docs/screenshots/kmodule-cell.png).
+Screenshots go to artifacts/screenshots/ (gitignored), and one per notebook
 (and one per panel) is copied to docs/screenshots/ for the README: new ones always, existing
 ones with KCOURSE_UPDATE_SCREENSHOTS=1.
 
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -287,5 +291,139 @@ def test_module_panel_insmod_in_the_browser(lab, browser):
             ARTIFACTS.mkdir(parents=True, exist_ok=True)
             element.screenshot(path=str(ARTIFACTS / f"{name}.png"))
             publish(ARTIFACTS / f"{name}.png")
+    finally:
+        page.close()
+
+
+# The module a learner types into a %%kmodule cell; each line is typed as it stands here.
+TYPED_MODULE = [
+    "%%kmodule hello_browser",
+    "#include <linux/init.h>",
+    "#include <linux/module.h>",
+    "",
+    "static int __init hello_browser_init(void)",
+    "{",
+    '    pr_info("hello_browser: typed in a browser\\n");',
+    "    return 0;",
+    "}",
+    "",
+    "static void __exit hello_browser_exit(void)",
+    "{",
+    "}",
+    "",
+    "module_init(hello_browser_init);",
+    "module_exit(hello_browser_exit);",
+    'MODULE_LICENSE("GPL");',
+]
+TYPED_SHELL = ["%%kshell", "insmod hello_browser/hello_browser.ko", "dmesg | tail -1"]
+TYPED_FOLDER = "kmodule-typed"
+BUILD_LIMIT_MS = 300_000  # a cold kbuild of one module on a busy 2-core machine
+
+
+def type_lines(page, lines: list[str]) -> None:
+    """Type lines into the active cell editor with the keyboard. After each Enter the editor
+    indents the new line as it sees fit; Shift+Home selects that indentation so the line's own
+    text (or the next Enter) replaces it, and the cell holds exactly the lines typed."""
+    for i, line in enumerate(lines):
+        if i:
+            page.keyboard.press("Enter")
+            page.keyboard.press("Shift+Home")
+        if line:
+            page.keyboard.type(line)
+
+
+def nth_cell(page, index: int):
+    return page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell").nth(index)
+
+
+def cell_source(page) -> str:
+    return page.evaluate(
+        "() => window.jupyterapp.shell.currentWidget.content.activeCell.model.sharedModel"
+        ".getSource()")
+
+
+def run_typed_cell(page, cell, wait_for: str) -> str:
+    """Shift+Enter, as a learner runs a cell, then wait until its output shows `wait_for` and
+    the kernel is idle; returns the output's text."""
+    page.keyboard.press("Shift+Enter")
+    output = cell.locator(".jp-OutputArea")
+    output.get_by_text(wait_for).first.wait_for(timeout=BUILD_LIMIT_MS)
+    page.wait_for_function(
+        "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status"
+        " === 'idle'")
+    return output.inner_text()
+
+
+def test_kmodule_cell_typed_built_and_loaded_in_the_browser(lab, browser, tmp_path):
+    """A learner's flow: type C into a %%kmodule cell, build it with the real kbuild (gcc-12,
+    the pinned headers), load it from the next %%kshell cell and read its pr_info in dmesg."""
+    from kcourse import pin
+    from kcourse.build import headers
+
+    need_tool("make")
+    need_tool("gcc-12")
+    need(headers.installed_tree(pin.release()) is not None or shutil.which("apt-get"),
+         f"neither {pin.headers_package()} nor apt-get is here")
+    import nbformat
+
+    url, root = lab
+    folder = root / TYPED_FOLDER   # the kernel's working folder: kmodules/ is made here
+    folder.mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("%load_ext kcourse.magic")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, folder / "kmodule-cell.ipynb")
+
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(f"{url}/lab/tree/{TYPED_FOLDER}/kmodule-cell.ipynb?reset")
+        page.wait_for_function(
+            "() => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
+            " const k = w && w.sessionContext && w.sessionContext.session &&"
+            " w.sessionContext.session.kernel;"
+            " return k && k.connectionStatus === 'connected' && k.status === 'idle'; }",
+            timeout=120_000)
+        page.set_default_timeout(60_000)
+        nth_cell(page, 0).locator(".cm-content").click()
+        # Shift+Enter on the last cell runs it and opens a new cell below, in edit mode
+        page.keyboard.press("Shift+Enter")
+        page.wait_for_function(
+            "() => { const nb = window.jupyterapp.shell.currentWidget.content;"
+            " return nb.widgets.length === 2 && nb.activeCellIndex === 1"
+            " && nb.mode === 'edit'; }")
+        type_lines(page, TYPED_MODULE)
+        assert cell_source(page) == "\n".join(TYPED_MODULE)
+        module_cell = nth_cell(page, 1)
+        built = run_typed_cell(page, module_cell, "built hello_browser/hello_browser.ko")
+        assert "  LD [M]  hello_browser/hello_browser.ko" in built    # kbuild's own output
+        assert "%%kmodule:" not in built
+        assert (folder / "kmodules" / "hello_browser" / "hello_browser.ko").is_file()
+
+        type_lines(page, TYPED_SHELL)
+        assert cell_source(page) == "\n".join(TYPED_SHELL)
+        shell_cell = nth_cell(page, 2)
+        shown = run_typed_cell(page, shell_cell, "# dmesg | tail -1")
+        # printk's record as dmesg prints it: [seconds.microseconds] then the text
+        # (kernel/printk/printk.c, print_time)
+        lines = shown.splitlines()
+        assert lines[:2] == ["# insmod hello_browser/hello_browser.ko", "# dmesg | tail -1"]
+        assert re.fullmatch(r"\[ *\d+\.\d{6}\] hello_browser: typed in a browser", lines[2]), \
+            shown
+        assert not errors, f"JavaScript errors {errors}"
+
+        # the notebook from its toolbar down to the %%kshell cell's output
+        module_cell.scroll_into_view_if_needed()
+        panel = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)").bounding_box()
+        end = shell_cell.bounding_box()
+        update = os.environ.get("KCOURSE_UPDATE_SCREENSHOTS") == "1"
+        target = DOCS / "kmodule-cell.png" if update else tmp_path / "kmodule-cell.png"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(target), clip={
+            "x": panel["x"], "y": panel["y"], "width": panel["width"],
+            "height": end["y"] + end["height"] + 6 - panel["y"]})
+        assert target.stat().st_size > 10_000
     finally:
         page.close()

@@ -129,7 +129,7 @@ def test_ko_is_stripped_like_debian(name):
 def test_gplviolator_was_refused_by_modpost():
     d = MODULES / "gplviolator"
     assert not (d / "gplviolator.ko").exists()
-    # scripts/mod/modpost.c: check_for_gpl_usage
+    # scripts/mod/modpost.c: check_exports (6.1; older kernels: check_for_gpl_usage)
     text = (d / "modpost-error.txt").read_text()
     assert (
         "ERROR: modpost: GPL-incompatible module gplviolator.ko uses GPL-only symbol "

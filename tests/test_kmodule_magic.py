@@ -73,10 +73,13 @@ def test_without_a_compiler_the_cell_says_what_is_missing(notebook, capsys, monk
         "the lesson's other cells use the committed modules\n")
 
 
+USAGE = "(usage: %%kmodule NAME [--file PART.c] [--kbuild 'LINE']...)"
+
+
 @pytest.mark.parametrize("line, message", [
-    ("", "%%kmodule: name one module (usage: %%kmodule NAME [--kbuild 'LINE']...)\n"),
-    ("a b", "%%kmodule: name one module (usage: %%kmodule NAME [--kbuild 'LINE']...)\n"),
-    ("--x a", "%%kmodule: unknown option --x (usage: %%kmodule NAME [--kbuild 'LINE']...)\n"),
+    ("", f"%%kmodule: name one module {USAGE}\n"),
+    ("a b", f"%%kmodule: name one module {USAGE}\n"),
+    ("--x a", f"%%kmodule: unknown option --x {USAGE}\n"),
     ("my-mod", "%%kmodule: 'my-mod' is not a module name: letters, digits and _ (a C "
                "identifier, since kbuild makes KBUILD_MODNAME of it)\n"),
 ])

@@ -207,10 +207,74 @@ def test_unwind_refuses_each_near_miss_saying_what_the_kernel_showed(miss, tmp_p
     assert said in out and out.count("\n") == 1
 
 
-@pytest.mark.parametrize("exercise_id", ["lab.init-unwind", "compile.two-files"])
+@pytest.mark.parametrize("exercise_id", IDS)
 def test_the_solution_passes_on_the_real_kernel(exercise_id, tmp_path, capsys):
+    """Every worked solution, judged on Debian's kernel under QEMU (a guest booted each)."""
     need(shutil.which("qemu-system-x86_64") is not None, "qemu-system-x86_64 is not installed")
     exercise = program(exercise_id)
     assert exercise.check(built(exercise, "solution", tmp_path), real=True), \
         capsys.readouterr().out
     assert capsys.readouterr().out.startswith("✔ Correct (on the real kernel).")
+
+
+MUTEX_MISSES = {
+    # the mutex taken and never given back: the second writer sleeps for good
+    "no unlock": ("\tmutex_unlock(&mutexfix_lock);\n", "", "sleeps in mutex_lock() for good"),
+    # only the read under the lock: the pause and the write-back still interleave
+    "lock around the read only": (
+        "\tv = READ_ONCE(mutexfix_count);\n",
+        "\tv = READ_ONCE(mutexfix_count);\n\tmutex_unlock(&mutexfix_lock);\n\tmutex_lock("
+        "&mutexfix_lock);\n", "end with the count at 2, not 3"),
+    # no mutex at all: gcc makes `count++` one `addq $1, mutexfix_count(%rip)`
+    "x++ and no mutex": (
+        "\tmutex_lock(&mutexfix_lock);\n\tv = READ_ONCE(mutexfix_count);\n\tudelay(2);\n"
+        "\tWRITE_ONCE(mutexfix_count, v + 1);\n\tmutex_unlock(&mutexfix_lock);\n",
+        "\tmutexfix_count++;\n", "calls no mutex_lock()"),
+    # the increment after the unlock: an unlocked read-modify-write, which the explorer cannot
+    # split (kcourse.machine.smp) and a real CPU does not do indivisibly
+    "x++ after the unlock": (
+        "\tWRITE_ONCE(mutexfix_count, v + 1);\n\tmutex_unlock(&mutexfix_lock);\n",
+        "\tmutex_unlock(&mutexfix_lock);\n\tmutexfix_count++;\n",
+        "reads and writes mutexfix_count in one instruction without `lock`"),
+}
+
+
+@pytest.mark.parametrize("miss", sorted(MUTEX_MISSES))
+def test_mutex_refuses_each_near_miss_naming_the_schedules(miss, tmp_path, capsys):
+    exercise = program("uvk.mutex")
+    old, new, said = MUTEX_MISSES[miss]
+    source = exercise.solution_sources["mutexfix"]
+    assert old in source
+    assert not exercise.check(near_miss(exercise, tmp_path, source=source.replace(old, new)))
+    out = capsys.readouterr().out
+    assert said in out and out.count("\n") == 1
+
+
+def test_mutex_takes_a_fix_that_also_prints(tmp_path, capsys):
+    """A right answer in another form: a pr_info inside the critical section."""
+    exercise = program("uvk.mutex")
+    source = exercise.solution_sources["mutexfix"].replace(
+        "\tmutex_unlock(&mutexfix_lock);\n", '\tpr_info("count %lu\\n", v + 1);\n'
+        "\tmutex_unlock(&mutexfix_lock);\n")
+    assert exercise.check(near_miss(exercise, tmp_path, source=source)), capsys.readouterr().out
+
+
+def test_a_real_check_runs_in_the_notebooks_live_guest(tmp_path, capsys):
+    """With a %%kshell --real guest up (lesson 05), a real check runs there: no second boot,
+    and a second check finds nothing the first one left."""
+    need(shutil.which("qemu-system-x86_64") is not None, "qemu-system-x86_64 is not installed")
+    from kcourse import magic
+
+    exercise = program("uvk.mutex")
+    folder = built(exercise, "solution", tmp_path)
+    shell = magic.notebook_real_shell()
+    try:
+        assert shell.run("insmod hello/hello.ko").rc == 0  # the lesson's own state, left as is
+        guest = shell.guest
+        assert exercise.check(folder, real=True), capsys.readouterr().out
+        assert exercise.check(folder, real=True), capsys.readouterr().out
+        assert shell.guest is guest
+        assert shell.run("grep -c '^hello ' /proc/modules").stdout == "1\n"
+    finally:
+        shell.close()
+        magic._REAL = None

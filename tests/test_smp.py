@@ -326,3 +326,63 @@ def test_the_lessons_real_recording_is_what_the_real_kernel_shows():
     assert races["locked"].counts == [races["locked"].expected] * len(races["locked"].runs)
     assert max(races["racy"].counts) <= races["racy"].expected
     assert races["racy"].short_runs >= 1
+
+
+SLEEPER = r"""
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+
+static DEFINE_SPINLOCK(lock0);
+static DEFINE_SPINLOCK(lock1);
+static DEFINE_MUTEX(big);
+static unsigned long counter;
+
+static ssize_t sleeper_write(struct file *f, const char __user *b, size_t n, loff_t *p)
+{
+	spinlock_t *lock = raw_smp_processor_id() ? &lock1 : &lock0;
+
+	spin_lock(lock);
+	mutex_lock(&big);	/* may sleep: a bug under a spinlock */
+	counter++;
+	mutex_unlock(&big);
+	spin_unlock(lock);
+	return n;
+}
+
+static const struct file_operations sleeper_fops = {
+	.owner = THIS_MODULE, .write = sleeper_write,
+};
+static struct miscdevice sleeper_misc = {
+	.minor = MISC_DYNAMIC_MINOR, .name = "sleeper", .fops = &sleeper_fops,
+};
+module_misc_device(sleeper_misc);
+MODULE_LICENSE("GPL");
+"""
+
+
+def test_a_mutex_slept_on_under_a_spinlock_stops_with_the_kernels_bug(tmp_path):
+    """Each CPU takes a spinlock of its own (raw_smp_processor_id() reads its per-cpu
+    cpu_number), then the shared mutex: in the schedules where the second CPU finds the mutex
+    taken it would sleep with preemption off, where the real kernel reports "scheduling while
+    atomic" (kernel/sched/core.c __schedule_bug)."""
+    from kcourse import pin
+    from kcourse.build.kbuild import build_module, find_build_tree
+
+    need(shutil.which("make") is not None and shutil.which("gcc-12") is not None,
+         "make and gcc-12 build the test module")
+    try:
+        find_build_tree(pin.release())
+    except KcourseError as err:
+        need(False, str(err))
+    source = SLEEPER
+    (tmp_path / "sleeper.c").write_text(source)
+    (tmp_path / "Kbuild").write_text("obj-m := sleeper.o\n")
+    build_module(tmp_path, pin.release(), out_dir=tmp_path)
+    sh = Shell(workdir=str(tmp_path))
+    assert sh.run("insmod sleeper.ko").rc == 0
+    with smp.Race(sh.kernel, "/dev/sleeper") as race, pytest.raises(smp.ExploreLimit) as err:
+        race.explore()
+    assert "BUG: scheduling while atomic" in str(err.value) and "\n" not in str(err.value)

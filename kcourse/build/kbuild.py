@@ -299,12 +299,14 @@ def build_module(src_dir: str | Path, release: str | None = None, *, kdir: str |
         raise KcourseError("make is not installed (apt-get install build-essential)")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KBUILD_", "MAKEFLAGS"))}
     try:
-        proc = subprocess.run(command, capture_output=True, text=True, env=env,
-                              timeout=timeout, check=False)
+        # one pipe for both streams: make's lines and gcc's errors in the order make ran
+        # them, as a terminal shows them (not all of stderr after all of stdout)
+        proc = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True, env=env, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
         raise KcourseError(f"kbuild did not finish in {timeout} s") from None
     generated = sorted(p.name for p in out.iterdir() if p.name not in copied)
-    result = BuildResult(command, out, proc.returncode, proc.stdout + proc.stderr, generated)
+    result = BuildResult(command, out, proc.returncode, proc.stdout, generated)
     if proc.returncode != 0:
         raise KbuildError(first_error(result.output), result)
     return result

@@ -245,6 +245,19 @@ class Handle:
             out += memory.read(F.CAT_BUFFER, min(n, F.CAT_BUFSIZE))
         return out.decode("utf-8", "surrogateescape")
 
+    def read_call(self, count: int) -> bytes:
+        """One read(fd, buf, count), as head -c and dd make it: the bytes the method gave
+        (KernelErrno when it returned an error)."""
+        if not self.f_mode & FMODE_READ:
+            raise KernelErrno(EBADF)
+        if not self.f_mode & FMODE_CAN_READ:
+            raise KernelErrno(EINVAL)
+        memory = uaccess.user_memory_for(self.machine, F.CAT_BUFFER, max(count, 1))
+        n = self._syscall(self.read_once, F.CAT_BUFFER, count)
+        if n < 0:
+            raise KernelErrno(-n)
+        return memory.read(F.CAT_BUFFER, min(n, count))
+
     def write(self, text: str) -> int:
         """What bash's `echo text > file` writes: write(1, text, len) until all is taken."""
         if not self.f_mode & FMODE_WRITE:

@@ -29,7 +29,7 @@ from kcourse.kernel.errno import KernelErrno
 from kcourse.kernel.image import ModuleImage, read_source
 from kcourse.kernel.loader import Loader, LoadError
 from kcourse.kernel.module import Module
-from kcourse.kernel.nodes import NodeTable
+from kcourse.kernel.nodes import Node, NodeTable
 from kcourse.kernel.printk import Clock, LogBuffer
 from kcourse.kernel.states import ModuleState, allowed
 from kcourse.kernel.symbols import KernelSymbols
@@ -630,6 +630,67 @@ class Kernel:
             self.module_put(owner, why=f"close {path}")  # fops_put
         return 0
 
+    @returns_to_user
+    def read(self, fd: int, count: int) -> bytes:
+        """read(2) once on a file a module serves (head -c, dd): the bytes its ->read gave.
+        A file the kernel itself serves is read whole with read_file()."""
+        self._alive()
+        self._enter("read")
+        if fd not in self.fds:
+            raise KernelErrno(E.EBADF)
+        handle = self._handles.get(fd)
+        if handle is None:
+            raise SimulatorLimit(f"kcourse: read(2) of part of {self.fds[fd][0]} is not "
+                                 "modelled (only whole reads, as cat makes them)")
+        self.syscall = "read"
+        return self.run_code(handle.node.owner, handle.read_call, count)
+
+    @returns_to_user
+    def write(self, fd: int, text: str) -> int:
+        """write(2) on an open file a module serves, again while it takes less than all (as
+        glibc's callers do): the bytes written, or -errno."""
+        self._alive()
+        self._enter("write")
+        if fd not in self.fds:
+            raise KernelErrno(E.EBADF)
+        handle = self._handles.get(fd)
+        if handle is None:
+            raise SimulatorLimit(f"kcourse: write(2) on an open {self.fds[fd][0]} is not "
+                                 "modelled (only whole writes, as bash's echo makes them)")
+        self.syscall = "write"
+        return self.run_code(handle.node.owner, handle.write, text)
+
+    def mknod(self, path: str, mode: int, dev: int) -> None:
+        """mknod(2) of a character device in devtmpfs (fs/namei.c vfs_mknod, on shmem): an
+        inode with i_rdev = dev whose open is chrdev_open (fs/char_dev.c def_chr_fops), which
+        finds the cdev registered under that number only when opened (-ENXIO if none)."""
+        self._alive()
+        path = _norm(_user_string(path))
+        if not path.startswith("/dev/") or "/" in path[5:]:
+            raise SimulatorLimit(f"kcourse: mknod {path}: only nodes directly in /dev are "
+                                 "modelled")
+        if self.nodes.get(path) is not None or path[5:] in self.devices or self.exists(path):
+            raise KernelErrno(E.EEXIST)
+        self.nodes.add(Node(path, stat.S_IFCHR | (mode & 0o7777), ops=_DevNodeOps(self),
+                            rdev=dev))
+
+    def unlink(self, path: str) -> None:
+        """unlink(2) of a /dev node mknod made (devtmpfs's own nodes, and /proc and /sys
+        entries, are refused: see the messages)."""
+        self._alive()
+        path = _norm(_user_string(path))
+        node = self.nodes.get(path)
+        if node is not None and isinstance(node.ops, _DevNodeOps):
+            self.nodes.remove(path)  # an open file keeps its inode (and its cdev) meanwhile
+            return
+        if not self.exists(path):
+            raise KernelErrno(E.ENOENT)
+        if path.startswith("/dev/"):
+            raise SimulatorLimit(f"kcourse: rm {path}: removing a node devtmpfs made for a "
+                                 "driver is not modelled (only nodes made with mknod)")
+        # proc and kernfs directories have no ->unlink (fs/namei.c vfs_unlink: -EPERM)
+        raise KernelErrno(E.EPERM)
+
     # ================================================================ VFS
     def _device_call(self, path: str, hook: str, *args):
         """open, read or write, close of a module's device file by one process."""
@@ -764,3 +825,15 @@ def _norm(path: str) -> str:
             out.append(p)
     return "/" + "/".join(out)
 
+
+class _DevNodeOps:
+    """What serves a node mknod made: def_chr_fops.open, i.e. chrdev_open (kcourse.kapi.cdev),
+    on the emulated machine (loaded at the first open, not at mknod)."""
+
+    def __init__(self, kernel: Kernel):
+        self.kernel = kernel
+
+    def open(self, node, flags: int):
+        from kcourse.kapi.cdev import ChrdevOps
+
+        return ChrdevOps(self.kernel.emulator).open(node, flags)

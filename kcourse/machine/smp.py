@@ -4,11 +4,14 @@ On a machine with two CPUs (the lab's guest with -smp 2) two processes can be in
 module function at once: `echo 1 > /dev/racy` on CPU 0 while another `echo` writes on CPU 1.
 Here each CPU has what a real one has of its own:
 - its registers (a saved unicorn context), so each is somewhere else in the code;
-- a THREAD_SIZE kernel stack with an unmapped guard page below it (kernel/fork.c
-  alloc_thread_stack_node, CONFIG_VMAP_STACK=y): the locals of each call;
-- its per-cpu area, its GS base: `current_task` (the task that made the system call),
-  `__preempt_count`, `cpu_number`, `this_cpu_off` (arch/x86/kernel/setup_percpu.c);
-- its task: a task_struct with its own pid, and the process's user memory.
+- its per-cpu area, its GS base: `current_task` (the task that made the system call) and
+  `__preempt_count` (arch/x86/kernel/cpu/common.c), `cpu_number`, `this_cpu_off`
+  (arch/x86/kernel/setup_percpu.c), and at %gs:0x28 the running task's stack canary
+  (fixed_percpu_data, which __switch_to_asm sets, arch/x86/entry/entry_64.S);
+- the task it runs: a task_struct with its own pid, the process's user memory, and the
+  task's THREAD_SIZE kernel stack with an unmapped page below it (kernel/fork.c
+  alloc_thread_stack_node, CONFIG_VMAP_STACK=y): the locals of each call. The stack is the
+  task's, not the CPU's; here each CPU runs one task.
 They share everything else: the module's code and its data (globals and statics), the
 kernel's. `Race` decides which CPU executes the next instruction.
 
@@ -18,19 +21,27 @@ one step). Such a call is indivisible here; the functions allowed inside an expl
 (ALLOWED: delays, locks, formatting into the caller's buffer, copies to and from the
 caller's user memory) touch nothing another CPU reads, except the locks, whose words they
 change in one step as the real ones do with one locked instruction. A `lock`-prefixed
-instruction (atomic_inc: `lock incl`) is one instruction, so indivisible too.
+instruction (atomic_inc: `lock incl`) is indivisible on a real CPU too. An instruction that
+reads and writes memory without `lock` (`addq $1, x(%rip)`, gcc's `x++`) is not: another
+CPU's store can come between its load and its store. The explorer cannot split it, so a
+step that does that to memory the other CPUs see stops with an ExploreLimit saying so.
+Memory is sequentially consistent here: x86's store buffer (TSO), which lets a later load
+pass an earlier store to another address, is not modelled.
 
 Locks (kernel/locking/mutex.c, qspinlock.c): a CPU whose next step is mutex_lock() of a mutex
-another CPU's task owns sleeps (__mutex_lock_slowpath puts it on the wait list); one whose
-next step is spin_lock() of a lock another CPU holds spins; neither can run until the owner
-unlocks. Spinning changes nothing, so a spinning CPU is simply not chosen.
+another CPU's task owns waits; one whose next step is spin_lock() of a lock another CPU holds
+spins; neither can run until the owner unlocks. Waiting changes nothing the module sees, so a
+waiting CPU is simply not chosen. On the real kernel the mutex's waiter first spins too, as
+long as the owner is running on a CPU (mutex_optimistic_spin, CONFIG_MUTEX_SPIN_ON_OWNER=y in
+Debian's config; owner_on_cpu), and sleeps on the wait list (schedule_preempt_disabled in
+__mutex_lock_common) only once the owner is not running. The explorer does not model which.
 
 Exploring (`Race.explore`) follows every schedule from the start: at each point, every CPU
 that can run. Schedules that reach the same state (every CPU's registers, the module's
 memory, the stacks, the files, the per-cpu words, the locks held) go on together, with a count
 of how many schedules they stand for: the state-space search of a model checker (SPIN's),
-which visits each distinct state once. So the 601,080,390 schedules of two CPUs through
-racy's write() (16 steps each: C(32, 16)) are all counted, and each outcome comes with one
+which visits each distinct state once. So the 155,117,520 schedules of two CPUs through
+racy's write() (15 steps each: C(30, 15)) are all counted, and each outcome comes with one
 schedule that gives it, to replay step by step. `Race.sample` runs random schedules instead.
 
 The outcome of a schedule is what `cat` prints afterwards: the module's own read() runs on
@@ -58,7 +69,8 @@ PERCPU_STRIDE = 0x10_0000  # CPU n's per-cpu area: C.PERCPU + n * PERCPU_STRIDE
 SMP_STACKS = C.STACKS + 0x2000_0000  # CPU n's stack: one STACK_STRIDE each, guard page first
 STACK_STRIDE = 0x10_0000
 MAX_CPUS = 4
-SHF_WRITE = 0x1
+SHF_WRITE, SHF_EXECINSTR = 0x1, 0x4
+LOCK_PREFIX = 0xF0
 USER_TOP = 0x0000_8000_0000_0000  # TASK_SIZE_MAX and below: user space (4-level paging)
 STACK_SLACK = 512  # bytes below %rsp a state also holds (a push, a call's frame)
 MAX_STEPS = 20_000  # steps of one CPU through one call: past it, an endless loop
@@ -77,6 +89,7 @@ ALLOWED = MUTEX_LOCKS | SPIN_LOCKS | SPIN_UNLOCKS | {
     "scnprintf", "snprintf", "sprintf", "strlen", "memcpy", "memset",
     "simple_read_from_buffer", "simple_write_to_buffer", "_copy_to_user", "_copy_from_user",
     "__check_object_size", "kstrtoint", "kstrtol", "kstrtoul", "kstrtouint",
+    "_printk",  # into the log, which every state holds (what dmesg would show differs)
 }
 
 
@@ -194,10 +207,12 @@ class Race:
         self._writable = [(s.address, s.size) for s in self.module.sections
                           if s.flags & SHF_WRITE and s.size and not s.init]
         self._saved_kernel = self._save_kernel()
+        self._log_base = len(kernel.log.records)
         self._spin: dict[int, int] = {}  # spinlock address -> the CPU holding it
         self._trace: list[Access] | None = None
         self._hook = None
         self._disasm = None
+        self._rmw = self._unlocked_read_modify_writes()
         self._observed: dict[bytes, str] = {}
         self._live: Cpu | None = None  # the CPU whose registers are in unicorn now
         self.closed = False
@@ -222,6 +237,33 @@ class Race:
         behavior = self.kernel._behavior(module)
         return device, module, behavior
 
+    def _unlocked_read_modify_writes(self) -> dict[int, str]:
+        """The module's instructions that read and write one memory operand without a `lock`
+        prefix (`addq $1, x(%rip)`, gcc's `x++`): address -> text. The explorer runs each as
+        one step, but a real CPU does not: without `lock` another CPU's store can come
+        between its load and its store (Intel SDM vol. 3A, "Locked Atomic Operations"; the
+        kernel's atomic_inc is `lock incl`, arch/x86/include/asm/atomic.h). `xchg` with
+        memory is locked without the prefix."""
+        import capstone
+        from capstone import x86 as X
+
+        disasm = capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64)
+        disasm.syntax = capstone.CS_OPT_SYNTAX_ATT
+        disasm.detail = True
+        found: dict[int, str] = {}
+        both = capstone.CS_AC_READ | capstone.CS_AC_WRITE
+        for sec in self.module.sections:
+            if not sec.flags & SHF_EXECINSTR or sec.init or not sec.size:
+                continue
+            code = self.machine.space.read(sec.address, sec.size)
+            for insn in disasm.disasm(code, sec.address):
+                if LOCK_PREFIX in insn.prefix or insn.mnemonic.startswith("xchg"):
+                    continue
+                if any(op.type == X.X86_OP_MEM and op.access & both == both
+                       for op in insn.operands):
+                    found[insn.address] = f"{insn.mnemonic} {insn.op_str}"
+        return found
+
     def _new_cpu(self, index: int) -> Cpu:
         machine, space = self.machine, self.machine.space
         comm = "echo" if self.ops[index] == "write" else "cat"
@@ -230,8 +272,9 @@ class Race:
         percpu = C.PERCPU + index * PERCPU_STRIDE
         if index:
             space.map(percpu, C.PERCPU_SIZE)
-            # the canary is the running task's (__switch_to sets it from next->stack_canary,
-            # get_random_canary(): random, low byte 0): a task of its own, a canary of its own
+            # the canary is the running task's (__switch_to_asm copies next->stack_canary
+            # there, arch/x86/entry/entry_64.S; get_random_canary(): random, low byte 0): a
+            # task of its own, a canary of its own
             canary = random.Random(self.kernel.seed * 31 + index).getrandbits(64)
             space.write_u64(percpu + C.STACK_CANARY, canary & 0xFFFF_FFFF_FFFF_FF00)
             space.write_u64(percpu + T.THIS_CPU_OFF, percpu)  # per_cpu_offset(n)
@@ -282,6 +325,8 @@ class Race:
     def _save_kernel(self):
         machine = self.machine
         sched = machine.objects.get("sched")
+        log = self.kernel.log
+        self._saved_log = (log._open, log._seq, log._bytes)
         return (self.kernel.current, machine.objects.get("user"), self.kernel.clock.usec,
                 getattr(sched, "_ns", 0), self._read_ranges(self._writable_ranges()),
                 machine.space.read_u64(C.PERCPU + T.CURRENT_TASK),
@@ -313,6 +358,9 @@ class Race:
         if user is not None:
             machine.objects["user"] = user
         self.kernel.clock.usec = usec
+        log = self.kernel.log
+        del log.records[self._log_base:]
+        log._open, log._seq, log._bytes = self._saved_log
         sched = machine.objects.get("sched")
         if sched is not None:
             sched._ns = ns
@@ -362,6 +410,15 @@ class Race:
         if name in MUTEX_LOCKS:
             owner = space.read_u64(lock) & ~0x7  # include/linux/mutex.h: the owner task
             if owner and owner != cpu.task:
+                preempt = int.from_bytes(space.read(cpu.percpu + T.PREEMPT_COUNT, 4),
+                                         "little") & ~PREEMPT_ENABLED
+                if preempt:  # kernel/sched/core.c schedule_debug -> __schedule_bug
+                    raise ExploreLimit(
+                        f"kcourse: in some schedule CPU{cpu.index} sleeps in {name}() with "
+                        f"preemption off (a spinlock held: preempt count {preempt}), where "
+                        "the real kernel prints \"BUG: scheduling while atomic\"; the "
+                        "explorer stops there (on one CPU, kcourse prints that report when "
+                        "such code really sleeps)")
                 return f"sleeps in {name}()"
         if name in SPIN_LOCKS and space.read(lock, 1)[0] and self._spin.get(lock) != cpu.index:
             return f"spins in {name}()"
@@ -385,8 +442,9 @@ class Race:
         lock = cpu.regs[RDI]
         args = tuple(cpu.regs[i] for i in ARGS) if name else ()
         accesses: list[Access] = []
-        self._trace = accesses if record else None
-        if record and self._hook is None:
+        rmw = name is None and rip in self._rmw
+        self._trace = accesses if record or rmw else None
+        if (record or rmw) and self._hook is None:
             self._hook = uc.hook_add(machine.cpu.unicorn.UC_HOOK_MEM_READ |
                                      machine.cpu.unicorn.UC_HOOK_MEM_WRITE, self._on_access)
         machine._pending = machine._fault = None
@@ -405,6 +463,8 @@ class Race:
             raise ExploreLimit(f"kcourse: CPU{index} faults at {machine.symbolize(rip)} "
                                "during the exploration; load the module and run the same "
                                "command to see the oops the kernel prints")
+        if rmw:
+            self._refuse_unlocked_update(cpu, rip, accesses)
         if name in SPIN_LOCKS:
             self._spin[lock] = index
         elif name in SPIN_UNLOCKS:
@@ -427,6 +487,23 @@ class Race:
         text = f"call {name}" if name else self._disassemble(rip)
         where = machine.symbolize(rip) or self._target_name(rip) or f"{rip:#x}"
         return Step(index, rip, where, text, accesses, args)
+
+    def _refuse_unlocked_update(self, cpu: Cpu, rip: int, accesses: list[Access]) -> None:
+        """An unlocked read-modify-write of memory the other CPUs see: the explorer would
+        run it as one indivisible step, which a real CPU does not, so it says so and stops."""
+        for access in accesses:
+            # a CPU's own stack and per-cpu area (this_cpu_inc: `incl %gs:x`) are its alone
+            if access.write and not any(
+                    c.stack_base <= access.address < c.stack_top or
+                    c.percpu <= access.address < c.percpu + C.PERCPU_SIZE for c in self.cpus):
+                where = self.machine.symbolize(rip) or f"{rip:#x}"
+                raise ExploreLimit(
+                    f"kcourse: CPU{cpu.index} at {where}: `{self._rmw[rip]}` reads and writes "
+                    f"{self.describe(access.address).split(' ')[0]} in one instruction without "
+                    "`lock`. The explorer would run it as one step, but on a real CPU another "
+                    "CPU's store can come between its load and its store, and an update can be "
+                    "lost; protect it with a lock, or use atomic_inc(), or run it on the real "
+                    "kernel (kcourse.lab.race)")
 
     def _on_access(self, uc, access, address, size, value, _user) -> None:
         """unicorn hands the hook the physical address (paging is on): the address space's
@@ -506,13 +583,15 @@ class Race:
                       tuple(sorted((k, bytes(v)) for k, v in c.user.pages.items())))
                      for c in self.cpus)
         sched = self.machine.objects.get("sched")
+        log = self.kernel.log
         return (cpus, tuple(self._read_ranges(self._writable_ranges())),
                 tuple(sorted(self._spin.items())), getattr(sched, "irqs_disabled", False),
-                tuple(self.kernel.memory._atomic))
+                tuple(self.kernel.memory._atomic),
+                (tuple(log.records[self._log_base:]), log._open, log._seq, log._bytes))
 
     @staticmethod
     def key(snap) -> bytes:
-        cpus, memory, spin, irqs, atomic = snap
+        cpus, memory, spin, irqs, atomic, (records, open_record, _seq, _bytes) = snap
         h = hashlib.blake2b(digest_size=16)
         for _ctx, regs, done, result, calls, _low, stack_bytes, file, preempt, user in cpus:
             h.update(repr((regs, done, result, calls)).encode())
@@ -523,11 +602,14 @@ class Race:
         for blob in memory:
             h.update(blob)
         h.update(repr((spin, irqs, atomic)).encode())
+        h.update(repr([(r.level, r.text) for r in records]).encode())
+        if open_record is not None:
+            h.update(repr((open_record.level, open_record.text)).encode())
         return h.digest()
 
     def restore(self, snap) -> None:
         self._live = None  # its registers come from the snapshot
-        cpus, memory, spin, irqs, atomic = snap
+        cpus, memory, spin, irqs, atomic, (records, open_record, seq, size) = snap
         space = self.machine.space
         for cpu, (ctx, regs, done, result, calls, low, stack_bytes, file, preempt, user) in zip(
                 self.cpus, cpus, strict=True):
@@ -543,6 +625,10 @@ class Race:
         if sched is not None:
             sched.irqs_disabled = irqs
         self.kernel.memory._atomic = list(atomic)
+        log = self.kernel.log
+        del log.records[self._log_base:]
+        log.records.extend(records)
+        log._open, log._seq, log._bytes = open_record, seq, size
 
     def observe(self, snap) -> str:
         """What `cat PATH` prints in state `snap`: the module's own read() on CPU 0, from a

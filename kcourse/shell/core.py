@@ -9,9 +9,10 @@ globs against the simulated file system), redirections applied as bash applies t
 redirection that cannot be opened stops the command before it runs), and each command is
 either a shell builtin (cd, pwd, exec, echo, true, false, help, kill, wait, jobs, break,
 continue) or a tool: kmod's insmod, rmmod, lsmod, modprobe, modinfo, depmod; cat, ls, dmesg,
-uname, grep, head, tail, wc, sort. `for` and `while`/`until` loops run their bodies here;
-background jobs (`&`) are kcourse.shell.jobs'. A line the shell cannot parse prints one
-line, returns status 2 and runs nothing.
+uname, grep, head, tail, wc, sort, stat, od, dd, mknod, rm (kcourse.shell.bytetools,
+nodecmds) and a field-picking awk (kcourse.shell.awk). `for` and `while`/`until` loops run
+their bodies here; background jobs (`&`) are kcourse.shell.jobs'. A line the shell cannot
+parse prints one line, returns status 2 and runs nothing.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from kcourse.backend import CommandResult
 from kcourse.errors import KcourseError
 from kcourse.kernel.kernel import SimulatorLimit
 from kcourse.paths import modules_dir
-from kcourse.shell import coreutils, jobs, kmodtools, modprobe, statcmd
+from kcourse.shell import awk, bytetools, coreutils, jobs, kmodtools, modprobe, nodecmds, statcmd
 from kcourse.shell.context import Ctx, TaskKilled
 from kcourse.shell.fs import COURSE_DIR, HOME, FsError, SimFS
 from kcourse.shell.moddir import ModuleTree
@@ -44,9 +45,10 @@ TOOLS = {
     "insmod": kmodtools.insmod, "rmmod": kmodtools.rmmod, "lsmod": kmodtools.lsmod,
     "modprobe": modprobe.modprobe, "modinfo": modprobe.modinfo, "depmod": modprobe.depmod,
     "cat": coreutils.cat, "ls": coreutils.ls, "dmesg": coreutils.dmesg,
-    "uname": coreutils.uname, "grep": coreutils.grep, "head": coreutils.head,
+    "uname": coreutils.uname, "grep": coreutils.grep, "head": bytetools.head,
     "tail": coreutils.tail, "wc": coreutils.wc, "sort": coreutils.sort,
-    "stat": statcmd.stat,
+    "stat": statcmd.stat, "od": bytetools.od, "dd": bytetools.dd, "awk": awk.awk,
+    "mknod": nodecmds.mknod, "rm": nodecmds.rm,
 }
 BUILTINS = ("cd", "pwd", "exec", "echo", "true", "false", "help", "sleep", ":", "kill", "wait",
             "jobs", "break", "continue")
@@ -134,10 +136,17 @@ class Shell:
 
     # ------------------------------------------------------------------ kernel log
     def _log_seq(self) -> int:
-        return max((r.seq for r in self.kernel.log.records), default=-1)
+        records = self.kernel.log.records  # in sequence order (printk.LogBuffer appends)
+        return records[-1].seq if records else -1
 
     def _log_since(self, seq: int) -> tuple[str, ...]:
-        return tuple(r.text for r in self.kernel.log.records if r.seq > seq)
+        """The texts of the records after `seq`, found from the end: a command's own lines
+        are the last few, however long the log has grown."""
+        records = self.kernel.log.records
+        start = len(records)
+        while start > 0 and records[start - 1].seq > seq:
+            start -= 1
+        return tuple(r.text for r in records[start:])
 
     # ------------------------------------------------------------------ lists and loops
     def _list(self, items: list[AndOr], out: list[str], errs: list[str]) -> int:
@@ -303,6 +312,8 @@ class Shell:
                         stderr_to = "/dev/null"
                 else:
                     self._check_writable(vpath, target)
+                    if self.fs.tmp_writable(vpath):  # bash opens (and truncates) it now
+                        self.fs.tmp_open(vpath, append=r.op == ">>")
                     if r.fd == 1:
                         stdout_to = vpath
                     elif r.fd == 2:
@@ -450,6 +461,8 @@ class Shell:
         kind, _ = self.fs.locate(vpath)
         if kind == "virtual":
             raise FsError(21, shown)  # EISDIR
+        if self.fs.tmp_writable(vpath):
+            return
         if kind != "kernel":
             # fs/namei.c: the path is looked up before the read-only mount is noticed, so a
             # missing folder is ENOENT (a file in the way, ENOTDIR); else EROFS
@@ -536,6 +549,8 @@ class Shell:
                 flags = os.O_RDONLY
                 if r.op != "<":
                     self._check_writable(vpath, target)
+                    if self.fs.tmp_writable(vpath):
+                        self.fs.tmp_open(vpath, append=r.op == ">>")
                     flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if r.op == ">>" else
                                                         os.O_TRUNC)
                 self._open_fd(r.fd, vpath, target, flags)

@@ -369,7 +369,8 @@ def wc(ctx: Ctx, argv: list[str]) -> int:
     keys = [k for k in ("-l", "-w", "-c") if any(k == o for o, _ in opts)] or ["-l", "-w", "-c"]
     inputs, rc = _inputs(ctx, "wc", rest)
     for name, text in inputs:
-        counts = {"-l": text.count("\n"), "-w": len(text.split()), "-c": len(text.encode())}
+        counts = {"-l": text.count("\n"), "-w": len(text.split()),
+                  "-c": len(text.encode("utf-8", "surrogateescape"))}
         values = [str(counts[k]) for k in keys]
         if len(keys) > 1 or rest:
             width = max(len(v) for v in values) if not rest else 7

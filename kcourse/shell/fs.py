@@ -9,6 +9,9 @@ The rule (the same in %%kshell, `kcourse sim` and Shell()):
     /root/modules           the course's data/modules folder (read-only); the shell starts
                             here, so `insmod hello/hello.ko` works as it does in the repository
     /, /root, /lib          directories holding only the entries above
+    /tmp/NAME               a file the shell wrote there (`> /tmp/out`, dd of=/tmp/out): kept
+                            in the simulated machine's memory, never on the host; `rm` takes it
+                            away. Any other name in /tmp is the host's (read-only, see below)
     any other absolute path the host's own file, read-only (so a module you built yourself can
                             be loaded with `insmod /home/you/build/mine.ko`)
     the working folder      `kcourse sim` starts in the caller's folder (Shell(workdir=...)),
@@ -39,6 +42,7 @@ from kcourse.shell.moddir import ModuleTree
 COURSE_DIR = "/root/modules"
 HOME = "/root"
 KERNEL_TOPS = ("proc", "sys", "dev")
+TMP = "/tmp"
 SECT_READ_SIZE = 19  # kernel/module/sysfs.c: MODULE_SECT_READ_SIZE = 3 + BITS_PER_LONG / 4
 GOLDEN_RATIO_64 = 0x61C8864680B583EB  # include/linux/hash.h
 
@@ -122,6 +126,7 @@ class SimFS:
         # modules the learner built in a notebook (%%kmodule NAME): /root/modules/NAME/, next
         # to the course's own, so `insmod NAME/NAME.ko` works as for hello/hello.ko
         self.learner_modules: dict[str, Path] = {}
+        self.tmp: dict[str, bytes] = {}  # /tmp/NAME -> contents, for files the shell wrote
 
     # ------------------------------------------------------------------ paths
     @staticmethod
@@ -166,6 +171,9 @@ class SimFS:
         | ("index", text) | ("missing", None)."""
         if self.in_workdir(vpath):
             return "host", Path(vpath)
+        name = self.tmp_name(vpath)
+        if name and name in self.tmp:
+            return "tmp", name
         virtual = self._virtual_dirs()
         if vpath in virtual:
             return "virtual", virtual[vpath]
@@ -187,6 +195,26 @@ class SimFS:
         if top in ("lib", "root"):
             return "missing", None
         return "host", Path(vpath)
+
+    @staticmethod
+    def tmp_name(vpath: str) -> str:
+        """NAME for /tmp/NAME (a file directly in /tmp), else ''."""
+        parent, name = posixpath.split(vpath)
+        return name if parent == TMP and name not in ("", ".", "..") else ""
+
+    def tmp_open(self, vpath: str, append: bool = False) -> None:
+        """open(O_WRONLY|O_CREAT, and O_TRUNC unless appending) of /tmp/NAME: a host file of
+        that name is shadowed by the shell's own (empty) one."""
+        name = self.tmp_name(vpath)
+        if not append or name not in self.tmp:
+            self.tmp[name] = b""
+
+    def tmp_writable(self, vpath: str) -> bool:
+        """Whether a write to vpath goes to the shell's /tmp (a name directly in /tmp that is
+        not a directory of the host's)."""
+        name = self.tmp_name(vpath)
+        return bool(name) and not self.in_workdir(vpath) and (
+            name in self.tmp or not Path(vpath).is_dir())
 
     def _follow(self, vpath: str) -> str:
         """Resolve sysfs symlinks along a kernel path (holders/<m> -> ../../<m>)."""
@@ -263,6 +291,8 @@ class SimFS:
             return Entry(name, "dir", 0o755, 0, None, 2)
         if kind == "index":
             return Entry(name, "file", 0o644, len(str(where).encode()))
+        if kind == "tmp":
+            return Entry(name, "file", 0o644, len(self.tmp[str(where)]))
         if kind == "host":
             return self._host_stat(vpath, Path(str(where)), name)
         if kind == "kernel":
@@ -330,7 +360,8 @@ class SimFS:
             if vpath == COURSE_DIR:
                 hosts.update(self.learner_modules)
             return [self._host_stat(posixpath.join(vpath, n), host, n)
-                    for n, host in hosts.items()]
+                    for n, host in hosts.items() if vpath != TMP or n not in self.tmp] + (
+                [self.stat(posixpath.join(TMP, n)) for n in self.tmp] if vpath == TMP else [])
         if kind == "index":
             raise FsError(errno.ENOTDIR, vpath)
         raise FsError(errno.ENOENT, vpath)
@@ -341,6 +372,8 @@ class SimFS:
             raise FsError(errno.EISDIR, vpath)
         if kind == "index":
             return str(where).encode()
+        if kind == "tmp":
+            return self.tmp[str(where)]
         if kind == "kernel":
             text = self._kernel_call(vpath, self.kernel.read_file)
             return text if isinstance(text, bytes) else str(text).encode("utf-8", "surrogateescape")
@@ -370,6 +403,8 @@ class SimFS:
             raise FsError(errno.EISDIR, vpath)
         if kind == "missing":
             raise FsError(errno.ENOENT, vpath)
+        if kind == "tmp":
+            raise FsError(errno.EOPNOTSUPP, vpath)  # the shell's own /tmp file is no host file
         raise FsError(errno.EACCES, vpath)
 
     def stat_errno(self, vpath: str) -> int:
@@ -396,6 +431,9 @@ class SimFS:
         kind, _ = self.locate(vpath)
         if kind == "virtual":
             raise FsError(errno.EISDIR, vpath)
+        if kind == "tmp" or kind == "host" and self.tmp_writable(vpath):
+            self.write_bytes(vpath, text.encode("utf-8", "surrogateescape"))
+            return
         if kind != "kernel":
             raise FsError(errno.EROFS, vpath)
         parent = posixpath.dirname(vpath)
@@ -406,3 +444,24 @@ class SimFS:
         if self.is_dir(vpath):
             raise FsError(errno.EISDIR, vpath)
         self._kernel_call(vpath, self.kernel.write_file, text)
+
+    def write_bytes(self, vpath: str, data: bytes) -> None:
+        """write(2) to /tmp/NAME, opened by tmp_open (or made now): appended at its end."""
+        name = self.tmp_name(vpath)
+        self.tmp[name] = self.tmp.get(name, b"") + data
+
+    def unlink(self, vpath: str) -> None:
+        """unlink(2): the shell's /tmp files and the nodes mknod made in /dev; elsewhere
+        what the kernel's file system or the read-only host says."""
+        kind, _ = self.locate(vpath)
+        if kind == "tmp":
+            del self.tmp[self.tmp_name(vpath)]
+            return
+        if kind == "kernel":
+            self._kernel_call(vpath, self.kernel.unlink)
+            return
+        if not self.exists(vpath):
+            raise FsError(errno.ENOENT, vpath)
+        if self.is_dir(vpath) and kind != "virtual":
+            raise FsError(errno.EISDIR, vpath)
+        raise FsError(errno.EROFS, vpath)  # the host's files are read-only to the shell

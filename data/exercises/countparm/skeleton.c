@@ -8,9 +8,9 @@
 
 static int count = 1;
 /*
- * TODO 1: make count a module parameter of type int that root can read in
- * /sys/module/countparm/parameters/count (permissions 0444), and describe it
- * with MODULE_PARM_DESC.
+ * TODO 1: make count a module parameter of type int that everyone can read and
+ * nobody can write in /sys/module/countparm/parameters/count (permissions 0444),
+ * and describe it with MODULE_PARM_DESC.
  */
 
 static int __init countparm_init(void)

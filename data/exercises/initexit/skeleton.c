@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* initexit: code that runs once goes where the kernel can drop it. */
+/* initexit: code run only at load, or only at unload, goes in a section of its own. */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/init.h>
@@ -17,7 +17,7 @@ static int initexit_start(void)
 
 /*
  * TODO 2: initexit_stop runs only at unload: mark it __exit so it lands in
- * .exit.text.
+ * .exit.text (kept as long as the module is loaded, since it may be unloaded).
  */
 static void initexit_stop(void)
 {

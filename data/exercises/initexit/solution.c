@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* initexit: code that runs once goes where the kernel can drop it. */
+/* initexit: code run only at load, or only at unload, goes in a section of its own. */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/init.h>

@@ -14,9 +14,9 @@
  *     "insmod: ERROR: could not insert module consumer.ko: Unknown symbol in module".
  *   - The __versions section holds one CRC per imported symbol, checked at
  *     load time against the CRCs the provider exported.
- *   - MODULE_IMPORT_NS(KCOURSE): without it modpost errors out
- *     ("module consumer uses symbol provider_ns_hello from namespace KCOURSE,
- *     but does not import it") and the kernel refuses to load it.
+ *   - MODULE_IMPORT_NS(KCOURSE): without it modpost stops ("ERROR: modpost: module
+ *     consumer uses symbol provider_ns_hello from namespace KCOURSE, but does not
+ *     import it.") and the kernel would refuse it (verify_namespace_is_imported).
  *   - While consumer is loaded, provider's refcnt is 1 and lsmod shows
  *     "provider ... 1 consumer".
  *

@@ -4,8 +4,8 @@
  *
  * What it teaches: the value init returns decides whether the module stays.
  * A negative errno makes do_init_module() (kernel/module/main.c) undo the
- * load: the module goes COMING -> GOING, its memory is freed, and it never
- * appears in lsmod. insmod reports the errno with strerror():
+ * load: the module goes COMING -> GOING and its memory is freed; /proc/modules
+ * lists it only while init runs (as Loading). insmod reports the errno with strerror():
  *   insmod: ERROR: could not insert module failinit.ko: No such device
  * Anything init did before failing (here: one printk) has already happened,
  * so an init function that fails must undo its own work first.

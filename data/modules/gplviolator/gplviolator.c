@@ -7,7 +7,7 @@
  *
  * What it teaches: EXPORT_SYMBOL_GPL is enforced twice.
  *   1. At build time modpost refuses it (scripts/mod/modpost.c,
- *      check_for_gpl_usage):
+ *      check_exports):
  *        ERROR: modpost: GPL-incompatible module gplviolator.ko uses GPL-only symbol 'kernel_fpu_begin_mask'
  *      so no gplviolator.ko is produced. The exact output is saved in
  *      modpost-error.txt by scripts/build-modules.sh.

@@ -3,7 +3,7 @@
  * hello.c - the smallest useful loadable kernel module.
  *
  * What it teaches:
- *   - module_init()/module_exit(): the two entry points the loader calls.
+ *   - module_init()/module_exit(): called at load and at rmmod; both optional (../noexit).
  *   - __init/__exit: the init code lives in .init.text and is freed once
  *     init has returned 0; the exit code lives in .exit.text.
  *   - module_param(): two parameters that appear under

@@ -20,7 +20,7 @@
  *   on open:   "kcdev: open, refcnt=<n>"   (n includes this file: 1 for the first open)
  *   on close:  "kcdev: release"
  *   on unload: "kcdev: /dev/kcdev removed"
- * read() prints nothing; it returns the 16 bytes "hello from kcdev\n", then 0 (end of file).
+ * read() prints nothing; it returns the 17 bytes "hello from kcdev\n", then 0 (end of file).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 

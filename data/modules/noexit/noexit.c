@@ -7,11 +7,11 @@
  *   - /proc/modules shows "[permanent]" in the "used by" column
  *     (kernel/module/procfs.c: print_unload_info, when the module has an init
  *     but no exit function).
- *   - rmmod noexit fails with EBUSY ("Device or resource busy");
- *     delete_module() in kernel/module/main.c returns -EBUSY when
- *     mod->init && !mod->exit, unless forced (CONFIG_MODULE_FORCE_UNLOAD).
- *   - The generated noexit.mod.c still sets .exit = cleanup_module, but
- *     no cleanup_module symbol is defined, so the pointer stays NULL.
+ *   - rmmod noexit fails with EBUSY ("Device or resource busy"): delete_module()
+ *     (kernel/module/main.c) refuses when mod->init && !mod->exit, unless forced;
+ *     Debian has CONFIG_MODULE_FORCE_UNLOAD=y, so `rmmod -f noexit` removes it (taint R).
+ *   - modpost writes ".exit = cleanup_module" into noexit.mod.c only for a module
+ *     that defines cleanup_module (modpost.c: has_cleanup); here .exit stays NULL.
  *
  * Prints:
  *   on load:   "noexit: loaded; there is no exit function, so it cannot be unloaded"

@@ -9,11 +9,11 @@
  *   EXPORT_SYMBOL_NS_GPL(provider_ns_hello, KCOURSE)
  *                                        GPL-only, and the user must also
  *                                        say MODULE_IMPORT_NS(KCOURSE)
- * The build writes one line per export to Module.symvers:
- *   <CRC> <symbol> <module path> <export type> [<namespace>]
+ * The build writes one line per export to Module.symvers, five fields split by tabs:
+ *   <CRC> <symbol> <module path> <export type> <namespace, empty if none>
  * and the .ko gets __ksymtab, __ksymtab_gpl, __kcrctab, __kcrctab_gpl and
- * __ksymtab_strings sections, which the loader adds to the kernel's table of
- * symbols while provider is loaded (they show in /proc/kallsyms).
+ * __ksymtab_strings sections, which the loader searches (find_symbol) while provider
+ * is loaded. /proc/kallsyms lists provider's symbols from its .symtab, exported or not.
  *
  * Prints:
  *   on load:   "provider: ready, exporting provider_add, provider_secret, provider_ns_hello"

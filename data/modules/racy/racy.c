@@ -5,9 +5,9 @@
  * What it teaches: kernel code runs concurrently. Every write() to /dev/racy
  * adds 1 to one counter shared by all callers. The update is a separate
  * read, a short pause and a write, with no lock around it, so when two
- * processes (on two CPUs, or preempted in between) write at the same time,
- * both read the same old value and one increment is lost. After N writes in
- * total the counter can be less than N. Reading /dev/racy shows the counter.
+ * processes write at the same time on two CPUs (or on one, preempted between the
+ * steps: that needs preempt=full, and Debian's kernel boots "voluntary"), both read
+ * the same old value and one increment is lost. Reading /dev/racy shows the counter.
  * The pause (udelay(2)) only widens the window so that the race shows up
  * quickly; a bare counter++ has the same bug, it just loses fewer updates.
  * Compare ../locked, where a mutex makes the update atomic.
