@@ -34,6 +34,7 @@ from kcourse.kapi.registry import function
 from kcourse.kapi.textfile import TextOps
 from kcourse.kernel import structs as S
 from kcourse.kernel.kernel import SimulatorLimit
+from kcourse.kernel.memory import KMALLOC_MAX_CACHE_SIZE
 from kcourse.kernel.nodes import Node
 
 PAGE_SIZE, CACHE_LINE, POINTER = 4096, 64, 8
@@ -332,6 +333,10 @@ def ksize(call, objp):
     SLAB_RED_ZONE, POISON, TYPESAFE_BY_RCU or STORE_USER; a kmalloc cache's is its size
     class); 0 for NULL and ZERO_SIZE_PTR."""
     alloc = next((a for a in call.kernel.memory.outstanding() if a.address == objp), None)
+    if alloc is None:  # a pointer into a slab object (a devm_kmalloc's data) is that object
+        alloc = next((a for a in call.kernel.memory.outstanding() if a.allocated <=
+                      KMALLOC_MAX_CACHE_SIZE and a.kind != "vmalloc" and
+                      a.address < objp < a.address + a.allocated), None)
     if alloc is None:
         return 0
     if alloc.kind == "kmem_cache":

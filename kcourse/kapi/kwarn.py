@@ -11,14 +11,20 @@ names the module function that called into the kernel.
 
 from __future__ import annotations
 
+import re
+
 from kcourse.kernel import oops
 
 
-def _report(call, where: str, function: str, message: str | None, inner: list[str]) -> None:
+def _report(call, where: str, function: str, message: str | None, inner: list[str],
+            offset: str | None = None) -> None:
     kernel = call.kernel
     pid, comm = kernel.current
     lines = oops.warning_lines(where, function, pid, comm, site=call.site,
                                machine=kernel.machine(), seed=kernel.seed, inner=inner)
+    if offset is not None:  # the real kernel's "+0x97/0x110", where a recording gives it
+        pattern = re.compile(rf"{re.escape(function)}\+0x[0-9a-f]+/0x[0-9a-f]+")
+        lines = [(level, pattern.sub(function + offset, text)) for level, text in lines]
     if message is not None:  # __warn_printk: the message right after "cut here"
         lines.insert(1, (oops.KERN_DEFAULT, message))
     for level, text in lines:
@@ -29,14 +35,17 @@ def _report(call, where: str, function: str, message: str | None, inner: list[st
         kernel.event("taint", call.caller.name if call.caller else "", bit)
 
 
-def warn(call, where: str, function: str, message: str, inner: list[str] | None = None) -> None:
+def warn(call, where: str, function: str, message: str, inner: list[str] | None = None,
+         offset: str | None = None) -> None:
     """WARN(1, message): `where` is the kernel file and line, `function` the kernel function
-    the WARN is in, `inner` the kernel frames between it and the module's call."""
-    _report(call, where, function, message.rstrip("\n"), inner or [])
+    the WARN is in, `inner` the kernel frames between it and the module's call, `offset`
+    the ud2's "+0x../0x.." in the function on Debian's kernel (a model value without it)."""
+    _report(call, where, function, message.rstrip("\n"), inner or [], offset)
 
 
-def warn_on(call, where: str, function: str, inner: list[str] | None = None) -> None:
-    _report(call, where, function, None, inner or [])
+def warn_on(call, where: str, function: str, inner: list[str] | None = None,
+            offset: str | None = None) -> None:
+    _report(call, where, function, None, inner or [], offset)
 
 
 def dump_stack(call, inner: list[str]) -> None:

@@ -96,3 +96,16 @@ def preempt_schedule_thunk(call):
 @function("void preempt_schedule_notrace_thunk(void)", "arch/x86/entry/thunk_64.S")
 def preempt_schedule_notrace_thunk(call):
     pass
+
+
+@function("void __SCT__preempt_schedule(void)", "kernel/sched/core.c")
+def __SCT__preempt_schedule(call):
+    """The static call preempt_enable() makes when the count reaches 0 with a reschedule
+    pending (PREEMPT_DYNAMIC): the guest runs in voluntary mode (its
+    /sys/kernel/debug/sched/preempt: "none (voluntary) full"), where
+    preempt_dynamic_disable(preempt_schedule) set it to NULL, a bare RET."""
+
+
+@function("void __SCT__preempt_schedule_notrace(void)", "kernel/sched/core.c")
+def __SCT__preempt_schedule_notrace(call):
+    """preempt_enable_notrace()'s: NULL in voluntary mode too."""
