@@ -45,8 +45,10 @@ def strip_solutions(source: str) -> str:
     clear.log.setLevel(logging.CRITICAL)  # its error is ours to say, in one line
     try:
         clear.preprocess_cell(cell, {"language": "python"}, 0)
-    except RuntimeError as err:  # "no end solution statement found", a nested BEGIN
-        raise KcourseError(f"'{BEGIN}' without its '{END}' ({err})") from None
+    except RuntimeError as err:  # "no end solution statement found", or a nested BEGIN
+        if "nested" in str(err):
+            raise KcourseError(f"'{BEGIN}' inside another '{BEGIN}'") from None
+        raise KcourseError(f"'{BEGIN}' without '{END}'") from None
     return cell.source
 
 
