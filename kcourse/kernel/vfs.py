@@ -151,6 +151,12 @@ _ALWAYS = frozenset({"initstate", "coresize", "initsize", "taint", "refcnt"})
 
 
 def _sys(k, parts):
+    if len(parts) == 3 and parts[0] == "module" and parts[2] in _ALWAYS:
+        # /sys/module/NAME/{coresize,refcnt,...}: what lsmod reads for every row
+        mod = k.find_module_all(parts[1])
+        if mod is None or not mod.sysfs:
+            raise KernelErrno(E.ENOENT)
+        return _ro(lambda: procfs.sysfs_attr(mod, parts[2]))
     if not parts:
         return _dir(lambda: [_entry(n, stat.S_IFDIR | 0o755, "dir")
                              for n in ("class", "kernel", "module")])
