@@ -1,0 +1,248 @@
+"""/sys/class/net/<name>: the attributes of a registered net_device (net/core/net-sysfs.c
+net_class_attrs, netdev_uevent), read from the struct net_device in emulated memory on each
+read, so `cat mtu` shows what the module's code left there.
+
+Each attribute formats as its _show does: NETDEVICE_SHOW's fmt_dec "%d\\n" and fmt_hex
+"%#x\\n", sysfs_format_mac's "%*phC\\n", operstate's name (IF_OPER_DOWN while the device is
+not running), -EINVAL where the show needs a running device (carrier, dormant, testing,
+speed, duplex) or a name_assign_type, -EOPNOTSUPP where it needs an ndo the device lacks
+(phys_port_id, phys_port_name, phys_switch_id). lo is the kernel's own (drivers/net/
+loopback.c: registered at boot, never brought up on the lab's guest), with the values its
+setup gives.
+
+Not modelled (one line each when read or written): writes to the writable attributes (mtu,
+flags, tx_queue_len, ...: dev_set_mtu and the rest are not modelled), and the power/,
+queues/ and statistics/ directories, which are not made. Real sysfs makes /sys/class/net/
+<name> a symlink into /sys/devices/virtual/net/; here it is the directory itself.
+"""
+
+from __future__ import annotations
+
+import stat
+
+from kcourse.kapi import netdev as N
+from kcourse.kapi.textfile import TextOps
+from kcourse.kernel import structs as S
+from kcourse.kernel.errno import KernelErrno
+from kcourse.kernel.nodes import Node
+
+EINVAL, EOPNOTSUPP = 22, 95
+OPERSTATES = ("unknown", "notpresent", "down", "lowerlayerdown", "testing", "dormant", "up")
+IF_OPER_DOWN = 2
+LINK_STATE_DORMANT, LINK_STATE_TESTING = 4, 5
+ARPHRD_LOOPBACK = 772
+# net_class_attrs order does not matter: ls sorts. Writable ones are 0644 (DEVICE_ATTR_RW).
+RW = {"carrier", "mtu", "flags", "tx_queue_len", "gro_flush_timeout", "napi_defer_hard_irqs",
+      "ifalias", "netdev_group", "proto_down", "threaded"}
+ATTRS = ("addr_assign_type", "addr_len", "address", "broadcast", "carrier", "carrier_changes",
+         "carrier_down_count", "carrier_up_count", "dev_id", "dev_port", "dormant", "duplex",
+         "flags", "gro_flush_timeout", "ifalias", "ifindex", "iflink", "link_mode", "mtu",
+         "name_assign_type", "napi_defer_hard_irqs", "netdev_group", "operstate",
+         "phys_port_id", "phys_port_name", "phys_switch_id", "proto_down", "speed", "testing",
+         "threaded", "tx_queue_len", "type", "uevent")
+
+
+class Loopback:
+    """lo as loopback_setup (drivers/net/loopback.c) and alloc_netdev leave it: mtu 64 KiB,
+    IFF_LOOPBACK, ARPHRD_LOOPBACK, tx_queue_len 0 made DEFAULT_TX_QUEUE_LEN, ifindex 1,
+    address and broadcast all zero (6 bytes), not up."""
+
+    values = {"mtu": 65536, "flags": N.IFF_LOOPBACK, "type": ARPHRD_LOOPBACK,
+              "ifindex": N.LOOPBACK_IFINDEX, "tx_queue_len": N.DEFAULT_TX_QUEUE_LEN,
+              "addr_len": N.ETH_ALEN, "addr_assign_type": 0, "name_assign_type": 0,
+              "dev_id": 0, "dev_port": 0, "link_mode": 0, "group": 0, "operstate": 0,
+              "carrier_up_count": 0, "carrier_down_count": 0, "gro_flush_timeout": 0,
+              "napi_defer_hard_irqs": 0, "state": 1 << N.LINK_STATE_PRESENT}
+    name = "lo"
+
+    def get(self, field: str) -> int:
+        return self.values[field]
+
+    def addr(self) -> bytes:
+        return bytes(N.ETH_ALEN)
+
+    def broadcast(self) -> bytes:
+        return bytes(N.ETH_ALEN)
+
+    def has_op(self, _name: str) -> bool:
+        return False
+
+    def alive(self) -> bool:
+        return True
+
+
+class Device:
+    """A registered net_device: each read goes to emulated memory."""
+
+    SIZES = {"mtu": 4, "flags": 4, "type": 2, "ifindex": 4, "tx_queue_len": 4, "addr_len": 1,
+             "addr_assign_type": 1, "name_assign_type": 1, "dev_id": 2, "dev_port": 2,
+             "link_mode": 1, "group": 4, "operstate": 1, "carrier_up_count": 4,
+             "carrier_down_count": 4, "gro_flush_timeout": 8, "napi_defer_hard_irqs": 4,
+             "state": 8}
+
+    def __init__(self, machine, dev: int):
+        self.machine, self.dev = machine, dev
+
+    @property
+    def name(self) -> str:
+        return N.name_of(self.machine, self.dev)
+
+    def get(self, field: str) -> int:
+        raw = self.machine.space.read(self.dev + N.ND[field], self.SIZES[field])
+        return int.from_bytes(raw, "little")
+
+    def addr(self) -> bytes:
+        return N.dev_addr(self.machine, self.dev)
+
+    def broadcast(self) -> bytes:
+        length = self.get("addr_len")
+        return self.machine.space.read(self.dev + N.ND["broadcast"], length)
+
+    def has_op(self, name: str) -> bool:
+        return bool(N._ops(self.machine, self.dev, name))
+
+    def alive(self) -> bool:
+        return N.u8(self.machine, self.dev, "reg_state") <= N.NETREG_REGISTERED
+
+
+def _bitfield(machine, dev: int, name: str) -> int:
+    m = S.member("net_device", name)
+    raw = int.from_bytes(machine.space.read(dev + m.offset, m.size), "little")
+    return raw >> (m.bit_offset or 0) & ((1 << (m.bits or 8 * m.size)) - 1)
+
+
+def _mac(data: bytes) -> str:
+    return ":".join(f"{b:02x}" for b in data) + "\n"  # sysfs_format_mac: %*phC
+
+
+def show(view, attr: str) -> str:
+    """The text of /sys/class/net/<name>/<attr>, or KernelErrno as its _show returns."""
+    running = bool(view.get("state") >> N.LINK_STATE_START & 1)
+
+    def need_running(text_fn):
+        if not running:
+            raise KernelErrno(EINVAL)
+        return text_fn()
+
+    if not view.alive() and attr not in ("iflink", "carrier", "operstate", "uevent"):
+        raise KernelErrno(EINVAL)  # netdev_show: dev_isalive
+    state = view.get("state")
+    if attr in ("addr_assign_type", "addr_len", "ifindex", "type", "link_mode", "dev_port",
+                "mtu", "tx_queue_len", "napi_defer_hard_irqs", "carrier_up_count",
+                "carrier_down_count"):
+        return f"{view.get(attr)}\n"
+    if attr in ("dev_id", "flags"):
+        return f"{view.get(attr):#x}\n"  # vsprintf's %#x: "0x0" for 0 too (lib/vsprintf.c)
+    if attr == "gro_flush_timeout":
+        return f"{view.get(attr)}\n"
+    if attr == "netdev_group":
+        return f"{view.get('group')}\n"
+    if attr == "iflink":  # dev_get_iflink: ndo_get_iflink, else the ifindex
+        if view.has_op("ndo_get_iflink"):
+            raise _limit("ndo_get_iflink")
+        return f"{view.get('ifindex')}\n"
+    if attr == "name_assign_type":
+        if view.get(attr) == N.NET_NAME_UNKNOWN:
+            raise KernelErrno(EINVAL)
+        return f"{view.get(attr)}\n"
+    if attr == "address":
+        return _mac(view.addr())
+    if attr == "broadcast":
+        return _mac(view.broadcast())
+    if attr == "carrier":
+        return need_running(lambda: f"{int(not state >> N.LINK_STATE_NOCARRIER & 1)}\n")
+    if attr == "dormant":
+        return need_running(lambda: f"{state >> LINK_STATE_DORMANT & 1}\n")
+    if attr == "testing":
+        return need_running(lambda: f"{state >> LINK_STATE_TESTING & 1}\n")
+    if attr in ("speed", "duplex"):  # needs get_link_ksettings and a running device
+        raise KernelErrno(EINVAL)
+    if attr == "operstate":
+        operstate = view.get("operstate") if running else IF_OPER_DOWN
+        if operstate >= len(OPERSTATES):
+            raise KernelErrno(EINVAL)
+        return OPERSTATES[operstate] + "\n"
+    if attr == "carrier_changes":
+        return f"{view.get('carrier_up_count') + view.get('carrier_down_count')}\n"
+    if attr == "ifalias":
+        return ""  # dev_get_alias: no alias set, nothing shown
+    if attr in ("phys_port_id", "phys_port_name", "phys_switch_id"):
+        op = {"phys_port_id": "ndo_get_phys_port_id",
+              "phys_port_name": "ndo_get_phys_port_name",
+              "phys_switch_id": "ndo_get_port_parent_id"}[attr]
+        if view.has_op(op):
+            raise _limit(op)
+        raise KernelErrno(EOPNOTSUPP)
+    if attr in ("proto_down", "threaded"):
+        if isinstance(view, Device):
+            return f"{_bitfield(view.machine, view.dev, attr)}\n"
+        return "0\n"
+    if attr == "uevent":  # netdev_uevent: INTERFACE, IFINDEX
+        return f"INTERFACE={view.name}\nIFINDEX={view.get('ifindex')}\n"
+    raise KernelErrno(EINVAL)
+
+
+def loopback(rest: list[str]):
+    """vfs lookup of /sys/class/net/lo[/<attr>]: ("dir", lister) or ("file", ...)."""
+    from kcourse.kernel.kernel import DirEntry
+
+    view = Loopback()
+    if not rest:
+        return ("dir", lambda: [DirEntry(a, stat.S_IFREG | (0o644 if a in RW or a == "uevent"
+                                                            else 0o444), "file", None, 4096)
+                                for a in ATTRS])
+    if len(rest) != 1 or rest[0] not in ATTRS:
+        raise KernelErrno(2)
+    attr = rest[0]
+    writable = attr in RW or attr == "uevent"
+    return ("file", stat.S_IFREG | (0o644 if writable else 0o444), lambda: show(view, attr),
+            _writer("lo", attr) if writable else None)
+
+
+def _limit(what: str):
+    from kcourse.kapi.vfsfile import limit
+
+    return limit(f"kcourse: reading this attribute calls the device's {what}, which the "
+                 "simulator does not call")
+
+
+def _writer(name: str, attr: str):
+    def write(_text):
+        if attr == "uevent":
+            return None  # kobject_synth_uevent: the event is not modelled, the write is taken
+        from kcourse.kapi.vfsfile import limit
+
+        raise limit(f"kcourse: writing /sys/class/net/{name}/{attr} is not modelled")
+    return write
+
+
+def attr_nodes(view, base: str, owner) -> list[Node]:
+    out = []
+    for attr in ATTRS:
+        mode = 0o644 if attr in RW or attr == "uevent" else 0o444
+        writer = _writer(view.name, attr) if mode == 0o644 else None
+        ops = TextOps((lambda a=attr: show(view, a)), writer, kernfs=True)
+        out.append(Node(f"{base}/{attr}", stat.S_IFREG | mode, owner=owner, size=4096,
+                        ops=ops))
+    return out
+
+
+def add(call, dev: int) -> None:
+    """netdev_register_kobject: /sys/class/net/<name> and its attributes."""
+    name = N.name_of(call.machine, dev)
+    base = f"{N_SYS}/{name}"
+    nodes = call.kernel.nodes
+    nodes.add(Node(base, stat.S_IFDIR | 0o755, owner=call.caller,
+                   data={"kind": "net_device", "net_device": dev}))
+    for node in attr_nodes(Device(call.machine, dev), base, call.caller):
+        nodes.add(node)
+
+
+def remove(call, dev: int) -> None:
+    """netdev_unregister_kobject: the directory goes (device_del)."""
+    for node in list(call.kernel.nodes.children(N_SYS)):
+        if node.data.get("net_device") == dev:
+            call.kernel.nodes.remove(node.path)
+
+
+N_SYS = "/sys/class/net"
