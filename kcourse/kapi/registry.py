@@ -191,6 +191,7 @@ def load_all() -> None:
         procfs_files,
         random_bytes,
         ratelimit,
+        rbtree,
         rcu,
         rwsem,
         scanf,
