@@ -61,6 +61,10 @@ TSO_LEGACY_MAX_SIZE, TSO_MAX_SEGS = 65536, 65535
 F_SG, F_HIGHDMA, F_HW_VLAN_CTAG_FILTER, F_GSO, F_GRO = 1 << 0, 1 << 5, 1 << 9, 1 << 11, 1 << 14
 F_TSO, F_TSO_MANGLEID, F_GSO_PARTIAL, F_NOCACHE_COPY = 1 << 16, 1 << 19, 1 << 28, 1 << 41
 F_GRO_FRAGLIST, F_GRO_UDP_FWD = 1 << 57, 1 << 59
+F_IP_CSUM, F_HW_CSUM, F_IPV6_CSUM, F_LRO, F_TSO_ECN, F_TSO6 = 1 << 1, 1 << 3, 1 << 4, \
+    1 << 15, 1 << 18, 1 << 20
+F_RXCSUM, F_RXFCS, F_GRO_HW = 1 << 40, 1 << 43, 1 << 55
+F_ALL_TSO = F_TSO | F_TSO6 | F_TSO_ECN | F_TSO_MANGLEID
 F_SOFT, F_SOFT_OFF = F_GSO | F_GRO, F_GRO_FRAGLIST | F_GRO_UDP_FWD
 EINVAL, EEXIST, ENFILE, EIO, EBUSY, EADDRNOTAVAIL = 22, 17, 23, 5, 16, 99
 LOOPBACK_IFINDEX = 1  # include/net/flow.h: lo, registered at boot (loopback_net_init)
@@ -386,6 +390,7 @@ def register_netdevice(call, dev):
     put(machine, dev, "hw_features", hw, 8)
     put(machine, dev, "features", features, 8)
     put(machine, dev, "reg_state", NETREG_REGISTERED, 1)
+    _update_features(call, dev)
     put(machine, dev, "state", u64(machine, dev, "state") | 1 << LINK_STATE_PRESENT, 8)
     if u8(machine, dev, "addr_assign_type") == NET_ADDR_PERM:
         machine.space.write(dev + ND["perm_addr"], dev_addr(machine, dev))
@@ -393,6 +398,66 @@ def register_netdevice(call, dev):
     from kcourse.kapi import netdev_sysfs
 
     netdev_sysfs.add(call, dev)
+    return 0
+
+
+def _fix_features(call, dev: int, f: int) -> int:
+    """netdev_fix_features (net/core/dev.c:9747): the rules a plain device can meet."""
+    if f & F_HW_CSUM and f & (F_IP_CSUM | F_IPV6_CSUM):
+        call.kernel.log.printk(f"\0014{name_of(call.machine, dev)}: mixed HW and IP checksum "
+                               "settings.\n")  # netdev_warn: no parent, so "name: "
+        f &= ~(F_IP_CSUM | F_IPV6_CSUM)
+    if f & F_ALL_TSO and not f & F_SG:
+        f &= ~F_ALL_TSO
+    if f & F_TSO and not f & (F_HW_CSUM | F_IP_CSUM):
+        f &= ~(F_TSO | F_TSO_ECN)
+    if f & F_TSO6 and not f & (F_HW_CSUM | F_IPV6_CSUM):
+        f &= ~F_TSO6
+    if f & F_TSO_MANGLEID and not f & F_TSO:
+        f &= ~F_TSO_MANGLEID
+    if f & F_ALL_TSO == F_TSO_ECN:
+        f &= ~F_TSO_ECN
+    if f & F_GSO and not f & F_SG:
+        f &= ~F_GSO
+    if f & u64(call.machine, dev, "gso_partial_features") and not f & F_GSO_PARTIAL:
+        f &= ~u64(call.machine, dev, "gso_partial_features")
+    if not f & F_RXCSUM:
+        f &= ~F_GRO_HW
+    if f & F_RXFCS:
+        f &= ~(F_LRO | F_GRO_HW)
+    if f & F_GRO_HW:
+        f &= ~F_LRO
+    return f
+
+
+def _update_features(call, dev: int) -> None:
+    """__netdev_update_features (dev.c:9847) for a device with no upper or lower devices:
+    the wanted features, fixed; ndo_fix_features and ndo_set_features are not called."""
+    machine = call.machine
+    for ndo in ("ndo_fix_features", "ndo_set_features"):
+        if _ops(machine, dev, ndo):
+            raise limit(f"kcourse: {machine.symbolize(_ops(machine, dev, ndo)) or ndo} is an "
+                        f"{ndo} method, which the simulator does not call")
+    features, hw = u64(machine, dev, "features"), u64(machine, dev, "hw_features")
+    wanted = features & ~hw | u64(machine, dev, "wanted_features")  # get_wanted_features
+    put(machine, dev, "features", _fix_features(call, dev, wanted), 8)
+
+
+def set_mtu(call, dev: int, new: int) -> int:
+    """dev_set_mtu (net/core/dev.c dev_set_mtu_ext): 0 or -errno. No notifier listens."""
+    machine = call.machine
+    if new == to_c(u32(machine, dev, "mtu"), 32, True):
+        return 0
+    max_mtu = to_c(u32(machine, dev, "max_mtu"), 32, True)
+    if new < 0 or new < to_c(u32(machine, dev, "min_mtu"), 32, True) or \
+            max_mtu > 0 and new > max_mtu:  # dev_validate_mtu
+        return -EINVAL
+    if not u64(machine, dev, "state") >> LINK_STATE_PRESENT & 1:
+        return -19  # -ENODEV
+    change = _ops(machine, dev, "ndo_change_mtu")
+    if change:
+        return _call_int(call, change, dev, new & 0xFFFF_FFFF)
+    put(machine, dev, "mtu", new, 4)
     return 0
 
 

@@ -206,21 +206,49 @@ def _limit(what: str):
                  "simulator does not call")
 
 
-def _writer(name: str, attr: str):
-    def write(_text):
+def _writer(name: str, attr: str, view=None, call=None):
+    def write(text):
         if attr == "uevent":
             return None  # kobject_synth_uevent: the event is not modelled, the write is taken
+        if attr == "mtu" and isinstance(view, Device):
+            return _store_mtu(call, view, text)
         from kcourse.kapi.vfsfile import limit
 
         raise limit(f"kcourse: writing /sys/class/net/{name}/{attr} is not modelled")
     return write
 
 
-def attr_nodes(view, base: str, owner) -> list[Node]:
+def _store_mtu(call, view, text: str) -> None:
+    """netdev_store (root has CAP_NET_ADMIN): kstrtoul(buf, 0), then change_mtu under the
+    RTNL: dev_set_mtu(dev, (int)new)."""
+    from kcourse.kapi.abi import to_c
+    from kcourse.kernel.params import kstrtoull
+
+    try:
+        new = kstrtoull(text)
+    except ValueError as err:
+        raise KernelErrno(err.args[0]) from None
+    if new >= 1 << 64:
+        raise KernelErrno(34)  # -ERANGE
+    if not view.alive():
+        raise KernelErrno(EINVAL)
+    net = N.state(view.machine)
+    if net.rtnl:  # rtnl_trylock failed: restart_syscall
+        raise KernelErrno(EINVAL)
+    net.rtnl = 1
+    try:
+        err = N.set_mtu(call, view.dev, to_c(new, 32, True))
+    finally:
+        N.rtnl_unlock(call)
+    if err:
+        raise KernelErrno(-err)
+
+
+def attr_nodes(view, base: str, owner, call=None) -> list[Node]:
     out = []
     for attr in ATTRS:
         mode = 0o644 if attr in RW or attr == "uevent" else 0o444
-        writer = _writer(view.name, attr) if mode == 0o644 else None
+        writer = _writer(view.name, attr, view, call) if mode == 0o644 else None
         ops = TextOps((lambda a=attr: show(view, a)), writer, kernfs=True)
         out.append(Node(f"{base}/{attr}", stat.S_IFREG | mode, owner=owner, size=4096,
                         ops=ops))
@@ -234,7 +262,7 @@ def add(call, dev: int) -> None:
     nodes = call.kernel.nodes
     nodes.add(Node(base, stat.S_IFDIR | 0o755, owner=call.caller,
                    data={"kind": "net_device", "net_device": dev}))
-    for node in attr_nodes(Device(call.machine, dev), base, call.caller):
+    for node in attr_nodes(Device(call.machine, dev), base, call.caller, call):
         nodes.add(node)
 
 
