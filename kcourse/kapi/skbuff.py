@@ -176,6 +176,7 @@ WHY = {"packet": "the simulator carries no network packets (no sk_buff is ever m
 def _stop(name: str, why: str):
     def impl(call, *_args):
         raise limit(f"kcourse: {call.site} calls {name}(): {WHY[why]}")
+    impl.stops = WHY[why]
     return impl
 
 
