@@ -226,3 +226,50 @@ def test_rbtree_keeps_the_red_black_rules():
         walked.append(space.read_u64(n + 24))
         n = rbtree.rb_next(call, n)
     assert walked == sorted(nodes) and len(walked) > 100
+
+
+STOPPER = r"""
+#include <linux/module.h>
+#include <linux/netdevice.h>
+#include <linux/etherdevice.h>
+#include <linux/skbuff.h>
+
+static struct net_device *dev;
+
+static int __init stopper_init(void)
+{
+	dev = alloc_etherdev(0);
+	if (!dev)
+		return -ENOMEM;
+	strscpy(dev->name, "kc%d", IFNAMSIZ);
+	if (register_netdev(dev))
+		return -EIO;
+	pr_info("stopper: %s\n", dev->name);
+	return skb_clone(NULL, GFP_KERNEL) ? 0 : -ENOMEM;
+}
+
+static void __exit stopper_exit(void)
+{
+	unregister_netdev(dev);
+	free_netdev(dev);
+}
+
+module_init(stopper_init);
+module_exit(stopper_exit);
+MODULE_LICENSE("GPL");
+"""
+
+
+def test_a_stopped_load_takes_its_devices_away(tmp_path):
+    """The simulator stops the load at skb_clone (one line); the device it registered goes
+    with the load's other state, so the next load gets kc0 again."""
+    built = build_cell("stopper", STOPPER, base=tmp_path)
+    need(built.ok, built.problem or built.output)
+    sh = Shell(workdir=str(built.ko.parent))
+    first = sh.run("insmod stopper.ko")
+    assert first.rc == 1 and "calls skb_clone(): the simulator carries no network packets" \
+        in first.stderr and len(first.stderr.splitlines()) == 1
+    assert sh.run("ls /sys/class/net").stdout == "lo\n"
+    assert not N.state(sh.kernel.emulator).devices
+    sh.run("insmod stopper.ko")
+    assert "stopper: kc0" in sh.run("dmesg").stdout.splitlines()[-1]

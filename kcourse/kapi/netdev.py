@@ -84,7 +84,16 @@ class NetState:
 
 
 def state(machine) -> NetState:
-    return machine.objects.setdefault("netdev", NetState())
+    net = machine.objects.setdefault("netdev", NetState())
+    # A load the simulator stopped takes its module's sysfs entries away (NodeTable.forget):
+    # its devices go from the list with them, so their names and numbers are free again
+    # (ifindex still moves on, as dev_new_index's does).
+    nodes = machine.kernel.nodes
+    for ifindex, dev in list(net.devices.items()):
+        node = nodes.get(f"/sys/class/net/{name_of(machine, dev)}")
+        if node is None or node.data.get("net_device") != dev:
+            del net.devices[ifindex]
+    return net
 
 
 # ---------------------------------------------------------------- reading the device
