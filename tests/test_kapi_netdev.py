@@ -34,8 +34,8 @@ from kcourse.shell.moddir import DebianTreeMissing
 DATA = Path(__file__).parent / "data" / "netdev"
 LKMPG = Path(__file__).parent.parent / "data" / "lkmpg"
 # /sys/class/net/<name>/ entries the simulator does not make (kcourse.kapi.netdev_sysfs says
-# so): the power/, queues/ and statistics/ directories and the subsystem link.
-NOT_MADE = {"power", "queues", "statistics", "subsystem"}
+# so): the power/ and queues/ directories and the subsystem link.
+NOT_MADE = {"power", "queues", "subsystem"}
 
 
 def recorded(path: Path) -> str:

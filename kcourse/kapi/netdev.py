@@ -407,7 +407,36 @@ def register_netdevice(call, dev):
     from kcourse.kapi import netdev_sysfs
 
     netdev_sysfs.add(call, dev)
+    _rtmsg_ifinfo(call, dev)  # RTM_NEWLINK
     return 0
+
+
+def _rtmsg_ifinfo(call, dev: int) -> None:
+    """rtmsg_ifinfo / rtmsg_ifinfo_build_skb (net/core/rtnetlink.c), sent when the device
+    has no rtnl_link_ops or they are initialised: the message nobody listens to here is not
+    kept, but filling it calls dev_get_stats (rtnl_fill_stats), so the device's
+    ndo_get_stats64 runs, as on the real kernel. The link ops' get_size and fill_info would
+    run too: those stop with one line. The other methods rtnl_fill_ifinfo may call
+    (ndo_get_iflink, ndo_get_phys_port_id, ...) are not called."""
+    machine = call.machine
+    ops = u64(machine, dev, "rtnl_link_ops")
+    if ops and _bitfield16(machine, dev, "rtnl_link_state"):
+        return
+    if ops:
+        for method in ("get_size", "fill_info", "fill_xstats", "get_xstats_size"):
+            fn = machine.space.read_u64(ops + LINK[method])
+            if fn:
+                raise limit(f"kcourse: {machine.symbolize(fn) or hex(fn)} is an rtnl_link_ops "
+                            f"->{method}, which the simulator does not call (no netlink)")
+    from kcourse.kapi import netdev_sysfs
+
+    netdev_sysfs.dev_get_stats(machine, dev)
+
+
+def _bitfield16(machine, dev: int, name: str) -> int:
+    m = S.member("net_device", name)
+    raw = int.from_bytes(machine.space.read(dev + m.offset, m.size), "little")
+    return raw >> (m.bit_offset or 0) & ((1 << (m.bits or 8 * m.size)) - 1)
 
 
 def _fix_features(call, dev: int, f: int) -> int:
@@ -494,6 +523,7 @@ def _unregister_many(call, devs: list[int]) -> None:
     for dev in devs:
         put(machine, dev, "reg_state", NETREG_UNREGISTERING, 1)
     for dev in devs:
+        _rtmsg_ifinfo(call, dev)  # RTM_DELLINK, built before ndo_uninit
         uninit = _ops(machine, dev, "ndo_uninit")
         if uninit:
             machine.call(uninit, dev)

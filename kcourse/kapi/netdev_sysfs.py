@@ -10,9 +10,15 @@ speed, duplex) or a name_assign_type, -EOPNOTSUPP where it needs an ndo the devi
 loopback.c: registered at boot, never brought up on the lab's guest), with the values its
 setup gives.
 
-Not modelled (one line each when read or written): writes to the writable attributes (mtu,
-flags, tx_queue_len, ...: dev_set_mtu and the rest are not modelled), and the power/,
-queues/ and statistics/ directories, which are not made. Real sysfs makes /sys/class/net/
+statistics/<counter> is netstat_show: dev_get_stats (net/core/dev.c:10633) on each read,
+which runs the device's own ndo_get_stats64 (or ndo_get_stats) into a zeroed
+rtnl_link_stats64, or copies dev->stats, then adds the per-CPU core_stats; the counter is
+printed "%llu\n". lo's are 0 (loopback_get_stats64 over a device that never carried a
+packet here).
+
+Writing mtu is dev_set_mtu (kcourse.kapi.netdev.set_mtu). Not modelled (one line each when
+written): writes to the other writable attributes (flags, tx_queue_len, ...), and the power/
+and queues/ directories and the subsystem link, which are not made. Real sysfs makes /sys/class/net/
 <name> a symlink into /sys/devices/virtual/net/; here it is the directory itself.
 """
 
@@ -105,6 +111,55 @@ class Device:
         return N.u8(self.machine, self.dev, "reg_state") <= N.NETREG_REGISTERED
 
 
+# net/core/net-sysfs.c netstat_attrs: the rtnl_link_stats64 counters sysfs shows
+STATISTICS = ("rx_packets", "tx_packets", "rx_bytes", "tx_bytes", "rx_errors", "tx_errors",
+              "rx_dropped", "tx_dropped", "multicast", "collisions", "rx_length_errors",
+              "rx_over_errors", "rx_crc_errors", "rx_frame_errors", "rx_fifo_errors",
+              "rx_missed_errors", "tx_aborted_errors", "tx_carrier_errors", "tx_fifo_errors",
+              "tx_heartbeat_errors", "tx_window_errors", "rx_compressed", "tx_compressed",
+              "rx_nohandler")
+STATS64 = {m[0]: m[1] for m in S.members("rtnl_link_stats64")}
+STATS64_SIZE, STATS_SIZE = S.sizeof("rtnl_link_stats64"), S.sizeof("net_device_stats")
+
+
+def dev_get_stats(machine, dev: int) -> bytes:
+    """dev_get_stats into kernel memory the device's method writes: the 200 bytes."""
+    space = machine.space
+    storage = machine.objects.get("stats64_storage")
+    if storage is None:
+        storage = machine.objects["stats64_storage"] = machine.kernel_alloc(STATS64_SIZE)
+    space.write(storage, bytes(STATS64_SIZE))
+    get64, get = N._ops(machine, dev, "ndo_get_stats64"), N._ops(machine, dev, "ndo_get_stats")
+    if get64:
+        machine.call(get64, dev, storage)
+    else:
+        source = machine.call(get, dev) if get else dev + N.ND["stats"]
+        # netdev_stats_to_stats64: the unsigned longs, as many as both have, rest zero
+        words = min(STATS_SIZE, STATS64_SIZE) // 8
+        space.write(storage, space.read(source, 8 * words))
+    if N.u64(machine, dev, "core_stats"):
+        raise _limit_core()
+    return space.read(storage, STATS64_SIZE)
+
+
+def _limit_core():
+    from kcourse.kapi.vfsfile import limit
+
+    return limit("kcourse: this device has per-CPU core_stats (dev_core_stats_*_inc), which "
+                 "the simulator does not add up")
+
+
+def netstat(view, counter: str) -> str:
+    """netstat_show: -EINVAL for a device no longer alive, else the counter."""
+    if not view.alive():
+        raise KernelErrno(EINVAL)
+    if not isinstance(view, Device):
+        return "0\n"
+    raw = dev_get_stats(view.machine, view.dev)
+    at = STATS64[counter]
+    return f"{int.from_bytes(raw[at:at + 8], 'little')}\n"
+
+
 def _bitfield(machine, dev: int, name: str) -> int:
     m = S.member("net_device", name)
     raw = int.from_bytes(machine.space.read(dev + m.offset, m.size), "little")
@@ -190,7 +245,13 @@ def loopback(rest: list[str]):
     if not rest:
         return ("dir", lambda: [DirEntry(a, stat.S_IFREG | (0o644 if a in RW or a == "uevent"
                                                             else 0o444), "file", None, 4096)
-                                for a in ATTRS])
+                                for a in ATTRS]
+                + [DirEntry("statistics", stat.S_IFDIR | 0o755, "dir")])
+    if rest == ["statistics"]:
+        return ("dir", lambda: [DirEntry(c, stat.S_IFREG | 0o444, "file", None, 4096)
+                                for c in STATISTICS])
+    if len(rest) == 2 and rest[0] == "statistics" and rest[1] in STATISTICS:
+        return ("file", stat.S_IFREG | 0o444, lambda: netstat(view, rest[1]), None)
     if len(rest) != 1 or rest[0] not in ATTRS:
         raise KernelErrno(2)
     attr = rest[0]
@@ -252,6 +313,11 @@ def attr_nodes(view, base: str, owner, call=None) -> list[Node]:
         ops = TextOps((lambda a=attr: show(view, a)), writer, kernfs=True)
         out.append(Node(f"{base}/{attr}", stat.S_IFREG | mode, owner=owner, size=4096,
                         ops=ops))
+    out.append(Node(f"{base}/statistics", stat.S_IFDIR | 0o755, owner=owner))
+    for counter in STATISTICS:
+        out.append(Node(f"{base}/statistics/{counter}", stat.S_IFREG | 0o444, owner=owner,
+                        size=4096, ops=TextOps((lambda c=counter: netstat(view, c)),
+                                               kernfs=True)))
     return out
 
 

@@ -11,6 +11,7 @@ cat /sys/class/net/dummy0/carrier
 cat /sys/class/net/dummy0/uevent
 readlink /sys/class/net/dummy0
 cat /sys/class/net/dummy0/address
+cat /sys/class/net/dummy0/statistics/tx_packets /sys/class/net/dummy1/statistics/rx_bytes
 lsmod
 rmmod dummy
 dmesg -c

@@ -21,6 +21,24 @@ static netdev_tx_t np_xmit(struct sk_buff *skb, struct net_device *dev)
 	return NETDEV_TX_OK;
 }
 
+static int np_stats_calls;
+
+static void np_get_stats64(struct net_device *dev, struct rtnl_link_stats64 *stats)
+{
+	np_stats_calls++;
+	stats->tx_packets = 7;
+	stats->rx_bytes = 1234;
+	stats->collisions = np_stats_calls;
+}
+
+static const struct net_device_ops np_stats_ops = {
+	.ndo_init = np_init,
+	.ndo_uninit = np_uninit,
+	.ndo_open = np_open,
+	.ndo_start_xmit = np_xmit,
+	.ndo_get_stats64 = np_get_stats64,
+};
+
 static const struct net_device_ops np_ops = {
 	.ndo_init = np_init,
 	.ndo_uninit = np_uninit,
@@ -101,6 +119,9 @@ static int __init netprobe_init(void)
 			return -ENOMEM;
 	}
 	devs[1]->mtu = 9000;
+	devs[1]->netdev_ops = &np_stats_ops;
+	devs[0]->stats.rx_errors = 5;
+	devs[0]->stats.tx_dropped = 2;
 	eth_hw_addr_set(devs[0], mac);
 	netif_carrier_off(devs[0]);
 	pr_info("netprobe: before register: name %s mtu %u flags %#x type %u addr_len %u "

@@ -8,6 +8,10 @@ cat /sys/class/net/np0/dormant
 cat /sys/class/net/np0/phys_port_id
 cat /sys/class/net/np0/uevent
 echo 1400 > /sys/class/net/np0/mtu
+ls /sys/class/net/np0/statistics
+cat /sys/class/net/np0/statistics/rx_errors /sys/class/net/np0/statistics/tx_dropped /sys/class/net/np0/statistics/rx_packets
+cat /sys/class/net/np1/statistics/tx_packets /sys/class/net/np1/statistics/rx_bytes /sys/class/net/np1/statistics/collisions /sys/class/net/np1/statistics/collisions /sys/class/net/np1/statistics/tx_errors
+cat /sys/class/net/lo/statistics/rx_packets /sys/class/net/lo/statistics/tx_bytes
 grep '^netprobe ' /proc/modules
 rmmod netprobe
 dmesg -c
