@@ -261,7 +261,8 @@ def _valid_ether(addr: bytes) -> bool:
 
 @function("int eth_validate_addr(struct net_device *dev)", "net/ethernet/eth.c")
 def eth_validate_addr(call, dev):
-    return 0 if _valid_ether(dev_addr(call.machine, dev)[:ETH_ALEN]) else -EADDRNOTAVAIL
+    addr = call.machine.space.read(u64(call.machine, dev, "dev_addr"), ETH_ALEN)
+    return 0 if _valid_ether(addr) else -EADDRNOTAVAIL
 
 
 @function("int eth_mac_addr(struct net_device *dev, void *p)", "net/ethernet/eth.c")

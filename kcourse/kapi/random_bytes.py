@@ -21,8 +21,11 @@ def _rng(machine) -> random.Random:
 
 @function("void get_random_bytes(void *buf, size_t len)", "drivers/char/random.c")
 def get_random_bytes(call, buf, len):
-    if len:
-        call.machine.space.write(buf, _rng(call.machine).randbytes(len))
+    rng = _rng(call.machine)
+    while len:  # a page at a time: a buffer that runs into unmapped memory faults there
+        n = min(len, 4096 - buf % 4096)
+        call.machine.space.write(buf, rng.randbytes(n))
+        buf, len = buf + n, len - n
 
 
 @function("u32 __get_random_u32_below(u32 ceil)", "drivers/char/random.c")
