@@ -273,3 +273,18 @@ def test_a_stopped_load_takes_its_devices_away(tmp_path):
     assert not N.state(sh.kernel.emulator).devices
     sh.run("insmod stopper.ko")
     assert "stopper: kc0" in sh.run("dmesg").stdout.splitlines()[-1]
+
+
+def test_unregistering_twice_stops_with_one_line():
+    """unregister_netdevice_many_notify: BUG_ON(dev->reg_state != NETREG_REGISTERED)
+    (net/core/dev.c:11015) for a device unregistered already."""
+    k = Kernel()
+    machine = k.emulator
+    call = SimpleNamespace(machine=machine, kernel=k, site="twice_exit+0x9/0x20 [twice]",
+                           caller=None)
+    dev = machine.kernel_alloc(N.NET_DEVICE_SIZE)
+    machine.space.write(dev + N.ND["name"], b"tw0\0")
+    N.put(machine, dev, "reg_state", N.NETREG_UNREGISTERED, 1)
+    with pytest.raises(SimulatorLimit, match=r"unregisters tw0 again \(reg_state 3\)"):
+        N.unregister_netdev(call, dev)
+    assert N.state(machine).rtnl == 0  # rtnl_unlock ran on the way out

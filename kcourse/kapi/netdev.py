@@ -167,7 +167,10 @@ def _init_list(machine, dev: int, name: str) -> None:
           "unsigned int txqs, unsigned int rxqs)", "net/core/dev.c")
 def alloc_netdev_mqs(call, sizeof_priv, name, name_assign_type, setup, txqs, rxqs):
     machine, log = call.machine, call.kernel.log
-    if name is None or len(name) >= IFNAMSIZ:  # BUG_ON(strlen(name) >= sizeof(dev->name))
+    if name is None:
+        raise limit(f"kcourse: {call.site} passes alloc_netdev_mqs() a NULL name, which "
+                    "strlen() dereferences (the oops there is not modelled)")
+    if len(name) >= IFNAMSIZ:  # BUG_ON(strlen(name) >= sizeof(dev->name))
         raise limit(f"kcourse: {call.site} passes alloc_netdev_mqs() a name of "
                     f"{IFNAMSIZ} bytes or more, which is a BUG() (its oops is not modelled)")
     if txqs < 1:
@@ -514,9 +517,13 @@ def _unregister_many(call, devs: list[int]) -> None:
     machine = call.machine
     net = state(machine)
     for dev in devs:
-        if u8(machine, dev, "reg_state") == NETREG_UNINITIALIZED:
+        reg = u8(machine, dev, "reg_state")
+        if reg == NETREG_UNINITIALIZED:
             raise limit(f"kcourse: {call.site} unregisters a net_device that was never "
                         "registered: the kernel's WARN_ON(1) there is not modelled")
+        if reg != NETREG_REGISTERED:
+            raise limit(f"kcourse: {call.site} unregisters {name_of(machine, dev)} again "
+                        f"(reg_state {reg}): a BUG_ON (its oops is not modelled)")
     for dev in devs:
         if running(machine, dev):
             raise limit(f"kcourse: {call.site} unregisters {name_of(machine, dev)} while it "
