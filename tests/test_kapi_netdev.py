@@ -34,8 +34,8 @@ from kcourse.shell.moddir import DebianTreeMissing
 DATA = Path(__file__).parent / "data" / "netdev"
 LKMPG = Path(__file__).parent.parent / "data" / "lkmpg"
 # /sys/class/net/<name>/ entries the simulator does not make (kcourse.kapi.netdev_sysfs says
-# so): the power/ and queues/ directories and the subsystem link.
-NOT_MADE = {"power", "queues", "subsystem"}
+# so): the subsystem link.
+NOT_MADE = {"subsystem"}
 
 
 def recorded(path: Path) -> str:
@@ -288,3 +288,14 @@ def test_unregistering_twice_stops_with_one_line():
     with pytest.raises(SimulatorLimit, match=r"unregisters tw0 again \(reg_state 3\)"):
         N.unregister_netdev(call, dev)
     assert N.state(machine).rtnl == 0  # rtnl_unlock ran on the way out
+
+
+def test_power_and_queues_match_the_real_recording(net_shell):
+    """dummy0's power/ and queues/ (rx-0, tx-0, byte_queue_limits/): names, modes and
+    texts as Debian's kernel shows them (tests/data/netdev/queues); ls -l's times masked."""
+    sh = net_shell()
+    stamp = re.compile(r"\w{3} [ \d]\d \d\d:\d\d ")
+    sim = format_transcript(sh.run_script((DATA / "queues" / "script.sh").read_text()))
+    real = recorded(DATA / "queues" / "real.expected")
+    assert "limit_max: 1879048192" in real and "runtime_status: unsupported" in real
+    assert stamp.sub("TIME ", normalise(sim)) == stamp.sub("TIME ", real)

@@ -16,10 +16,13 @@ rtnl_link_stats64, or copies dev->stats, then adds the per-CPU core_stats; the c
 printed "%llu\n". lo's are 0 (loopback_get_stats64 over a device that never carried a
 packet here).
 
-Writing mtu is dev_set_mtu (kcourse.kapi.netdev.set_mtu). Not modelled (one line each when
-written): writes to the other writable attributes (flags, tx_queue_len, ...), and the power/
-and queues/ directories and the subsystem link, which are not made. Real sysfs makes /sys/class/net/
-<name> a symlink into /sys/devices/virtual/net/; here it is the directory itself.
+power/ is a device's without runtime PM (drivers/base/power/sysfs.c); queues/ has rx-<n>
+and tx-<n> (with byte_queue_limits/) for each real queue, as net-sysfs.c's defaults for a
+device that never sent a packet, on one CPU. Writing mtu is dev_set_mtu
+(kcourse.kapi.netdev.set_mtu). Not modelled (one line each): writes to the other writable
+files (flags, tx_queue_len, power/control, ...), the traffic class and XPS maps of a device
+with several transmit queues, and the subsystem link, which is not made. Real sysfs makes
+/sys/class/net/<name> a symlink into /sys/devices/virtual/net/; here it is the directory.
 """
 
 from __future__ import annotations
@@ -58,7 +61,8 @@ class Loopback:
               "addr_len": N.ETH_ALEN, "addr_assign_type": 0, "name_assign_type": 0,
               "dev_id": 0, "dev_port": 0, "link_mode": 0, "group": 0, "operstate": 0,
               "carrier_up_count": 0, "carrier_down_count": 0, "gro_flush_timeout": 0,
-              "napi_defer_hard_irqs": 0, "state": 1 << N.LINK_STATE_PRESENT}
+              "napi_defer_hard_irqs": 0, "state": 1 << N.LINK_STATE_PRESENT,
+              "real_num_rx_queues": 1, "real_num_tx_queues": 1}
     name = "lo"
 
     def get(self, field: str) -> int:
@@ -84,7 +88,7 @@ class Device:
              "addr_assign_type": 1, "name_assign_type": 1, "dev_id": 2, "dev_port": 2,
              "link_mode": 1, "group": 4, "operstate": 1, "carrier_up_count": 4,
              "carrier_down_count": 4, "gro_flush_timeout": 8, "napi_defer_hard_irqs": 4,
-             "state": 8}
+             "state": 8, "real_num_rx_queues": 4, "real_num_tx_queues": 4}
 
     def __init__(self, machine, dev: int):
         self.machine, self.dev = machine, dev
@@ -238,26 +242,23 @@ def show(view, attr: str) -> str:
 
 
 def loopback(rest: list[str]):
-    """vfs lookup of /sys/class/net/lo[/<attr>]: ("dir", lister) or ("file", ...)."""
+    """vfs lookup of /sys/class/net/lo[/...]: ("dir", lister) or ("file", ...), from the
+    same table a module's device gets its nodes from."""
     from kcourse.kernel.kernel import DirEntry
 
-    view = Loopback()
-    if not rest:
-        return ("dir", lambda: [DirEntry(a, stat.S_IFREG | (0o644 if a in RW or a == "uevent"
-                                                            else 0o444), "file", None, 4096)
-                                for a in ATTRS]
-                + [DirEntry("statistics", stat.S_IFDIR | 0o755, "dir")])
-    if rest == ["statistics"]:
-        return ("dir", lambda: [DirEntry(c, stat.S_IFREG | 0o444, "file", None, 4096)
-                                for c in STATISTICS])
-    if len(rest) == 2 and rest[0] == "statistics" and rest[1] in STATISTICS:
-        return ("file", stat.S_IFREG | 0o444, lambda: netstat(view, rest[1]), None)
-    if len(rest) != 1 or rest[0] not in ATTRS:
+    table = {path: entry for path, *entry in entries(Loopback())}
+    here = "/".join(rest)
+    if here and here not in table:
         raise KernelErrno(2)
-    attr = rest[0]
-    writable = attr in RW or attr == "uevent"
-    return ("file", stat.S_IFREG | (0o644 if writable else 0o444), lambda: show(view, attr),
-            _writer("lo", attr) if writable else None)
+    if here and table[here][0] != "dir":
+        mode, reader, writer = table[here][1:]
+        return ("file", stat.S_IFREG | mode, reader, writer)
+    prefix = here + "/" if here else ""
+    return ("dir", lambda: [
+        DirEntry(path[len(prefix):], (stat.S_IFDIR if kind == "dir" else stat.S_IFREG) | mode,
+                 kind, None, None if kind == "dir" else 4096)
+        for path, (kind, mode, _r, _w) in table.items()
+        if path.startswith(prefix) and "/" not in path[len(prefix):]])
 
 
 def _limit(what: str):
@@ -305,19 +306,87 @@ def _store_mtu(call, view, text: str) -> None:
         raise KernelErrno(-err)
 
 
-def attr_nodes(view, base: str, owner, call=None) -> list[Node]:
+# drivers/base/power/sysfs.c for a device without runtime PM (a virtual net device):
+# power_attrs and runtime_attrs; autosuspend_delay_ms is -EIO without use_autosuspend
+POWER = (("async", 0o644, "disabled\n"), ("autosuspend_delay_ms", 0o644, None),
+         ("control", 0o644, "auto\n"), ("runtime_active_kids", 0o444, "0\n"),
+         ("runtime_active_time", 0o444, "0\n"), ("runtime_enabled", 0o444, "disabled\n"),
+         ("runtime_status", 0o444, "unsupported\n"), ("runtime_suspended_time", 0o444, "0\n"),
+         ("runtime_usage", 0o444, "0\n"))
+# net/core/net-sysfs.c rx_queue_default_attrs (one CPU: rps_cpus is "0"), netdev_queue
+# attrs and dql_attrs; hold_time is jiffies_to_msecs(HZ) (dql_init(dql, HZ) in
+# netdev_queue_add_kobject), limit_max DQL_MAX_LIMIT (include/linux/dynamic_queue_limits.h)
+RX_QUEUE = (("rps_cpus", 0o644, "0\n"), ("rps_flow_cnt", 0o644, "0\n"))
+TX_QUEUE = (("traffic_class", 0o444, "enoent"), ("tx_maxrate", 0o644, "0\n"),
+            ("tx_timeout", 0o444, "0\n"), ("xps_cpus", 0o644, "enoent"),
+            ("xps_rxqs", 0o644, "0\n"))
+BQL = (("hold_time", 0o644, "1000\n"), ("inflight", 0o444, "0\n"), ("limit", 0o644, "0\n"),
+       ("limit_max", 0o644, "1879048192\n"), ("limit_min", 0o644, "0\n"))
+
+
+def _fixed(text, multiqueue: bool = False):
+    """A file whose text is the same for every device of this kind."""
+    def read():
+        if text is None:
+            raise KernelErrno(5)  # -EIO
+        if text == "enoent":
+            if multiqueue:
+                from kcourse.kapi.vfsfile import limit
+
+                raise limit("kcourse: the traffic class and XPS map of a device with several "
+                            "transmit queues are not modelled")
+            raise KernelErrno(2)  # !netif_is_multiqueue(dev): -ENOENT
+        return text
+    return read
+
+
+def _not_written(path: str):
+    def write(_text):
+        from kcourse.kapi.vfsfile import limit
+
+        raise limit(f"kcourse: writing {path} is not modelled")
+    return write
+
+
+def entries(view, call=None) -> list[tuple[str, str, int, object, object]]:
+    """(path below the device, "dir" or "file", mode, reader, writer) of every entry."""
     out = []
     for attr in ATTRS:
         mode = 0o644 if attr in RW or attr == "uevent" else 0o444
         writer = _writer(view.name, attr, view, call) if mode == 0o644 else None
-        ops = TextOps((lambda a=attr: show(view, a)), writer, kernfs=True)
-        out.append(Node(f"{base}/{attr}", stat.S_IFREG | mode, owner=owner, size=4096,
-                        ops=ops))
-    out.append(Node(f"{base}/statistics", stat.S_IFDIR | 0o755, owner=owner))
+        out.append((attr, "file", mode, (lambda a=attr: show(view, a)), writer))
+    out.append(("statistics", "dir", 0o755, None, None))
     for counter in STATISTICS:
-        out.append(Node(f"{base}/statistics/{counter}", stat.S_IFREG | 0o444, owner=owner,
-                        size=4096, ops=TextOps((lambda c=counter: netstat(view, c)),
-                                               kernfs=True)))
+        out.append((f"statistics/{counter}", "file", 0o444,
+                    (lambda c=counter: netstat(view, c)), None))
+    out.append(("power", "dir", 0o755, None, None))
+    for name, mode, text in POWER:
+        out.append((f"power/{name}", "file", mode, _fixed(text),
+                    _not_written(f"power/{name}") if mode & 0o200 else None))
+    out.append(("queues", "dir", 0o755, None, None))
+    rx, tx = view.get("real_num_rx_queues"), view.get("real_num_tx_queues")
+    for i in range(rx):
+        out.append((f"queues/rx-{i}", "dir", 0o755, None, None))
+        out += [(f"queues/rx-{i}/{name}", "file", mode, _fixed(text),
+                 _not_written(name)) for name, mode, text in RX_QUEUE]
+    for i in range(tx):
+        out.append((f"queues/tx-{i}", "dir", 0o755, None, None))
+        out += [(f"queues/tx-{i}/{name}", "file", mode, _fixed(text, tx > 1),
+                 _not_written(name) if mode & 0o200 else None) for name, mode, text in TX_QUEUE]
+        out.append((f"queues/tx-{i}/byte_queue_limits", "dir", 0o755, None, None))
+        out += [(f"queues/tx-{i}/byte_queue_limits/{name}", "file", mode, _fixed(text),
+                 _not_written(name) if mode & 0o200 else None) for name, mode, text in BQL]
+    return out
+
+
+def attr_nodes(view, base: str, owner, call=None) -> list[Node]:
+    out = []
+    for path, kind, mode, reader, writer in entries(view, call):
+        if kind == "dir":
+            out.append(Node(f"{base}/{path}", stat.S_IFDIR | mode, owner=owner))
+        else:
+            out.append(Node(f"{base}/{path}", stat.S_IFREG | mode, owner=owner, size=4096,
+                            ops=TextOps(reader, writer, kernfs=True)))
     return out
 
 
