@@ -71,7 +71,6 @@ KNOWN_DIFFERENT: dict[str, str] = {
                             "dispatches system calls through x64_sys_call)"),
     "vkbd": _stops("input_allocate_device", " (in vinput's export_store, when vkbd registers "
                    "a device: the input layer is not modelled)"),
-    "vnetloop": _stops("alloc_etherdev_mqs"),
 }
 
 

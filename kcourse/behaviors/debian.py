@@ -56,26 +56,6 @@ class Vlan8021q(InTree):
     source = "net/8021q/vlan.c:708"
 
 
-@register("garp")
-class Garp(InTree):
-    source = "net/802/garp.c (no module_init: nothing runs at load)"
-
-
-@register("mrp")
-class Mrp(InTree):
-    source = "net/802/mrp.c (no module_init: nothing runs at load)"
-
-
-@register("stp")
-class Stp(InTree):
-    source = "net/802/stp.c (no module_init: nothing runs at load)"
-
-
-@register("llc")
-class Llc(InTree):
-    source = "net/llc/llc_core.c:138 llc_init: dev_add_pack only; llc_exit (:144) the same"
-
-
 @register("udp_tunnel")
 class UdpTunnel(InTree):
     source = "net/ipv4/udp_tunnel_nic.c:936 udp_tunnel_nic_init_module: no printk"
@@ -89,11 +69,6 @@ class Ip6UdpTunnel(InTree):
 @register("vxlan")
 class Vxlan(InTree):
     source = "drivers/net/vxlan/vxlan_core.c:4848 vxlan_init_module: no printk"
-
-
-@register("dummy")
-class Dummy(InTree):
-    source = "drivers/net/dummy.c:180 dummy_init_module: registers dummy0, no printk"
 
 
 @register("loop")
@@ -143,7 +118,3 @@ class Isofs(InTree):
 class Zsmalloc(InTree):
     source = "mm/zsmalloc.c:2340 zs_init, :2361 zs_exit: no printk"
 
-
-@register("crc7")
-class Crc7(InTree):
-    source = "lib/crc7.c (a table and crc7_be(): no module_init)"

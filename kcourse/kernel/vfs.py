@@ -162,8 +162,14 @@ def _sys(k, parts):
                              for n in ("class", "kernel", "module")])
     if parts == ["kernel"]:  # kernel_kobj: what modules add to it, and debugfs's mount point
         return _dir(lambda: [_entry("debug", stat.S_IFDIR | 0o700, "dir")])
-    if parts == ["class"]:  # class_kset: what modules register, and gpiolib's own class
-        return _dir(lambda: [_entry("gpio", stat.S_IFDIR | 0o755, "dir")])
+    if parts == ["class"]:  # class_kset: what modules register, gpiolib's and net's classes
+        return _dir(lambda: [_entry(n, stat.S_IFDIR | 0o755, "dir") for n in ("gpio", "net")])
+    if parts[:2] == ["class", "net"] and len(parts) == 2:  # net_class: lo, then what registers
+        return _dir(lambda: [_entry("lo", stat.S_IFDIR | 0o755, "dir")])
+    if parts[:3] == ["class", "net", "lo"]:  # loopback_net_init registers lo at boot
+        from kcourse.kapi import netdev_sysfs
+
+        return netdev_sysfs.loopback(parts[3:])
     if parts and parts[0] == "class" and parts[1:2] == ["gpio"]:
         return _gpio_class(k, parts[2:])
     if parts == ["kernel", "debug"]:  # debugfs's mount point (DEBUGFS_DEFAULT_MODE)
