@@ -88,7 +88,10 @@ def _proc(k, parts):
     if not parts:
         return _dir(lambda: [_entry("devices", REG | 0o444), _entry("kallsyms", REG | 0o444),
                              _entry("modules", REG | 0o444), _entry("mounts", REG | 0o444),
-                             _entry("sys", stat.S_IFDIR | 0o555, "dir")])
+                             _entry("sys", stat.S_IFDIR | 0o555, "dir"),
+                             _entry("version", REG | 0o444)])
+    if parts == ["version"]:
+        return _ro(proc_version)
     if parts == ["devices"]:  # fs/proc/devices.c: proc_create_seq("devices", 0, NULL, ...)
         return _ro(k.chrdevs.proc_devices)
     if parts == ["mounts"]:  # the lab guest's mounts, and debugfs as Debian's systemd mounts it
@@ -118,6 +121,28 @@ def _proc(k, parts):
             k.modules_disabled = value == "1"
         return ("file", REG | 0o644, lambda: f"{int(k.modules_disabled)}\n", write_md)
     raise KernelErrno(E.ENOENT)
+
+
+# LINUX_COMPILER of the pinned headers (include/generated/compile.h)
+LINUX_COMPILER = ("gcc-12 (Debian 12.2.0-14+deb12u1) 12.2.0, GNU ld (GNU Binutils for Debian) "
+                  "2.40")
+
+
+def proc_version() -> str:
+    """fs/proc/version.c: linux_proc_banner (init/version.c) of sysname, release and the
+    version, "#1 SMP PREEMPT_DYNAMIC Debian <version> (<date>)", from the banner in Debian's
+    vmlinuz (data/build/bzimage-amd64.json, as uname -v reads it)."""
+    import json
+
+    from kcourse import pin
+    from kcourse.paths import data_dir
+
+    banner = json.loads((data_dir() / "build" / "bzimage-amd64.json").read_text())
+    banner = str(banner.get("header", {}).get("kernel_version", ""))
+    version = banner[banner.index("#"):] if "#" in banner else \
+        f"#1 SMP PREEMPT_DYNAMIC Debian {pin.debian_version()}"
+    return (f"Linux version {pin.release()} (debian-kernel@lists.debian.org) "
+            f"({LINUX_COMPILER}) {version}\n")
 
 
 def _gpio_class(k, rest):
