@@ -25,7 +25,7 @@ one line.
 
 from __future__ import annotations
 
-from kcourse.kapi import devcore, dev_printk, slab
+from kcourse.kapi import dev_printk, devcore, slab
 from kcourse.kapi.registry import function
 from kcourse.kapi.vfsfile import limit
 from kcourse.kernel import structs as S
