@@ -204,7 +204,15 @@ def delete(call, dev: int) -> None:
 
 def put(call, dev: int) -> None:
     """put_device: the last reference calls device_release."""
-    if not dev or kref(call, dev, -1) != 0:
+    if not dev:
+        return
+    count = kref(call, dev, -1)
+    if count < 0:
+        kref(call, dev, +1)
+        raise limit(f"kcourse: {call.site} puts the device at {dev:#x}, whose reference "
+                    "count is already 0 (a second free: the real kernel WARNs \"refcount_t: "
+                    "underflow; use-after-free.\"), which the simulator does not model")
+    if count:
         return
     machine = call.machine
     dev_type, cls = _u64(call, dev + DEV["type"]), _u64(call, dev + DEV["class"])
