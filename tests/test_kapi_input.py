@@ -100,3 +100,23 @@ def test_proc_version_is_the_guests():
     real = expected(PROBES / "lab" / "version.expected")
     shell = Shell()
     assert format_transcript(shell.run_script("cat /proc/version\n")) == real
+
+
+def test_vkbd_exported_twice_and_removed_while_exported_matches_the_real_kernel():
+    """Two vinput class devices with an input device each (input2, input3); rmmod vkbd
+    unregisters both through vinput_unregister (device_unregister: vinput_release_dev); the
+    guest's own input0 and mice are listed with them."""
+    shell = Shell(workdir=str(LKMPG))
+    sim = normalise(format_transcript(shell.run_script(
+        (PROBES / "vkbd2" / "script.sh").read_text())))
+    assert sim == expected(PROBES / "vkbd2" / "real.expected")
+
+
+def test_the_guests_boot_input_devices_are_listed():
+    real = expected(PROBES / "lab" / "boot-input.expected")
+    listing = real.split("$ ls /sys/class/input\n", 1)[1].split("[rc=0]", 1)[0]
+    assert Shell().run("ls /sys/class/input").stdout == listing
+    links = real.split("mice\n", 2)[2].split("[rc=0]", 1)[0].split()
+    from kcourse.kernel import vfs
+
+    assert [target for _name, target in vfs.BOOT_INPUT] == links

@@ -168,6 +168,13 @@ def _gpio_class(k, rest):
     return ("file", REG | 0o200, None, write)
 
 
+# /sys/class/input on the lab's guest at boot (tests/data/input/lab/boot-input.expected): the
+# AT keyboard and mousedev's mice; their own files are not modelled. Input devices modules
+# register are added by kcourse.kapi.input.
+BOOT_INPUT = (("input0", "../../devices/platform/i8042/serio0/input/input0"),
+              ("mice", "../../devices/virtual/input/mice"))
+
+
 def _sysfs_modules(k):
     return [m for m in k.modules if getattr(m, "sysfs", False)]
 
@@ -182,7 +189,10 @@ def _sys(k, parts):
     if parts == ["kernel"]:  # kernel_kobj: what modules add to it, and debugfs's mount point
         return _dir(lambda: [_entry("debug", stat.S_IFDIR | 0o700, "dir")])
     if parts == ["class"]:  # class_kset: what modules register, and gpiolib's own class
-        return _dir(lambda: [_entry("gpio", stat.S_IFDIR | 0o755, "dir")])
+        return _dir(lambda: [_entry("gpio", stat.S_IFDIR | 0o755, "dir"),
+                             _entry("input", stat.S_IFDIR | 0o755, "dir")])
+    if parts == ["class", "input"]:  # the input core's class: the guest's boot devices
+        return _dir(lambda: [_entry(n, procfs.S_LINK, "link", t) for n, t in BOOT_INPUT])
     if parts and parts[0] == "class" and parts[1:2] == ["gpio"]:
         return _gpio_class(k, parts[2:])
     if parts == ["kernel", "debug"]:  # debugfs's mount point (DEBUGFS_DEFAULT_MODE)
