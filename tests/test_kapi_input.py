@@ -120,3 +120,21 @@ def test_the_guests_boot_input_devices_are_listed():
     from kcourse.kernel import vfs
 
     assert [target for _name, target in vfs.BOOT_INPUT] == links
+
+
+def test_a_device_a_file_making_handler_would_take_stops_with_one_line(tmp_path):
+    """On the guest mousedev gives a mouse-like device mouse0 and input-leds gives an LED
+    device inputN::capslock (handlerprobe's recording); the simulator models no handler, so
+    it says so rather than show a /sys/class/input without them."""
+    real = expected(PROBES / "handlerprobe" / "real.expected")
+    assert "\nmouse0\n" in real and "\ninput3::capslock\n" in real
+    built = build_cell("handlerprobe", (PROBES / "handlerprobe" / "handlerprobe.c")
+                       .read_text(), base=tmp_path)
+    need(built.ok, built.problem or built.output)
+    for which, handler in ((0, "mousedev"), (1, "input-leds")):
+        shell = Shell(workdir=str(built.ko.parent))
+        result = shell.run(f"insmod handlerprobe.ko which={which}")
+        assert result.rc == 1 and len(result.stderr.splitlines()) == 1, result.stderr
+        assert f"registers an input device that the guest's {handler} handler would " \
+               "connect to" in result.stderr
+        assert shell.run("ls /sys/class/input").stdout == "input0\nmice\n"

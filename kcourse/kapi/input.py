@@ -17,10 +17,11 @@ properties and uevent (input_dev_uevent); and "input: NAME as PATH".
 input_event filters and updates the device's state as input_get_disposition does (key, led,
 sound and switch bits, rep[], absolute values with their fuzz), calls the driver's ->event
 for what goes to the device and buffers the rest in dev->vals until SYN_REPORT.
-Not modelled: the input handlers (kbd, sysrq, leds, mousedev on the lab's guest; evdev is a
-module it does not load) and autorepeat's timer, so events go no further than dev->vals and
-dev->repeat_key; multitouch (dev->mt), polling (dev->poller) and force feedback stop with
-one line.
+Not modelled: the input handlers (kbd, sysrq, rfkill, leds, mousedev are built into the
+guest's kernel; evdev and joydev are modules it does not load) and autorepeat's timer, so
+events go no further than dev->vals and dev->repeat_key. A device mousedev or input-leds
+would connect to (they make files: /dev/input/mouseN, LED class devices), multitouch
+(dev->mt), polling (dev->poller) and force feedback stop with one line.
 """
 
 from __future__ import annotations
@@ -251,6 +252,35 @@ def _files(call, dev: int) -> dict:
                 _bits(call, dev, "propbit", INPUT_PROP_MAX), INPUT_PROP_MAX) + "\n"}
 
 
+BTN_LEFT, BTN_TOOL_FINGER, BTN_TOUCH = 0x110, 0x145, 0x14A
+REL_X, REL_Y, REL_WHEEL = 0x00, 0x01, 0x08
+ABS_X, ABS_Y, ABS_PRESSURE, ABS_TOOL_WIDTH = 0x00, 0x01, 0x18, 0x1C
+# mousedev_ids (drivers/input/mousedev.c): (evbit, keybit, relbit, absbit) each must hold
+MOUSEDEV_IDS = (
+    (1 << EV_KEY | 1 << EV_REL, 1 << BTN_LEFT, 1 << REL_X | 1 << REL_Y, 0),
+    (1 << EV_KEY | 1 << EV_REL, 0, 1 << REL_WHEEL, 0),
+    (1 << EV_KEY | 1 << EV_ABS, 1 << BTN_TOUCH, 0, 1 << ABS_X | 1 << ABS_Y),
+    (1 << EV_KEY | 1 << EV_ABS, 1 << BTN_TOOL_FINGER, 0,
+     1 << ABS_X | 1 << ABS_Y | 1 << ABS_PRESSURE | 1 << ABS_TOOL_WIDTH),
+    (1 << EV_KEY | 1 << EV_ABS, 1 << BTN_LEFT, 0, 1 << ABS_X | 1 << ABS_Y))
+
+
+def _visible_handler(call, dev: int) -> str | None:
+    """Of the guest's built-in handlers, those that would make files for this device
+    (input_attach_handler, input_match_device): mousedev's /dev/input/mouseN, input-leds'
+    LED class devices (drivers/input/input-leds.c: EV_LED and at least one LED). kbd,
+    sysrq and rfkill's handlers connect without making any."""
+    have = [_bits(call, dev, name, top) for name, top in
+            (("evbit", EV_MAX), ("keybit", KEY_MAX), ("relbit", REL_MAX),
+             ("absbit", ABS_MAX))]
+    for wanted in MOUSEDEV_IDS:
+        if all(w & h == w for w, h in zip(wanted, have, strict=True)):
+            return "mousedev handler would connect to (a /dev/input/mouseN)"
+    if have[0] >> EV_LED & 1 and _bits(call, dev, "ledbit", LED_MAX):
+        return "input-leds handler would connect to (LED class devices)"
+    return None
+
+
 def _dev_err(call, dev: int, message: str) -> None:
     device = dev + DEVICE
     call.kernel.log.printk(f"\0013{dev_printk.driver_string(call, device)} "
@@ -277,6 +307,10 @@ def input_register_device(call, dev):
     for name, kind, top in BITMAPS:  # input_cleanse_bitmasks
         if not ev >> kind & 1:
             _set_bits(call, dev, name, top, 0)
+    handler = _visible_handler(call, dev)
+    if handler:
+        raise limit(f"kcourse: {call.site} registers an input device that the guest's "
+                    f"{handler}, which the simulator does not model")
     packet = _estimate_events_per_packet(call, dev)
     if _int(call, dev + F["hint_events_per_packet"], 4, False) < packet:
         _set_int(call, dev + F["hint_events_per_packet"], packet)
