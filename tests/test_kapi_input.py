@@ -120,6 +120,11 @@ def test_the_guests_boot_input_devices_are_listed():
     from kcourse.kernel import vfs
 
     assert [target for _name, target in vfs.BOOT_INPUT] == links
+    assert "AT Translated Set 2 keyboard" in real  # its files: one line, not a wrong answer
+    name = Shell().run("cat /sys/class/input/input0/name")
+    assert name.rc == 1 and name.stderr.count("\n") == 1
+    assert "the guest's own input device, whose files the simulator does not model" in \
+        name.stderr
 
 
 def test_a_device_a_file_making_handler_would_take_stops_with_one_line(tmp_path):

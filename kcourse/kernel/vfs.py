@@ -193,6 +193,12 @@ def _sys(k, parts):
                              _entry("input", stat.S_IFDIR | 0o755, "dir")])
     if parts == ["class", "input"]:  # the input core's class: the guest's boot devices
         return _dir(lambda: [_entry(n, procfs.S_LINK, "link", t) for n, t in BOOT_INPUT])
+    if parts[:2] == ["class", "input"] and parts[2] in dict(BOOT_INPUT):
+        from kcourse.kernel.kernel import SimulatorLimit
+
+        raise SimulatorLimit(f"kcourse: /sys/class/input/{parts[2]} is the guest's own input "
+                             "device, whose files the simulator does not model; run it on "
+                             "the real kernel with `kcourse sim --real`")
     if parts and parts[0] == "class" and parts[1:2] == ["gpio"]:
         return _gpio_class(k, parts[2:])
     if parts == ["kernel", "debug"]:  # debugfs's mount point (DEBUGFS_DEFAULT_MODE)
