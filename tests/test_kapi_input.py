@@ -23,6 +23,7 @@ from conftest import need
 from kcourse.backend import format_transcript
 from kcourse.build.cell import build_cell
 from kcourse.kapi import input as I
+from kcourse.kapi import input_event as E
 from kcourse.lab.compare import normalise
 from kcourse.shell.core import Shell
 
@@ -89,11 +90,11 @@ def test_bitmaps_print_as_the_kernel_prints_them():
 def test_defuzz_follows_input_defuzz_abs_event():
     """drivers/input/input.c:55: within fuzz/2 the old value, within fuzz a quarter step,
     within 2*fuzz half a step, else the new value."""
-    assert I._defuzz(103, 100, 10) == 100
-    assert I._defuzz(108, 100, 10) == 102
-    assert I._defuzz(115, 100, 10) == 107
-    assert I._defuzz(130, 100, 10) == 130
-    assert I._defuzz(101, 100, 0) == 101
+    assert E._defuzz(103, 100, 10) == 100
+    assert E._defuzz(108, 100, 10) == 102
+    assert E._defuzz(115, 100, 10) == 107
+    assert E._defuzz(130, 100, 10) == 130
+    assert E._defuzz(101, 100, 0) == 101
 
 
 def test_proc_version_is_the_guests():

@@ -174,6 +174,7 @@ def load_all() -> None:
         gpio,
         i2c,
         input,
+        input_event,
         irq,
         jump_label,
         kallsyms,
