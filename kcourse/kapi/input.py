@@ -15,8 +15,8 @@ rep[] 250/33 ms unless the driver set it; default get/setkeycode; device_add
 properties and uevent (input_dev_uevent); and "input: NAME as PATH".
 
 input_event is kcourse.kapi.input_event. Not modelled: the input handlers (kbd, sysrq,
-rfkill, leds, mousedev are built into the guest's kernel; evdev and joydev are modules it does not load) and autorepeat's timer, so
-events go no further than dev->vals and dev->repeat_key. A device mousedev or input-leds
+rfkill, leds, mousedev are built into the guest's kernel; evdev and joydev are modules it
+does not load) and autorepeat's timer, so events go no further than dev->vals and dev->repeat_key. A device mousedev or input-leds
 would connect to (they make files: /dev/input/mouseN, LED class devices), multitouch
 (dev->mt), polling (dev->poller) and force feedback stop with one line.
 """
