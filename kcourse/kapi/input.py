@@ -16,9 +16,10 @@ properties and uevent (input_dev_uevent); and "input: NAME as PATH".
 
 input_event is kcourse.kapi.input_event. Not modelled: the input handlers (kbd, sysrq,
 rfkill, leds, mousedev are built into the guest's kernel; evdev and joydev are modules it
-does not load) and autorepeat's timer, so events go no further than dev->vals and dev->repeat_key. A device mousedev or input-leds
-would connect to (they make files: /dev/input/mouseN, LED class devices), multitouch
-(dev->mt), polling (dev->poller) and force feedback stop with one line.
+does not load) and autorepeat's timer, so events go no further than dev->vals and
+dev->repeat_key. A device mousedev or input-leds would connect to (they make files:
+/dev/input/mouseN, LED class devices), multitouch (dev->mt), polling (dev->poller) and
+force feedback stop with one line.
 """
 
 from __future__ import annotations
