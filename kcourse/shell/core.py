@@ -749,9 +749,21 @@ def _job_text(group: list[AndOr]) -> str:
         texts = []
         for command in item.pipeline.commands:
             words = getattr(command, "words", None)
-            texts.append(" ".join(w.raw for w in words) if words is not None else "...")
+            texts.append("..." if words is None else " ".join(
+                [*(w.raw for w in words), *map(_redirect_text, command.redirects)]))
         parts.append(" | ".join(texts))
     return " ".join(parts)
+
+
+def _redirect_text(r) -> str:
+    """print_cmd.c print_redirection: `< f`, `2> f`, `>> f` (the default fd left out), `2>&1`,
+    `1>&2`, and a close as `3>&-` (whichever way it was typed)."""
+    if r.op == "close":
+        return f"{r.fd}>&-"
+    if r.op == "dup":
+        return f"{r.fd}>&{r.dup_fd}"
+    default = 0 if r.op == "<" else 1
+    return f"{'' if r.fd == default else r.fd}{r.op} {r.target.raw}"
 
 
 class BadSubstitution(Exception):
