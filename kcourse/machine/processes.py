@@ -75,6 +75,16 @@ def signal_pending_state(machine, state: int, task: int) -> bool:
     return bool(state & TASK_INTERRUPTIBLE) or fatal_signal_pending(machine, task)
 
 
+def clear_signals(machine, task: int) -> None:
+    """The process is gone: the next one the simulator runs under the same pid and comm (the
+    same task_struct here) starts with no signal pending, as a new task does (copy_process
+    init_sigpending)."""
+    pending, _blocked = _offsets()
+    space = machine.space
+    space.write_u64(task + pending, 0)
+    space.write_u64(task, space.read_u64(task) & ~(1 << TIF_SIGPENDING))
+
+
 def make_fatal(machine, task: int) -> None:
     """complete_signal() for a fatal signal: SIGKILL added to t->pending.signal, then
     signal_wake_up_state's set_tsk_thread_flag(t, TIF_SIGPENDING)."""
@@ -174,6 +184,8 @@ class UserTask:
             self._error = exc
         finally:
             self.state = "done"
+            if self.signal and self.task:
+                clear_signals(self.kernel.emulator, self.task)
             self._release_stack()
             self._back.release()
 
@@ -186,14 +198,31 @@ class UserTask:
         return self._value
 
     def _kernel_state(self):
-        k = self.kernel
+        """Whose the running process is: the kernel's `current` (and the ledger's), the
+        system call, and on the machine %gs:current_task and the process's user memory."""
+        k, machine = self.kernel, self.kernel._emulator
+        on_cpu = None
+        if machine is not None:
+            from kcourse.machine import tasks as T
+
+            on_cpu = (machine.space.read_u64(machine.percpu + T.CURRENT_TASK),
+                      machine.objects.get("user"))
         return (k.current, k.syscall, k._task, (k.memory.pid, k.memory.comm),
-                getattr(k, "user_task", None))
+                getattr(k, "user_task", None), on_cpu)
 
     def _put_kernel_state(self, state) -> None:
-        k = self.kernel
-        k.current, k.syscall, k._task, owner, k.user_task = state
+        k, machine = self.kernel, self.kernel._emulator
+        k.current, k.syscall, k._task, owner, k.user_task, on_cpu = state
         k.memory.set_current(*owner)
+        if machine is not None and on_cpu is not None:
+            from kcourse.machine import tasks as T
+
+            task, user = on_cpu
+            machine.space.write_u64(machine.percpu + T.CURRENT_TASK, task)
+            if user is None:
+                machine.objects.pop("user", None)
+            else:
+                machine.objects["user"] = user
 
     # -------------------------------------------------------------- its system calls
     def stack_top(self, machine) -> int:

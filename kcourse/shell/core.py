@@ -209,8 +209,10 @@ class Shell:
                 if task is not None:
                     task.close_files()
             finally:
-                for fd in list(job.files):
-                    self._drop_job_file(job, fd)
+                if job.files:  # the job's process exits: its copies of the files go
+                    with self.kernel.task(job.comm):
+                        for fd in list(job.files):
+                            self._drop_job_file(job, fd)
             slept, after = self._background_job
             self.jobs.finish(job, status, slept, after)
 
@@ -405,6 +407,8 @@ class Shell:
         name = posixpath.basename(argv[0]) if argv else ""
         if not argv or argv[0] in BUILTINS or name not in TOOLS:
             return task("bash")  # a command not found never leaves bash's forked child
+        if self._job is not None and self._job.single:
+            self._job.comm = name[:15]  # the job's process is this program
         return task(name[:15])
 
     def _flush(self, argv, ctx: Ctx, rc: int, stdout_to, stderr_to, merge_err: bool,

@@ -54,6 +54,7 @@ class Job:
     killed: int = 0   # the signal that ended it
     task: object = None  # its process while it sleeps in the kernel (processes.UserTask)
     single: bool = False  # one simple command: the job's process is that command's
+    comm: str = "bash"  # the job's process (a subshell, or the single command's program)
     files: dict = field(default_factory=dict)  # fd -> kernel fd it inherited and holds
     out: list = field(default_factory=list)  # what it printed, not yet shown
     err: list = field(default_factory=list)
