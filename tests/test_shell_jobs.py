@@ -273,3 +273,17 @@ def test_a_job_asleep_at_the_end_is_ended_by_close(shell):
     log = sh.run("dmesg").stdout
     assert log.rstrip().endswith("sk_jobs: release by cat")  # its inherited copy, at exit
     assert sh.run("rmmod sk_jobs").rc == 0
+
+
+def test_rmmod_while_a_job_sleeps_in_the_module_says_so(shell):
+    """proc_entry_rundown waits for callers inside the file's operations (fs/proc/inode.c):
+    the real rmmod would hang in the module's exit; the simulator stops there in one line
+    (the module left GOING with its refcount -1, as the hung rmmod leaves it)."""
+    sh = shell()
+    sh.run("insmod sk_jobs/sk_jobs.ko")
+    sh.run("cat /proc/sk_jobs &")
+    got = sh.run("rmmod sk_jobs")
+    assert got.rc == 1 and got.stderr.count("\n") == 1
+    assert got.stderr.startswith("kcourse: sk_jobs removes /proc/sk_jobs_d while cat (pid ")
+    assert "rmmod would hang until that sleep ends" in got.stderr
+    assert "sk_jobs                16384  -1" in sh.run("lsmod").stdout

@@ -119,6 +119,7 @@ class UserTask:
         self.context = None
         self.resume_at = self.resume_rsp = 0
         self.stack_base: int | None = None
+        self.inside: list = []  # while asleep: the modules its system call is inside
         self.signal = 0  # the fatal signal that ends it, once sent
         self.opened: set[int] = set()  # kernel fds its system calls opened
         # the coroutine
@@ -196,6 +197,10 @@ class UserTask:
         if self._abort:
             raise ProcessExit(self.signal)
         return self._value
+
+    def own_current(self) -> tuple[int, str]:
+        """(pid, comm) of the process while it sleeps (the kernel's `current` in it)."""
+        return self._own[0][0] if self._own else self.kernel.current
 
     def _kernel_state(self):
         """Whose the running process is: the kernel's `current` (and the ledger's), the
@@ -277,6 +282,7 @@ class UserTask:
         sched.threads.append(self)
         sched.by_task[self.task] = self
         depth, running = machine._depth, list(machine._running)
+        self.inside = running  # the modules whose code it sleeps in
         machine._depth = 0  # the machine is between system calls for whoever runs now
         machine._running.clear()
         try:
@@ -326,6 +332,14 @@ class UserTask:
             if fd in self.kernel.fds:
                 self.kernel.close(fd)
         self.opened.clear()
+
+
+def asleep_in(machine, module) -> list[UserTask]:
+    """The jobs' processes asleep inside `module`'s code."""
+    from kcourse.machine import scheduler
+
+    return [t for t in scheduler.of(machine).threads
+            if getattr(t, "user", False) and module in t.inside]
 
 
 def wait_for(kernel, tasks: list[UserTask], usec: int) -> bool:
