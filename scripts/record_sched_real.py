@@ -64,6 +64,12 @@ SCRIPTS = {
                 "exec 3</proc/sk_jobs_d", "cat /proc/sk_jobs &", "sleep 1", "exec 3<&-",
                 "dmesg -c", "kill %1", "wait $!; echo $?", "dmesg -c", "rmmod sk_jobs",
                 "dmesg -c"],
+    # background jobs asleep until a timer: msleep, and msleep_interruptible ended by kill
+    "sk_jobtime": ["insmod sk_jobtime/sk_jobtime.ko", "cat /proc/sk_jobtime > /tmp/t &",
+                   "cat /tmp/t", "sleep 3", "cat /tmp/t", "cat /proc/sk_jobtime > /tmp/t &",
+                   "wait", "cat /tmp/t", "cat /proc/sk_jobtime_i &", "sleep 1", "kill %1",
+                   "wait $!; echo $?", "cat /proc/sk_jobtime_i & wait", "dmesg -c",
+                   "rmmod sk_jobtime"],
 }
 
 PROVENANCE = """#| {name}: tests/data/sched/{name}.c built against 6.1.0-56-amd64 and run on

@@ -166,13 +166,22 @@ SCHED = Path(__file__).resolve().parent / "data" / "sched"
 
 
 @pytest.fixture(scope="module")
-def sk_jobs(tmp_path_factory):
+def probe(tmp_path_factory):
     from kcourse.build.cell import build_cell
 
-    built = build_cell("sk_jobs", (SCHED / "sk_jobs.c").read_text(),
-                       base=tmp_path_factory.mktemp("jobs"))
-    need(built.ok, built.problem or built.output)
-    return built.folder.parent
+    base = tmp_path_factory.mktemp("jobs")
+
+    def build(name: str) -> Path:
+        built = build_cell(name, (SCHED / f"{name}.c").read_text(), base=base)
+        need(built.ok, built.problem or built.output)
+        return built.folder.parent
+
+    return build
+
+
+@pytest.fixture(scope="module")
+def sk_jobs(probe):
+    return probe("sk_jobs")
 
 
 @pytest.fixture
@@ -197,17 +206,20 @@ def _transcript(sh: Shell, lines: list[str]) -> list[str]:
     return normalise(format_transcript([sh.run(line) for line in lines])).splitlines()
 
 
-def test_sk_jobs_transcript_is_the_real_kernels(shell):
-    """Woken by a write (the woken cat runs before the writer's close, as on the real
-    kernel), killed in an interruptible sleep (-ERESTARTSYS, status 143), killed in an
+@pytest.mark.parametrize("name", ["sk_jobs", "sk_jobtime"])
+def test_probe_transcript_is_the_real_kernels(shell, probe, name):
+    """sk_jobs: woken by a write (the woken cat runs before the writer's close, as on the
+    real kernel), killed in an interruptible sleep (-ERESTARTSYS, status 143), killed in an
     uninterruptible one (it sleeps on until woken, then dies), and holding a file it
-    inherited (the last close, and so the release, is the job's)."""
+    inherited (the last close, and so the release, is the job's). sk_jobtime: woken by its
+    msleep's timer while the shell sleeps or waits, and msleep_interruptible ended by kill."""
     sys.path.insert(0, str(SCHED.parents[2] / "scripts"))
     from record_sched_real import SCRIPTS
 
-    real = [line for line in (SCHED / "sk_jobs.real").read_text().splitlines()
+    real = [line for line in (SCHED / f"{name}.real").read_text().splitlines()
             if not line.startswith("#|")]
-    assert _transcript(shell(), SCRIPTS["sk_jobs"]) == normalise("\n".join(real)).splitlines()
+    got = _transcript(shell(probe(name)), SCRIPTS[name])
+    assert got == normalise("\n".join(real)).splitlines()
 
 
 def test_wait_for_a_job_nothing_wakes_says_so_in_one_line(shell):

@@ -166,7 +166,13 @@ class UserTask:
         fds_before = set(self.kernel.fds)
         self.state = "running"
         go()
-        self._back.acquire()  # until the job sleeps again or ends
+        interrupted = False
+        while True:  # until the job sleeps again or ends (its code runs on a budget)
+            try:
+                self._back.acquire()
+                break
+            except KeyboardInterrupt:  # never two threads on the machine at once
+                interrupted = True
         fds = self.kernel.fds  # what it opened and has not closed (fd numbers are reused)
         self.opened = {fd for fd in self.opened if fd in fds} | (set(fds) - fds_before)
         self._own = [get() for get, _put in self.states]
@@ -175,6 +181,8 @@ class UserTask:
         if self._error is not None:
             error, self._error = self._error, None
             raise error
+        if interrupted:
+            raise KeyboardInterrupt
 
     def _main(self) -> None:
         try:

@@ -221,7 +221,11 @@ def _signal(table: JobTable, job: Job, sig: int, ctx: Ctx) -> None:
     next line, and the woken process runs meanwhile."""
     task = job.task
     wait = task.wait
-    if not task.kill(sig) and wait is not None and wait.what != "schedule":
+    # schedule()'s wait (wait_event*) ends exactly as the kernel's; another kernel function's
+    # interruptible or killable sleep may not be modelled to end on a signal
+    what = wait.what if wait is not None else "schedule"
+    if not task.kill(sig) and what != "schedule" and "uninterruptible" not in what and \
+            ("interruptible" in what or "killable" in what):
         ctx.err(f"kcourse: kill: job {job.number} sleeps in {wait.what}() at {wait.site}, "
                 "whose end by a signal the simulator does not model: it sleeps on (see it on "
                 "the real kernel with `kcourse sim --real`)\n")
