@@ -299,3 +299,24 @@ def test_rmmod_while_a_job_sleeps_in_the_module_says_so(shell):
     assert got.stderr.startswith("kcourse: sk_jobs removes /proc/sk_jobs_d while cat (pid ")
     assert "rmmod would hang until that sleep ends" in got.stderr
     assert "sk_jobs                16384  -1" in sh.run("lsmod").stdout
+
+
+def test_two_jobs_asleep_on_one_queue_each_get_the_file_in_turn(shell):
+    """LKMPG's sleep: closing fd 3 wakes every waiter (wake_up, not exclusive); one takes the
+    file, the other finds already_open set and sleeps again until that one closes it
+    (module_close wakes it). Each job is a task of its own, with the pid bash printed."""
+    sh = shell(Path(__file__).resolve().parent.parent / "data" / "lkmpg")
+    for line in ["insmod sleep/sleep.ko", "echo two > /proc/sleep", "exec 3</proc/sleep"]:
+        sh.run(line)
+    first = sh.run("cat /proc/sleep 3<&- > /tmp/a &").stderr
+    second = sh.run("cat /proc/sleep 3<&- > /tmp/b &").stderr
+    assert (first, second) == ("[1] 2000\n", "[2] 2001\n")
+    asleep = sh.jobs.asleep()
+    assert [j.task.own_current() for j in asleep] == [(2000, "cat"), (2001, "cat")]
+    assert asleep[0].task.task != asleep[1].task.task  # two task_structs on the queue
+    got = sh.run("wait %2")
+    assert "cat (pid" not in got.stderr and "job 2 (cat /proc/sleep 3>&- > /tmp/b) sleeps" \
+        in got.stderr
+    sh.run("exec 3<&-")
+    got = sh.run("wait; cat /tmp/a /tmp/b")
+    assert (got.stdout, got.stderr, got.rc) == ("Last input:two\n\n" * 2, "", 0)

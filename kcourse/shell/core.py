@@ -408,7 +408,10 @@ class Shell:
         if not argv or argv[0] in BUILTINS or name not in TOOLS:
             return task("bash")  # a command not found never leaves bash's forked child
         if self._job is not None and self._job.single:
-            self._job.comm = name[:15]  # the job's process is this program
+            # the job's process is this program: the pid bash printed (`[1] PID`), a task of
+            # its own (two jobs asleep at once are two tasks on the wait queue)
+            self._job.comm = name[:15]
+            return task(name[:15], pid=self._job.pid)
         return task(name[:15])
 
     def _flush(self, argv, ctx: Ctx, rc: int, stdout_to, stderr_to, merge_err: bool,
