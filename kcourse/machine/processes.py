@@ -335,10 +335,15 @@ class UserTask:
 
     def close_files(self) -> None:
         """do_exit's exit_files: the files its system calls opened and left open."""
+        from kcourse.kernel.kernel import TaskKilled
+
         self._exiting = True
         for fd in sorted(self.opened):
-            if fd in self.kernel.fds:
-                self.kernel.close(fd)
+            if fd in self.kernel.fds and not self.kernel.panicked:
+                try:
+                    self.kernel.close(fd)
+                except TaskKilled:  # an oops in ->release: printed; the exit goes on
+                    pass
         self.opened.clear()
 
 
@@ -356,7 +361,7 @@ def wait_for(kernel, tasks: list[UserTask], usec: int) -> bool:
     from kcourse.machine import scheduler
 
     machine = kernel._emulator
-    if all(t.done for t in tasks) or machine is None:
+    if all(t.done for t in tasks) or machine is None or kernel.panicked:
         return all(t.done for t in tasks)
     sched = scheduler.of(machine)
     return sched.settle(until=sched.clock.usec + usec, done=lambda: all(t.done for t in tasks))

@@ -249,8 +249,11 @@ class Shell:
         self._file_refs[handle] -= 1
         if self._file_refs[handle] == 0:
             del self._file_refs[handle]
-            if all(h != handle for _path, h in self.fds.values()):
-                self.kernel.close(handle)
+            if all(h != handle for _path, h in self.fds.values()) and not self.kernel.panicked:
+                try:
+                    self.kernel.close(handle)
+                except TaskKilled:  # an oops in ->release as the job exits: printed
+                    pass
 
     def _loop(self, loop: ForLoop | WhileLoop, ctx: Ctx) -> int:
         """for/while/until (bash's execute_cmd.c execute_for_command, execute_while_or_until):
