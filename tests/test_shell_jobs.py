@@ -320,3 +320,19 @@ def test_two_jobs_asleep_on_one_queue_each_get_the_file_in_turn(shell):
     sh.run("exec 3<&-")
     got = sh.run("wait; cat /tmp/a /tmp/b")
     assert (got.stdout, got.stderr, got.rc) == ("Last input:two\n\n" * 2, "", 0)
+
+
+def test_a_foreground_sleep_a_ready_job_would_end_says_so(shell, probe):
+    """The job (msleep, then a write that wakes /proc/sk_jobs's reader) is ready while the
+    foreground cat sleeps; the simulator resumes a job only between system calls, so the
+    foreground sleep stops with one line naming that job, not "nothing will wake it"."""
+    probe("sk_jobtime")
+    sh = shell()
+    sh.run("insmod sk_jobs/sk_jobs.ko")
+    assert sh.run("insmod sk_jobtime/sk_jobtime.ko").rc == 0
+    sh.run("cat /proc/sk_jobtime > /proc/sk_jobs &")
+    got = sh.run("cat /proc/sk_jobs")
+    assert got.rc == 1 and got.stderr.count("\n") == 1
+    assert "while a background job (`cat /proc/sk_jobtime > /proc/sk_jobs`) that may wake it " \
+        "is ready to run" in got.stderr
+    assert sh.run("wait").rc == 0

@@ -96,7 +96,8 @@ def make_fatal(machine, task: int) -> None:
 
 # ------------------------------------------------------------------ the task
 class UserTask:
-    """One background job's process. `body` runs its commands (on the task's thread);
+    """One background job's process. `body` runs its commands (on the task's thread), `comm`
+    names the job in messages (its command line);
     `states` are (get, put) pairs of the caller's state that is the job's own while it runs
     (the shell's $? and job bookkeeping); the kernel's idea of the calling task is swapped
     here."""
@@ -142,7 +143,7 @@ class UserTask:
     def start(self) -> None:
         """Run the job until it ends or sleeps in the kernel."""
         self._thread = threading.Thread(target=self._main, daemon=True,
-                                        name=f"kcourse job {self.comm}")
+                                        name=f"kcourse job {self.comm[:40]}")
         self._hand_over(self._thread.start)
 
     def resume(self, value: int) -> None:

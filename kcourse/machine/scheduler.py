@@ -212,6 +212,14 @@ class Scheduler(Softirqs):
             self.del_timer(wait.timer)
         if not done:
             pid, comm = self.kernel.current
+            held = [t for t in self.threads if getattr(t, "user", False) and t.state == "blocked"
+                    and (t.wait.timed_out or t.wait.ready())]
+            if held:  # kcourse.machine.processes: a job runs on only between system calls
+                raise SimulatorLimit(
+                    f"kcourse: {wait.site} sleeps in {wait.what}() while a background job "
+                    f"(`{held[0].comm}`) that may wake it is ready to run; the simulator runs a "
+                    "job on only between system calls, not during another's sleep; run it on "
+                    "the real kernel with `kcourse sim --real`")
             raise SimulatorLimit(f"kcourse: {wait.site} sleeps in {wait.what}() and nothing "
                                  f"will wake it: on the real kernel {comm} (pid {pid}) would "
                                  "hang here for good (the hung task detector reports it after "

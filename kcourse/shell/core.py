@@ -226,7 +226,7 @@ class Shell:
         else:
             from kcourse.machine.processes import UserTask
 
-            task = UserTask(self.kernel, body, _job_text(group)[:15],
+            task = UserTask(self.kernel, body, _job_text(group),
                             ((self._job_state, self._put_job_state),))
             task.start()
             if not task.done:
