@@ -96,11 +96,10 @@ def make_fatal(machine, task: int) -> None:
 
 # ------------------------------------------------------------------ the task
 class UserTask:
-    """One background job's process. `body` runs its commands (on the task's thread), `comm`
-    names the job in messages (its command line);
-    `states` are (get, put) pairs of the caller's state that is the job's own while it runs
-    (the shell's $? and job bookkeeping); the kernel's idea of the calling task is swapped
-    here."""
+    """One background job's process. `body` runs its commands (on the task's thread); `comm`
+    names the job in messages (its command line); `states` are (get, put) pairs of the
+    caller's state that is the job's own while it runs (the shell's $? and job bookkeeping).
+    The kernel's idea of the calling task is swapped here."""
 
     user = True  # the scheduler resumes it only between system calls
     kind = "user"
@@ -117,8 +116,8 @@ class UserTask:
         self.ready_seq = 0
         self.depth = 1
         self.task = 0  # the task_struct that sleeps
-        self.context = None
-        self.resume_at = self.resume_rsp = 0
+        self.context = None  # its registers while it sleeps
+        self.resume_rsp = 0
         self.stack_base: int | None = None
         self.inside: list = []  # while asleep: the modules its system call is inside
         self.signal = 0  # the fatal signal that ends it, once sent
