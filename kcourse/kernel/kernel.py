@@ -701,9 +701,15 @@ class Kernel:
             try:
                 self.syscall = hook
                 handle = self._handles.get(fd)
-                if handle is not None:
-                    return self.run_code(handle.node.owner, getattr(handle, hook), *args)
-                return self._run(self.fds[fd][1], hook, *args, path=path)
+                try:
+                    if handle is not None:
+                        return self.run_code(handle.node.owner, getattr(handle, hook), *args)
+                    return self._run(self.fds[fd][1], hook, *args, path=path)
+                finally:
+                    # the read or write returns to user space: what it woke runs before the
+                    # close (a woken job preempts the caller there, as recorded in
+                    # tests/data/sched/sk_jobs.real)
+                    self.run_deferred()
             finally:
                 self.close(fd)
 
