@@ -295,8 +295,11 @@ def _param_file(k, mod, pname):
 
 def _dev(k, parts):
     if not parts:
-        return _dir(lambda: [_entry(n, stat.S_IFCHR | mode)
-                             for n, (_m, mode) in k.devices.items()])
+        return _dir(lambda: [_entry("null", stat.S_IFCHR | 0o666)] + [
+            _entry(n, stat.S_IFCHR | mode) for n, (_m, mode) in k.devices.items()])
+    if parts == ["null"] and "null" not in k.devices:
+        # drivers/char/mem.c null_fops (devlist "null", 0666): reads give EOF, writes vanish
+        return ("file", stat.S_IFCHR | 0o666, lambda: "", lambda text: None)
     if len(parts) == 1 and parts[0] in k.devices:
         _mod, mode = k.devices[parts[0]]
         return ("file", stat.S_IFCHR | mode, lambda: "", lambda text: None)

@@ -80,6 +80,8 @@ class Shell:
                 self.release, None if debian_tree is True else tuple(debian_tree))
         # workdir: a host folder to start in (`kcourse sim` passes the caller's), else the
         # course modules' folder
+        if workdir:
+            workdir = os.path.abspath(workdir)  # a relative folder is the caller's
         mount = workdir if workdir and SimFS.can_mount(workdir) else None
         self.fs = SimFS(backend, self.tree, modules_dir(), mount)
         self.cwd = mount or COURSE_DIR
