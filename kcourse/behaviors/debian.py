@@ -46,16 +46,6 @@ class InTree(Behavior):
         return ctx.module.image.get_modinfo("intree") is not None
 
 
-@register("8021q")
-class Vlan8021q(InTree):
-    # net/8021q/vlan.c:17 `#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt`; vlan.c:712 in
-    # vlan_proto_init: pr_info("%s v%s\n", vlan_fullname, vlan_version), with
-    # vlan_fullname = "802.1Q VLAN Support" (vlan.c:45) and DRV_VERSION "1.8" (vlan.c:39).
-    # vlan_cleanup_module (vlan.c:748) prints nothing.
-    init_lines = ("802.1Q VLAN Support v1.8",)
-    source = "net/8021q/vlan.c:708"
-
-
 @register("udp_tunnel")
 class UdpTunnel(InTree):
     source = "net/ipv4/udp_tunnel_nic.c:936 udp_tunnel_nic_init_module: no printk"

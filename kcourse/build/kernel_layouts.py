@@ -72,6 +72,9 @@ STRUCTS = (
     # network devices and protocol handlers (include/linux/netdevice.h, rtnetlink.h)
     "net_device", "net_device_ops", "rtnl_link_ops", "packet_type", "sk_buff",
     "pcpu_lstats", "rtnl_link_stats64", "net_device_stats",
+    # network namespaces and notifiers (include/net/net_namespace.h, netns/generic.h)
+    "net", "net_generic", "pernet_operations", "netdev_notifier_info", "notifier_block",
+    "seq_net_private",
     # hardware the lab's machine answers for: GPIO, IRQ, kfifo
     "gpio", "gpio_desc", "irq_desc", "irq_data", "irqaction", "__kfifo", "kfifo",
     # pv_ops (`call *pv_ops+N`): struct paravirt_patch_template and its parts

@@ -93,6 +93,9 @@ def state(machine) -> NetState:
         node = nodes.get(f"/sys/class/net/{name_of(machine, dev)}")
         if node is None or node.data.get("net_device") != dev:
             del net.devices[ifindex]
+            from kcourse.kapi import net_namespace
+
+            net_namespace.list_del(machine, dev + ND["dev_list"])
     return net
 
 
@@ -195,8 +198,9 @@ def alloc_netdev_mqs(call, sizeof_priv, name, name_assign_type, setup, txqs, rxq
     put(machine, dev, "pcpu_refcnt", 0, 8)  # CONFIG_PCPU_DEV_REFCNT: the count is not kept
     addr = machine.kernel_alloc(MAX_ADDR_LEN)  # dev_addr_init: the netdev_hw_addr's addr
     put(machine, dev, "dev_addr", addr, 8)
-    put(machine, dev, "nd_net", machine.objects.setdefault("init_net",
-                                                           machine.kernel_alloc(64)), 8)
+    from kcourse.kapi import net_namespace
+
+    put(machine, dev, "nd_net", net_namespace.init_net(machine), 8)
     put(machine, dev, "gso_max_size", GSO_LEGACY_MAX_SIZE, 4)
     put(machine, dev, "gso_max_segs", GSO_MAX_SEGS, 2)
     put(machine, dev, "gro_max_size", GSO_LEGACY_MAX_SIZE, 4)  # GRO_LEGACY_MAX_SIZE
@@ -402,15 +406,29 @@ def register_netdevice(call, dev):
         put(machine, dev, name_, value | extra, 8)
     put(machine, dev, "hw_features", hw, 8)
     put(machine, dev, "features", features, 8)
+    from kcourse.kapi import net_namespace as NS
+
+    err = NS.notifier_to_errno(NS.call_notifiers(call, NS.NETDEV_POST_INIT, dev))
+    if err:
+        uninit = _ops(machine, dev, "ndo_uninit")  # err_uninit
+        if uninit:
+            machine.call(uninit, dev)
+        return err
     put(machine, dev, "reg_state", NETREG_REGISTERED, 1)
     _update_features(call, dev)
     put(machine, dev, "state", u64(machine, dev, "state") | 1 << LINK_STATE_PRESENT, 8)
     if u8(machine, dev, "addr_assign_type") == NET_ADDR_PERM:
         machine.space.write(dev + ND["perm_addr"], dev_addr(machine, dev))
     net.devices[u32(machine, dev, "ifindex")] = dev
+    NS.list_add_tail(machine, dev + ND["dev_list"], NS.init_net(machine) + NS.NET["dev_base_head"])
     from kcourse.kapi import netdev_sysfs
 
     netdev_sysfs.add(call, dev)
+    err = NS.notifier_to_errno(NS.call_notifiers(call, NS.NETDEV_REGISTER, dev))
+    if err:  # "Expect explicit free_netdev() on failure"
+        put(machine, dev, "needs_free_netdev", 0, 1)
+        _unregister_many(call, [dev])
+        return err
     _rtmsg_ifinfo(call, dev)  # RTM_NEWLINK
     return 0
 
@@ -530,7 +548,12 @@ def _unregister_many(call, devs: list[int]) -> None:
                         "is up; closing a device (dev_close_many) is not modelled")
     for dev in devs:
         put(machine, dev, "reg_state", NETREG_UNREGISTERING, 1)
+    from kcourse.kapi import net_namespace as NS
+
+    for dev in devs:  # unlist_netdevice
+        NS.list_del(machine, dev + ND["dev_list"])
     for dev in devs:
+        NS.call_notifiers(call, NS.NETDEV_UNREGISTER, dev)
         _rtmsg_ifinfo(call, dev)  # RTM_DELLINK, built before ndo_uninit
         uninit = _ops(machine, dev, "ndo_uninit")
         if uninit:
