@@ -353,6 +353,10 @@ HEADERS = """
 #include <linux/netdevice.h>
 #include <linux/skbuff.h>
 #include <net/rtnetlink.h>
+#include <net/net_namespace.h>
+#include <net/netns/generic.h>
+#include <linux/seq_file_net.h>
+#include <linux/notifier.h>
 """
 # Defined in a .c file or a private header of the kernel, not under include/: pahole is the
 # only reference for these (test_file_is_what_pahole_and_the_export_table_say).
