@@ -131,3 +131,20 @@ def test_the_vlan_path_is_declared_and_stops():
     call = type("Call", (), {"site": "vlan_dev_open+0x2a"})()
     with pytest.raises(Exception, match=r"vlan_dev_open\+0x2a calls vlan_vid_add\(\)"):
         fn.impl(call)
+
+
+def test_a_device_without_netdev_ops_oopses_in_register_netdevice(tmp_path):
+    """tests/data/netdev/nullops: register_netdevice reads dev->netdev_ops->ndo_init, a NULL
+    pointer dereference; insmod is killed (137). The oops' header lines are the real ones;
+    its RIP is the kapi function (register_netdev+0x0), not register_netdevice+0x103."""
+    built = build_cell("nullops", (DATA / "nullops" / "nullops.c").read_text(), base=tmp_path)
+    need(built.ok, built.problem or built.output)
+    real = recorded(DATA / "nullops" / "real.expected").splitlines()
+    header = [line for line in real if line.startswith(("[TIME] BUG:", "[TIME] #PF:",
+                                                         "[TIME] Oops:"))]
+    assert len(header) == 4 and "[rc=137]" in real
+    shell = Shell(workdir=str(built.ko.parent))
+    r = shell.run("insmod nullops.ko")
+    assert r.rc == 137
+    sim = normalise(shell.run("dmesg -c").stdout).splitlines()
+    assert [line for line in sim if line in header] == header

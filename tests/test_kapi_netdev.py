@@ -236,11 +236,21 @@ STOPPER = r"""
 
 static struct net_device *dev;
 
+static netdev_tx_t kc_xmit(struct sk_buff *skb, struct net_device *d)
+{
+	dev_kfree_skb(skb);
+	return NETDEV_TX_OK;
+}
+
+/* register_netdevice reads netdev_ops->ndo_init: without ops it oopses */
+static const struct net_device_ops kc_ops = { .ndo_start_xmit = kc_xmit };
+
 static int __init stopper_init(void)
 {
 	dev = alloc_etherdev(0);
 	if (!dev)
 		return -ENOMEM;
+	dev->netdev_ops = &kc_ops;
 	strscpy(dev->name, "kc%d", IFNAMSIZ);
 	if (register_netdev(dev))
 		return -EIO;

@@ -369,6 +369,10 @@ def register_netdevice(call, dev):
     err = _valid_name_for(call, dev)
     if err:
         return err
+    if not u64(machine, dev, "netdev_ops"):  # `if (dev->netdev_ops->ndo_init)`: an oops
+        from kcourse.machine.address_space import BadAccess
+
+        raise BadAccess(NDO["ndo_init"])
     init = _ops(machine, dev, "ndo_init")
     if init:
         err = _call_int(call, init, dev)

@@ -1,0 +1,2 @@
+insmod nullops.ko
+dmesg -c
