@@ -11,8 +11,10 @@ Two recordings made on Debian's 6.1.0-56-amd64 under QEMU (kcourse.lab):
   netnotify`): a module's pernet subsystem (init with its zeroed data, /proc/net/netnotify/
   from proc_net_mkdir and proc_create_net, exit), a netdevice notifier that gets lo's
   NETDEV_REGISTER replayed, NETDEV_POST_INIT and NETDEV_REGISTER for a device registered
-  under it and NETDEV_UNREGISTER when it goes, a second notifier that vetoes a replay
-  (rolled back: NETDEV_UNREGISTER for lo, -EBUSY), and the unregister replay.
+  under it, NETDEV_PRECHANGEMTU and NETDEV_CHANGEMTU (with the old mtu) for `echo 1400 > mtu`
+  (none for the same mtu again), NETDEV_UNREGISTER when it goes, a second notifier that
+  vetoes a replay (rolled back: NETDEV_UNREGISTER for lo, -EBUSY), and the unregister
+  replay.
 """
 
 from __future__ import annotations
@@ -102,7 +104,8 @@ def test_netnotify_matches_the_real_kernel(netnotify):
     real = recorded(DATA / "netnotify" / "real.expected")
     for fact in ("event 5 lo ifindex 1 flags 0x8 rtnl 1", "event 17 nn0 ifindex 2",
                  "veto sees 6 lo", "vetoing notifier -16", "never linked -2",
-                 "0: lo\n1: nn0\ninits 1 lo lo", "event 6 nn0", "pernet exit: inits 1"):
+                 "0: lo\n1: nn0\ninits 1 lo lo", "event 23 nn0", "mtu 1400, was 1500",
+                 "event 6 nn0", "pernet exit: inits 1"):
         assert fact in real
     shell = Shell(workdir=str(netnotify.parent))
     sim = normalise(format_transcript(shell.run_script(

@@ -73,7 +73,8 @@ STRUCTS = (
     "net_device", "net_device_ops", "rtnl_link_ops", "packet_type", "sk_buff",
     "pcpu_lstats", "rtnl_link_stats64", "net_device_stats",
     # network namespaces and notifiers (include/net/net_namespace.h, netns/generic.h)
-    "net", "net_generic", "pernet_operations", "netdev_notifier_info", "notifier_block",
+    "net", "net_generic", "pernet_operations", "netdev_notifier_info",
+    "netdev_notifier_info_ext", "notifier_block",
     "seq_net_private",
     # hardware the lab's machine answers for: GPIO, IRQ, kfifo
     "gpio", "gpio_desc", "irq_desc", "irq_data", "irqaction", "__kfifo", "kfifo",

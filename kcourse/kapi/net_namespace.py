@@ -19,7 +19,8 @@ replays NETDEV_REGISTER (and NETDEV_UP for a device with IFF_UP) for every devic
 init_net, rolling back on a veto; unregister_netdevice_notifier replays NETDEV_GOING_DOWN and
 NETDEV_DOWN (for an up device) and NETDEV_UNREGISTER. call_netdevice_notifiers runs the chain
 with a struct netdev_notifier_info; register_netdevice and unregister_netdevice send
-NETDEV_POST_INIT, NETDEV_REGISTER and NETDEV_UNREGISTER through it (kcourse.kapi.netdev).
+NETDEV_POST_INIT, NETDEV_REGISTER and NETDEV_UNREGISTER through it, and dev_set_mtu
+NETDEV_PRECHANGEMTU and NETDEV_CHANGEMTU (kcourse.kapi.netdev).
 
 lo is drivers/net/loopback.c's device as gen_lo_setup leaves it, never brought up on the
 lab's guest (flags IFF_LOOPBACK only): name, ifindex 1, mtu, type, flags, priv_flags,
@@ -50,7 +51,7 @@ MIN_PERNET_OPS_ID = (S.sizeof("net_generic") + 7) // 8
 GEN_SLOTS = 256  # ptr[] slots of init_net's net_generic (net_alloc_generic grows it)
 # include/linux/netdevice.h enum netdev_cmd
 NETDEV_UP, NETDEV_DOWN, NETDEV_REGISTER, NETDEV_UNREGISTER = 1, 2, 5, 6
-NETDEV_GOING_DOWN, NETDEV_POST_INIT = 10, 17
+NETDEV_CHANGEMTU, NETDEV_GOING_DOWN, NETDEV_POST_INIT, NETDEV_PRECHANGEMTU = 7, 10, 17, 23
 NOTIFY_STOP_MASK, NOTIFY_OK = 0x8000, 0x0001  # include/linux/notifier.h
 ARPHRD_LOOPBACK, F_VLAN_CHALLENGED = 772, 1 << 10
 EEXIST, ENOENT = 17, 2
@@ -233,22 +234,26 @@ def unregister_pernet_subsys(call, ops):
 
 
 # ---------------------------------------------------------------- netdevice notifiers
-def _notify_one(call, nb: int, event: int, dev: int) -> int:
-    """call_netdevice_notifier: nb->notifier_call(nb, val, &info)."""
+def _notify_one(call, nb: int, event: int, dev: int, mtu: int | None = None) -> int:
+    """call_netdevice_notifier: nb->notifier_call(nb, val, &info); with `mtu`, the info is
+    call_netdevice_notifiers_mtu's struct netdev_notifier_info_ext (ext.mtu)."""
     machine = call.machine
-    info = machine.kernel_alloc(S.sizeof("netdev_notifier_info"))  # on the caller's stack
+    info = machine.kernel_alloc(S.sizeof("netdev_notifier_info_ext"))  # the caller's stack
     machine.space.write_u64(info, dev)
+    if mtu is not None:
+        machine.space.write(info + S.offsetof("netdev_notifier_info_ext", "ext.mtu"),
+                            (mtu & 0xFFFF_FFFF).to_bytes(4, "little"))
     fn = machine.space.read_u64(nb + NB["notifier_call"])
     return to_c(machine.call(fn, nb, event, info), 32, True)
 
 
-def call_notifiers(call, event: int, dev: int) -> int:
+def call_notifiers(call, event: int, dev: int, mtu: int | None = None) -> int:
     """call_netdevice_notifiers_info: raw_notifier_call_chain over netdev_chain (init_net's
     own chain, per-netns notifiers, is empty: register_netdevice_notifier_net is not
     modelled). Returns the last notifier's NOTIFY_* value."""
     ret = 0
     for nb in list(state(call.machine).chain):
-        ret = _notify_one(call, nb, event, dev)
+        ret = _notify_one(call, nb, event, dev, mtu)
         if ret & NOTIFY_STOP_MASK:
             break
     return ret

@@ -20,10 +20,13 @@ calls ndo_uninit and removes the sysfs directory; the RTNL's unlock then runs th
 needs_free_netdev gets its priv_destructor and free_netdev. rtnl_link_ops are kept in
 link_ops (__rtnl_link_register, rtnl_link_unregister kills the devices of its kind).
 
+Netdevice notifiers (kcourse.kapi.net_namespace) hear NETDEV_POST_INIT and NETDEV_REGISTER
+from register_netdevice, NETDEV_UNREGISTER from unregister, NETDEV_PRECHANGEMTU and
+NETDEV_CHANGEMTU from dev_set_mtu; each device is on init_net's dev_base_head.
+
 Not modelled, each stops with one line when reached: bringing a device up or down (nothing
-here opens one: there is no `ip link`), netdevice notifiers (no protocol module listens
-here), per-CPU statistics that register_netdevice would allocate itself (pcpu_stat_type), and
-the packet path (kcourse.kapi.skbuff). ASSERT_RTNL's warning is not printed: a call without
+here opens one: there is no `ip link`), per-CPU statistics that register_netdevice would
+allocate itself (pcpu_stat_type), and the packet path (kcourse.kapi.skbuff). ASSERT_RTNL's warning is not printed: a call without
 the RTNL stops with one line instead.
 """
 
@@ -508,7 +511,7 @@ def _update_features(call, dev: int) -> None:
 
 
 def set_mtu(call, dev: int, new: int) -> int:
-    """dev_set_mtu (net/core/dev.c dev_set_mtu_ext): 0 or -errno. No notifier listens."""
+    """dev_set_mtu (net/core/dev.c dev_set_mtu_ext): 0 or -errno, with the notifiers."""
     machine = call.machine
     if new == to_c(u32(machine, dev, "mtu"), 32, True):
         return 0
@@ -518,10 +521,27 @@ def set_mtu(call, dev: int, new: int) -> int:
         return -EINVAL
     if not u64(machine, dev, "state") >> LINK_STATE_PRESENT & 1:
         return -19  # -ENODEV
-    change = _ops(machine, dev, "ndo_change_mtu")
+    from kcourse.kapi import net_namespace as NS
+
+    err = NS.notifier_to_errno(NS.call_notifiers(call, NS.NETDEV_PRECHANGEMTU, dev))
+    if err:
+        return err
+    orig = u32(machine, dev, "mtu")
+    err = _set_mtu(call, dev, new)
+    if not err:
+        err = NS.notifier_to_errno(NS.call_notifiers(call, NS.NETDEV_CHANGEMTU, dev, orig))
+        if err:  # "setting mtu back and notifying everyone again"
+            _set_mtu(call, dev, orig)
+            NS.call_notifiers(call, NS.NETDEV_CHANGEMTU, dev, new)
+    return err
+
+
+def _set_mtu(call, dev: int, new: int) -> int:
+    """__dev_set_mtu: ndo_change_mtu, or the field."""
+    change = _ops(call.machine, dev, "ndo_change_mtu")
     if change:
         return _call_int(call, change, dev, new & 0xFFFF_FFFF)
-    put(machine, dev, "mtu", new, 4)
+    put(call.machine, dev, "mtu", new, 4)
     return 0
 
 

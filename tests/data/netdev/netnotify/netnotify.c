@@ -2,8 +2,9 @@
 /*
  * netnotify: what the kernel does for a module's pernet subsystem, /proc/net file and
  * netdevice notifiers (replays at register and unregister, a veto and its rollback, the
- * events of a device registered and unregistered while they listen), recorded on the real
- * kernel (real.expected) and replayed by the simulator (tests/test_kapi_8021q.py).
+ * events of a device registered, its mtu changed, and unregistered while they listen),
+ * recorded on the real kernel (real.expected) and replayed by the simulator
+ * (tests/test_kapi_8021q.py).
  */
 #include <linux/etherdevice.h>
 #include <linux/module.h>
@@ -106,6 +107,9 @@ static int nn_event(struct notifier_block *nb, unsigned long event, void *ptr)
 
 	pr_info("netnotify: event %lu %s ifindex %d flags %#x rtnl %d\n", event, dev->name,
 		dev->ifindex, dev->flags, rtnl_is_locked());
+	if (event == NETDEV_CHANGEMTU)
+		pr_info("netnotify: mtu %u, was %u\n", dev->mtu,
+			((struct netdev_notifier_info_ext *)ptr)->ext.mtu);
 	return NOTIFY_DONE;
 }
 
