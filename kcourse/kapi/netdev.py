@@ -26,8 +26,8 @@ NETDEV_CHANGEMTU from dev_set_mtu; each device is on init_net's dev_base_head.
 
 Not modelled, each stops with one line when reached: bringing a device up or down (nothing
 here opens one: there is no `ip link`), per-CPU statistics that register_netdevice would
-allocate itself (pcpu_stat_type), and the packet path (kcourse.kapi.skbuff). ASSERT_RTNL's warning is not printed: a call without
-the RTNL stops with one line instead.
+allocate itself (pcpu_stat_type), and the packet path (kcourse.kapi.skbuff). ASSERT_RTNL's
+warning is not printed: a call without the RTNL stops with one line instead.
 """
 
 from __future__ import annotations
