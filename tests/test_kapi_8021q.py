@@ -151,3 +151,59 @@ def test_a_device_without_netdev_ops_oopses_in_register_netdevice(tmp_path):
     assert r.rc == 137
     sim = normalise(shell.run("dmesg -c").stdout).splitlines()
     assert [line for line in sim if line in header] == header
+
+
+HALFWAY = r"""
+#include <linux/module.h>
+#include <linux/netdevice.h>
+#include <linux/skbuff.h>
+#include <net/net_namespace.h>
+
+static unsigned int hw_id;
+static int hw_event(struct notifier_block *nb, unsigned long event, void *ptr)
+{
+	return NOTIFY_DONE;
+}
+static struct notifier_block hw_nb = { .notifier_call = hw_event };
+static struct pernet_operations hw_ops = { .id = &hw_id, .size = 16 };
+
+static int __init hw_init(void)
+{
+	int err = register_pernet_subsys(&hw_ops);
+
+	if (err)
+		return err;
+	err = register_netdevice_notifier(&hw_nb);
+	if (err)
+		return err;
+	return skb_clone(NULL, GFP_KERNEL) ? 0 : -ENOMEM;
+}
+
+static void __exit hw_exit(void)
+{
+	unregister_netdevice_notifier(&hw_nb);
+	unregister_pernet_subsys(&hw_ops);
+}
+
+module_init(hw_init);
+module_exit(hw_exit);
+MODULE_LICENSE("GPL");
+"""
+
+
+def test_a_stopped_load_takes_its_notifier_and_pernet_subsys_away(tmp_path, netnotify):
+    """The simulator stops the load at skb_clone (one line); the notifier and pernet
+    subsystem its init registered go with the load's other state: a second insmod stops at
+    the same place (not at "registered twice"), and a later device's events reach only the
+    notifiers of loaded modules."""
+    built = build_cell("halfway", HALFWAY, base=tmp_path)
+    need(built.ok, built.problem or built.output)
+    sh = Shell(workdir=str(built.ko.parent))
+    for _ in range(2):
+        r = sh.run("insmod halfway.ko")
+        assert r.rc == 1 and "calls skb_clone()" in r.stderr, r.stderr
+        ns = NS.state(sh.kernel.emulator)
+        assert (ns.chain, ns.ids, ns.data, ns.owners) == ([], {}, {}, {})
+    assert sh.run(f"insmod {netnotify}").rc == 0
+    assert len(NS.state(sh.kernel.emulator).chain) == 1
+    assert sh.run("rmmod netnotify").rc == 0

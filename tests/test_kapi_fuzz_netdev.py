@@ -1,5 +1,5 @@
-"""The kernel functions of netdev, skbuff, rbtree, percpu, rwsem and random_bytes
-(kcourse.kapi) called with hostile arguments, as tests/test_kapi_fuzz_kapi4.py calls the
+"""The kernel functions of netdev, netdev_stops, net_namespace, skbuff, rbtree, percpu, rwsem
+and random_bytes (kcourse.kapi) called with hostile arguments, as tests/test_kapi_fuzz_kapi4.py calls the
 others: each call ends as the kernel's would or with one of the simulator's own outcomes (a
 fault that becomes an oops, a kernel errno, a one-line limit), never a Python error.
 """
@@ -15,7 +15,8 @@ from kcourse.kapi import registry
 from kcourse.kernel import Kernel
 from kcourse.machine.machine import ModuleFault
 
-FILES = ("netdev", "skbuff", "rbtree", "percpu", "rwsem", "random_bytes")
+FILES = ("netdev", "netdev_stops", "net_namespace", "skbuff", "rbtree", "percpu", "rwsem",
+         "random_bytes")
 registry.load_all()
 NAMES = sorted(name for name, fn in registry.FUNCTIONS.items()
                if fn.impl.__module__.rsplit(".", 1)[-1] in FILES)

@@ -71,6 +71,23 @@ class NetNs:
     chain: list[int] = field(default_factory=list)  # netdev_chain: notifier_block *
     hooks: dict[str, int] = field(default_factory=dict)  # vlan_ioctl_hook and friends
     lo: int = 0
+    owners: dict[int, object] = field(default_factory=dict)  # nb, ops or hook -> Module
+
+
+def _forget(machine, ns: NetNs, mod) -> None:
+    """A load the simulator stopped: its notifiers, pernet subsystems and hooks go (the
+    memory ledger keeps its allocations as it keeps a stopped load's other ones)."""
+    mine = {x for x, owner in ns.owners.items() if owner is mod}
+    ns.chain[:] = [nb for nb in ns.chain if nb not in mine]
+    for ops in [ops for ops in ns.ids if ops in mine]:
+        id_ = ns.ids.pop(ops)
+        if ns.data.pop(id_, None) is not None:
+            machine.space.write_u64(_gen_slot(machine, id_), 0)
+    for name, hook in list(ns.hooks.items()):
+        if hook in mine:
+            ns.hooks[name] = 0
+    for x in mine:
+        del ns.owners[x]
 
 
 def state(machine) -> NetNs:
@@ -78,6 +95,7 @@ def state(machine) -> NetNs:
     if ns is None:
         ns = machine.objects["net_namespace"] = NetNs()
         _boot(machine, ns)
+        machine.objects.setdefault("forget", []).append(lambda mod: _forget(machine, ns, mod))
     return ns
 
 
@@ -196,6 +214,7 @@ def register_pernet_subsys(call, ops):
         ns.data[id_] = p
         space.write_u64(_gen_slot(machine, id_), p)
     ns.ids[ops] = id_
+    ns.owners[ops] = call.caller
     init = space.read_u64(ops + PERNET["init"])
     err = to_c(machine.call(init, net), 32, True) if init else 0
     if err:
@@ -205,6 +224,7 @@ def register_pernet_subsys(call, ops):
 
 def _free_data(call, ns: NetNs, ops: int) -> None:
     id_ = ns.ids.pop(ops)
+    ns.owners.pop(ops, None)
     p = ns.data.pop(id_, None)
     if p is not None:
         call.machine.space.write_u64(_gen_slot(call.machine, id_), 0)
@@ -278,6 +298,7 @@ def register_netdevice_notifier(call, nb):
         while at < len(ns.chain) and _priority(machine, ns.chain[at]) >= prio:
             at += 1
         ns.chain.insert(at, nb)
+        ns.owners[nb] = call.caller
         done = []
         for dev in devices(machine):  # call_netdevice_register_net_notifiers
             err = notifier_to_errno(_notify_one(call, nb, NETDEV_REGISTER, dev))
@@ -285,6 +306,7 @@ def register_netdevice_notifier(call, nb):
                 for back in reversed(done):
                     _replay_unregister(call, nb, back)
                 ns.chain.remove(nb)
+                ns.owners.pop(nb, None)
                 return err
             if _flags(machine, dev) & N.IFF_UP:
                 _notify_one(call, nb, NETDEV_UP, dev)
@@ -314,6 +336,7 @@ def unregister_netdevice_notifier(call, nb):
         if nb not in ns.chain:
             return -ENOENT  # notifier_chain_unregister
         ns.chain.remove(nb)
+        ns.owners.pop(nb, None)
         for dev in devices(call.machine):
             _replay_unregister(call, nb, dev)
         return 0
@@ -366,6 +389,9 @@ def seq_open_net(call, inode, file):
 
     machine = call.machine
     node = node_of_inode(machine, inode)
+    if node is None or "seq_ops" not in node.data:  # PDE(inode) of no proc_dir_entry
+        raise limit(f"kcourse: {call.site} calls seq_open_net() on {inode:#x}, which is no "
+                    "inode of a /proc/net file the simulator made")
     size = max(node.data["state_size"], S.sizeof("seq_net_private"))  # WARN_ON_ONCE below
     ret = seq_file.seq_open(call, file, node.data["seq_ops"])
     if ret == 0:  # __seq_open_private, then p->net = get_proc_net(inode)
@@ -388,7 +414,10 @@ def seq_release_net(call, inode, file):
 def vlan_ioctl_set(call, hook):
     """Sets vlan_ioctl_hook under vlan_ioctl_mutex; only SIOCSIFVLAN on a socket calls it,
     and no socket exists here."""
-    state(call.machine).hooks["vlan_ioctl_hook"] = hook
+    ns = state(call.machine)
+    ns.hooks["vlan_ioctl_hook"] = hook
+    if hook:
+        ns.owners[hook] = call.caller
 
 
 @function("void rcu_barrier(void)", "kernel/rcu/tree.c")

@@ -805,6 +805,9 @@ class Kernel:
         numbers), so the machine is as it was before the insmod."""
         self.nodes.forget(mod)
         self.chrdevs.forget(mod)
+        if self._emulator is not None:  # what kapi keeps in emulated memory's objects
+            for forget in self._emulator.objects.get("forget", ()):
+                forget(mod)
 
 
 def _user_string(value) -> str:
