@@ -1,7 +1,8 @@
 """The kernel functions of netdev, netdev_stops, net_namespace, skbuff, rbtree, percpu, rwsem
-and random_bytes (kcourse.kapi) called with hostile arguments, as tests/test_kapi_fuzz_kapi4.py calls the
-others: each call ends as the kernel's would or with one of the simulator's own outcomes (a
-fault that becomes an oops, a kernel errno, a one-line limit), never a Python error.
+and random_bytes (kcourse.kapi) called with hostile arguments, as
+tests/test_kapi_fuzz_kapi4.py calls the others: each call ends as the kernel's would or with
+one of the simulator's own outcomes (a fault that becomes an oops, a kernel errno, a one-line
+limit), never a Python error.
 """
 
 from __future__ import annotations
