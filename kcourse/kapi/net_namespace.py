@@ -172,7 +172,9 @@ def _boot(machine, ns: NetNs) -> None:
 
 @data("unsigned long __per_cpu_offset[NR_CPUS]", "arch/x86/kernel/setup_percpu.c", 8 * 8192)
 def __per_cpu_offset(machine, address):
-    """CPU 0's offset is its per-cpu base (the lab's guest has one CPU; the others stay 0)."""
+    """CPU 0's offset is its per-cpu base (the lab's guest has one possible CPU). The other
+    slots keep BOOT_PERCPU_OFFSET (__per_cpu_load) on the real kernel; here they are 0, and
+    for_each_possible_cpu never reads them."""
     from kcourse.machine import cpu as C
 
     machine.space.write_u64(address, C.PERCPU)
