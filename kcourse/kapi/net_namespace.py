@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 
 from kcourse.kapi import netdev as N
 from kcourse.kapi.abi import to_c
-from kcourse.kapi.registry import data, function
+from kcourse.kapi.registry import function
 from kcourse.kapi.vfsfile import limit
 from kcourse.kernel import structs as S
 from kcourse.kernel.nodes import Node
@@ -168,16 +168,6 @@ def _boot(machine, ns: NetNs) -> None:
         N.put(machine, lo, name, value, size)
     list_add_tail(machine, lo + N.ND["dev_list"], net + NET["dev_base_head"])
     machine.space.write_u64(net + NET["loopback_dev"], lo)
-
-
-@data("unsigned long __per_cpu_offset[NR_CPUS]", "arch/x86/kernel/setup_percpu.c", 8 * 8192)
-def __per_cpu_offset(machine, address):
-    """CPU 0's offset is its per-cpu base (the lab's guest has one possible CPU). The other
-    slots keep BOOT_PERCPU_OFFSET (__per_cpu_load) on the real kernel; here they are 0, and
-    for_each_possible_cpu never reads them."""
-    from kcourse.machine import cpu as C
-
-    machine.space.write_u64(address, C.PERCPU)
 
 
 # ---------------------------------------------------------------- pernet subsystems

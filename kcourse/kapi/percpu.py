@@ -64,3 +64,11 @@ def __cpu_possible_mask(machine, address):
 @data("unsigned int nr_cpu_ids", "kernel/smp.c", 4)
 def nr_cpu_ids(machine, address):
     return NR_POSSIBLE.to_bytes(4, "little")
+
+
+@data("unsigned long __per_cpu_offset[NR_CPUS]", "arch/x86/kernel/setup_percpu.c", 8 * 8192)
+def __per_cpu_offset(machine, address):
+    """CPU 0's offset is its per-cpu base (the lab's guest has one possible CPU). The other
+    slots keep BOOT_PERCPU_OFFSET (__per_cpu_load) on the real kernel; here they are 0, and
+    for_each_possible_cpu never reads them."""
+    return C.PERCPU.to_bytes(8, "little")
