@@ -28,7 +28,12 @@ reg_state and its place in dev_base_head are set; its feature bits, ops and stat
 not (its /sys/class/net/lo files are kcourse.kapi.netdev_sysfs's).
 
 /proc/net holds only what modules put there: the kernel's own entries (dev, route, ...) are
-not modelled.
+not modelled, and the directory appears when the simulator first needs init_net (the first
+net module's load).
+
+A load the simulator stopped takes its notifiers, pernet subsystems and hooks away with its
+other state (Kernel.forget_objects); a module removed without unregistering them leaves them
+in place, pointing into freed module memory, as on the real kernel.
 """
 
 from __future__ import annotations
@@ -54,7 +59,7 @@ NETDEV_UP, NETDEV_DOWN, NETDEV_REGISTER, NETDEV_UNREGISTER = 1, 2, 5, 6
 NETDEV_CHANGEMTU, NETDEV_GOING_DOWN, NETDEV_POST_INIT, NETDEV_PRECHANGEMTU = 7, 10, 17, 23
 NOTIFY_STOP_MASK, NOTIFY_OK = 0x8000, 0x0001  # include/linux/notifier.h
 ARPHRD_LOOPBACK, F_VLAN_CHALLENGED = 772, 1 << 10
-EEXIST, ENOENT = 17, 2
+ENOENT = 2
 
 
 def notifier_to_errno(ret: int) -> int:
