@@ -207,3 +207,33 @@ def test_a_stopped_load_takes_its_notifier_and_pernet_subsys_away(tmp_path, netn
     assert sh.run(f"insmod {netnotify}").rc == 0
     assert len(NS.state(sh.kernel.emulator).chain) == 1
     assert sh.run("rmmod netnotify").rc == 0
+
+
+def test_a_stale_notifier_oopses_and_the_code_line_wraps(tmp_path):
+    """A module removed without unregister_netdevice_notifier leaves its notifier_block on
+    netdev_chain, as on the real kernel: the next device's registration calls into what is
+    no longer its memory and oopses. show_opcodes (arch/x86/kernel/dumpstack.c) prints the
+    prologue, an unsigned long ip - 42, with %lx: below 42 it wraps around."""
+    from kcourse.machine.faults import code_line
+
+    src = r"""
+#include <linux/module.h>
+#include <linux/netdevice.h>
+static int st_event(struct notifier_block *nb, unsigned long event, void *ptr)
+{
+	return NOTIFY_DONE;
+}
+static struct notifier_block st_nb = { .notifier_call = st_event };
+static int __init st_init(void) { return register_netdevice_notifier(&st_nb); }
+static void __exit st_exit(void) { }
+module_init(st_init);
+module_exit(st_exit);
+MODULE_LICENSE("GPL");
+"""
+    built = build_cell("stale", src, base=tmp_path)
+    need(built.ok, built.problem or built.output)
+    sh = Shell(workdir=str(built.ko.parent))
+    assert sh.run("insmod stale.ko").rc == 0 and sh.run("rmmod stale").rc == 0
+    assert len(NS.state(sh.kernel.emulator).chain) == 1
+    assert code_line(sh.kernel.emulator, 1) == \
+        "Code: Unable to access opcode bytes at 0xffffffffffffffd7."

@@ -63,7 +63,7 @@ REG_NAMES = {"RAX": "rax", "RBX": "rbx", "RCX": "rcx", "RDX": "rdx", "RSI": "rsi
 
 
 def code_line(machine, ip: int) -> str:
-    start = ip - PROLOGUE_SIZE
+    start = (ip - PROLOGUE_SIZE) & (1 << 64) - 1  # dumpstack.c: an unsigned long prologue
     try:
         code = machine.space.read(start, OPCODE_BUFSIZE)
     except BadAccess:
