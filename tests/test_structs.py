@@ -321,6 +321,8 @@ HEADERS = """
 #include <linux/vt_kern.h>
 #include <linux/kernel_stat.h>
 #include <linux/tracepoint-defs.h>
+#include <linux/blkdev.h>
+#include <linux/blk-mq.h>
 """
 # Defined in a .c file or a private header of the kernel, not under include/: pahole is the
 # only reference for these (test_file_is_what_pahole_and_the_export_table_say).
