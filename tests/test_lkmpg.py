@@ -62,7 +62,6 @@ def _stops(function: str, more: str = "") -> str:
 
 
 KNOWN_DIFFERENT: dict[str, str] = {
-    "blkram": _stops("__register_blkdev", " (block devices are not modelled)"),
     "sleep": "the module, its wait queue and dd's O_NONBLOCK open behave as on the real "
              "kernel, but a background job that sleeps in a system call (`cat /proc/sleep &`, "
              "in module_open until fd 3 is closed) is not modelled: the simulator stops it "

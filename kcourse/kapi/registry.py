@@ -156,6 +156,7 @@ def data(declaration: str, source: str, size: int, *, name: str | None = None):
 def load_all() -> None:
     """Import every subsystem file, which fills FUNCTIONS and DATA."""
     from kcourse.kapi import (  # noqa: F401
+        block,
         capability,
         cdev,
         chardev,

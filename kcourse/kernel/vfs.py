@@ -153,7 +153,9 @@ _ALWAYS = frozenset({"initstate", "coresize", "initsize", "taint", "refcnt"})
 def _sys(k, parts):
     if not parts:
         return _dir(lambda: [_entry(n, stat.S_IFDIR | 0o755, "dir")
-                             for n in ("class", "kernel", "module")])
+                             for n in ("block", "class", "kernel", "module")])
+    if parts == ["block"]:  # block_depr: a link per disk device_add_disk adds (genhd.c)
+        return _dir(lambda: [])
     if parts == ["kernel"]:  # kernel_kobj: what modules add to it, and debugfs's mount point
         return _dir(lambda: [_entry("debug", stat.S_IFDIR | 0o700, "dir")])
     if parts == ["class"]:  # class_kset: what modules register, and gpiolib's own class
