@@ -98,6 +98,8 @@ class Disk:
     openers: int = 0
     cache: dict[int, int] = field(default_factory=dict)  # page index -> page's address
     dirty: set[int] = field(default_factory=set)
+    uptodate: set[int] = field(default_factory=set)  # PG_uptodate
+    marks: set[int] = field(default_factory=set)  # PG_readahead
     paths: list[str] = field(default_factory=list)
 
 
@@ -242,7 +244,7 @@ def __blk_mq_alloc_disk(call, set, queuedata, lkclass):
     space.write_u64(q + QUEUE["mq_ops"], tagset.ops)
     space.write_u64(q + QUEUE["queuedata"], queuedata)
     space.write_u64(q + QUEUE["tag_set"], set)
-    _w32(space, q + QUEUE["queue_depth"], tagset.depth)
+    # q->queue_depth stays 0 (blk_set_queue_depth is the driver's), nr_requests the depth
     _w32(space, q + QUEUE["nr_hw_queues"], 1)
     space.write_u64(q + QUEUE["nr_requests"], tagset.depth)
     timeout = _u32(space, set + SET["timeout"]) or BLK_DEFAULT_SG_TIMEOUT

@@ -9,9 +9,16 @@ fops->release(disk, mode).
 
 The page cache is 6.1's for a whole-disk block device whose block size is the page
 (set_init_blocksize: 4096 for any disk of a multiple of 4 KiB), modelled simply:
-- read(2) fills the pages it covers that are not cached with one READ request of one bio,
-  one bio_vec per page (as mpage_readahead builds them); there is no readahead, so fewer
-  pages are read than on Linux (which reads 128 KiB ahead);
+- read(2) is filemap_read over mm/readahead.c's on-demand readahead, with the file's
+  readahead state (read_ahead_kb 128: 32 pages): the first window is get_init_ra_size of
+  the pages asked for (4 pages for `head -c 14`), the next ones get_next_ra_size, each one
+  bio of one bio_vec per page (mpage_readahead), REQ_RAHEAD (the request gets
+  REQ_FAILFAST_*: flags 0x80700), a PG_readahead mark `async_size` pages before the end
+  starting the next window; a page readahead could not read is read again alone through
+  read_folio (flags 0), and read(2) returns what it copied before the page that failed. A
+  window larger than the queue's max_sectors (255 by default) is split into requests at
+  page boundaries here; Linux splits the bio at 255 sectors, mid-page (REQ_NOMERGE on the
+  parts), and the plug merges the leftovers of consecutive windows;
 - write(2) copies into the pages (a page it only partly covers is read first, as
   __block_write_begin reads a partly written block) and marks them dirty; they go to the
   driver at the last close, one WRITE|REQ_SYNC request per run of pages, one bio per page
@@ -21,8 +28,8 @@ The page cache is 6.1's for a whole-disk block device whose block size is the pa
 - the partition scan of add_disk (disk_scan_partitions -> check_partition) reads, on an
   empty disk, the pages Debian's parsers read: 0 (msdos, efi's MBR, and the others at sector
   0), 1 (amiga's RDB search to sector 15) and 3 (ultrix's label at sector 31), each through
-  read_folio: one request, one bio, one page; a partition table found there makes no
-  partitions (not modelled: the simulator says so).
+  read_folio: one request, one bio, one page; a partition table found there, or a read
+  that fails there, is not modelled (the simulator says so in one line).
 
 A request lives in the tag set's memory (tag 0: one request at a time, the block layer
 waits for it), with its pdu after it (blk_mq_rq_to_pdu). The driver must start it
@@ -48,7 +55,9 @@ PAGE_SECTORS = PAGE_SIZE // SECTOR
 # pages from 4 GiB up).
 POOL_PHYS = 0x1000_0000
 REQ_OP_READ, REQ_OP_WRITE, REQ_OP_DRV_IN, REQ_OP_DRV_OUT = 0, 1, 34, 35
-REQ_SYNC = 1 << 11  # include/linux/blk_types.h: __REQ_SYNC after the 8 op bits
+# include/linux/blk_types.h: the flag bits after the 8 op bits
+REQ_FAILFAST_MASK, REQ_SYNC, REQ_RAHEAD = 0x7 << 8, 1 << 11, 1 << 19
+RA_PAGES = 32  # VM_READAHEAD_PAGES: 128 KiB (bdi->ra_pages, read_ahead_kb)
 IOPRIO_DEFAULT_BE = (2 << 13) | 4  # __get_task_ioprio: nice 0 -> IOPRIO_CLASS_BE, level 4
 MQ_RQ_IDLE, MQ_RQ_IN_FLIGHT = 0, 1
 BLK_STS_RESOURCE, BLK_STS_DEV_RESOURCE = 9, 13
@@ -105,6 +114,8 @@ def _drop_cache(machine, disk) -> None:
     machine.objects.setdefault("blk_free_pages", []).extend(disk.cache.values())
     disk.cache.clear()
     disk.dirty.clear()
+    disk.uptodate.clear()
+    disk.marks.clear()
 
 
 # ---------------------------------------------------------------- requests
@@ -113,7 +124,7 @@ def _inflight(machine) -> dict:
 
 
 def submit(machine, disk, op: int, indexes: list[int], *, flags: int = 0,
-           bio_per_page: bool = False) -> int:
+           bio_per_page: bool = False, last: bool = True, quiet_buffers: bool = False) -> int:
     """One request for the pages `indexes` (consecutive) of the disk, dispatched to the
     driver's ->queue_rq; 0 or -errno (blk_status_to_errno)."""
     space = machine.space
@@ -124,7 +135,8 @@ def submit(machine, disk, op: int, indexes: list[int], *, flags: int = 0,
     size = len(indexes) * PAGE_SIZE
     space.write_u64(rq + RQ["q"], disk.queue)
     space.write_u64(rq + RQ["mq_hctx"], disk.hctx)
-    B._w32(space, rq + RQ["cmd_flags"], op | flags)
+    rq_flags = flags | (REQ_FAILFAST_MASK if flags & REQ_RAHEAD else 0)  # blk_rq_bio_prep
+    B._w32(space, rq + RQ["cmd_flags"], op | rq_flags)
     B._w32(space, rq + RQ["internal_tag"], -1)
     B._w32(space, rq + RQ["timeout"], B._u32(space, disk.queue + B.QUEUE["rq_timeout"]))
     B._w32(space, rq + RQ["__data_len"], size)
@@ -159,7 +171,7 @@ def submit(machine, disk, op: int, indexes: list[int], *, flags: int = 0,
     space.write_u64(rq + RQ["biotail"], bios[-1])
     bd = kernel_block(machine, BD_SIZE)
     space.write_u64(bd, rq)
-    space.write(bd + BD_LAST, b"\x01")
+    space.write(bd + BD_LAST, b"\x01" if last else b"\x00")  # the plug's last request
     info = _inflight(machine)[rq] = {"started": False, "ended": None}
     queue_rq = space.read_u64(tagset.ops + B.OPS["queue_rq"])
     try:
@@ -182,11 +194,13 @@ def submit(machine, disk, op: int, indexes: list[int], *, flags: int = 0,
                         "interrupt, is not modelled")
         status = ret  # blk_mq_dispatch_rq_list: blk_mq_end_request(rq, ret)
         info["ended"] = ret
-        _print_error(machine, disk, op, flags, sector, len(indexes), ret)
+        _print_error(machine, disk, op, rq_flags, sector, len(indexes), ret)
     elif ret:
         raise limit(f"kcourse: {site} ended the request and returned status {ret}, so the "
                     "block layer would end it a second time; not modelled")
     if status:
+        if quiet_buffers:  # mpage_end_io: readahead's pages stay !uptodate, nothing printed
+            return -BLK_ERRORS.get(status, (EIO, ""))[0]
         which = ", async page read" if op == REQ_OP_READ else ", lost async page write"
         for index in indexes:  # end_buffer_async_read_io / end_buffer_async_write
             machine.kernel.log.printk(f"\0013Buffer I/O error on dev {disk.name}, logical "
@@ -271,21 +285,148 @@ def _runs(indexes: list[int], most: int) -> list[list[int]]:
     return runs
 
 
-def fill(machine, disk, indexes: list[int], *, one_page_each: bool = False) -> int:
-    """Read the pages among `indexes` that are not cached; 0 or -errno."""
-    missing = [i for i in indexes if i not in disk.cache]
-    if not missing:
-        return 0
-    for index in missing:
+def read_folio(machine, disk, index: int) -> int:
+    """blkdev_read_folio -> block_read_full_folio: one page, one request (flags 0); 0 or
+    -errno. The page joins the cache first (filemap_create_folio) and stays there."""
+    if index not in disk.cache:
         disk.cache[index] = page_alloc(machine)
-    most = 1 if one_page_each else _max_pages(machine, disk)
-    for run in _runs(missing, most):
-        err = submit(machine, disk, REQ_OP_READ, run)
-        if err:
-            for index in run:  # the page stays !uptodate: it is not kept
-                machine.objects.setdefault("blk_free_pages", []).append(disk.cache.pop(index))
-            return err
+    err = submit(machine, disk, REQ_OP_READ, [index])
+    if not err:
+        disk.uptodate.add(index)
+    return err
+
+
+def fill(machine, disk, indexes: list[int]) -> int:
+    """read_mapping_folio of each page among `indexes` that is not up to date."""
+    for index in indexes:
+        if index not in disk.uptodate:
+            err = read_folio(machine, disk, index)
+            if err:
+                return err
     return 0
+
+
+def readahead(machine, disk, start: int, count: int, lookahead: int) -> None:
+    """do_page_cache_ra -> page_cache_ra_unbounded: the pages of [start, start+count) not in
+    the cache, clamped to the disk's end, PG_readahead on page count - lookahead, read in
+    runs of consecutive new pages (read_pages -> mpage_readahead, REQ_RAHEAD)."""
+    end_index = (B.capacity(machine, disk) * SECTOR - 1) // PAGE_SIZE
+    if start > end_index:
+        return
+    count = min(count, end_index - start + 1)
+    batch: list[int] = []
+    batches: list[list[int]] = []
+    for i in range(count):
+        index = start + i
+        if index in disk.cache:
+            if batch:
+                batches.append(batch)
+            batch = []
+            continue
+        disk.cache[index] = page_alloc(machine)
+        if i == count - lookahead:
+            disk.marks.add(index)
+        batch.append(index)
+    if batch:
+        batches.append(batch)
+    most = _max_pages(machine, disk)
+    requests = [run for b in batches for run in _runs(b, most)]
+    for n, run in enumerate(requests):
+        if not submit(machine, disk, REQ_OP_READ, run, flags=REQ_RAHEAD,
+                      last=n == len(requests) - 1, quiet_buffers=True):
+            disk.uptodate.update(run)
+
+
+def _init_ra_size(size: int, most: int) -> int:
+    """get_init_ra_size (mm/readahead.c)."""
+    new = 1 << max(size - 1, 0).bit_length()  # roundup_pow_of_two
+    if new <= most // 32:
+        return new * 4
+    if new <= most // 4:
+        return new * 2
+    return most
+
+
+def _next_ra_size(cur: int, most: int) -> int:
+    """get_next_ra_size (mm/readahead.c)."""
+    if cur < most // 16:
+        return 4 * cur
+    if cur <= most // 2:
+        return 2 * cur
+    return most
+
+
+class RaState:
+    """struct file_ra_state of one open file (file_ra_state_init: prev_pos -1)."""
+
+    def __init__(self):
+        self.start = self.size = self.async_size = 0
+        self.prev_pos = -1
+
+
+def ondemand(machine, disk, ra: RaState, index: int, req_size: int, marked: bool) -> None:
+    """ondemand_readahead (mm/readahead.c, 6.1): a sequential stream grows its window; a
+    read that is neither sequential nor at the start reads just what it asks for."""
+    most = RA_PAGES
+    prev_index = ((ra.prev_pos - 1) % (1 << 64)) >> 12
+    if index and index in (ra.start + ra.size - ra.async_size, ra.start + ra.size):
+        ra.start += ra.size
+        ra.size = _next_ra_size(ra.size, most)
+        ra.async_size = ra.size
+    elif index and marked:  # a mark met off the expected place: the next hole, onwards
+        start = index + 1
+        while start in disk.cache and start - index <= most:
+            start += 1
+        if start - index > most:
+            return
+        ra.start, ra.size = start, start - index + req_size
+        ra.size = _next_ra_size(ra.size, most)
+        ra.async_size = ra.size
+    elif index and req_size <= most and (index - prev_index) % (1 << 64) > 1:
+        readahead(machine, disk, index, req_size, 0)  # a random read: no window
+        return
+    else:  # initial
+        ra.start, ra.size = index, _init_ra_size(req_size, most)
+        ra.async_size = ra.size - req_size if ra.size > req_size else ra.size
+    if not marked and index == ra.start and ra.size == ra.async_size:
+        add = _next_ra_size(ra.size, most)
+        if ra.size + add <= most:
+            ra.async_size, ra.size = add, ra.size + add
+        else:
+            ra.size, ra.async_size = most, most >> 1
+    readahead(machine, disk, ra.start, ra.size, ra.async_size)
+
+
+def get_pages(machine, disk, ra: RaState, index: int, last_index: int) -> list[int] | int:
+    """filemap_get_pages: the cached pages from `index` (readahead first when there are
+    none), the last one brought up to date; -errno when not even the first one is."""
+    def batch() -> list[int]:  # filemap_get_read_batch
+        out = []
+        for i in range(index, last_index):
+            if i not in disk.cache:
+                break
+            out.append(i)
+            if i not in disk.uptodate or i in disk.marks:
+                break
+        return out
+
+    pages = batch()
+    if not pages:
+        ondemand(machine, disk, ra, index, last_index - index, False)
+        pages = batch()
+    if not pages:
+        err = read_folio(machine, disk, index)  # filemap_create_folio
+        return err or [index]
+    last = pages[-1]
+    if last in disk.marks:  # filemap_readahead -> page_cache_async_ra
+        disk.marks.discard(last)
+        ondemand(machine, disk, ra, last, last_index - last, True)
+    if last not in disk.uptodate:
+        err = read_folio(machine, disk, last)  # filemap_update_page
+        if err:
+            pages.pop()
+            return pages or err
+    return pages
 
 
 def sync(machine, disk) -> int:
@@ -299,18 +440,17 @@ def sync(machine, disk) -> int:
 
 def scan_partitions(machine, disk) -> None:
     """disk_scan_partitions(disk, FMODE_READ) on an empty disk: open, the parsers' reads
-    (see the module docstring), close. A read error is check_partition's report."""
+    (see the module docstring), close. After a read error each parser reads again (the page
+    stays !uptodate) and some print: not modelled, one line."""
     handle = BlockOps(machine, disk).open(None, 0, scan=True)
     try:
         sectors = B.capacity(machine, disk)
-        failed = False
         for sector in (0, 8, 31):  # msdos & co., amiga, ultrix (read_part_sector)
-            if sector < sectors and fill(machine, disk, [sector // PAGE_SECTORS],
-                                         one_page_each=True):
-                failed = True
-        if failed:
-            machine.kernel.log.printk(f"\0016 {disk.name}: unable to read partition table\n")
-        elif _has_table(machine, disk):
+            if sector < sectors and fill(machine, disk, [sector // PAGE_SECTORS]):
+                raise limit(f"kcourse: {disk.name}: add_disk's partition scan could not read "
+                            f"sector {sector}; what Debian's partition parsers then read "
+                            "again and print is not modelled")
+        if _has_table(machine, disk):
             raise limit(f"kcourse: {disk.name} holds a partition table; making its "
                         "partitions is not modelled")
     finally:
@@ -341,6 +481,7 @@ class BlockHandle:
         self.machine, self.disk, self.node = machine, disk, node
         self.refs: list = []
         self.pos = 0
+        self.ra = RaState()
         access = flags & 3
         self.mode = FMODE_READ if scan else \
             (FMODE_READ if access != 1 else 0) | (FMODE_WRITE if access else 0)
@@ -377,31 +518,39 @@ class BlockHandle:
         return B.capacity(self.machine, self.disk) * SECTOR
 
     def read_call(self, count: int) -> bytes:
-        """read(2) once: blkdev_read_iter over the page cache; b"" at the end."""
+        """read(2) once: blkdev_read_iter -> filemap_read; b"" at the end. What was copied
+        before a page that failed is returned; a failure first is KernelErrno."""
         if not self.mode & FMODE_READ:
             raise KernelErrno(9)  # EBADF
         count = max(0, min(count, self.size - self.pos))
-        if not count:
-            return b""
-        first, last = self.pos // PAGE_SIZE, (self.pos + count - 1) // PAGE_SIZE
-        err = fill(self.machine, self.disk, list(range(first, last + 1)))
-        if err:
-            raise KernelErrno(-err)
         out = bytearray()
-        at, end = self.pos, self.pos + count
-        while at < end:
-            index, offset = divmod(at, PAGE_SIZE)
-            n = min(PAGE_SIZE - offset, end - at)
-            out += self.machine.space.read(self.disk.cache[index] + offset, n)
-            at += n
-        self.pos = end
+        end = self.pos + count
+        last_index = (end + PAGE_SIZE - 1) // PAGE_SIZE
+        while self.pos < end:
+            pages = get_pages(self.machine, self.disk, self.ra, self.pos // PAGE_SIZE,
+                              last_index)
+            if isinstance(pages, int):
+                if out:
+                    break
+                raise KernelErrno(-pages)
+            for index in pages:
+                offset = self.pos - index * PAGE_SIZE
+                n = min(PAGE_SIZE - offset, end - self.pos)
+                out += self.machine.space.read(self.disk.cache[index] + offset, n)
+                self.pos += n
+            self.ra.prev_pos = self.pos
         return bytes(out)
 
     def read(self) -> str:
-        """What cat reads: 128 KiB at a time to the end of the disk."""
+        """What cat reads: 128 KiB at a time to the end of the disk (cat writes what it read
+        before an error, then says the error)."""
         out = bytearray()
         while True:
-            chunk = self.read_call(128 * 1024)
+            try:
+                chunk = self.read_call(128 * 1024)
+            except KernelErrno as err:
+                err.partial = out.decode("utf-8", "surrogateescape")
+                raise
             if not chunk:
                 return out.decode("utf-8", "surrogateescape")
             out += chunk
@@ -418,13 +567,14 @@ class BlockHandle:
         while done < len(data):
             index, offset = divmod(self.pos + done, PAGE_SIZE)
             n = min(PAGE_SIZE - offset, len(data) - done)
-            if index not in self.disk.cache:
-                if n < PAGE_SIZE:
-                    err = fill(self.machine, self.disk, [index], one_page_each=True)
+            if index not in self.disk.uptodate:
+                if n < PAGE_SIZE:  # __block_write_begin reads a block it partly covers
+                    err = read_folio(self.machine, self.disk, index)
                     if err:
                         return err if not done else done
                 else:
-                    self.disk.cache[index] = page_alloc(self.machine)
+                    self.disk.cache.setdefault(index, page_alloc(self.machine))
+                    self.disk.uptodate.add(index)
             self.machine.space.write(self.disk.cache[index] + offset, data[done:done + n])
             self.disk.dirty.add(index)
             done += n
