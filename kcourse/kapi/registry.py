@@ -157,6 +157,7 @@ def load_all() -> None:
     """Import every subsystem file, which fills FUNCTIONS and DATA."""
     from kcourse.kapi import (  # noqa: F401
         block,
+        block_lib,
         capability,
         cdev,
         chardev,
