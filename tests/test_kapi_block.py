@@ -9,6 +9,10 @@
   close with REQ_SYNC), readahead windows (4 pages for `head -c 14`), and a failing sector:
   readahead's request fails, pages are read again one by one, read(2) returns what it got
   before the bad page, and the error lines.
+- lab/loop.expected (recorded by hand with `kcourse sim --real --transcript lab/loop.sh`):
+  Debian's loop, its own init and exit run on the emulated CPU (the Kernel told to run
+  in-tree code): block major 7, /dev/loop-control at misc minor 237, CONFIG_BLK_DEV_LOOP_MIN_
+  COUNT=8 disks of size 0, nothing read from them, all gone after rmmod.
 - LKMPG's blkram is tests/test_lkmpg.py's (identical to its recording).
 - The limits of the model: a driver that ends its requests later, or asks for a retry, or
   gives add_disk no minors, gets one line (or the kernel's WARN), never a traceback.
@@ -23,7 +27,8 @@ from conftest import need
 from kcourse.backend import format_transcript
 from kcourse.build import pahole
 from kcourse.build.cell import build_cell
-from kcourse.kapi import block_io
+from kcourse.kapi import block_io, chardev
+from kcourse.kernel import Kernel
 from kcourse.lab.compare import normalise
 from kcourse.shell.core import Shell
 
@@ -207,3 +212,67 @@ def test_an_io_error_at_the_scan_is_one_line(tmp_path):
            "2\n" in out
     assert "Buffer I/O error on dev broken0, logical block 0, async page read" in out
     assert "\nbroken " not in out.split("$ lsmod")[1]
+
+
+def _without(text: str, command: str) -> str:
+    """The transcript without one command's block (what the simulator does not serve)."""
+    lines = text.splitlines(True)
+    start = lines.index(f"$ {command}\n")
+    end = next(i for i in range(start, len(lines)) if lines[i].startswith("[rc="))
+    return "".join(lines[:start] + lines[end + 1:])
+
+
+def test_debian_loop_runs_its_own_code_as_on_the_real_kernel(debian_modules_dir):
+    kernel = Kernel(seed=0)
+    kernel.run_intree_code = True  # past the gate: every symbol loop's init and exit use
+    shell = Shell(backend=kernel, debian_tree=True)
+    script = (PROBES / "lab" / "loop.sh").read_text()
+    sim = normalise(format_transcript(shell.run_script(script.replace(
+        "rmmod loop", "grep -c loop-control /proc/devices\nrmmod loop"))))
+    real = expected(PROBES / "lab" / "loop.expected")
+    misc = "grep loop /proc/misc"  # /proc/misc is not served; the minor is checked below
+    assert _without(_without(sim, "grep -c loop-control /proc/devices"), misc) == \
+        _without(real, misc)
+    assert "237 loop-control" in real
+    assert not kernel.modules
+
+
+def test_loop_control_is_misc_minor_237(debian_modules_dir):
+    kernel = Kernel(seed=0)
+    kernel.run_intree_code = True
+    shell = Shell(backend=kernel, debian_tree=True)
+    shell.run_script("modprobe loop\n")
+    assert chardev.devices(kernel.emulator)["loop-control"].minor == 237  # LOOP_CTRL_MINOR
+
+
+IDR = r"""
+#include <linux/idr.h>
+#include <linux/module.h>
+static DEFINE_IDR(ids);
+static int __init i_init(void)
+{
+	void *p;
+	int id, a = idr_alloc(&ids, &ids, 0, 0, GFP_KERNEL), b = idr_alloc(&ids, &a, 0, 0, GFP_KERNEL);
+	int c = idr_alloc(&ids, &b, 5, 6, GFP_KERNEL), d = idr_alloc(&ids, &c, 5, 6, GFP_KERNEL);
+	idr_remove(&ids, a);
+	pr_info("idrprobe %d %d %d %d %d %d\n", a, b, c, d, idr_alloc(&ids, &d, 0, 0, GFP_KERNEL),
+		idr_find(&ids, 1) == &a);
+	idr_for_each_entry(&ids, p, id)
+		pr_info("idrprobe entry %d\n", id);
+	idr_destroy(&ids);
+	pr_info("idrprobe empty %d\n", idr_find(&ids, 1) == NULL);
+	return -ENODEV;
+}
+module_init(i_init);
+MODULE_LICENSE("GPL");
+"""
+
+
+def test_idr_gives_the_lowest_free_id_in_the_range(tmp_path):
+    """lib/idr.c idr_alloc: the lowest free ID in [start, end), -ENOSPC when the range is
+    full; idr_remove frees an ID for the next allocation; idr_get_next walks in ID order."""
+    shell = build("idrprobe", tmp_path, IDR)
+    out = format_transcript(shell.run_script("insmod idrprobe.ko\ndmesg\n"))
+    assert "idrprobe 0 1 5 -28 0 1\n" in out
+    assert re.findall(r"idrprobe entry (\d+)", out) == ["0", "1", "5"]
+    assert "idrprobe empty 1" in out

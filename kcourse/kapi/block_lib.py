@@ -154,3 +154,45 @@ def idr_remove(call, idr, id):
 @function("void idr_destroy(struct idr *idr)", "lib/idr.c")
 def idr_destroy(call, idr):
     _idr(call, idr).clear()
+
+
+# ---------------------------------------------------------------- what loop also calls
+@function("blk_status_t errno_to_blk_status(int errno)", "block/blk-core.c")
+def errno_to_blk_status(call, errno):
+    """The first status of blk_errors[] with that errno, else BLK_STS_IOERR."""
+    from kcourse.kapi.block_io import BLK_ERRORS
+
+    if errno == 0:
+        return 0
+    return next((status for status, (e, _name) in sorted(BLK_ERRORS.items())
+                 if -e == errno), 10)
+
+
+@function("int nonseekable_open(struct inode *inode, struct file *filp)", "fs/open.c")
+def nonseekable_open(call, inode, filp):
+    from kcourse.kapi import vfsfile
+    from kcourse.machine import tasks as T
+
+    space = call.machine.space
+    mode = B._u32(space, filp + T.FILE_MODE)
+    mask = vfsfile.FMODE_LSEEK | vfsfile.FMODE_PREAD | vfsfile.FMODE_PWRITE
+    B._w32(space, filp + T.FILE_MODE, mode & ~mask)
+    return 0
+
+
+@function("loff_t noop_llseek(struct file *file, loff_t offset, int whence)", "fs/read_write.c")
+def noop_llseek(call, file, offset, whence):
+    from kcourse.machine import tasks as T
+
+    return call.machine.space.read_u64(file + T.FILE_POS)
+
+
+@function("void __module_get(struct module *module)", "kernel/module/main.c")
+def __module_get(call, module):
+    """A reference taken unconditionally (the caller already holds one)."""
+    from kcourse.kapi.cdev import module_of_struct
+
+    mod = module_of_struct(call.machine, module)
+    if mod is not None:
+        mod.refcnt += 1
+        call.kernel.event("get", mod.name, (mod.module_refcount(), call.site))
