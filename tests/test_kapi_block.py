@@ -237,6 +237,9 @@ def test_debian_loop_runs_its_own_code_as_on_the_real_kernel(debian_modules_dir)
         _without(real, misc)
     assert "237 loop-control" in real
     assert not kernel.modules
+    # put_disk -> disk_release -> fops->free_disk (block/genhd.c:1230): lo_free_disk frees
+    # each loop_device loop_add kzalloc'd
+    assert not [a for a in kernel.memory.outstanding() if a.owner == "loop"]
 
 
 def test_loop_control_is_misc_minor_237(debian_modules_dir):

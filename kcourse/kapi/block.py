@@ -65,6 +65,7 @@ OPS = {f: S.offsetof("blk_mq_ops", f) for f in (
 HCTX = {f: S.offsetof("blk_mq_hw_ctx", f) for f in ("queue", "driver_data", "queue_num",
                                                      "numa_node")}
 INODE_SIZE_AT = S.offsetof("inode", "i_size")
+FOPS_FREE_DISK = S.offsetof("block_device_operations", "free_disk")
 RQ_SIZE = S.sizeof("request")
 BLK_DEFAULT_SG_TIMEOUT = 30 * 250  # 30 s in jiffies (HZ=250): blk_mq_init_allocated_queue
 
@@ -415,12 +416,20 @@ def del_gendisk(call, disk):
         return
     block_io.sync(call.machine, d)  # fsync_bdev, then __invalidate_device
     d.cache.clear()
-    space.write_u64(disk + GENDISK["state"], (state | 1 << GD_DEAD) & ~(1 << GD_ADDED))
+    space.write_u64(disk + GENDISK["state"], state | 1 << GD_DEAD)  # GD_ADDED stays set
     set_capacity(call, disk, 0)
     for path in reversed(d.paths):
         call.kernel.nodes.remove(path)
     d.paths.clear()
     d.added = False
+    if state & 1 << GD_OWNS_QUEUE:  # blk_mq_exit_queue: ->exit_hctx(hctx, 0)
+        _exit_hctx(call, d)
+
+
+def _exit_hctx(call, d: Disk) -> None:
+    exit_hctx = call.machine.space.read_u64(d.tagset.ops + OPS["exit_hctx"])
+    if exit_hctx:
+        call.machine.call(exit_hctx, d.hctx, 0)
 
 
 @function("void put_disk(struct gendisk *disk)", "block/genhd.c")
@@ -433,10 +442,17 @@ def put_disk(call, disk):
     if d.added:  # the device's last reference with the disk still added
         raise limit(f"kcourse: {call.site} puts a disk that is still added (no del_gendisk "
                     "first); what Linux does then is not modelled")
-    exit_hctx = call.machine.space.read_u64(d.tagset.ops + OPS["exit_hctx"])
-    if exit_hctx:  # blk_mq_exit_queue (the disk owns its queue): ->exit_hctx(hctx, 0)
-        call.machine.call(exit_hctx, d.hctx, 0)
+    # disk_release: a disk never added exits its queue here; one that was added calls
+    # fops->free_disk (where loop frees its loop_device)
+    space = call.machine.space
     del disks(call.machine)[disk]
+    if not space.read_u64(disk + GENDISK["state"]) & 1 << GD_ADDED:
+        _exit_hctx(call, d)
+        return
+    fops = space.read_u64(disk + GENDISK["fops"])
+    free_disk = space.read_u64(fops + FOPS_FREE_DISK) if fops else 0
+    if free_disk:
+        call.machine.call(free_disk, disk)
 
 
 # ---------------------------------------------------------------- requests
