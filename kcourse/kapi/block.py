@@ -46,7 +46,7 @@ MAX_ERRNO = 4095
 
 GENDISK = {f: S.offsetof("gendisk", f) for f in (
     "major", "first_minor", "minors", "disk_name", "part0", "fops", "queue", "private_data",
-    "flags", "state", "node_id")}
+    "flags", "state", "node_id", "diskseq")}
 BDEV = {f: S.offsetof("block_device", f) for f in (
     "bd_nr_sectors", "bd_dev", "bd_inode", "bd_disk", "bd_queue", "bd_openers")}
 QUEUE = {f: S.offsetof("request_queue", f) for f in (
@@ -271,6 +271,8 @@ def __blk_mq_alloc_disk(call, set, queuedata, lkclass):
     space.write(disk + GENDISK["node_id"], _s32(space, set + SET["numa_node"]).to_bytes(
         4, "little", signed=True))
     space.write_u64(disk + GENDISK["state"], 1 << GD_OWNS_QUEUE)
+    seq = machine.objects["diskseq"] = machine.objects.get("diskseq", 0) + 1  # inc_diskseq
+    space.write_u64(disk + GENDISK["diskseq"], seq)  # the guest has no disk of its own: 1 first
     space.write_u64(bdev + BDEV["bd_disk"], disk)
     space.write_u64(bdev + BDEV["bd_queue"], q)
     space.write_u64(bdev + BDEV["bd_inode"], inode)
@@ -382,19 +384,35 @@ def _ext_minor(machine) -> int:
 
 def _sysfs(call, d: Disk, sysdir: str, major: int, minor: int, minors: int) -> None:
     """/sys/block/<name> (a link to /sys/devices/virtual/block/<name> on Linux; a directory
-    here) with disk_attrs' size, ro, removable, range, and the device's dev and uevent."""
+    here) with these of disk_attrs (block/genhd.c) and the device's dev and uevent; the
+    others Linux has there (stat, inflight, capability, events*, queue/, mq/, holders/,
+    ...) are not made."""
     kernel, machine = call.kernel, call.machine
     owner = call.caller
     kernel.nodes.add(Node(sysdir, stat.S_IFDIR | 0o755, owner=owner))
     d.paths.append(sysdir)
     ro = 0o444
+    space = machine.space
+
+    def flags() -> int:
+        return _s32(space, d.address + GENDISK["flags"])
+
+    def seq() -> int:
+        return space.read_u64(d.address + GENDISK["diskseq"])
     files = {
         "size": lambda: f"{capacity(machine, d)}\n",  # part_size_show: bdev_nr_sectors
         "dev": lambda: f"{major}:{minor}\n",  # print_dev_t
         "ro": lambda: "0\n",  # disk_ro_show: get_disk_ro
         "removable": lambda: "0\n",  # disk_removable_show: GENHD_FL_REMOVABLE
         "range": lambda: f"{minors}\n",  # disk_range_show
-        "uevent": lambda: f"MAJOR={major}\nMINOR={minor}\nDEVNAME={d.name}\nDEVTYPE=disk\n",
+        "ext_range": lambda: f"{1 if flags() & GENHD_FL_NO_PART else DISK_MAX_PARTS}\n",
+        "hidden": lambda: f"{1 if flags() & GENHD_FL_HIDDEN else 0}\n",
+        "alignment_offset": lambda: "0\n",  # bdev_alignment_offset: limits.alignment_offset
+        "discard_alignment": lambda: "0\n",
+        "diskseq": lambda: f"{seq()}\n",
+        # device_add's uevent: dev_uevent's MAJOR, MINOR, DEVNAME, DEVTYPE; block_uevent's
+        "uevent": lambda: f"MAJOR={major}\nMINOR={minor}\nDEVNAME={d.name}\nDEVTYPE=disk\n"
+                          f"DISKSEQ={seq()}\n",
     }
     for fname, reader in files.items():
         mode = 0o644 if fname == "uevent" else ro

@@ -4,6 +4,8 @@ insmod blkprobe.ko bad=1600
 dmesg -c
 grep -e 'Block devices' -e blkprobe -e blkext /proc/devices
 cat /sys/block/blkprobe0/size /sys/block/blkprobe0/dev /sys/block/blkprobe0/ro /sys/block/blkprobe0/removable /sys/block/blkprobe0/range
+cat /sys/block/blkprobe0/uevent
+ls /sys/block/blkprobe0
 echo hello blkprobe | dd of=/dev/blkprobe0 bs=512 conv=sync status=none
 dmesg -c
 echo abc | dd of=/dev/blkprobe0 bs=4096 conv=sync status=none
