@@ -64,7 +64,8 @@ def lookup(k, path: str):
 def _node_entries(k, path: str):
     out = []
     for node in k.nodes.children(path):
-        kind = "dir" if node.is_dir else "chr" if stat.S_ISCHR(node.mode) else "file"
+        kind = "dir" if node.is_dir else "chr" if stat.S_ISCHR(node.mode) else \
+            "blk" if stat.S_ISBLK(node.mode) else "file"
         out.append(_entry(node.name, node.mode, kind, size=node.size, uid=node.uid,
                           gid=node.gid))
     return out
@@ -244,7 +245,7 @@ def _param_file(k, mod, pname):
 
 def _dev(k, parts):
     if not parts:
-        return _dir(lambda: [_entry(n, stat.S_IFCHR | mode)
+        return _dir(lambda: [_entry(n, stat.S_IFCHR | mode, "chr")
                              for n, (_m, mode) in k.devices.items()])
     if len(parts) == 1 and parts[0] in k.devices:
         _mod, mode = k.devices[parts[0]]

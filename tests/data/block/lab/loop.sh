@@ -6,6 +6,7 @@ grep -e 'Block devices' -e loop /proc/devices
 grep loop /proc/misc
 ls /sys/block
 cat /sys/block/loop0/size /sys/block/loop0/dev /sys/block/loop7/dev /sys/block/loop0/ro /sys/block/loop0/removable /sys/block/loop0/range
+stat -c '%F %a' /dev/loop0 /dev/loop-control
 head -c 10 /dev/loop0 | wc -c
 grep '^loop ' /proc/modules
 rmmod loop
