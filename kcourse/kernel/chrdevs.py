@@ -83,6 +83,11 @@ BOOT_RANGES = (
     (253, 0, 1 << 17, "tpm"),  # drivers/char/tpm/tpm-interface.c: 2 * TPM_NUM_DEVICES
     (254, 0, 256, "gpiochip"),  # drivers/gpio/gpiolib.c: GPIO_DEV_MAX
 )
+# The lab guest's /proc/misc after boot, in its order (misc.c misc_register: list_add, so
+# the newest first; recorded in tests/data/block/lab/misc.expected). Three took dynamic minors
+# from 127 down, so a module's first MISC_DYNAMIC_MINOR device gets 124 there.
+BOOT_MISC = ((125, "cpu_dma_latency"), (1, "psaux"), (228, "hpet"), (126, "userfaultfd"),
+             (231, "snapshot"), (183, "hw_random"), (127, "vga_arbiter"))
 BOOT_BLOCK = ((259, "blkext", None),)  # (major, name, owner Module): major_names[]
 
 

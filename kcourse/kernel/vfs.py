@@ -88,8 +88,11 @@ def _fixed(k, parts):
 def _proc(k, parts):
     if not parts:
         return _dir(lambda: [_entry("devices", REG | 0o444), _entry("kallsyms", REG | 0o444),
-                             _entry("modules", REG | 0o444), _entry("mounts", REG | 0o444),
+                             _entry("misc", REG | 0o444), _entry("modules", REG | 0o444),
+                             _entry("mounts", REG | 0o444),
                              _entry("sys", stat.S_IFDIR | 0o555, "dir")])
+    if parts == ["misc"]:  # drivers/char/misc.c misc_seq_show: "%3i %s\n", newest first
+        return _ro(lambda: _proc_misc(k))
     if parts == ["devices"]:  # fs/proc/devices.c: proc_create_seq("devices", 0, NULL, ...)
         return _ro(k.chrdevs.proc_devices)
     if parts == ["mounts"]:  # the lab guest's mounts, and debugfs as Debian's systemd mounts it
@@ -119,6 +122,17 @@ def _proc(k, parts):
             k.modules_disabled = value == "1"
         return ("file", REG | 0o644, lambda: f"{int(k.modules_disabled)}\n", write_md)
     raise KernelErrno(E.ENOENT)
+
+
+def _proc_misc(k) -> str:
+    """The modules' misc devices (kcourse.kapi.chardev keeps them on the machine), newest
+    first, then the guest's own (chrdevs.BOOT_MISC)."""
+    from kcourse.kernel.chrdevs import BOOT_MISC
+
+    machine = getattr(k, "_emulator", None)
+    table = machine.objects.get("misc", {}) if machine is not None else {}
+    mine = [(d.minor, d.name) for d in reversed(list(table.values()))]
+    return "".join(f"{minor:3d} {name}\n" for minor, name in mine + list(BOOT_MISC))
 
 
 def _gpio_class(k, rest):
