@@ -10,9 +10,10 @@
   readahead's request fails, pages are read again one by one, read(2) returns what it got
   before the bad page, and the error lines.
 - lab/loop.expected (recorded by hand with `kcourse sim --real --transcript lab/loop.sh`):
-  Debian's loop, its own init and exit run on the emulated CPU (the Kernel told to run
-  in-tree code): block major 7, /dev/loop-control at misc minor 237, CONFIG_BLK_DEV_LOOP_MIN_
-  COUNT=8 disks of size 0, nothing read from them, all gone after rmmod.
+  Debian's loop, its own init and exit run on the emulated CPU
+  (kcourse.behaviors.debian.OWN_CODE): block major 7, /dev/loop-control at misc minor 237,
+  CONFIG_BLK_DEV_LOOP_MIN_COUNT=8 disks of size 0, nothing read from them, all gone after
+  rmmod.
 - lab/misc.expected (recorded the same way): /proc/misc at boot and with loop loaded;
   miscprobe (recorded as blkprobe): a module's first dynamic misc minor is 124 there.
 - idrprobe (tests/data/block/idrprobe, recorded the same way): the IDR loop numbers its
@@ -237,8 +238,7 @@ def _without(text: str, command: str) -> str:
 
 
 def test_debian_loop_runs_its_own_code_as_on_the_real_kernel(debian_modules_dir):
-    kernel = Kernel(seed=0)
-    kernel.run_intree_code = True  # past the gate: every symbol loop's init and exit use
+    kernel = Kernel(seed=0)  # loop is in kcourse.behaviors.debian.OWN_CODE
     shell = Shell(backend=kernel, debian_tree=True)
     script = (PROBES / "lab" / "loop.sh").read_text()
     sim = normalise(format_transcript(shell.run_script(script.replace(
@@ -254,9 +254,9 @@ def test_debian_loop_runs_its_own_code_as_on_the_real_kernel(debian_modules_dir)
 
 def test_loop_control_is_misc_minor_237(debian_modules_dir):
     kernel = Kernel(seed=0)
-    kernel.run_intree_code = True
     shell = Shell(backend=kernel, debian_tree=True)
     shell.run_script("modprobe loop\n")
+    assert kernel.find_module("loop").code is not None  # its own code, not a stand-in
     assert chardev.devices(kernel.emulator)["loop-control"].minor == 237  # LOOP_CTRL_MINOR
 
 
@@ -272,9 +272,7 @@ def test_idr_gives_the_lowest_free_id_in_the_range(tmp_path):
 
 
 def _loop_shell() -> Shell:
-    kernel = Kernel(seed=0)
-    kernel.run_intree_code = True
-    return Shell(backend=kernel, debian_tree=True)
+    return Shell(backend=Kernel(seed=0), debian_tree=True)
 
 
 def test_proc_misc_is_the_guests(debian_modules_dir):
