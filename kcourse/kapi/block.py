@@ -29,10 +29,11 @@ from dataclasses import dataclass, field
 from kcourse.kapi import kwarn
 from kcourse.kapi.registry import function
 from kcourse.kapi.textfile import TextOps
-from kcourse.kapi.vfsfile import limit
+from kcourse.kapi.vfsfile import free_block, kernel_block, limit
 from kcourse.kernel import chrdevs as D
 from kcourse.kernel import structs as S
 from kcourse.kernel.nodes import Node
+from kcourse.machine.address_space import OutOfMemory
 
 EINVAL, ENOMEM, EBUSY = 22, 12, 16
 BLKDEV_MAJOR_HASH_SIZE, BLKDEV_MAJOR_MAX = 255, 512  # block/genhd.c
@@ -67,6 +68,7 @@ HCTX = {f: S.offsetof("blk_mq_hw_ctx", f) for f in ("queue", "driver_data", "que
 INODE_SIZE_AT = S.offsetof("inode", "i_size")
 FOPS_FREE_DISK = S.offsetof("block_device_operations", "free_disk")
 RQ_SIZE = S.sizeof("request")
+RQS_MAX = 32 << 20  # bytes of requests one tag set may take in the emulated RAM
 BLK_DEFAULT_SG_TIMEOUT = 30 * 250  # 30 s in jiffies (HZ=250): blk_mq_init_allocated_queue
 
 
@@ -200,17 +202,34 @@ def blk_mq_alloc_tag_set(call, set):
     init_request = space.read_u64(ops + OPS["init_request"])
     numa = _s32(space, set + SET["numa_node"])
     # blk_mq_alloc_rqs: every request of the depth, each followed by its cmd_size pdu, then
-    # ->init_request(set, rq, hctx_idx, numa_node) for each (blk_mq_init_request)
-    for _tag in range(depth):
-        rq = machine.kernel_alloc(RQ_SIZE + cmd_size)
+    # ->init_request(set, rq, hctx_idx, numa_node) for each (blk_mq_init_request). The block
+    # layer here uses one request at a time (tag 0): without ->init_request only that one is
+    # made. More than RQS_MAX bytes of requests is one line (the emulated RAM is bounded).
+    count = depth if init_request else 1
+    for _tag in range(count):
+        try:
+            if (RQ_SIZE + cmd_size) * count > RQS_MAX:
+                raise OutOfMemory
+            rq = kernel_block(machine, RQ_SIZE + cmd_size)
+        except OutOfMemory:
+            _unset(machine, set, 0)
+            raise limit(f"kcourse: {call.site} asks for {count:,} requests of "
+                        f"{RQ_SIZE + cmd_size:,} bytes, more than the simulator gives a tag "
+                        f"set ({RQS_MAX >> 20} MiB)") from None
         tagset.requests.append(rq)
         if init_request:
             ret = _int(machine.call(init_request, set, rq, 0, numa & 0xFFFFFFFF))
             if ret:
-                del tagsets(machine)[set]
-                space.write_u64(set + SET["tags"], 0)
-                return -ENOMEM  # blk_mq_alloc_set_map_and_rqs fails: -ENOMEM
+                return _unset(machine, set, -ENOMEM)  # blk_mq_alloc_set_map_and_rqs
     return 0
+
+
+def _unset(machine, set: int, ret: int) -> int:
+    tagset = tagsets(machine).pop(set)
+    for rq in tagset.requests:
+        free_block(machine, rq, RQ_SIZE + tagset.cmd_size)
+    machine.space.write_u64(set + SET["tags"], 0)
+    return ret
 
 
 def _int(value: int) -> int:
@@ -220,15 +239,14 @@ def _int(value: int) -> int:
 
 @function("void blk_mq_free_tag_set(struct blk_mq_tag_set *set)", "block/blk-mq.c")
 def blk_mq_free_tag_set(call, set):
-    tagset = tagsets(call.machine).pop(set, None)
+    tagset = tagsets(call.machine).get(set)
     if tagset is None:
         return
-    space = call.machine.space
-    exit_request = space.read_u64(tagset.ops + OPS["exit_request"])
+    exit_request = call.machine.space.read_u64(tagset.ops + OPS["exit_request"])
     if exit_request:
         for rq in tagset.requests:
             call.machine.call(exit_request, set, rq, 0)
-    space.write_u64(set + SET["tags"], 0)
+    _unset(call.machine, set, 0)
 
 
 # ---------------------------------------------------------------- disks and queues
