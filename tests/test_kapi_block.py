@@ -287,9 +287,10 @@ def test_a_dynamic_misc_minor_is_below_the_guests(tmp_path):
     """miscprobe (tests/data/block/miscprobe, recorded on the real kernel): misc.c
     misc_register takes find_first_zero_bit(misc_minors, DYNAMIC_MINORS) from 127 down and
     the guest holds 127, 126 and 125: 124. A fixed minor the guest holds (psaux's 1) is
-    -EBUSY."""
+    -EBUSY; a name it holds (hpet) is sysfs's duplicate and -EEXIST."""
     folder = PROBES / "miscprobe"
     shell = build("miscprobe", tmp_path, (folder / "miscprobe.c").read_text())
     sim = normalise(format_transcript(shell.run_script((folder / "script.sh").read_text())))
     assert sim == expected(folder / "real.expected")
     assert "miscprobe 0 minor 124 fixed -16" in sim
+    assert "miscprobe hpet -17 minor 255" in sim  # the guest's hpet: sysfs's duplicate
