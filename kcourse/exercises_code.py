@@ -281,7 +281,7 @@ def _kbuild(folder: Path) -> str:
 
     try:
         tree = headers.build_tree(pin.release())
-        build_module(folder, kdir=tree, out_dir=folder)
+        build_module(folder, kdir=tree, out_dir=folder, cache=True)
     except KbuildError as err:
         lines = [x for x in err.result.output.splitlines() if "error" in x.lower()]
         lines = lines or [x for x in err.result.output.splitlines() if "***" in x]

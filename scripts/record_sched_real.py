@@ -54,6 +54,22 @@ SCRIPTS = {
                       "rmmod sk_sleeps", "dmesg -c")],
     "sk_workoops": ["insmod sk_workoops/sk_workoops.ko", "sleep 1", "dmesg -c",
                     "rmmod sk_workoops", "dmesg -c"],
+    # background jobs asleep in a system call: woken, killed in each kind of sleep, and a
+    # job holding a file it inherited from the shell (the last close is the job's)
+    "sk_jobs": ["insmod sk_jobs/sk_jobs.ko", "cat /proc/sk_jobs > /tmp/out &", "sleep 1",
+                "jobs", "cat /tmp/out", "echo 1 > /proc/sk_jobs", "wait", "cat /tmp/out",
+                "cat /proc/sk_jobs &", "sleep 1", "kill %1", "wait $!; echo $?",
+                "cat /proc/sk_jobs_d &", "sleep 1", "kill %1", "sleep 1", "jobs",
+                "echo 1 > /proc/sk_jobs_d", "wait $!; echo $?", "dmesg -c",
+                "exec 3</proc/sk_jobs_d", "cat /proc/sk_jobs &", "sleep 1", "exec 3<&-",
+                "dmesg -c", "kill %1", "wait $!; echo $?", "dmesg -c", "rmmod sk_jobs",
+                "dmesg -c"],
+    # background jobs asleep until a timer: msleep, and msleep_interruptible ended by kill
+    "sk_jobtime": ["insmod sk_jobtime/sk_jobtime.ko", "cat /proc/sk_jobtime > /tmp/t &",
+                   "cat /tmp/t", "sleep 3", "cat /tmp/t", "cat /proc/sk_jobtime > /tmp/t &",
+                   "wait", "cat /tmp/t", "cat /proc/sk_jobtime_i &", "sleep 1", "kill %1",
+                   "wait $!; echo $?", "cat /proc/sk_jobtime_i & wait", "dmesg -c",
+                   "rmmod sk_jobtime"],
 }
 
 PROVENANCE = """#| {name}: tests/data/sched/{name}.c built against 6.1.0-56-amd64 and run on

@@ -10,10 +10,10 @@
   readahead's request fails, pages are read again one by one, read(2) returns what it got
   before the bad page, and the error lines.
 - lab/loop.expected (recorded by hand with `kcourse sim --real --transcript lab/loop.sh`):
-  Debian's loop, its own init and exit run on the emulated CPU
-  (kcourse.behaviors.debian.OWN_CODE): block major 7, /dev/loop-control at misc minor 237,
-  CONFIG_BLK_DEV_LOOP_MIN_COUNT=8 disks of size 0, nothing read from them, all gone after
-  rmmod.
+  Debian's loop, its own init and exit run on the emulated CPU (every symbol it uses is
+  declared; kcourse.kapi.block_loop's stop if called): block major 7, /dev/loop-control at
+  misc minor 237, CONFIG_BLK_DEV_LOOP_MIN_COUNT=8 disks of size 0, nothing read from them,
+  all gone after rmmod.
 - lab/misc.expected (recorded the same way): /proc/misc at boot and with loop loaded;
   miscprobe (recorded as blkprobe): a module's first dynamic misc minor is 124 there.
 - idrprobe (tests/data/block/idrprobe, recorded the same way): the IDR loop numbers its
@@ -238,7 +238,7 @@ def _without(text: str, command: str) -> str:
 
 
 def test_debian_loop_runs_its_own_code_as_on_the_real_kernel(debian_modules_dir):
-    kernel = Kernel(seed=0)  # loop is in kcourse.behaviors.debian.OWN_CODE
+    kernel = Kernel(seed=0)
     shell = Shell(backend=kernel, debian_tree=True)
     script = (PROBES / "lab" / "loop.sh").read_text()
     sim = normalise(format_transcript(shell.run_script(script.replace(

@@ -62,15 +62,6 @@ def _stops(function: str, more: str = "") -> str:
 
 
 KNOWN_DIFFERENT: dict[str, str] = {
-    "sleep": "the module, its wait queue and dd's O_NONBLOCK open behave as on the real "
-             "kernel, but a background job that sleeps in a system call (`cat /proc/sleep &`, "
-             "in module_open until fd 3 is closed) is not modelled: the simulator stops it "
-             "with one line where the real cat waits and then reads",
-    "syscall-steal": _stops("register_kprobe", " (and the real hook never fires: 6.1.192 "
-                            "dispatches system calls through x64_sys_call)"),
-    "vkbd": _stops("input_allocate_device", " (in vinput's export_store, when vkbd registers "
-                   "a device: the input layer is not modelled)"),
-    "vnetloop": _stops("alloc_etherdev_mqs"),
 }
 
 

@@ -147,3 +147,22 @@ def test_dmesg_clear_and_per_command_lines():
     assert sh.run("dmesg -C").stdout == ""
     assert sh.run("dmesg").stdout == ""
     assert sh.run("rmmod hello").dmesg == ("hello: goodbye, world",)
+
+
+def test_a_relative_working_folder_is_the_callers(tmp_path, monkeypatch):
+    (tmp_path / "mine.txt").write_text("here\n")
+    monkeypatch.chdir(tmp_path)
+    sh = Shell(workdir=".")
+    assert sh.cwd == str(tmp_path)
+    assert sh.run("cat mine.txt").stdout == "here\n"
+
+
+@pytest.mark.parametrize("line", ["cat < /dev/null", "cat /dev/null", "echo hi > /dev/null",
+                                  "echo hi | cat > /dev/null", "wc -c < /dev/null"])
+def test_dev_null_as_bash_and_mem_c_give_it(line):
+    """drivers/char/mem.c null_fops: read_null returns 0 (EOF), write_null returns count;
+    what bash prints is the host's own bash with its /dev/null."""
+    host = subprocess.run(["bash", "-c", line], capture_output=True, text=True, check=False)
+    got = Shell().run(line)
+    assert (got.stdout.strip(), got.stderr, got.rc) == \
+        (host.stdout.strip(), host.stderr, host.returncode)

@@ -10,8 +10,12 @@ own jobs); loops over kmod's tools are in tests/scenarios/lab_loop.sh and lab_jo
 recorded on Debian's kernel.
 """
 
+import re
 import shutil
 import subprocess
+import sys
+import threading
+from pathlib import Path
 
 import pytest
 
@@ -148,3 +152,187 @@ def test_parser_tree():
     assert [w.literal() for w in loop.words] == ["1", "2"]
     assert loop.body[0].background
     assert isinstance(program[1].pipeline.commands[0], WhileLoop) and program[1].background
+
+
+# ---------------------------------------------------------------- jobs asleep in the kernel
+# A background job whose system call sleeps in module code (a wait queue) stays running while
+# the shell goes on, and runs on when something wakes it. The probe tests/data/sched/sk_jobs.c
+# (built here with the real kbuild) has /proc/sk_jobs, whose read sleeps in
+# wait_event_interruptible until a write wakes it, and /proc/sk_jobs_d, the same with
+# wait_event (TASK_UNINTERRUPTIBLE). Its script (scripts/record_sched_real.py) was recorded on
+# Debian's real kernel under QEMU: tests/data/sched/sk_jobs.real.
+
+SCHED = Path(__file__).resolve().parent / "data" / "sched"
+
+
+@pytest.fixture(scope="module")
+def probe(tmp_path_factory):
+    from kcourse.build.cell import build_cell
+
+    base = tmp_path_factory.mktemp("jobs")
+
+    def build(name: str) -> Path:
+        built = build_cell(name, (SCHED / f"{name}.c").read_text(), base=base)
+        need(built.ok, built.problem or built.output)
+        return built.folder.parent
+
+    return build
+
+
+@pytest.fixture(scope="module")
+def sk_jobs(probe):
+    return probe("sk_jobs")
+
+
+@pytest.fixture
+def shell(sk_jobs):
+    opened = []
+
+    def make(folder=None):
+        sh = Shell(workdir=str(folder or sk_jobs))
+        opened.append(sh)
+        return sh
+
+    yield make
+    before = threading.active_count()
+    for sh in opened:
+        sh.close()  # jobs still asleep end: no thread of theirs outlives the test
+    assert threading.active_count() <= before
+
+
+def _transcript(sh: Shell, lines: list[str]) -> list[str]:
+    from kcourse.backend import format_transcript
+
+    return normalise(format_transcript([sh.run(line) for line in lines])).splitlines()
+
+
+@pytest.mark.parametrize("name", ["sk_jobs", "sk_jobtime"])
+def test_probe_transcript_is_the_real_kernels(shell, probe, name):
+    """sk_jobs: woken by a write (the woken cat runs before the writer's close, as on the
+    real kernel), killed in an interruptible sleep (-ERESTARTSYS, status 143), killed in an
+    uninterruptible one (it sleeps on until woken, then dies), and holding a file it
+    inherited (the last close, and so the release, is the job's). sk_jobtime: woken by its
+    msleep's timer while the shell sleeps or waits, and msleep_interruptible ended by kill."""
+    sys.path.insert(0, str(SCHED.parents[2] / "scripts"))
+    from record_sched_real import SCRIPTS
+
+    real = [line for line in (SCHED / f"{name}.real").read_text().splitlines()
+            if not line.startswith("#|")]
+    got = _transcript(shell(probe(name)), SCRIPTS[name])
+    assert got == normalise("\n".join(real)).splitlines()
+
+
+def test_wait_for_a_job_nothing_wakes_says_so_in_one_line(shell):
+    """bash's wait would never return (wait.def waits for the child); the simulator says why
+    in one line, status 1, and the job is still running: kill ends it (an interruptible
+    sleep: prepare_to_wait_event sees the signal, kernel/sched/wait.c)."""
+    sh = shell()
+    sh.run("insmod sk_jobs/sk_jobs.ko")
+    sh.run("cat /proc/sk_jobs &")
+    got = sh.run("wait")
+    assert got.rc == 1
+    assert re.fullmatch(
+        r"kcourse: wait: job 1 \(cat /proc/sk_jobs\) sleeps in schedule\(\) at "
+        r"sk_read\S*\+0x[0-9a-f]+/0x[0-9a-f]+ \[sk_jobs\] and nothing wakes it: bash would "
+        r"wait for it for good; the simulator stops waiting \(kill %1 ends it\)\n", got.stderr)
+    assert sh.run("jobs").stdout == "[1]+  Running                 cat /proc/sk_jobs &\n"
+    assert sh.run("kill %1").rc == 0
+    got = sh.run("wait $!; echo $?")
+    assert (got.stdout, got.stderr) == ("143\n", "")
+    assert any("cat woke: ret -512" in line for line in sh.run("dmesg").stdout.splitlines())
+
+
+def test_an_uninterruptible_sleeper_outlives_kill(shell):
+    """TASK_UNINTERRUPTIBLE: signal_wake_up wakes TASK_INTERRUPTIBLE | TASK_WAKEKILL sleeps
+    only (include/linux/sched/signal.h), so not even SIGKILL ends it; it dies when woken."""
+    sh = shell()
+    sh.run("insmod sk_jobs/sk_jobs.ko")
+    sh.run("cat /proc/sk_jobs_d > /tmp/out &")
+    assert sh.run("kill -9 %1").rc == 0
+    got = sh.run("wait %1")
+    assert got.rc == 1 and got.stderr.count("\n") == 1
+    assert "(not even kill -9 ends it: it sleeps in TASK_UNINTERRUPTIBLE" in got.stderr
+    sh.run("echo 1 > /proc/sk_jobs_d")
+    got = sh.run("wait $!; echo $?; cat /tmp/out")
+    assert got.stdout == "137\n"  # killed by SIGKILL before it wrote what it read
+
+
+def test_a_job_holding_the_file_it_waits_for_never_wakes(shell):
+    """LKMPG's sleep without `3<&-`: the background cat inherits fd 3 (fork), so the shell's
+    `exec 3<&-` is not the last close, module_close does not run, and cat sleeps for ever
+    (data/lkmpg/sleep/script.sh says why it closes fd 3). Killed, its copy goes and the
+    file is released: the next cat opens at once."""
+    sh = shell(Path(__file__).resolve().parent.parent / "data" / "lkmpg")
+    for line in ["insmod sleep/sleep.ko", "exec 3</proc/sleep", "cat /proc/sleep > /tmp/o &",
+                 "exec 3<&-"]:
+        assert sh.run(line).rc == 0
+    got = sh.run("wait")
+    assert got.rc == 1 and "job 1 (cat /proc/sleep > /tmp/o) sleeps in schedule() at " \
+        "module_open+0xc0/0x130 [sleep] and nothing wakes it" in got.stderr
+    sh.run("kill %1")
+    got = sh.run("wait $!; echo $?; cat /proc/sleep")
+    assert (got.stdout, got.stderr) == ("143\nLast input:\n", "")
+
+
+def test_a_job_asleep_at_the_end_is_ended_by_close(shell):
+    sh = shell()
+    sh.run("insmod sk_jobs/sk_jobs.ko")
+    sh.run("exec 3</proc/sk_jobs_d")
+    sh.run("cat /proc/sk_jobs &")
+    sh.run("exec 3<&-")
+    sh.close()
+    assert not sh.jobs.asleep()
+    log = sh.run("dmesg").stdout
+    assert log.rstrip().endswith("sk_jobs: release by cat")  # its inherited copy, at exit
+    assert sh.run("rmmod sk_jobs").rc == 0
+
+
+def test_rmmod_while_a_job_sleeps_in_the_module_says_so(shell):
+    """proc_entry_rundown waits for callers inside the file's operations (fs/proc/inode.c):
+    the real rmmod would hang in the module's exit; the simulator stops there in one line
+    (the module left GOING with its refcount -1, as the hung rmmod leaves it)."""
+    sh = shell()
+    sh.run("insmod sk_jobs/sk_jobs.ko")
+    sh.run("cat /proc/sk_jobs &")
+    got = sh.run("rmmod sk_jobs")
+    assert got.rc == 1 and got.stderr.count("\n") == 1
+    assert got.stderr.startswith("kcourse: sk_jobs removes /proc/sk_jobs_d while cat (pid ")
+    assert "rmmod would hang until that sleep ends" in got.stderr
+    assert "sk_jobs                16384  -1" in sh.run("lsmod").stdout
+
+
+def test_two_jobs_asleep_on_one_queue_each_get_the_file_in_turn(shell):
+    """LKMPG's sleep: closing fd 3 wakes every waiter (wake_up, not exclusive); one takes the
+    file, the other finds already_open set and sleeps again until that one closes it
+    (module_close wakes it). Each job is a task of its own, with the pid bash printed."""
+    sh = shell(Path(__file__).resolve().parent.parent / "data" / "lkmpg")
+    for line in ["insmod sleep/sleep.ko", "echo two > /proc/sleep", "exec 3</proc/sleep"]:
+        sh.run(line)
+    first = sh.run("cat /proc/sleep 3<&- > /tmp/a &").stderr
+    second = sh.run("cat /proc/sleep 3<&- > /tmp/b &").stderr
+    assert (first, second) == ("[1] 2000\n", "[2] 2001\n")
+    asleep = sh.jobs.asleep()
+    assert [j.task.own_current() for j in asleep] == [(2000, "cat"), (2001, "cat")]
+    assert asleep[0].task.task != asleep[1].task.task  # two task_structs on the queue
+    got = sh.run("wait %2")
+    assert "cat (pid" not in got.stderr and "job 2 (cat /proc/sleep 3>&- > /tmp/b) sleeps" \
+        in got.stderr
+    sh.run("exec 3<&-")
+    got = sh.run("wait; cat /tmp/a /tmp/b")
+    assert (got.stdout, got.stderr, got.rc) == ("Last input:two\n\n" * 2, "", 0)
+
+
+def test_a_foreground_sleep_a_ready_job_would_end_says_so(shell, probe):
+    """The job (msleep, then a write that wakes /proc/sk_jobs's reader) is ready while the
+    foreground cat sleeps; the simulator resumes a job only between system calls, so the
+    foreground sleep stops with one line naming that job, not "nothing will wake it"."""
+    probe("sk_jobtime")
+    sh = shell()
+    sh.run("insmod sk_jobs/sk_jobs.ko")
+    assert sh.run("insmod sk_jobtime/sk_jobtime.ko").rc == 0
+    sh.run("cat /proc/sk_jobtime > /proc/sk_jobs &")
+    got = sh.run("cat /proc/sk_jobs")
+    assert got.rc == 1 and got.stderr.count("\n") == 1
+    assert "while a background job (`cat /proc/sk_jobtime > /proc/sk_jobs`) that may wake it " \
+        "is ready to run" in got.stderr
+    assert sh.run("wait").rc == 0

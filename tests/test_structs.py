@@ -200,6 +200,35 @@ def test_pahole_parser_reads_each_form():
     assert enums == {"module_state": {"MODULE_STATE_LIVE": 0, "MODULE_STATE_UNFORMED": 3}}
 
 
+NET_DEVICE_SAMPLE = """\
+struct net_device {
+\tchar                       name[16];             /*     0    16 */
+
+\t/* Bitfield combined with previous fields */
+
+\tenum {
+\t\tRTNL_LINK_INITIALIZED  = 0,
+\t\tRTNL_LINK_INITIALIZING = 1,
+\t} rtnl_link_state:16;                               /*  1256:16  4 */
+\tbool                       needs_free_netdev;    /*  1260     1 */
+
+\t/* size: 2432, cachelines: 38, members: 3 */
+};
+"""
+
+
+def test_pahole_parser_reads_a_member_of_anonymous_enum_type():
+    """pahole prints net_device's rtnl_link_state (include/linux/netdevice.h) with its
+    enumerators inside the struct; the member is a bit field of 16 bits at bit 16."""
+    members = {m.name: m for m in pahole.parse(NET_DEVICE_SAMPLE)[0]["net_device"].members}
+    state = members["rtnl_link_state"]
+    assert (state.offset, state.size, state.type, state.bit_offset, state.bits) == \
+        (1256, 4, "enum {...}", 16, 16)
+    assert members["needs_free_netdev"].offset == 1260
+    with pytest.raises(pahole.PaholeError, match="bad end of an enum member"):
+        pahole.parse(NET_DEVICE_SAMPLE.replace("} rtnl_link_state:16;", "} ;"))
+
+
 @pytest.mark.parametrize("broken, text", [
     (SAMPLE.replace("members: 4 */\n\t/* sum", "members: 5 */\n\t/* sum"), "counts 5 members"),
     (SAMPLE.replace("u8                         flags;", "u8 flags @;"), "does not know"),
@@ -321,6 +350,9 @@ HEADERS = """
 #include <linux/vt_kern.h>
 #include <linux/kernel_stat.h>
 #include <linux/tracepoint-defs.h>
+#include <linux/netdevice.h>
+#include <linux/skbuff.h>
+#include <net/rtnetlink.h>
 #include <linux/blkdev.h>
 #include <linux/blk-mq.h>
 """

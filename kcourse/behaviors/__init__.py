@@ -36,14 +36,6 @@ def lookup(name: str) -> Behavior | None:
     return cls() if cls is not None else None
 
 
-def runs_own_code(name: str) -> bool:
-    """Whether Debian's module `name` runs its own code though not every symbol it uses is
-    modelled (kcourse.behaviors.debian.OWN_CODE says why)."""
-    from kcourse.behaviors.debian import OWN_CODE
-
-    return name in OWN_CODE
-
-
 def names() -> list[str]:
     _load_all()
     return sorted(_REGISTRY)
@@ -54,4 +46,4 @@ def _load_all() -> None:
     from kcourse.behaviors import debian  # noqa: F401
 
 
-__all__ = ["Behavior", "lookup", "names", "register", "runs_own_code"]
+__all__ = ["Behavior", "lookup", "names", "register"]

@@ -56,26 +56,6 @@ class Vlan8021q(InTree):
     source = "net/8021q/vlan.c:708"
 
 
-@register("garp")
-class Garp(InTree):
-    source = "net/802/garp.c (no module_init: nothing runs at load)"
-
-
-@register("mrp")
-class Mrp(InTree):
-    source = "net/802/mrp.c (no module_init: nothing runs at load)"
-
-
-@register("stp")
-class Stp(InTree):
-    source = "net/802/stp.c (no module_init: nothing runs at load)"
-
-
-@register("llc")
-class Llc(InTree):
-    source = "net/llc/llc_core.c:138 llc_init: dev_add_pack only; llc_exit (:144) the same"
-
-
 @register("udp_tunnel")
 class UdpTunnel(InTree):
     source = "net/ipv4/udp_tunnel_nic.c:936 udp_tunnel_nic_init_module: no printk"
@@ -91,22 +71,6 @@ class Vxlan(InTree):
     source = "drivers/net/vxlan/vxlan_core.c:4848 vxlan_init_module: no printk"
 
 
-@register("dummy")
-class Dummy(InTree):
-    source = "drivers/net/dummy.c:180 dummy_init_module: registers dummy0, no printk"
-
-
-# Debian modules that run their own code although kcourse.kapi does not model every symbol
-# they use: what their init and exit call is modelled, and was checked against the real
-# kernel; any other call stops with the simulator's one line naming it.
-OWN_CODE = {
-    # loop_init/loop_add/loop_exit/loop_remove (drivers/block/loop.c:2243-2300): misc and
-    # block registration, 8 disks (CONFIG_BLK_DEV_LOOP_MIN_COUNT), an IDR;
-    # tests/test_kapi_block.py against tests/data/block/lab/loop.expected. What is not
-    # modelled (file I/O, cgroups, bdev claiming) is reached only through LOOP_CONFIGURE and
-    # the other ioctls, and a bound device's I/O.
-    "loop": "drivers/block/loop.c:2243",
-}
 
 
 @register("zram")
@@ -148,7 +112,3 @@ class Isofs(InTree):
 class Zsmalloc(InTree):
     source = "mm/zsmalloc.c:2340 zs_init, :2361 zs_exit: no printk"
 
-
-@register("crc7")
-class Crc7(InTree):
-    source = "lib/crc7.c (a table and crc7_be(): no module_init)"

@@ -76,7 +76,7 @@ def build_cell(name: str, source: str, kbuild_lines: list[str] | None = None,
     except KcourseError as err:
         return CellBuild(name, folder, False, "", f"no kernel headers: {err}")
     try:
-        result = build_module(folder, kdir=tree, out_dir=folder)
+        result = build_module(folder, kdir=tree, out_dir=folder, cache=True)
         ok, output = True, result.output
     except KbuildError as err:
         ok, output = False, err.result.output

@@ -21,6 +21,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kcourse.build import kbuild_cache
 from kcourse.errors import KcourseError
 
 SOURCE_SUFFIXES = (".c", ".h", ".S")
@@ -258,13 +259,15 @@ class KbuildError(KcourseError):
 
 def build_module(src_dir: str | Path, release: str | None = None, *, kdir: str | Path | None =
                  None, extra_symbols: list[str | Path] | None = None,
-                 out_dir: str | Path | None = None, timeout: int = 600) -> BuildResult:
+                 out_dir: str | Path | None = None, timeout: int = 600,
+                 cache: bool = False) -> BuildResult:
     """Build the module(s) in src_dir with kbuild: `make -C KDIR M=OUT modules`.
 
     The sources (Kbuild, Makefile, *.c, *.h, *.S) are copied to out_dir (a new temporary
     folder by default), so src_dir is never written. The kernel is named explicitly: a
     release (its headers must be installed) or a build tree `kdir`. Never runs sudo.
     extra_symbols: Module.symvers files of other external modules (KBUILD_EXTRA_SYMBOLS).
+    cache: reuse an identical earlier build (kcourse.build.kbuild_cache: the notebooks' cells).
     """
     if kdir is None:
         if release is None:
@@ -298,6 +301,15 @@ def build_module(src_dir: str | Path, release: str | None = None, *, kdir: str |
     if shutil.which("make") is None:
         raise KcourseError("make is not installed (apt-get install build-essential)")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KBUILD_", "MAKEFLAGS"))}
+    entry = kbuild_cache.key(command, out, sorted(copied), kdir) \
+        if cache and kbuild_cache.enabled() else None
+    hit = kbuild_cache.lookup(entry, out) if entry else None
+    if hit is not None:
+        returncode, output, generated = hit
+        result = BuildResult(command, out, returncode, output, generated)
+        if returncode != 0:
+            raise KbuildError(first_error(output), result)
+        return result
     try:
         # one pipe for both streams: make's lines and gcc's errors in the order make ran
         # them, as a terminal shows them (not all of stderr after all of stdout)
@@ -307,6 +319,8 @@ def build_module(src_dir: str | Path, release: str | None = None, *, kdir: str |
         raise KcourseError(f"kbuild did not finish in {timeout} s") from None
     generated = sorted(p.name for p in out.iterdir() if p.name not in copied)
     result = BuildResult(command, out, proc.returncode, proc.stdout, generated)
+    if entry:
+        kbuild_cache.store(entry, out, kdir, proc.returncode, proc.stdout, generated)
     if proc.returncode != 0:
         raise KbuildError(first_error(result.output), result)
     return result

@@ -74,6 +74,9 @@ STRUCTS = (
     "rwlock_t", "rw_semaphore", "semaphore",
     # memory
     "kmem_cache", "kmem_cache_node",
+    # network devices and protocol handlers (include/linux/netdevice.h, rtnetlink.h)
+    "net_device", "net_device_ops", "rtnl_link_ops", "packet_type", "sk_buff",
+    "pcpu_lstats", "rtnl_link_stats64", "net_device_stats",
     # hardware the lab's machine answers for: GPIO, IRQ, kfifo
     "gpio", "gpio_desc", "irq_desc", "irq_data", "irqaction", "__kfifo", "kfifo",
     # pv_ops (`call *pv_ops+N`): struct paravirt_patch_template and its parts

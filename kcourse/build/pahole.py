@@ -142,6 +142,10 @@ def _parse_struct(lines, kind: str, name: str) -> Layout:
     summary = None
     for number, raw in lines:
         line = raw.strip()
+        if line == "enum {":  # a member of anonymous enum type (net_device's rtnl_link_state)
+            stack[-1].append(_anonymous_enum_member(lines, name))
+            top_level += len(stack) == 1
+            continue
         opened = BLOCK_OPEN.match(line)
         if opened:
             stack.append([])
@@ -188,6 +192,21 @@ def _parse_struct(lines, kind: str, name: str) -> Layout:
         raise PaholeError(f"{layout.name}: pahole counts {summary['members']} members, "
                           f"{top_level} were parsed")
     return layout
+
+
+def _anonymous_enum_member(lines, outer: str) -> Member:
+    """`enum { A = 0, ... } name:16; /* off:bit size */`: the enumerators are skipped."""
+    for number, raw in lines:
+        line = raw.strip()
+        if ENUMERATOR.match(line):
+            continue
+        close = BLOCK_CLOSE.match(line)
+        if not close or not close["decl"]:
+            raise PaholeError(f"pahole output line {number}: bad end of an enum member: "
+                              f"{line!r} in {outer}")
+        member_name, _kind, bits = parse_declaration("int " + close["decl"])
+        return _member(member_name, "enum {...}", close, bits)
+    raise PaholeError(f"pahole output ends inside an enum member of {outer}")
 
 
 def version() -> str:

@@ -405,6 +405,8 @@ def _sysfs(call, d: Disk, sysdir: str, major: int, minor: int, minors: int) -> N
     here) with these of disk_attrs (block/genhd.c) and the device's dev and uevent; the
     others Linux has there (stat, inflight, capability, events*, queue/, mq/, holders/,
     ...) are not made."""
+    from kcourse.kapi import block_loop
+
     kernel, machine = call.kernel, call.machine
     owner = call.caller
     kernel.nodes.add(Node(sysdir, stat.S_IFDIR | 0o755, owner=owner))
@@ -420,7 +422,7 @@ def _sysfs(call, d: Disk, sysdir: str, major: int, minor: int, minors: int) -> N
     files = {
         "size": lambda: f"{capacity(machine, d)}\n",  # part_size_show: bdev_nr_sectors
         "dev": lambda: f"{major}:{minor}\n",  # print_dev_t
-        "ro": lambda: "0\n",  # disk_ro_show: get_disk_ro
+        "ro": lambda: f"{int(block_loop.disk_ro(machine, d.address))}\n",  # disk_ro_show
         "removable": lambda: "0\n",  # disk_removable_show: GENHD_FL_REMOVABLE
         "range": lambda: f"{minors}\n",  # disk_range_show
         "ext_range": lambda: f"{1 if flags() & GENHD_FL_NO_PART else DISK_MAX_PARTS}\n",

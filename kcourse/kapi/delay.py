@@ -138,11 +138,31 @@ def msleep(call, msecs):
 
 @function("unsigned long msleep_interruptible(unsigned int msecs)", "kernel/time/timer.c")
 def msleep_interruptible(call, msecs):
-    """No signal ever reaches a task here, so it sleeps the whole time and returns 0."""
-    _sleep_until(call, "msleep_interruptible", wheel.msecs_to_jiffies(msecs) + 1,
-                 threads.TASK_INTERRUPTIBLE, ["schedule_timeout+0x94/0x150",
-                                              "msleep_interruptible"])
-    return 0
+    """`while (timeout && !signal_pending(current)) timeout =
+    schedule_timeout_interruptible(timeout); return jiffies_to_msecs(timeout);`: the whole
+    time, unless a signal comes (only a background job's process gets one:
+    kcourse.machine.processes); then the milliseconds left."""
+    from kcourse.machine import processes
+
+    machine = call.machine
+    sched = scheduler.of(machine)
+    task = threads.current_task(machine)
+    timeout = wheel.msecs_to_jiffies(msecs) + 1
+    if processes.signal_pending(machine, task):
+        return wheel.jiffies_to_msecs(timeout)
+    threads.write_state(machine, task, threads.TASK_INTERRUPTIBLE)
+    expire = sched.jiffies + timeout
+
+    def left(timed_out: bool) -> int:
+        threads.write_state(machine, task, threads.TASK_RUNNING)
+        return 0 if timed_out else wheel.jiffies_to_msecs(
+            max(0, wheel.to_signed(expire - sched.jiffies)))
+
+    wait = threads.Wait("msleep_interruptible", call.site,
+                        lambda: processes.signal_pending(machine, task), left,
+                        uninterruptible=False)
+    return sched.sleep(call, wait, timeout, ["schedule_timeout+0x94/0x150",
+                                             "msleep_interruptible"])
 
 
 @function("void usleep_range_state(unsigned long min, unsigned long max, unsigned int state)",

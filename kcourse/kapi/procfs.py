@@ -22,6 +22,7 @@ from kcourse.kapi.procfs_files import OPS, ProcOps, kernel_proc_ops
 from kcourse.kapi.registry import function
 from kcourse.kapi.vfsfile import limit
 from kcourse.kernel import structs as S
+from kcourse.kernel.kernel import SimulatorLimit
 from kcourse.kernel.nodes import Node
 
 PDE_SIZE = S.sizeof("proc_dir_entry")
@@ -222,7 +223,20 @@ def _entry(call, de: int, what: str) -> Node:
 
 # ---------------------------------------------------------------- removing
 def rundown(machine, node: Node) -> None:
-    """proc_entry_rundown: no new users; ->proc_release for every file still open."""
+    """proc_entry_rundown: no new users; ->proc_release for every file still open. Callers
+    still inside the entry's operations are waited for (wait_for_completion): a background
+    job asleep in the module's code would keep rmmod waiting for it (kcourse.machine.processes
+    knows which module a sleeping job is in, not which entry: any of its module's)."""
+    from kcourse.machine import processes
+
+    for task in processes.asleep_in(machine, node.owner) if node.owner is not None else ():
+        pid, comm = task.own_current()
+        raise SimulatorLimit(f"kcourse: {node.owner.name} removes {node.path} while {comm} "
+                             f"(pid {pid}) sleeps in {task.wait.what}() at {task.wait.site}: "
+                             "on the real kernel remove_proc_entry waits for the callers still "
+                             "inside a /proc file's operations (fs/proc/inode.c "
+                             "proc_entry_rundown), so rmmod would hang until that sleep ends; "
+                             "the simulator stops here")
     node.data["removed"] = True
     for handle in list(node.data.get("openers", ())):
         handle.close_opener()

@@ -12,7 +12,7 @@ to user space. Time, delays and sleeps: kcourse.kapi.timekeeping and kcourse.kap
 from __future__ import annotations
 
 from kcourse.kapi.registry import function
-from kcourse.machine import scheduler, threads
+from kcourse.machine import processes, scheduler, threads
 
 
 def module_of(call, address: int):
@@ -49,7 +49,11 @@ def schedule(call):
     machine = call.machine
     task = threads.current_task(machine)
     sched = scheduler.of(machine)
-    if threads.read_state(machine, task) == threads.TASK_RUNNING and sched.current is None:
+    state = threads.read_state(machine, task)
+    if state and processes.signal_pending_state(machine, state, task):
+        threads.write_state(machine, task, threads.TASK_RUNNING)  # __schedule: no sleep
+        state = threads.TASK_RUNNING
+    if state == threads.TASK_RUNNING and sched.current is None:
         sched.check_atomic_sleep(call, [])
         sched.settle(until=sched.clock.usec)  # a yield: what is runnable runs first
         return

@@ -17,7 +17,9 @@ edit by hand. Module code runs on the emulated CPU (kcourse/machine); when it ca
 these kernel functions or reads one of these variables, the Python model in the file named
 runs instead, mirroring the kernel source file in the last column. Any other kernel symbol
 stops the module with one line naming it and the call site; `kcourse sim --real` runs the
-same module on Debian's real kernel under QEMU.
+same module on Debian's real kernel under QEMU. A function marked "stops when called" is
+declared (so that a module that only calls it from code that never runs here, such as its
+packet path, loads and runs its init and exit) and stops with one line if it is called.
 
 Also real code, not Python: `__fentry__` and `__x86_return_thunk` (a `ret`), and
 `__x86_indirect_thunk_<reg>` (`jmp *%reg`).
@@ -31,7 +33,9 @@ def render() -> str:
     for name in sorted(registry.FUNCTIONS, key=str.lower):
         fn = registry.FUNCTIONS[name]
         module = fn.impl.__module__.rsplit(".", 1)[-1]
-        out.append(f"| `{name}` | `{fn.prototype}` | {module}.py | {fn.source} |")
+        stops = getattr(fn.impl, "stops", None)  # declared so a module's init can run
+        source = f"{fn.source}; stops when called: {stops}" if stops else fn.source
+        out.append(f"| `{name}` | `{fn.prototype}` | {module}.py | {source} |")
     out += ["", f"## Data ({len(registry.DATA)})", "",
             "| Symbol | Declaration | kapi file | Mirrors |", "|---|---|---|---|"]
     for name in sorted(registry.DATA, key=str.lower):

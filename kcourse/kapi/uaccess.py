@@ -109,3 +109,28 @@ def user_memory_for(machine, address: int, length: int, data: bytes = b"") -> U.
     memory.map(address, length, data)
     machine.objects["user"] = memory
     return memory
+
+
+TASK_SIZE_MAX = 1 << 47  # arch/x86/include/asm/page_64_types.h (4-level paging)
+
+
+def _copy_user_generic(call, to, frm, n):
+    """copy_user_generic (arch/x86/include/asm/uaccess_64.h), what raw_copy_{to,from}_user
+    call: the kernel's alternatives pick one of three copies by CPU feature (ERMS, REP_GOOD)
+    at load; all copy `len` bytes either way and return in %eax what they could not copy,
+    without zeroing the rest (arch/x86/lib/copy_user_64.S)."""
+    memory = user_memory(call)
+    if to < TASK_SIZE_MAX:
+        return U.copy_to_user(memory, to, call.machine.space.read(frm, n))
+    if frm < TASK_SIZE_MAX:
+        data, left = U.copy_from_user(memory, frm, n)
+        call.machine.space.write(to, data[:n - left])
+        return left
+    call.machine.space.write(to, call.machine.space.read(frm, n))
+    return 0
+
+
+for _name in ("copy_user_generic_unrolled", "copy_user_generic_string",
+              "copy_user_enhanced_fast_string"):
+    function(f"unsigned long {_name}(void *to, const void *from, unsigned int len)",
+             "arch/x86/lib/copy_user_64.S")(_copy_user_generic)

@@ -7,8 +7,9 @@ the module's own code loops on prepare_to_wait_event(), its condition and schedu
 (kcourse.kapi.sched), then finish_wait(). __wake_up() walks the list calling each entry's
 func (autoremove_wake_function for DEFINE_WAIT and init_wait_entry; a module's own
 function runs as its code), which wakes the entry's task: TASK_RUNNING again, so its
-schedule() returns. No signal ever reaches a task here, so interruptible waits end only
-when woken.
+schedule() returns. A signal reaches only a background job's process (`kill %1`:
+kcourse.machine.processes); prepare_to_wait_event then ends an interruptible wait with
+-ERESTARTSYS, as kernel/sched/wait.c does when signal_pending_state() holds.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 from kcourse.kapi.abi import to_c
 from kcourse.kapi.registry import function
 from kcourse.kernel import structs
-from kcourse.machine import scheduler, threads
+from kcourse.machine import processes, scheduler, threads
 
 HEAD = structs.offsetof("wait_queue_head", "head")
 ENTRY_FLAGS = structs.offsetof("wait_queue_entry", "flags")
@@ -26,6 +27,7 @@ ENTRY_LIST = structs.offsetof("wait_queue_entry", "entry")
 LIST_NEXT = structs.offsetof("list_head", "next")
 LIST_PREV = structs.offsetof("list_head", "prev")
 WQ_FLAG_EXCLUSIVE, WQ_FLAG_WOKEN, WQ_FLAG_BOOKMARK, WQ_FLAG_PRIORITY = 0x01, 0x02, 0x04, 0x20
+ERESTARTSYS = 512  # include/linux/errno.h
 
 
 # ------------------------------------------------------------------ include/linux/list.h
@@ -101,6 +103,9 @@ def init_wait_entry(call, wq_entry, flags):
           "struct wait_queue_entry *wq_entry, int state)", "kernel/sched/wait.c")
 def prepare_to_wait_event(call, wq_head, wq_entry, state):
     space = call.machine.space
+    if processes.signal_pending_state(call.machine, state, threads.current_task(call.machine)):
+        list_del_init(space, wq_entry + ENTRY_LIST)  # a signal ends the wait: -ERESTARTSYS
+        return -ERESTARTSYS
     if list_empty(space, wq_entry + ENTRY_LIST):
         if _flags(space, wq_entry) & WQ_FLAG_EXCLUSIVE:
             list_add_tail(space, wq_entry + ENTRY_LIST, wq_head + HEAD)

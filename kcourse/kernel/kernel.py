@@ -376,10 +376,8 @@ class Kernel:
     def runs_code(self, mod: Module) -> bool:
         """Whether this module's own machine code runs. It does for every module built out of
         the kernel tree (the course's, a learner's, LKMPG's). A Debian module (intree) runs
-        its code when every kernel function it calls is modelled, or when
-        kcourse.behaviors.debian.OWN_CODE says its init and exit reach only modelled ones
-        (loop); the few the lessons load have a Python stand-in (kcourse.behaviors.debian);
-        any other gets an init that returns
+        its code when every kernel function it calls is modelled; the few the lessons load
+        have a Python stand-in (kcourse.behaviors.debian); any other gets an init that returns
         0, and a note (Kernel.notes) says so and why. A test may hand the Kernel a Python
         behavior for a module."""
         if not mod.raw or mod.name in self._behaviors:
@@ -390,8 +388,6 @@ class Kernel:
 
         if behaviors.lookup(mod.name) is not None:
             return False
-        if behaviors.runs_own_code(mod.name):
-            return True
         missing = self._unmodelled(mod)
         if missing and mod.init:
             self.notes.append((mod.name, missing[0], len(missing)))
@@ -705,9 +701,15 @@ class Kernel:
             try:
                 self.syscall = hook
                 handle = self._handles.get(fd)
-                if handle is not None:
-                    return self.run_code(handle.node.owner, getattr(handle, hook), *args)
-                return self._run(self.fds[fd][1], hook, *args, path=path)
+                try:
+                    if handle is not None:
+                        return self.run_code(handle.node.owner, getattr(handle, hook), *args)
+                    return self._run(self.fds[fd][1], hook, *args, path=path)
+                finally:
+                    # the read or write returns to user space: what it woke runs before the
+                    # close (a woken job preempts the caller there, as recorded in
+                    # tests/data/sched/sk_jobs.real)
+                    self.run_deferred()
             finally:
                 self.close(fd)
 

@@ -90,9 +90,12 @@ def _proc(k, parts):
         return _dir(lambda: [_entry("devices", REG | 0o444), _entry("kallsyms", REG | 0o444),
                              _entry("misc", REG | 0o444), _entry("modules", REG | 0o444),
                              _entry("mounts", REG | 0o444),
-                             _entry("sys", stat.S_IFDIR | 0o555, "dir")])
+                             _entry("sys", stat.S_IFDIR | 0o555, "dir"),
+                             _entry("version", REG | 0o444)])
     if parts == ["misc"]:  # drivers/char/misc.c misc_seq_show: "%3i %s\n", newest first
         return _ro(lambda: _proc_misc(k))
+    if parts == ["version"]:
+        return _ro(proc_version)
     if parts == ["devices"]:  # fs/proc/devices.c: proc_create_seq("devices", 0, NULL, ...)
         return _ro(k.chrdevs.proc_devices)
     if parts == ["mounts"]:  # the lab guest's mounts, and debugfs as Debian's systemd mounts it
@@ -135,6 +138,28 @@ def _proc_misc(k) -> str:
     return "".join(f"{minor:3d} {name}\n" for minor, name in mine + list(BOOT_MISC))
 
 
+# LINUX_COMPILER of the pinned headers (include/generated/compile.h)
+LINUX_COMPILER = ("gcc-12 (Debian 12.2.0-14+deb12u1) 12.2.0, GNU ld (GNU Binutils for Debian) "
+                  "2.40")
+
+
+def proc_version() -> str:
+    """fs/proc/version.c: linux_proc_banner (init/version.c) of sysname, release and the
+    version, "#1 SMP PREEMPT_DYNAMIC Debian <version> (<date>)", from the banner in Debian's
+    vmlinuz (data/build/bzimage-amd64.json, as uname -v reads it)."""
+    import json
+
+    from kcourse import pin
+    from kcourse.paths import data_dir
+
+    banner = json.loads((data_dir() / "build" / "bzimage-amd64.json").read_text())
+    banner = str(banner.get("header", {}).get("kernel_version", ""))
+    version = banner[banner.index("#"):] if "#" in banner else \
+        f"#1 SMP PREEMPT_DYNAMIC Debian {pin.debian_version()}"
+    return (f"Linux version {pin.release()} (debian-kernel@lists.debian.org) "
+            f"({LINUX_COMPILER}) {version}\n")
+
+
 def _gpio_class(k, rest):
     """/sys/class/gpio (CONFIG_GPIO_SYSFS=y, drivers/gpio/gpiolib-sysfs.c gpio_class): the
     write-only export and unexport (class attributes, 0200). The lab's machine has no GPIO
@@ -158,6 +183,13 @@ def _gpio_class(k, rest):
     return ("file", REG | 0o200, None, write)
 
 
+# /sys/class/input on the lab's guest at boot (tests/data/input/lab/boot-input.expected): the
+# AT keyboard and mousedev's mice; their own files are not modelled. Input devices modules
+# register are added by kcourse.kapi.input.
+BOOT_INPUT = (("input0", "../../devices/platform/i8042/serio0/input/input0"),
+              ("mice", "../../devices/virtual/input/mice"))
+
+
 def _sysfs_modules(k):
     return [m for m in k.modules if getattr(m, "sysfs", False)]
 
@@ -166,6 +198,12 @@ _ALWAYS = frozenset({"initstate", "coresize", "initsize", "taint", "refcnt"})
 
 
 def _sys(k, parts):
+    if len(parts) == 3 and parts[0] == "module" and parts[2] in _ALWAYS:
+        # /sys/module/NAME/{coresize,refcnt,...}: what lsmod reads for every row
+        mod = k.find_module_all(parts[1])
+        if mod is None or not mod.sysfs:
+            raise KernelErrno(E.ENOENT)
+        return _ro(lambda: procfs.sysfs_attr(mod, parts[2]))
     if not parts:
         return _dir(lambda: [_entry(n, stat.S_IFDIR | 0o755, "dir")
                              for n in ("block", "class", "kernel", "module")])
@@ -173,8 +211,23 @@ def _sys(k, parts):
         return _dir(lambda: [])
     if parts == ["kernel"]:  # kernel_kobj: what modules add to it, and debugfs's mount point
         return _dir(lambda: [_entry("debug", stat.S_IFDIR | 0o700, "dir")])
-    if parts == ["class"]:  # class_kset: what modules register, and gpiolib's own class
-        return _dir(lambda: [_entry("gpio", stat.S_IFDIR | 0o755, "dir")])
+    if parts == ["class"]:  # class_kset: what modules register; gpiolib's, input's, net's
+        return _dir(lambda: [_entry(n, stat.S_IFDIR | 0o755, "dir")
+                             for n in ("gpio", "input", "net")])
+    if parts[:2] == ["class", "net"] and len(parts) == 2:  # net_class: lo, then what registers
+        return _dir(lambda: [_entry("lo", stat.S_IFDIR | 0o755, "dir")])
+    if parts[:3] == ["class", "net", "lo"]:  # loopback_net_init registers lo at boot
+        from kcourse.kapi import netdev_sysfs
+
+        return netdev_sysfs.loopback(parts[3:])
+    if parts == ["class", "input"]:  # the input core's class: the guest's boot devices
+        return _dir(lambda: [_entry(n, procfs.S_LINK, "link", t) for n, t in BOOT_INPUT])
+    if parts[:2] == ["class", "input"] and parts[2] in dict(BOOT_INPUT):
+        from kcourse.kernel.kernel import SimulatorLimit
+
+        raise SimulatorLimit(f"kcourse: /sys/class/input/{parts[2]} is the guest's own input "
+                             "device, whose files the simulator does not model; run it on "
+                             "the real kernel with `kcourse sim --real`")
     if parts and parts[0] == "class" and parts[1:2] == ["gpio"]:
         return _gpio_class(k, parts[2:])
     if parts == ["kernel", "debug"]:  # debugfs's mount point (DEBUGFS_DEFAULT_MODE)
@@ -259,8 +312,11 @@ def _param_file(k, mod, pname):
 
 def _dev(k, parts):
     if not parts:
-        return _dir(lambda: [_entry(n, stat.S_IFCHR | mode, "chr")
-                             for n, (_m, mode) in k.devices.items()])
+        return _dir(lambda: [_entry("null", stat.S_IFCHR | 0o666, "chr")] + [
+            _entry(n, stat.S_IFCHR | mode, "chr") for n, (_m, mode) in k.devices.items()])
+    if parts == ["null"] and "null" not in k.devices:
+        # drivers/char/mem.c null_fops (devlist "null", 0666): reads give EOF, writes vanish
+        return ("file", stat.S_IFCHR | 0o666, lambda: "", lambda text: None)
     if len(parts) == 1 and parts[0] in k.devices:
         _mod, mode = k.devices[parts[0]]
         return ("file", stat.S_IFCHR | mode, lambda: "", lambda text: None)

@@ -18,9 +18,12 @@ host's memory.
 
 from __future__ import annotations
 
+import ctypes
+import mmap
 import struct
 
 PAGE_SIZE = 4096
+UC_PROT_ALL = 7  # unicorn_const.UC_PROT_READ | UC_PROT_WRITE | UC_PROT_EXEC
 PAGE_MASK = ~(PAGE_SIZE - 1)
 PTE_PRESENT, PTE_RW = 0x1, 0x2
 PTE_ADDR = 0x000F_FFFF_FFFF_F000
@@ -35,7 +38,13 @@ class AddressSpace:
     def __init__(self, uc, ram_bytes: int = 256 << 20):
         self.uc = uc
         self.ram_bytes = ram_bytes
-        uc.mem_map(0, ram_bytes)
+        # The guest's RAM is host memory of ours (an anonymous mapping: zero pages until
+        # touched, as unicorn's own would be), so Python reads it without a call into
+        # unicorn. Writes still go through uc_mem_write, which drops translated code it hits.
+        self._ram = mmap.mmap(-1, ram_bytes)
+        uc.mem_map_ptr(0, ram_bytes, UC_PROT_ALL,
+                       ctypes.addressof(ctypes.c_char.from_buffer(self._ram)))
+        uc._kcourse_ram = self._ram  # lives as long as the CPU that runs on it
         self._next_frame = PAGE_SIZE  # frame 0 stays unused: a zero physical address is a bug
         self._free_frames: list[int] = []
         self.pages: dict[int, int] = {}  # virtual page -> physical frame
@@ -127,15 +136,16 @@ class AddressSpace:
 
     def read(self, address: int, size: int) -> bytes:
         """Bytes at a kernel virtual address; raises BadAccess if any page is unmapped."""
-        out = bytearray()
+        ram = self._ram
+        out = b""
         while size > 0:
             phys = self.translate(address)
             if phys is None:
                 raise BadAccess(address)
             chunk = min(size, PAGE_SIZE - (address & (PAGE_SIZE - 1)))
-            out += self.uc.mem_read(phys, chunk)
+            out += ram[phys:phys + chunk]
             address, size = address + chunk, size - chunk
-        return bytes(out)
+        return out
 
     def write(self, address: int, data: bytes) -> None:
         view = memoryview(data)
@@ -161,11 +171,10 @@ class AddressSpace:
             if phys is None:
                 raise BadAccess(address)
             chunk = min(limit - len(out), PAGE_SIZE - (address & (PAGE_SIZE - 1)))
-            data = bytes(self.uc.mem_read(phys, chunk))
-            nul = data.find(b"\0")
+            nul = self._ram.find(b"\0", phys, phys + chunk)
             if nul >= 0:
-                return bytes(out + data[:nul])
-            out += data
+                return bytes(out) + self._ram[phys:nul]
+            out += self._ram[phys:phys + chunk]
             address += chunk
         return bytes(out)
 

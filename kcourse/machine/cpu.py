@@ -77,13 +77,26 @@ class CPU:
         self.space = AddressSpace(self.uc, ram_bytes)
         self._reg_ids = {name: getattr(x86, f"UC_X86_REG_{name.upper()}") for name in REGS}
         uc = self.uc
+        import ctypes
+
+        from unicorn.unicorn_py3.unicorn import uclib
+
+        self._value = ctypes.c_uint64()
+        self._value_ref = ctypes.byref(self._value)
+        self._read, self._uch = uclib.uc_reg_read, uc._uch
         uc.reg_write(x86.UC_X86_REG_CR3, self.space.pml4)
         uc.reg_write(x86.UC_X86_REG_CR4, KERNEL_CR4)
         uc.reg_write(x86.UC_X86_REG_MSR, (MSR_EFER, EFER_LME | EFER_LMA))
         uc.reg_write(x86.UC_X86_REG_CR0, KERNEL_CR0)
 
     def reg(self, name: str) -> int:
-        return self.uc.reg_read(self._reg_ids[name])
+        """A 64-bit register (REGS) through uc_reg_read with a buffer made once: the
+        binding's reg_read picks a register class and allocates one on every call."""
+        value = self._value
+        value.value = 0
+        if self._read(self._uch, self._reg_ids[name], self._value_ref):
+            raise RuntimeError(f"uc_reg_read {name} failed")
+        return value.value
 
     def set_reg(self, name: str, value: int) -> None:
         self.uc.reg_write(self._reg_ids[name], value & 0xFFFF_FFFF_FFFF_FFFF)

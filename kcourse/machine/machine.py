@@ -224,6 +224,8 @@ class Machine:
         cpu = self.cpu
         nested = self._depth > 0
         saved = cpu.uc.context_save() if nested else None
+        # a background job's process, which may sleep here (kcourse.machine.processes)
+        task = None if nested else getattr(self.kernel, "user_task", None)
         if not nested:
             cpu.uc.context_restore(self._entry_state)
         self._depth += 1
@@ -231,14 +233,17 @@ class Machine:
         try:
             # A system call enters module code with pt_regs at the top of the stack and the
             # syscall path's frames below it (kcourse.kernel.stack: PT_REGS, DEPTH_AT_INIT)
+            top = self._stack_top if task is None else task.stack_top(self)
             rsp = (cpu.reg("rsp") - 256) & ~0xF if nested else \
-                (self._stack_top - stack.PT_REGS - stack.DEPTH_AT_INIT) & ~0xF
+                (top - stack.PT_REGS - stack.DEPTH_AT_INIT) & ~0xF
             cpu.set_reg("rsp", rsp)
             for reg, value in zip(("rdi", "rsi", "rdx", "rcx", "r8", "r9"), args, strict=False):
                 cpu.set_reg(reg, value)
             cpu.push(C.RETURN_TRAP)
             if not nested:
                 self.enter()
+            if task is not None:
+                return task.run(self, address, budget)
             return self.run_from(address, budget)
         finally:
             self._depth -= 1

@@ -121,6 +121,7 @@ class Scanner:
 
         self.machine = machine
         self.hooked: set[int] = set()
+        self._found: dict[tuple[int, bytes], tuple[int, ...]] = {}  # block -> its classify() hits
         self.retranslate = False
         uc, unicorn = machine.cpu.uc, machine.cpu.unicorn
         self._code_hook = unicorn.UC_HOOK_CODE
@@ -138,8 +139,16 @@ class Scanner:
             return
         if not block.size or not PREFILTER.search(code):
             return
-        for address, _size, mnemonic, ops in disassembler().disasm_lite(code, block.pc):
-            if classify(mnemonic, ops) is not None and address not in self.hooked:
+        key = (block.pc, code)
+        found = self._found.get(key)
+        if found is None:  # a module loaded again at the same place: the same bytes, no decode
+            if len(self._found) > 20_000:  # bounded: a long session's blocks
+                self._found.clear()
+            found = self._found[key] = tuple(
+                address for address, _size, mnemonic, ops in
+                disassembler().disasm_lite(code, block.pc) if classify(mnemonic, ops) is not None)
+        for address in found:
+            if address not in self.hooked:
                 self.hooked.add(address)
                 uc.hook_add(self._code_hook, self._on_instruction, begin=address, end=address)
                 self.retranslate = True

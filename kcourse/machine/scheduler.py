@@ -148,9 +148,11 @@ class Scheduler(Softirqs):
     def _pick(self) -> TH.Thread | None:
         for poll in self.pollers:  # e.g. a workqueue pool waking a worker for its work
             poll()
+        between_calls = self.machine._depth == 0
         for thread in self.threads:
             wait = thread.wait
-            if thread.state == "blocked" and (wait.timed_out or wait.ready()):
+            if thread.state == "blocked" and (wait.timed_out or wait.ready()) and \
+                    (between_calls or not getattr(thread, "user", False)):
                 thread.state, thread.ready_seq = "runnable", self.next_seq()
         runnable = [t for t in self.threads if t.state == "runnable"]
         return min(runnable, key=lambda t: t.ready_seq) if runnable else None
@@ -165,6 +167,9 @@ class Scheduler(Softirqs):
             if wait.timer is not None:
                 self.del_timer(wait.timer)
             value = wait.finish(wait.timed_out)
+        if getattr(thread, "user", False):  # a background job's process (its own thread)
+            thread.woken(value)
+            return
         previous, self.current = self.current, thread
         thread.state = "running"
         try:
@@ -207,6 +212,14 @@ class Scheduler(Softirqs):
             self.del_timer(wait.timer)
         if not done:
             pid, comm = self.kernel.current
+            held = [t for t in self.threads if getattr(t, "user", False) and t.state == "blocked"
+                    and (t.wait.timed_out or t.wait.ready())]
+            if held:  # kcourse.machine.processes: a job runs on only between system calls
+                raise SimulatorLimit(
+                    f"kcourse: {wait.site} sleeps in {wait.what}() while a background job "
+                    f"(`{held[0].comm}`) that may wake it is ready to run; the simulator runs a "
+                    "job on only between system calls, not during another's sleep; run it on "
+                    "the real kernel with `kcourse sim --real`")
             raise SimulatorLimit(f"kcourse: {wait.site} sleeps in {wait.what}() and nothing "
                                  f"will wake it: on the real kernel {comm} (pid {pid}) would "
                                  "hang here for good (the hung task detector reports it after "
@@ -279,6 +292,9 @@ class Scheduler(Softirqs):
         """A system call ends: what is runnable or due now runs before the caller goes on."""
         if self.machine._depth == 0 and not self.kernel.panicked:
             self.settle(until=self.clock.usec)
+            task = getattr(self.kernel, "user_task", None)
+            if task is not None:  # a fatal signal ends a job's process here
+                task.exit_if_signalled()
 
     def pass_time(self, usec: int) -> None:
         """`usec` of time pass with the shell idle: everything due meanwhile runs."""

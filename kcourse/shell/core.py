@@ -80,6 +80,8 @@ class Shell:
                 self.release, None if debian_tree is True else tuple(debian_tree))
         # workdir: a host folder to start in (`kcourse sim` passes the caller's), else the
         # course modules' folder
+        if workdir:
+            workdir = os.path.abspath(workdir)  # a relative folder is the caller's
         mount = workdir if workdir and SimFS.can_mount(workdir) else None
         self.fs = SimFS(backend, self.tree, modules_dir(), mount)
         self.cwd = mount or COURSE_DIR
@@ -91,15 +93,19 @@ class Shell:
         # the lab's bash (-i, no terminal) has none and says nothing (see _pipeline).
         self.job_control = job_control
         self.vars: dict[str, str] = {}  # NAME=value and for-loop variables
-        self.jobs = jobs.JobTable()
+        self.jobs = jobs.JobTable(backend)
         self.loop_depth = 0
         self._background_job: list | None = None  # [seconds slept, ran after a sleep]
+        self._job: jobs.Job | None = None  # the job whose commands run now
+        self._file_refs: dict[int, int] = {}  # kernel fd -> jobs holding it (inherited)
 
     # ------------------------------------------------------------------ public
     def run(self, line: str, top: bool = True) -> CommandResult:
         """Run one line; returns its output, status and the dmesg lines it caused. (`top`:
         a line typed, not a $(...) inside one: finished jobs are forgotten before it.)"""
         if top:
+            if self.jobs.asleep():  # bash waits for the line: what was woken runs now
+                self.kernel.run_deferred()
             self.jobs.new_line()
         before = self._log_seq()
         self.syntax_error = False
@@ -119,7 +125,15 @@ class Shell:
             rc = self.status = 1
         except _LoopControl:  # break/continue N left every loop: the line goes on no more
             rc = self.status
+        if top:  # what background jobs printed meanwhile, on the terminal
+            self.jobs.drain(out, errs)
         return CommandResult(line, "".join(out), "".join(errs), rc, self._log_since(before))
+
+    def close(self) -> None:
+        """The session ends: jobs still asleep in the kernel are ended where they sleep (their
+        files closed), so that nothing of them outlives the shell."""
+        for job in self.jobs.asleep():
+            job.task.abort()
 
     def run_script(self, text: str) -> list[CommandResult]:
         """Run a script line by line. Blank lines and comments give no result; a syntax error
@@ -175,20 +189,73 @@ class Shell:
         return rc
 
     def _background(self, group: list[AndOr], out: list[str], errs: list[str]) -> int:
-        """`LIST &`: bash says `[N] PID`, the job runs (at once, see kcourse.shell.jobs), and
-        the status is 0."""
+        """`LIST &`: bash says `[N] PID`, the job runs (at once, see kcourse.shell.jobs) until
+        it ends or sleeps in the kernel, and the status is 0. The job's process inherits the
+        shell's open files (fork): a file stays open until the job closes it too."""
         job = self.jobs.start(_job_text(group))
+        job.single = len(group) == 1 and len(group[0].pipeline.commands) == 1
         errs.append(f"[{job.number}] {job.pid}\n")
-        saved, self._background_job = self._background_job, [0.0, False]
-        status_before = self.status
-        try:
-            status = self._and_or(group, out, errs)
+        for _fd, (_path, handle) in self.fds.items():
+            if handle is not None:
+                job.files[_fd] = handle
+                self._file_refs[handle] = self._file_refs.get(handle, 0) + 1
+
+        def body() -> None:
+            from kcourse.machine.processes import ProcessExit
+
+            self._background_job, self._job = [0.0, False], job
+            try:
+                status = self._and_or(group, job.out, job.err)
+            except ProcessExit as gone:  # killed by a signal, or ended by the simulator
+                status, job.killed = 128 + gone.signal, gone.signal
+                if task is not None:
+                    task.close_files()
+            finally:
+                if job.files:  # the job's process exits: its copies of the files go
+                    with self.kernel.task(job.comm):
+                        for fd in list(job.files):
+                            self._drop_job_file(job, fd)
             slept, after = self._background_job
-        finally:
-            self._background_job = saved
-        self.jobs.finish(job, status, slept, after)
-        self.status = status_before
+            self.jobs.finish(job, status, slept, after)
+
+        task = None
+        if not hasattr(self.kernel, "memory"):  # not a simulated kernel: no process to sleep
+            status_before, saved = self.status, self._background_job
+            try:
+                body()
+            finally:
+                self.status, self._background_job, self._job = status_before, saved, None
+        else:
+            from kcourse.machine.processes import UserTask
+
+            task = UserTask(self.kernel, body, _job_text(group),
+                            ((self._job_state, self._put_job_state),))
+            task.start()
+            if not task.done:
+                job.task = task
+        self.jobs.drain(out, errs)
         return 0
+
+    def _job_state(self):
+        return self.status, self._background_job, self._job, self.loop_depth
+
+    def _put_job_state(self, state) -> None:
+        self.status, self._background_job, self._job, self.loop_depth = state
+
+    def _drop_job_file(self, job: jobs.Job, fd: int) -> None:
+        """The job's copy of fd goes (its `N<&-`, or its end): the file is closed when no
+        copy is left (fs/file_table.c fput: the last reference releases it)."""
+        handle = job.files.pop(fd, None)
+        if handle is None:
+            return
+        self._file_refs[handle] -= 1
+        if self._file_refs[handle] == 0:
+            del self._file_refs[handle]
+            if all(h != handle for _path, h in self.fds.values()) and not self.kernel.panicked:
+                try:
+                    self.kernel.close(handle)
+                except TaskKilled:  # an oops in ->release as the job exits: printed
+                    pass
 
     def _loop(self, loop: ForLoop | WhileLoop, ctx: Ctx) -> int:
         """for/while/until (bash's execute_cmd.c execute_for_command, execute_while_or_until):
@@ -297,6 +364,8 @@ class Shell:
                         merge_out = True
                     continue
                 if r.op == "close":
+                    if self._job is not None and self._job.single:  # the job's own process
+                        self._drop_job_file(self._job, r.fd)
                     continue
                 target = self._single(r.target, ctx)
                 vpath = self.fs.abspath(self.cwd, target)
@@ -343,6 +412,11 @@ class Shell:
         name = posixpath.basename(argv[0]) if argv else ""
         if not argv or argv[0] in BUILTINS or name not in TOOLS:
             return task("bash")  # a command not found never leaves bash's forked child
+        if self._job is not None and self._job.single:
+            # the job's process is this program: the pid bash printed (`[1] PID`), a task of
+            # its own (two jobs asleep at once are two tasks on the wait queue)
+            self._job.comm = name[:15]
+            return task(name[:15], pid=self._job.pid)
         return task(name[:15])
 
     def _flush(self, argv, ctx: Ctx, rc: int, stdout_to, stderr_to, merge_err: bool,
@@ -523,7 +597,7 @@ class Shell:
     def _close_fds(self, fds: list[int]) -> None:
         for fd in fds:
             path, handle = self.fds.pop(fd, (None, None))
-            if handle is not None:
+            if handle is not None and not self._file_refs.get(handle):  # no job holds it
                 self.kernel.close(handle)
 
     # ------------------------------------------------------------------ builtins
@@ -687,9 +761,21 @@ def _job_text(group: list[AndOr]) -> str:
         texts = []
         for command in item.pipeline.commands:
             words = getattr(command, "words", None)
-            texts.append(" ".join(w.raw for w in words) if words is not None else "...")
+            texts.append("..." if words is None else " ".join(
+                [*(w.raw for w in words), *map(_redirect_text, command.redirects)]))
         parts.append(" | ".join(texts))
     return " ".join(parts)
+
+
+def _redirect_text(r) -> str:
+    """print_cmd.c print_redirection: `< f`, `2> f`, `>> f` (the default fd left out), `2>&1`,
+    `1>&2`, and a close as `3>&-` (whichever way it was typed)."""
+    if r.op == "close":
+        return f"{r.fd}>&-"
+    if r.op == "dup":
+        return f"{r.fd}>&{r.dup_fd}"
+    default = 0 if r.op == "<" else 1
+    return f"{'' if r.fd == default else r.fd}{r.op} {r.target.raw}"
 
 
 class BadSubstitution(Exception):

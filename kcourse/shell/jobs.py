@@ -1,13 +1,23 @@
 """Background jobs of the simulated shell: `cmd &`, `$!`, `wait`, `kill %N` / `kill PID`, `jobs`.
 
-The simulated machine runs one thing at a time, so a background job runs at once, to its end,
-when its line reaches the `&` (its output and its kernel log lines belong to that line, as
-on the lab's guest when the job ends before the line does). What keeps it "running" is time:
-each `sleep N` in it adds N seconds, on the shell's logical clock, which only a foreground
-`sleep` and `wait` advance. Until then the job is in the job table and `kill` can end it
-(its status then 128 + the signal, as bash reports a job killed by a signal); a kill that
-comes after the job's later commands already ran says so in one line, since the simulator
-cannot undo them.
+The simulated machine runs one thing at a time, so a background job runs at once when its
+line reaches the `&` (its output and its kernel log lines belong to that line, as on the
+lab's guest when the job ends before the line does), to its end or until a system call of
+its sleeps in the kernel (module code waiting on a wait queue: kcourse.machine.processes).
+A job asleep in the kernel stays in the table, running, while the shell goes on; when
+something wakes it (another process's system call, a timer), it runs on at the next
+scheduling point: that call's return to user space, time passing, the shell waiting for its
+next line, `wait`. What it prints then belongs to the line running at the time. `kill` sends
+it the signal: an interruptible sleep ends (-ERESTARTSYS) and the process dies as its system
+call returns (status 128 + the signal); an uninterruptible one sleeps on, as on the real
+kernel. `wait` lets the machine run until the job ends; a job that nothing wakes within the
+hung-task timeout (120 s) gets one line (bash would wait for good) and `wait` returns 1.
+
+What else keeps a job "running" is time: each `sleep N` in it adds N seconds, on the shell's
+logical clock, which only a foreground `sleep` and `wait` advance. Until then the job is in
+the job table and `kill` can end it (its status then 128 + the signal, as bash reports a job
+killed by a signal); a kill that comes after the job's later commands already ran says so in
+one line, since the simulator cannot undo them.
 
 bash (5.2, interactive, without job control: the lab's `bash -i` on a file) prints
 `[N] PID` on stderr for each job it starts (jobs.c describe_pid), numbers jobs from the
@@ -21,7 +31,7 @@ Messages are the kill and wait builtins' (builtins/kill.def, wait.def, common.c)
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kcourse.shell.context import Ctx
 
@@ -29,6 +39,8 @@ SIGNALS = {"HUP": 1, "INT": 2, "QUIT": 3, "KILL": 9, "USR1": 10, "USR2": 12, "TE
 KILL_USAGE = ("kill: usage: kill [-s sigspec | -n signum | -sigspec] pid | jobspec ... or "
               "kill -l [sigspec]\n")
 FIRST_PID = 2000  # the simulated machine's first background process
+HUNG_TASK_USEC = 120 * 1_000_000  # CONFIG_DEFAULT_HUNG_TASK_TIMEOUT=120: how long `wait` waits
+TASK_UNINTERRUPTIBLE, TASK_WAKEKILL = 0x0002, 0x0100  # include/linux/sched.h
 
 
 @dataclass
@@ -40,13 +52,23 @@ class Job:
     ends_at: float    # logical time when its sleeps are over
     after_sleep: bool  # whether commands ran after a sleep (what a kill cannot undo)
     killed: int = 0   # the signal that ended it
+    task: object = None  # its process while it sleeps in the kernel (processes.UserTask)
+    single: bool = False  # one simple command: the job's process is that command's
+    comm: str = "bash"  # the job's process (a subshell, or the single command's program)
+    files: dict = field(default_factory=dict)  # fd -> kernel fd it inherited and holds
+    out: list = field(default_factory=list)  # what it printed, not yet shown
+    err: list = field(default_factory=list)
+
+    def asleep(self) -> bool:
+        return self.task is not None and not self.task.done
 
     def running(self, now: float) -> bool:
-        return not self.killed and now < self.ends_at
+        return self.asleep() or not self.killed and now < self.ends_at
 
 
 class JobTable:
-    def __init__(self) -> None:
+    def __init__(self, kernel=None) -> None:
+        self.kernel = kernel
         self.jobs: list[Job] = []
         self.statuses: dict[int, int] = {}  # pid -> status of every job started
         self.last_pid: int | None = None    # $!
@@ -83,6 +105,48 @@ class JobTable:
 
     def by_pid(self, pid: int) -> Job | None:
         return next((j for j in self.jobs if j.pid == pid), None)
+
+    def asleep(self) -> list[Job]:
+        return [j for j in self.jobs if j.asleep()]
+
+    def drain(self, out: list[str], errs: list[str]) -> None:
+        """What the jobs printed since: to the terminal, i.e. the line running now."""
+        for job in self.jobs:
+            out.extend(job.out)
+            errs.extend(job.err)
+            job.out.clear()
+            job.err.clear()
+
+    def wait_for(self, waited: list[Job], ctx: Ctx) -> bool:
+        """Let the machine run until the jobs asleep in the kernel among `waited` end; one
+        line for each that nothing wakes (bash would wait for ever)."""
+        from kcourse.machine import processes
+
+        sleeping = [j for j in waited if j.asleep()]
+        if not sleeping or processes.wait_for(self.kernel, [j.task for j in sleeping],
+                                              HUNG_TASK_USEC):
+            return True
+        for job in sleeping:
+            if job.asleep():
+                ctx.err(f"kcourse: wait: job {job.number} ({job.text}) sleeps in "
+                        f"{_sleep_text(job.task)} and nothing wakes it: bash would wait for it "
+                        f"for good; the simulator stops waiting{_how_to_end(job)}\n")
+        return False
+
+
+def _sleep_text(task) -> str:
+    wait = task.wait
+    return f"{wait.what}() at {wait.site}" if wait is not None else "the kernel"
+
+
+def _how_to_end(job: Job) -> str:
+    from kcourse.machine import threads
+
+    state = threads.read_state(job.task.kernel.emulator, job.task.task)
+    if state & TASK_UNINTERRUPTIBLE and not state & TASK_WAKEKILL:
+        return (" (not even kill -9 ends it: it sleeps in TASK_UNINTERRUPTIBLE; the hung "
+                "task detector would report it after 120 s)")
+    return f" (kill %{job.number} ends it)"
 
 
 def signal_number(spec: str) -> int | None:
@@ -140,13 +204,32 @@ def kill(table: JobTable, argv: list[str], ctx: Ctx) -> int:
             ctx.err(f"bash: kill: {arg}: arguments must be process or job IDs\n")
             rc = 1
             continue
-        if sig and job.running(table.clock):
+        if sig and job.asleep():
+            _signal(table, job, sig, ctx)
+        elif sig and job.running(table.clock):
             job.killed = sig
             table.statuses[job.pid] = 128 + sig
             if job.after_sleep:
                 ctx.err(f"kshell: job {job.number} had already run to its end (the simulator "
                         "runs a background job at once); what it did is not undone\n")
     return rc
+
+
+def _signal(table: JobTable, job: Job, sig: int, ctx: Ctx) -> None:
+    """kill(2) to a job asleep in the kernel: the signal is fatal (no handler), so the process
+    dies once its sleep ends and its system call returns. bash's kill returns, bash reads the
+    next line, and the woken process runs meanwhile."""
+    task = job.task
+    wait = task.wait
+    # schedule()'s wait (wait_event*) ends exactly as the kernel's; another kernel function's
+    # interruptible or killable sleep may not be modelled to end on a signal
+    what = wait.what if wait is not None else "schedule"
+    if not task.kill(sig) and what != "schedule" and "uninterruptible" not in what and \
+            ("interruptible" in what or "killable" in what):
+        ctx.err(f"kcourse: kill: job {job.number} sleeps in {wait.what}() at {wait.site}, "
+                "whose end by a signal the simulator does not model: it sleeps on (see it on "
+                "the real kernel with `kcourse sim --real`)\n")
+    table.kernel.run_deferred()
 
 
 def wait(table: JobTable, argv: list[str], ctx: Ctx) -> int:
@@ -156,9 +239,11 @@ def wait(table: JobTable, argv: list[str], ctx: Ctx) -> int:
         ctx.err(f"kshell: wait {args[0]} is not simulated\n")
         return 1
     if not args:
+        ended = table.wait_for(table.jobs, ctx)
         table.clock = max([table.clock, *(j.ends_at for j in table.jobs if not j.killed)])
-        table.jobs.clear()  # waited for: gone from the table at once (jobs.c cleanup_dead_jobs)
-        return 0
+        # waited for: gone from the table at once (jobs.c cleanup_dead_jobs)
+        table.jobs = [j for j in table.jobs if j.asleep()]
+        return 0 if ended else 1
     rc = 0
     for arg in args:
         if arg.startswith("%"):
@@ -179,6 +264,9 @@ def wait(table: JobTable, argv: list[str], ctx: Ctx) -> int:
             rc = 1
             continue
         job = table.by_pid(pid)
+        if job is not None and not table.wait_for([job], ctx):
+            rc = 1
+            continue
         if job is not None:
             if job.running(table.clock):
                 table.clock = job.ends_at
