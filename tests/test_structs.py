@@ -353,6 +353,8 @@ HEADERS = """
 #include <linux/netdevice.h>
 #include <linux/skbuff.h>
 #include <net/rtnetlink.h>
+#include <linux/blkdev.h>
+#include <linux/blk-mq.h>
 """
 # Defined in a .c file or a private header of the kernel, not under include/: pahole is the
 # only reference for these (test_file_is_what_pahole_and_the_export_table_say).

@@ -48,7 +48,7 @@ SYSCALL_COMM = {"finit_module": "insmod", "delete_module": "rmmod", "open": "bas
 class DirEntry:
     name: str
     mode: int  # st_mode, file type bits included (stat.filemode() gives ls -l's column)
-    kind: str  # "file" | "dir" | "link" | "chr"
+    kind: str  # "file" | "dir" | "link" | "chr" | "blk"
     target: str | None = None
     size: int | None = None  # st_size when the file system says (None: the shell's default)
     uid: int = 0
