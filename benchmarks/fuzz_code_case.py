@@ -29,6 +29,9 @@ OOPS_FIRST_LINES = re.compile("|".join([
     r"0x[0-9a-f]+|, maybe for address 0x[0-9a-f]+)?: [0-9a-f]{4} \[#\d+\].*",  # traps.c
     r"(invalid opcode|divide error|int3|stack segment|bounds|overflow): [0-9a-f]{4} \[#\d+\].*",
     r"stack-protector: Kernel stack is corrupted in: .*",  # kernel/panic.c __stack_chk_fail
+    # lib/bug.c report_bug: a BUG() (a ud2 its __bug_table lists) prints CUT_HERE first, then
+    # "kernel BUG at FILE:LINE!" and the invalid-opcode oops
+    r"------------\[ cut here \]------------",
 ]))
 GOOD = ("hello", "noleak")  # modules that must still load afterwards (a name not the mutant's)
 

@@ -14,6 +14,7 @@ It never runs the command text: nothing reaches the host's shell or kernel.
 """
 
 import base64
+import gzip
 import re
 import subprocess
 import sys
@@ -67,7 +68,8 @@ def main(argv: list[str]) -> int:
             size = int(re.search(r"head -c (\d+)", line).group(1))
             path = unquote(re.search(r">(\$'[^']*')", line).group(1))
             mark(f"RECV:{number}")
-            files[path] = stdin.read(size)
+            data = stdin.read(size)
+            files[path] = gzip.decompress(data) if "gunzip -c" in line else data
             mark(f"GOT:{number}")
 
 

@@ -71,6 +71,15 @@ def test_files_sent_to_a_running_guest_arrive_byte_for_byte(fake):
         assert text[0].stdout == "café\n"
         # the fake keeps the raw bytes; the real guest is checked with md5sum
         guest.run(["echo ok"], {"/tmp/bin": data})
+        # a large file that packs well goes gzip-compressed (the fake unpacks it as busybox's
+        # gunzip would; the real guest is checked in test_lab_live_real)
+        big = b"".join(b"line %d of a big text\n" % i for i in range(5000))
+        sent = []
+        real_send = guest._send
+        guest._send = lambda data, deadline: (sent.append(len(data)), real_send(data,
+                                                                                 deadline))[1]
+        assert guest.run(["cat /tmp/big"], {"/tmp/big": big})[0].stdout == big.decode()
+        assert max(sent) < len(big) // 3
         with pytest.raises(KcourseError, match="bad guest file name"):
             guest.run(["echo never"], {"../x": b""})
         assert guest.run(["echo still up"])[0].stdout == "still up\n"

@@ -91,6 +91,11 @@ def test_files_reach_a_running_guest_byte_for_byte(shell, tmp_path):
     blob.write_bytes(os.urandom(20000) + bytes(range(256)) + b"\r\n\x03\x11\x13\x1b")
     got = shell.run_script("md5sum /tmp/blob.bin", files={"/tmp/blob.bin": blob})
     assert got[0].stdout == f"{hashlib.md5(blob.read_bytes()).hexdigest()}  /tmp/blob.bin\n"
+    # a file that packs well crosses the console gzip-compressed; it must land unchanged
+    text = tmp_path / "big.txt"
+    text.write_bytes(b"".join(b"%d\r\n\x03\x11\x13 text\n" % i for i in range(20000)))
+    got = shell.run_script("md5sum /tmp/big.txt", files={"/tmp/big.txt": text})
+    assert got[0].stdout == f"{hashlib.md5(text.read_bytes()).hexdigest()}  /tmp/big.txt\n"
     # A host .ko named by absolute path is copied in (kcourse.lab.runner.host_files); only the
     # release part of its vermagic differs, so it loads (note: "editing only the release part
     # of vermagic still loads").

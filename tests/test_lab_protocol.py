@@ -111,6 +111,9 @@ def test_line_program_runs_the_line_at_the_top_level():
     assert receive.endswith("kc_mark RECV:2; /usr/bin/head -c 7104 >"
                             f"{guest.quote('/tmp/kcourse-tampered/x.ko')}; kc_mark GOT:2\n")
     assert guest.quote("/tmp/kcourse-tampered") in receive  # its folder is made first
+    packed = guest.receive_program(3, "x.ko", 900, gzipped=True).decode()
+    assert packed.endswith("kc_mark RECV:3; /usr/bin/head -c 900 | /usr/lib/kcourse/busybox "
+                           f"gunzip -c >{guest.quote('/root/modules/x.ko')}; kc_mark GOT:3\n")
 
 
 @pytest.mark.parametrize("name", ["../etc/passwd", "/", "a/../../b"])

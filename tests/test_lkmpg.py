@@ -62,7 +62,6 @@ def _stops(function: str, more: str = "") -> str:
 
 
 KNOWN_DIFFERENT: dict[str, str] = {
-    "blkram": _stops("__register_blkdev", " (block devices are not modelled)"),
 }
 
 

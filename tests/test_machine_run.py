@@ -12,6 +12,7 @@ import pytest
 from conftest import need
 from kcourse.build.cell import build_cell
 from kcourse.kernel.kernel import Kernel
+from kcourse.machine.address_space import OutOfMemory
 from kcourse.shell.core import Shell
 
 HEADER = '#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt\n#include <linux/module.h>\n' \
@@ -218,3 +219,30 @@ module_init(b_init);
     assert out[0].rc == 0
     assert kernel.dmesg_lines()[-1].endswith("bigv: NULL")
     assert kernel.memory.total() == 0
+
+
+def test_a_full_emulated_ram_is_one_line_and_nothing_is_left_mapped(hello_ko):
+    """The emulated machine has less RAM than a module may need (the lab's has 512 MB): a load
+    that cannot be placed is a simulator limit in one line, and it leaves no page behind."""
+    k = Kernel()
+    k.finit_module(hello_ko)
+    k.delete_module("hello")
+    space = k.emulator.space
+    filler = 0xFFFF_FE00_0000_0000  # cpu_entry_area's range: nothing of the simulator's there
+    free = space.ram_bytes - space._next_frame - (1 << 20)  # the filler's page tables too
+    space.map(filler, free)
+    while True:  # then the last frames, a page at a time
+        try:
+            space.map(filler + free, 4096)
+        except OutOfMemory:
+            break
+        free += 4096
+    pages = len(space.pages)
+    sh = Shell(k)
+    got = sh.run(f"insmod {hello_ko}")
+    assert got.rc == 1 and got.stdout == ""
+    assert got.stderr.count("\n") == 1 and "RAM is full" in got.stderr
+    assert "hello" not in k.read_file("/proc/modules")
+    assert len(space.pages) == pages
+    space.unmap(filler, free)
+    assert sh.run(f"insmod {hello_ko}").rc == 0

@@ -241,3 +241,18 @@ def test_a_process_killed_in_the_kernel_is_reported_like_bash():
     assert (got.stderr, got.rc) == ("Killed\n", 137)
     assert any(line.startswith("BUG: unable to handle page fault") for line in got.dmesg)
     assert sh.run("echo $?").stdout == "137\n"
+
+
+def test_a_simulator_refusal_during_insmod_is_its_own_line_not_an_errno(monkeypatch):
+    """A model that cannot go on (a KcourseError that is not a system call's -errno) must not
+    pass for the kernel's EIO: insmod would print "Input/output error", which no kernel said."""
+    from kcourse.errors import KcourseError
+    from kcourse.kernel.kernel import Kernel
+
+    def refuse(self, *args, **kwargs):
+        raise KcourseError("a struct field the layout does not have: net_device.nope")
+
+    monkeypatch.setattr(Kernel, "finit_module", refuse)
+    got = Shell().run("insmod hello/hello.ko")
+    assert got.rc == 1
+    assert got.stderr == "kcourse: a struct field the layout does not have: net_device.nope\n"

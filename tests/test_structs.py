@@ -357,6 +357,8 @@ HEADERS = """
 #include <net/netns/generic.h>
 #include <linux/seq_file_net.h>
 #include <linux/notifier.h>
+#include <linux/blkdev.h>
+#include <linux/blk-mq.h>
 """
 # Defined in a .c file or a private header of the kernel, not under include/: pahole is the
 # only reference for these (test_file_is_what_pahole_and_the_export_table_say).

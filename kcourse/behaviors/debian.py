@@ -61,12 +61,6 @@ class Vxlan(InTree):
     source = "drivers/net/vxlan/vxlan_core.c:4848 vxlan_init_module: no printk"
 
 
-@register("loop")
-class Loop(InTree):
-    # drivers/block/loop.c:2287 in loop_init: printk(KERN_INFO "loop: module loaded\n"),
-    # whatever max_loop is; loop_exit (:2296) prints nothing.
-    init_lines = ("module loaded",)
-    source = "drivers/block/loop.c:2243"
 
 
 @register("zram")

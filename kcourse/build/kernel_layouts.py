@@ -51,6 +51,11 @@ STRUCTS = (
     "kobj_type", "kset", "kobj_attribute", "attribute", "attribute_group", "bin_attribute",
     "device_attribute", "class_attribute", "sysfs_ops", "kernfs_node", "platform_device",
     "platform_driver", "input_dev", "debugfs_blob_wrapper",
+    # block devices: the disk, its queue, and the requests a blk-mq driver's queue_rq walks
+    # (include/linux/blkdev.h, blk-mq.h, blk_types.h, bvec.h)
+    "gendisk", "block_device", "block_device_operations", "request_queue", "queue_limits",
+    "blk_mq_tag_set", "blk_mq_ops", "blk_mq_hw_ctx", "blk_mq_queue_data", "request", "bio",
+    "bio_vec", "bvec_iter",
     # module parameters (include/linux/moduleparam.h)
     "kernel_param", "kernel_param_ops", "kparam_array", "kparam_string",
     # struct module and what the loader fills in (include/linux/module.h)

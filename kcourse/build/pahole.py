@@ -155,8 +155,10 @@ def _parse_struct(lines, kind: str, name: str) -> Layout:
         if close and len(stack) > 1:
             inner = stack.pop()
             block = kinds.pop() + " {...}"
-            if close["decl"]:  # `struct {...} name;`: one named member, its fields dotted
-                member_name, dims, _ = parse_declaration("int " + close["decl"])
+            # `} __attribute__((__aligned__(64)));` (blk_mq_hw_ctx) is still anonymous
+            decl = ATTRIBUTE.sub("", close["decl"]) if close["decl"] else ""
+            if decl:  # `struct {...} name;`: one named member, its fields dotted
+                member_name, dims, _ = parse_declaration("int " + decl)
                 stack[-1].append(_member(member_name, block + dims[3:], close, None))
                 inner = [Member(f"{member_name}.{m.name}", m.offset, m.size, m.type,
                                 m.bit_offset, m.bits) for m in inner]

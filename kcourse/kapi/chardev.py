@@ -3,11 +3,13 @@
 struct miscdevice (include/linux/miscdevice.h, 80 bytes in the pinned kernel's BTF):
 minor at 0, name at 8, fops at 16, mode (umode_t) at 72. misc_register gives
 MISC_DYNAMIC_MINOR (255) devices a minor counting down from 127 (misc.c: misc_minors bitmap,
-find_first_zero_bit from DYNAMIC_MINORS) and makes /dev/<name> (devtmpfs, mode 0600 unless
-miscdevice.mode says otherwise). The simulator's shell opens it through the Kernel, which calls
-the module's own file_operations (kcourse.machine.files). A device its module never
-deregistered outlives the module, as on Linux: /dev/<name> stays, the name stays taken
-(a second misc_register of it is kernfs's -EEXIST), and opening it is a one-line limit.
+find_first_zero_bit from DYNAMIC_MINORS; the guest's own misc devices hold 127-125 and
+others: kcourse.kernel.chrdevs.BOOT_MISC, listed with the modules' in /proc/misc) and makes
+/dev/<name> (devtmpfs, mode 0600 unless miscdevice.mode says otherwise). The simulator's
+shell opens it through the Kernel, which calls the module's own file_operations
+(kcourse.machine.files). A device its module never deregistered outlives the module, as on
+Linux: /dev/<name> stays, the name stays taken (a second misc_register of it is kernfs's
+-EEXIST), and opening it is a one-line limit.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kcourse.kapi.registry import function
+from kcourse.kernel.chrdevs import BOOT_MISC
 
 MISC_DYNAMIC_MINOR = 255
 DYNAMIC_MINORS = 128
@@ -44,7 +47,7 @@ def misc_register(call, misc):
     fops = space.read_u64(misc + OFF_FOPS)
     mode = int.from_bytes(space.read(misc + OFF_MODE, 2), "little") or 0o600
     table = devices(call.machine)
-    used = {d.minor for d in table.values()}
+    used = {d.minor for d in table.values()} | {m for m, _n in BOOT_MISC}
     dynamic = minor == MISC_DYNAMIC_MINOR
     if dynamic:
         free = [m for m in range(DYNAMIC_MINORS - 1, -1, -1) if m not in used]
@@ -54,7 +57,7 @@ def misc_register(call, misc):
         space.write(misc + OFF_MINOR, minor.to_bytes(4, "little"))
     elif minor in used:
         return -EBUSY
-    if name in table:
+    if name in table or name in {n for _m, n in BOOT_MISC}:
         # device_create_with_groups: /sys/devices/virtual/misc/<name> exists, kernfs refuses
         # it (sysfs_warn_dup), misc_register gives the minor back and returns -EEXIST
         # (misc.c:209-221; the lab's guest prints the same lines)

@@ -156,6 +156,9 @@ def data(declaration: str, source: str, size: int, *, name: str | None = None):
 def load_all() -> None:
     """Import every subsystem file, which fills FUNCTIONS and DATA."""
     from kcourse.kapi import (  # noqa: F401
+        block,
+        block_lib,
+        block_loop,
         capability,
         cdev,
         chardev,

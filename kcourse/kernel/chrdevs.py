@@ -83,7 +83,12 @@ BOOT_RANGES = (
     (253, 0, 1 << 17, "tpm"),  # drivers/char/tpm/tpm-interface.c: 2 * TPM_NUM_DEVICES
     (254, 0, 256, "gpiochip"),  # drivers/gpio/gpiolib.c: GPIO_DEV_MAX
 )
-BOOT_BLOCK = ((259, "blkext"),)
+# The lab guest's /proc/misc after boot, in its order (misc.c misc_register: list_add, so
+# the newest first; recorded in tests/data/block/lab/misc.expected). Three took dynamic minors
+# from 127 down, so a module's first MISC_DYNAMIC_MINOR device gets 124 there.
+BOOT_MISC = ((125, "cpu_dma_latency"), (1, "psaux"), (228, "hpet"), (126, "userfaultfd"),
+             (231, "snapshot"), (183, "hw_random"), (127, "vga_arbiter"))
+BOOT_BLOCK = ((259, "blkext", None),)  # (major, name, owner Module): major_names[]
 
 
 def mkdev(major: int, minor: int) -> int:
@@ -183,6 +188,7 @@ class ChrdevTable:
         for chain in self._chains.values():
             chain[:] = [r for r in chain if r.owner is not owner]
         self.cdev_map = [e for e in self.cdev_map if e[3] is not owner]
+        self.block = [e for e in self.block if e[2] is not owner or owner is None]
 
     def cdev_at(self, dev: int) -> int:
         """kobj_lookup: the cdev of the smallest range holding dev (the newest of equal
@@ -202,8 +208,10 @@ class ChrdevTable:
         lines = ["Character devices:\n"]
         lines += [f"{r.major:3d} {r.name}\n" for r in self.regions()]
         lines += ["\n", "Block devices:\n"]
-        lines += [f"{major:3d} {name}\n" for major, name in sorted(self.block)]
+        lines += [f"{major:3d} {name}\n"
+                  for major, name, _owner in sorted(self.block, key=lambda e: e[0])]
         return "".join(lines)
 
     def snapshot(self) -> tuple:
-        return tuple((r.major, r.baseminor, r.minorct, r.name) for r in self.regions())
+        return tuple((r.major, r.baseminor, r.minorct, r.name) for r in self.regions()) + \
+            tuple((major, name) for major, name, _o in sorted(self.block, key=lambda e: e[0]))

@@ -48,7 +48,7 @@ SYSCALL_COMM = {"finit_module": "insmod", "delete_module": "rmmod", "open": "bas
 class DirEntry:
     name: str
     mode: int  # st_mode, file type bits included (stat.filemode() gives ls -l's column)
-    kind: str  # "file" | "dir" | "link" | "chr"
+    kind: str  # "file" | "dir" | "link" | "chr" | "blk"
     target: str | None = None
     size: int | None = None  # st_size when the file system says (None: the shell's default)
     uid: int = 0
@@ -432,10 +432,20 @@ class Kernel:
 
     def place_code(self, mod: Module) -> None:
         """move_module + simplify_symbols + apply_relocations into the emulated memory."""
+        from kcourse.machine.address_space import OutOfMemory
         from kcourse.machine.placement import ModuleCode
 
         machine = self.emulator
-        mod.code = ModuleCode(machine, mod, mod.raw, lambda name: self._bind(name))
+        try:
+            mod.code = ModuleCode(machine, mod, mod.raw, lambda name: self._bind(name))
+        except OutOfMemory:
+            for lay in (mod.core_layout, mod.init_layout):  # what it had mapped goes back
+                if lay.base and lay.size:
+                    machine.space.unmap(lay.base, lay.size)
+            raise SimulatorLimit(f"kcourse: {mod.name}: the emulated machine's "
+                                 f"{machine.space.ram_bytes >> 20} MiB of RAM is full, so "
+                                 "its code cannot be placed; run it on the real kernel with "
+                                 "`kcourse sim --real`") from None
         machine.codes.append(mod.code)
 
     def bind_param_ops(self, mod: Module) -> None:

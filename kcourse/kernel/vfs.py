@@ -64,7 +64,8 @@ def lookup(k, path: str):
 def _node_entries(k, path: str):
     out = []
     for node in k.nodes.children(path):
-        kind = "dir" if node.is_dir else "chr" if stat.S_ISCHR(node.mode) else "file"
+        kind = "dir" if node.is_dir else "chr" if stat.S_ISCHR(node.mode) else \
+            "blk" if stat.S_ISBLK(node.mode) else "file"
         out.append(_entry(node.name, node.mode, kind, size=node.size, uid=node.uid,
                           gid=node.gid))
     return out
@@ -87,9 +88,12 @@ def _fixed(k, parts):
 def _proc(k, parts):
     if not parts:
         return _dir(lambda: [_entry("devices", REG | 0o444), _entry("kallsyms", REG | 0o444),
-                             _entry("modules", REG | 0o444), _entry("mounts", REG | 0o444),
+                             _entry("misc", REG | 0o444), _entry("modules", REG | 0o444),
+                             _entry("mounts", REG | 0o444),
                              _entry("sys", stat.S_IFDIR | 0o555, "dir"),
                              _entry("version", REG | 0o444)])
+    if parts == ["misc"]:  # drivers/char/misc.c misc_seq_show: "%3i %s\n", newest first
+        return _ro(lambda: _proc_misc(k))
     if parts == ["version"]:
         return _ro(proc_version)
     if parts == ["devices"]:  # fs/proc/devices.c: proc_create_seq("devices", 0, NULL, ...)
@@ -121,6 +125,17 @@ def _proc(k, parts):
             k.modules_disabled = value == "1"
         return ("file", REG | 0o644, lambda: f"{int(k.modules_disabled)}\n", write_md)
     raise KernelErrno(E.ENOENT)
+
+
+def _proc_misc(k) -> str:
+    """The modules' misc devices (kcourse.kapi.chardev keeps them on the machine), newest
+    first, then the guest's own (chrdevs.BOOT_MISC)."""
+    from kcourse.kernel.chrdevs import BOOT_MISC
+
+    machine = getattr(k, "_emulator", None)
+    table = machine.objects.get("misc", {}) if machine is not None else {}
+    mine = [(d.minor, d.name) for d in reversed(list(table.values()))]
+    return "".join(f"{minor:3d} {name}\n" for minor, name in mine + list(BOOT_MISC))
 
 
 # LINUX_COMPILER of the pinned headers (include/generated/compile.h)
@@ -191,7 +206,9 @@ def _sys(k, parts):
         return _ro(lambda: procfs.sysfs_attr(mod, parts[2]))
     if not parts:
         return _dir(lambda: [_entry(n, stat.S_IFDIR | 0o755, "dir")
-                             for n in ("class", "kernel", "module")])
+                             for n in ("block", "class", "kernel", "module")])
+    if parts == ["block"]:  # block_depr: a link per disk device_add_disk adds (genhd.c)
+        return _dir(lambda: [])
     if parts == ["kernel"]:  # kernel_kobj: what modules add to it, and debugfs's mount point
         return _dir(lambda: [_entry("debug", stat.S_IFDIR | 0o700, "dir")])
     if parts == ["class"]:  # class_kset: what modules register; gpiolib's, input's, net's
@@ -295,8 +312,8 @@ def _param_file(k, mod, pname):
 
 def _dev(k, parts):
     if not parts:
-        return _dir(lambda: [_entry("null", stat.S_IFCHR | 0o666)] + [
-            _entry(n, stat.S_IFCHR | mode) for n, (_m, mode) in k.devices.items()])
+        return _dir(lambda: [_entry("null", stat.S_IFCHR | 0o666, "chr")] + [
+            _entry(n, stat.S_IFCHR | mode, "chr") for n, (_m, mode) in k.devices.items()])
     if parts == ["null"] and "null" not in k.devices:
         # drivers/char/mem.c null_fops (devlist "null", 0666): reads give EOF, writes vanish
         return ("file", stat.S_IFCHR | 0o666, lambda: "", lambda text: None)

@@ -125,8 +125,9 @@ kc_bg=$!
 kc_report %(n)d $? "$kc_bg"
 """
 
-RECEIVE = ("%(mkdir)skc_mark RECV:%(k)d; /usr/bin/head -c %(size)d >%(path)s; "
+RECEIVE = ("%(mkdir)skc_mark RECV:%(k)d; /usr/bin/head -c %(size)d %(unpack)s>%(path)s; "
            "kc_mark GOT:%(k)d\n")
+GUNZIP = f"| {BUSYBOX} gunzip -c "  # a file sent gzip-compressed comes out as it was
 
 
 def quote(text: str) -> str:
@@ -153,13 +154,15 @@ def line_program(n: int, line: str) -> bytes:
     return (LINE % {"quoted": quote(line), "n": n}).encode()
 
 
-def receive_program(k: int, name: str, size: int) -> bytes:
+def receive_program(k: int, name: str, size: int, gzipped: bool = False) -> bytes:
     """The line after which the guest copies `size` raw bytes from the console into `name`
-    (a guest name, as guest_file_path takes it); the host sends them on seeing RECV:k."""
+    (a guest name, as guest_file_path takes it); the host sends them on seeing RECV:k.
+    `gzipped`: the bytes are a gzip stream, which busybox's gunzip unpacks on the way."""
     path = "/" + guest_file_path(name)
     parent = path.rsplit("/", 1)[0]
     mkdir = f"[ -d {quote(parent)} ] || /usr/bin/mkdir -p {quote(parent)}; " if parent else ""
-    return (RECEIVE % {"mkdir": mkdir, "k": k, "size": size, "path": quote(path)}).encode()
+    return (RECEIVE % {"mkdir": mkdir, "k": k, "size": size, "path": quote(path),
+                       "unpack": GUNZIP if gzipped else ""}).encode()
 
 
 def init_entries() -> list[cpio.Entry]:

@@ -159,14 +159,18 @@ def _prepare_files() -> None:
 
 def _start_all(lab) -> None:
     """Boot every session's guest now, two at a time in the background (each session is
-    its own fresh boot, so none depends on another), for the cells below to collect; then
+    its own fresh boot, so none depends on another), for the cells below to collect, and
     the notebook's own guest, which `%%kshell --real` cells use (kcourse.magic)."""
     from kcourse.lab.runner import start_scripts
     from kcourse.magic import notebook_real_shell
 
     _prepare_files()
-    _STARTED.update(start_scripts(SESSIONS, lab=lab))
+    # in the order the cells need them: the notebook's guest (the exercise's real check)
+    # comes before the last session ("debian"), shown after that check
+    first = {n: lines for n, lines in SESSIONS.items() if n != "debian"}
+    _STARTED.update(start_scripts(first, lab=lab))
     notebook_real_shell(lab=lab).start()
+    _STARTED.update(start_scripts({"debian": SESSIONS["debian"]}, lab=lab))
 
 
 def real_results(name: str) -> list[CommandResult]:

@@ -52,7 +52,7 @@ def cat(ctx: Ctx, argv: list[str]) -> int:
 
 
 # ---------------------------------------------------------------- ls
-_TYPE = {"dir": "d", "link": "l", "chr": "c", "file": "-"}
+_TYPE = {"dir": "d", "link": "l", "chr": "c", "blk": "b", "file": "-"}
 
 
 def _mode_string(entry: Entry) -> str:

@@ -66,7 +66,7 @@ class Entry:
     """What `ls -l` needs to know about one directory entry."""
 
     name: str
-    kind: str  # "file" | "dir" | "link" | "chr"
+    kind: str  # "file" | "dir" | "link" | "chr" | "blk"
     mode: int  # permission bits
     size: int = 0
     target: str | None = None
@@ -258,7 +258,8 @@ class SimFS:
                 size = SECT_READ_SIZE if parent.endswith("/sections") else 4096
             else:
                 size = 0
-        return Entry(d.name, kind if kind in ("file", "dir", "link", "chr") else "file", mode,
+        return Entry(d.name, kind if kind in ("file", "dir", "link", "chr", "blk") else "file",
+                     mode,
                      int(size), target, 2 if kind == "dir" else 1, int(getattr(d, "uid", 0)),
                      int(getattr(d, "gid", 0)))
 

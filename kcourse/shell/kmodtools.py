@@ -14,6 +14,7 @@ import errno
 import os
 
 from kcourse.errors import KcourseError, KoFormatError
+from kcourse.kernel.kernel import KernelErrno, SimulatorLimit
 from kcourse.shell import kmodhelp
 from kcourse.shell.context import Ctx, TaskKilled
 from kcourse.shell.fs import FsError
@@ -157,8 +158,12 @@ def insert_file(ctx: Ctx, vpath: str, options: str, flags: int) -> int:
         raise
     except KoFormatError:  # kmod read the file, the kernel's ELF checks refuse it
         return -errno.ENOEXEC
-    except KcourseError as exc:  # KernelErrno
+    except KernelErrno as exc:
         return -kernel_errno(exc)
+    except KcourseError as exc:  # the simulator's own refusal: its words, not an errno
+        text = " ".join(str(exc).split())
+        raise SimulatorLimit(text if text.startswith("kcourse: ") else f"kcourse: {text}") \
+            from None
     return 0
 
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 from kcourse.shell.coreutils import _getopt, _mode_string
 from kcourse.shell.fs import Entry, FsError
 
-TYPES = {"dir": "directory", "chr": "character special file", "link": "symbolic link"}
+TYPES = {"dir": "directory", "chr": "character special file", "blk": "block special file",
+         "link": "symbolic link"}
 NAMES = {0: "root"}
 
 
