@@ -135,6 +135,8 @@ def test_a_same_named_module_from_elsewhere_prints_nothing():
     lines = []
     image = SimpleNamespace(get_modinfo=lambda tag: None)
     ctx = SimpleNamespace(module=SimpleNamespace(image=image), pr_info=lines.append)
-    assert behaviors.lookup("loop").init(ctx) == 0 and lines == []
+    behaviors.lookup("cdrom").exit(ctx)
+    assert lines == []
     image.get_modinfo = lambda tag: "Y" if tag == "intree" else None
-    assert behaviors.lookup("loop").init(ctx) == 0 and lines == ["module loaded"]
+    behaviors.lookup("cdrom").exit(ctx)
+    assert lines == ["Uniform CD-ROM driver unloaded"]
