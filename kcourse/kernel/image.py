@@ -133,17 +133,22 @@ def parse_image(source: str, raw: bytes, elf_len: int, sig_status: str = "unsign
 
     Raises kcourse.errors.KoFormatError if the image is inconsistent in a way the kernel
     would also refuse (the loader turns that into -ENOEXEC).
-
-    The kernel parses the image on every init_module(2); the view is a pure function of the
-    bytes (ModuleImage is frozen), so the last few are kept, keyed by the bytes themselves:
-    a learner's insmod/rmmod loop, or a rebuilt file, still gets exactly its own image.
     """
-    return _parse_image(str(source), bytes(raw[:elf_len]), elf_len, sig_status, signer)
+    return _parse(source, raw, elf_len, sig_status, signer)
 
 
 @functools.lru_cache(maxsize=16)
-def _parse_image(source: str, raw: bytes, elf_len: int, sig_status: str,
-                 signer: str | None) -> ModuleImage:
+def parse_image_cached(source: str, raw: bytes, elf_len: int, sig_status: str = "unsigned",
+                       signer: str | None = None) -> ModuleImage:
+    """parse_image for init_module(2): the kernel parses the image on every load; the view
+    is a pure function of the bytes (ModuleImage is frozen), so the last few are kept, keyed
+    by the bytes themselves: a learner's insmod/rmmod loop, or a rebuilt file, still gets
+    exactly its own image."""
+    return _parse(source, raw, elf_len, sig_status, signer)
+
+
+def _parse(source: str, raw: bytes, elf_len: int, sig_status: str,
+           signer: str | None) -> ModuleImage:
     elf = raw[:elf_len]
     header = elf64.parse_header(source, elf)
     secs = elf64.parse_sections(source, elf, header)

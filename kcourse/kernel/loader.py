@@ -22,7 +22,7 @@ from kcourse.kernel.image import (
     SHN_UNDEF,
     STB_WEAK,
     ModuleImage,
-    parse_image,
+    parse_image_cached,
     signature_status,
 )
 from kcourse.kernel.module import (
@@ -120,7 +120,7 @@ class Loader:
                 raise LoadError(E.ENOEXEC)
             try:
                 status = "ok" if sig_ok else "unsigned"
-                image = parse_image(source, raw, elf_len, status)
+                image = parse_image_cached(str(source), bytes(raw), elf_len, status)
             except (KoFormatError, ValueError, IndexError, UnicodeError):
                 raise LoadError(E.ENOEXEC) from None
         self.trace("setup_load_info")
