@@ -9,6 +9,10 @@ import pytest
 from kcourse.paths import course_module, modules_dir
 
 REQUIRE_REAL = os.environ.get("KCOURSE_REQUIRE_REAL") == "1"
+# Every test build runs the real make (the notebooks' kernels inherit this too), and the
+# builds in pytest's temporary folders do not push the learner's lessons out of the kbuild
+# cache; tests/test_kbuild_cache.py turns it on for itself.
+os.environ.setdefault("KCOURSE_BUILD_CACHE", "0")
 
 
 def need(condition: bool, reason: str) -> None:
