@@ -135,8 +135,9 @@ def store(entry_key: str, out: Path, kdir: Path, returncode: int, output: str,
         return
     try:
         deps = {}
+        folder = out.resolve()
         for path in dependencies(out, kdir):
-            if path.resolve().parent == out.resolve():  # the sources: in the key already
+            if path.resolve().parent == folder:  # the sources: in the key already
                 continue
             digest = _sha(path)
             if digest is None:

@@ -646,12 +646,8 @@ class Kernel:
         A file the kernel itself serves is read whole with read_file()."""
         self._alive()
         self._enter("read")
-        if fd not in self.fds:
-            raise KernelErrno(E.EBADF)
-        handle = self._handles.get(fd)
-        if handle is None:
-            raise SimulatorLimit(f"kcourse: read(2) of part of {self.fds[fd][0]} is not "
-                                 "modelled (only whole reads, as cat makes them)")
+        handle = self._served(fd, "kcourse: read(2) of part of {} is not modelled (only whole "
+                              "reads, as cat makes them)")
         self.syscall = "read"
         return self.run_code(handle.node.owner, handle.read_call, count)
 
@@ -661,14 +657,20 @@ class Kernel:
         glibc's callers do): the bytes written, or -errno."""
         self._alive()
         self._enter("write")
+        handle = self._served(fd, "kcourse: write(2) on an open {} is not modelled (only "
+                              "whole writes, as bash's echo makes them)")
+        self.syscall = "write"
+        return self.run_code(handle.node.owner, handle.write, text)
+
+    def _served(self, fd: int, limit: str):
+        """The handle of an open file a module serves; EBADF for no such fd, and `limit`
+        (with the file's path) for a file the kernel itself serves."""
         if fd not in self.fds:
             raise KernelErrno(E.EBADF)
         handle = self._handles.get(fd)
         if handle is None:
-            raise SimulatorLimit(f"kcourse: write(2) on an open {self.fds[fd][0]} is not "
-                                 "modelled (only whole writes, as bash's echo makes them)")
-        self.syscall = "write"
-        return self.run_code(handle.node.owner, handle.write, text)
+            raise SimulatorLimit(limit.format(self.fds[fd][0]))
+        return handle
 
     def mknod(self, path: str, mode: int, dev: int) -> None:
         """mknod(2) of a character device in devtmpfs (fs/namei.c vfs_mknod, on shmem): an
