@@ -28,9 +28,13 @@ debugfs /sys/kernel/debug debugfs rw,nosuid,nodev,noexec,relatime 0 0
 
 
 def _entry(name, mode, kind="file", target=None, size=None, uid=0, gid=0):
-    from kcourse.kernel.kernel import DirEntry
+    global _DirEntry
+    if _DirEntry is None:  # kcourse.kernel.kernel imports this module: bound at first use
+        from kcourse.kernel.kernel import DirEntry as _DirEntry
+    return _DirEntry(name, mode, kind, target, size, uid, gid)
 
-    return DirEntry(name, mode, kind, target, size, uid, gid)
+
+_DirEntry = None
 
 
 def _dir(lister):
@@ -198,11 +202,15 @@ _ALWAYS = frozenset({"initstate", "coresize", "initsize", "taint", "refcnt"})
 
 
 def _sys(k, parts):
-    if len(parts) == 3 and parts[0] == "module" and parts[2] in _ALWAYS:
-        # /sys/module/NAME/{coresize,refcnt,...}: what lsmod reads for every row
+    if len(parts) == 3 and parts[0] == "module" and (parts[2] in _ALWAYS or
+                                                     parts[2] == "holders"):
+        # /sys/module/NAME/{coresize,refcnt,holders}: what lsmod reads for every row
         mod = k.find_module_all(parts[1])
         if mod is None or not mod.sysfs:
             raise KernelErrno(E.ENOENT)
+        if parts[2] == "holders":
+            return _dir(lambda: [_entry(s, procfs.S_LINK, "link", f"../../{s}")
+                                 for s in mod.source_list])
         return _ro(lambda: procfs.sysfs_attr(mod, parts[2]))
     if not parts:
         return _dir(lambda: [_entry(n, stat.S_IFDIR | 0o755, "dir")
