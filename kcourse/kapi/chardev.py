@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from kcourse.kapi.registry import function
 from kcourse.kernel.chrdevs import BOOT_MISC
 
+MISC_MAJOR = 10  # include/uapi/linux/major.h
 MISC_DYNAMIC_MINOR = 255
 DYNAMIC_MINORS = 128
 EBUSY, EEXIST, EINVAL = 16, 17, 22
@@ -77,7 +78,8 @@ def misc_register(call, misc):
     # fops->owner (THIS_MODULE) is whose reference an open takes (fops_get)
     owner = (module_of(call, space.read_u64(fops)) if fops else None) or call.caller
     table[name] = MiscDevice(misc, name, minor, fops, owner)
-    call.kernel.register_device(name, owner, mode & 0o777)
+    # device_create(misc_class, ..., MKDEV(MISC_MAJOR, misc->minor), ...): misc.c:211
+    call.kernel.register_device(name, owner, mode & 0o777, MISC_MAJOR << 20 | minor)
     return 0
 
 

@@ -53,6 +53,7 @@ class DirEntry:
     size: int | None = None  # st_size when the file system says (None: the shell's default)
     uid: int = 0
     gid: int = 0
+    rdev: int = 0  # a device node's dev_t (MKDEV: major << 20 | minor), for ls -l and stat
 
 
 @dataclass(frozen=True)
@@ -321,7 +322,8 @@ class Kernel:
         from kcourse.kapi import chardev
 
         left = set(chardev.devices(self.emulator)) if self._emulator is not None else set()
-        for name in [n for n, (m, _mode) in self.devices.items() if m is mod and n not in left]:
+        for name in [n for n, (m, _mode, _rdev) in self.devices.items()
+                     if m is mod and n not in left]:
             self.devices.pop(name)
 
     def memory_unloaded(self, owner: str) -> None:
@@ -558,8 +560,9 @@ class Kernel:
         raise TaskKilled()
 
     # ================================================================ devices
-    def register_device(self, name: str, mod: Module, mode: int = 0o600) -> None:
-        self.devices[name] = (mod, mode)
+    def register_device(self, name: str, mod: Module, mode: int = 0o600, rdev: int = 0) -> None:
+        """/dev/<name>, owned by `mod`; rdev its dev_t (0: none known, a behavior's device)."""
+        self.devices[name] = (mod, mode, rdev)
 
     def unregister_device(self, name: str) -> None:
         self.devices.pop(name, None)
@@ -799,7 +802,8 @@ class Kernel:
         mem = self.memory
         held = tuple(sorted((o, mem.held_by(o)) for o in mem.owners()))
         fds = tuple((fd, p, o.name if o else None) for fd, (p, o) in sorted(self.fds.items()))
-        devices = tuple(sorted((n, m.name, mode) for n, (m, mode) in self.devices.items()))
+        devices = tuple(sorted((n, m.name, mode, rdev)
+                               for n, (m, mode, rdev) in self.devices.items()))
         return (tuple(m.snapshot() for m in self.modules), fds, devices, held,
                 self.vm.snapshot(), self.nodes.snapshot(), self.chrdevs.snapshot())
 

@@ -16,6 +16,7 @@ from kcourse.kernel.errno import KernelErrno
 from kcourse.kernel.states import ModuleState
 
 REG = stat.S_IFREG
+NULL_RDEV = 1 << 20 | 3  # drivers/char/mem.c devlist: "null" is MKDEV(MEM_MAJOR 1, 3)
 # /proc/mounts: the lab guest's (Debian 6.1.0-56-amd64 under QEMU, 512 MiB), and debugfs,
 # which systemd's sys-kernel-debug.mount mounts at boot on Debian 12 (the guest has no systemd)
 MOUNTS = """\
@@ -27,11 +28,11 @@ debugfs /sys/kernel/debug debugfs rw,nosuid,nodev,noexec,relatime 0 0
 """
 
 
-def _entry(name, mode, kind="file", target=None, size=None, uid=0, gid=0):
+def _entry(name, mode, kind="file", target=None, size=None, uid=0, gid=0, rdev=0):
     global _DirEntry
     if _DirEntry is None:  # kcourse.kernel.kernel imports this module: bound at first use
         from kcourse.kernel.kernel import DirEntry as _DirEntry
-    return _DirEntry(name, mode, kind, target, size, uid, gid)
+    return _DirEntry(name, mode, kind, target, size, uid, gid, rdev)
 
 
 _DirEntry = None
@@ -71,7 +72,7 @@ def _node_entries(k, path: str):
         kind = "dir" if node.is_dir else "chr" if stat.S_ISCHR(node.mode) else \
             "blk" if stat.S_ISBLK(node.mode) else "file"
         out.append(_entry(node.name, node.mode, kind, size=node.size, uid=node.uid,
-                          gid=node.gid))
+                          gid=node.gid, rdev=node.rdev))
     return out
 
 
@@ -320,12 +321,13 @@ def _param_file(k, mod, pname):
 
 def _dev(k, parts):
     if not parts:
-        return _dir(lambda: [_entry("null", stat.S_IFCHR | 0o666, "chr")] + [
-            _entry(n, stat.S_IFCHR | mode, "chr") for n, (_m, mode) in k.devices.items()])
+        return _dir(lambda: [_entry("null", stat.S_IFCHR | 0o666, "chr", rdev=NULL_RDEV)] + [
+            _entry(n, stat.S_IFCHR | mode, "chr", rdev=rdev)
+            for n, (_m, mode, rdev) in k.devices.items()])
     if parts == ["null"] and "null" not in k.devices:
         # drivers/char/mem.c null_fops (devlist "null", 0666): reads give EOF, writes vanish
         return ("file", stat.S_IFCHR | 0o666, lambda: "", lambda text: None)
     if len(parts) == 1 and parts[0] in k.devices:
-        _mod, mode = k.devices[parts[0]]
+        _mod, mode, _rdev = k.devices[parts[0]]
         return ("file", stat.S_IFCHR | mode, lambda: "", lambda text: None)
     raise KernelErrno(E.ENOENT)

@@ -65,12 +65,24 @@ def _mode_string(entry: Entry) -> str:
 
 
 def _long_lines(entries: list[tuple[str, Entry]]) -> list[str]:
-    """coreutils ls -l: columns padded to the widest value in this listing."""
+    """coreutils ls -l: columns padded to the widest value in this listing.
+
+    A device's size column is "major, minor" (ls.c print_long_format), each part padded to
+    the widest major and minor among the listing's devices, and the size column as a whole
+    to whichever is wider, those or the sizes (ls.c gobble_file's width bookkeeping).
+    """
+    devices = [e for _shown, e in entries if e.kind in ("chr", "blk")]
+    w_major = max((len(str(e.major)) for e in devices), default=0)
+    w_minor = max((len(str(e.minor)) for e in devices), default=0)
     rows = [(_mode_string(e), str(e.nlink), str(e.size), shown, e) for shown, e in entries]
     w_link = max((len(r[1]) for r in rows), default=1)
-    w_size = max((len(r[2]) for r in rows), default=1)
+    w_size = max([len(r[2]) for r in rows if r[4].kind not in ("chr", "blk")]
+                 + ([w_major + 2 + w_minor] if devices else []), default=1)
     lines = []
     for mode, nlink, size, shown, e in rows:
+        if e.kind in ("chr", "blk"):
+            size = f"{e.major:>{w_major + max(0, w_size - (w_major + 2 + w_minor))}}, " \
+                   f"{e.minor:>{w_minor}}"
         line = f"{mode} {nlink:>{w_link}} root root {size:>{w_size}} {LS_DATE} {shown}"
         if e.kind == "link" and e.target:
             line += f" -> {e.target}"

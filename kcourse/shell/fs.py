@@ -73,6 +73,15 @@ class Entry:
     nlink: int = 1
     uid: int = 0
     gid: int = 0
+    rdev: int = 0  # a device node's dev_t, the kernel's MKDEV (major << 20 | minor)
+
+    @property
+    def major(self) -> int:
+        return self.rdev >> 20  # include/linux/kdev_t.h MAJOR (MINORBITS 20)
+
+    @property
+    def minor(self) -> int:
+        return self.rdev & 0xFFFFF
 
 
 def kernfs_name_hash(name: str) -> int:
@@ -261,7 +270,7 @@ class SimFS:
         return Entry(d.name, kind if kind in ("file", "dir", "link", "chr", "blk") else "file",
                      mode,
                      int(size), target, 2 if kind == "dir" else 1, int(getattr(d, "uid", 0)),
-                     int(getattr(d, "gid", 0)))
+                     int(getattr(d, "gid", 0)), int(getattr(d, "rdev", 0)))
 
     def _kernel_call(self, vpath: str, fn, *args):
         try:

@@ -4,8 +4,9 @@ Only the format form: the default output has times and device numbers the simula
 machine does not keep. Directives: %n (name as given), %s (size), %a (octal permissions),
 %A (ls-style mode), %u/%g (ids), %U/%G (names: root; another id has no name here), %F
 (file type: "regular file", "regular empty file", "directory", "character special file",
-"symbolic link"), %% (a percent). Anything else stops with one kshell line. Like stat(1),
-a path that cannot be stat()ed is "stat: cannot statx 'x': <error>" and status 1.
+"symbolic link"), %t/%T (a device node's major/minor, in hex), %% (a percent). Anything
+else stops with one kshell line. Like stat(1), a path that cannot be stat()ed is
+"stat: cannot statx 'x': <error>" and status 1.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ def _field(code: str, shown: str, entry: Entry) -> str:
         if entry.kind == "file":
             return "regular empty file" if entry.size == 0 else "regular file"
         return TYPES[entry.kind]
+    if code in "tT":  # major and minor of a device node, in hex (coreutils stat.c)
+        return f"{entry.major if code == 't' else entry.minor:x}"
     if code == "%":
         return "%"
     raise ValueError(f"kshell: stat: the directive %{code} is not supported")

@@ -141,7 +141,7 @@ class PanelBackend:
         backend without a simulated kernel, the usual guess /dev/<module>."""
         if self.kernel is None:
             return [f"/dev/{module}"]
-        return sorted(f"/dev/{name}" for name, (mod, _mode) in self.kernel.devices.items()
+        return sorted(f"/dev/{name}" for name, (mod, _mode, _rdev) in self.kernel.devices.items()
                       if mod.name == module)
 
     def open_fds(self) -> dict[int, str] | None:
