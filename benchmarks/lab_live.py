@@ -2,8 +2,11 @@
 
 Prints, for the prepared lab (kcourse.lab.prepare; cached under ~/.cache/kcourse/lab/):
 - first boot: QEMU start to the guest's shell ready (kcourse.lab.live.Guest), median of N
-  boots (default 3); target about 3-4 s; and the CPU seconds QEMU used for it, which a busy
-  host does not inflate as much as the wall-clock time;
+  boots (default 3) with snapshots off (KCOURSE_LAB_SNAPSHOT=0); target about 3-4 s; and the
+  CPU seconds QEMU used for it, which a busy host does not inflate as much as the wall-clock
+  time;
+- a fresh guest started from the saved boot (kcourse.lab.snapshot): the boot that saves it
+  (once per QEMU/kernel/protocol), then N starts from it;
 - warm latency, host call to result, median of M calls (default 10) on one guest: `lsmod`
   (target <= 0.5 s), `true` (the protocol's own cost per line), and an insmod + rmmod pair;
 - a course-sized .ko (hello.ko, about 7 KB) and a 100 KB file sent to the running guest.
@@ -56,12 +59,24 @@ def main() -> int:
     lab = prepare(progress=lambda step: print(f"  {step}"))
     kernel = RealKernel(lab=lab)
     boots, cpu = [], []
+    os.environ["KCOURSE_LAB_SNAPSHOT"] = "0"
     for _ in range(args.boots):
         with kernel.boot() as guest:
             boots.append(guest.boot_seconds)
             cpu.append(qemu_cpu_seconds(guest.pid))
+    os.environ["KCOURSE_LAB_SNAPSHOT"] = "1"
     print(line("first boot (QEMU start to shell)", boots, "about 3-4 s"))
     print(line("  QEMU CPU time for it", cpu))
+    for old in Path(lab.kernel).parent.glob("snapshot-*.state"):
+        old.unlink()  # so that the next boot saves afresh
+    with kernel.boot() as guest:
+        print(line("boot that saves the snapshot", [guest.boot_seconds]))
+    starts = []
+    for _ in range(args.boots):
+        with kernel.boot() as guest:
+            assert guest.restored
+            starts.append(guest.boot_seconds)
+    print(line("fresh guest from the snapshot", starts))
 
     hello = course_module("hello").read_bytes()
     blob = os.urandom(100_000)

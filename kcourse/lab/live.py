@@ -1,6 +1,8 @@
 """A real-kernel guest that stays up: QEMU, Debian's kernel and one root bash on the console.
 
-    guest = Guest(qemu, lab)                          # boots: about 3-4 s under TCG
+    guest = Guest(qemu, lab)                          # boots: about 3-6 s under TCG, once;
+                                                      # then from the saved boot in < 1 s
+                                                      # (kcourse.lab.snapshot)
     Guest(qemu, lab, cpus=2)                          # two CPUs (-smp 2), e.g. kcourse.lab.race
     guest.run(["insmod hello/hello.ko"])              # -> [CommandResult]
     guest.run(["lsmod"])                              # same kernel: hello is still loaded
@@ -35,7 +37,7 @@ from pathlib import Path
 
 from kcourse.backend import CommandResult
 from kcourse.errors import KcourseError
-from kcourse.lab import guest, protocol
+from kcourse.lab import guest, protocol, snapshot
 from kcourse.lab.background import SPAWNER
 from kcourse.lab.prepare import Lab
 
@@ -152,33 +154,110 @@ class Guest:
         if isinstance(cpus, bool) or not isinstance(cpus, int) or not 1 <= cpus <= MAX_CPUS:
             raise KcourseError(f"cpus must be a whole number from 1 to {MAX_CPUS}, not {cpus!r}")
         self.cpus = cpus
-        self.token = secrets.token_hex(8)
-        self.transcript = protocol.Transcript(self.token)
+        self._timeout = timeout
         self.alive = False
         self.boot_seconds: float | None = None
+        self.restored = False  # started from a saved guest (kcourse.lab.snapshot)
         self._partial = b""
         self._log: list[str] = []  # the last dmesg snapshot
         self._next_line = 0
         self._next_file = 0
+        start = time.monotonic()
+        deadline = start + timeout
+        files = files or {}
+        digest = self._snapshot_key(qemu, lab, cmdline, cpus)
+        saved = snapshot.find(lab, digest) if digest else None
+        if saved is not None:
+            self.restored = self._restore(qemu, lab, saved, deadline)
+            if not self.restored:
+                snapshot.discard(saved)
+        if not self.restored:
+            self._boot(qemu, lab, cmdline, cpus, {} if digest else files, deadline, digest)
+        self.alive = True
+        if digest:  # the saved guest had no files: they go in now
+            for name, data in files.items():
+                status = self._put(name, data, deadline)
+                if status != "ok":
+                    raise self._failure(status, timeout, f"while copying {name} into the guest")
+        self.boot_seconds = time.monotonic() - start
+
+    @staticmethod
+    def _snapshot_key(qemu: str, lab: Lab, cmdline: str, cpus: int) -> str | None:
+        """The snapshot this guest can start from, or None when it must boot (another
+        command line or CPU count, snapshots off, no place to keep them)."""
+        if cpus != 1 or cmdline != CMDLINE or not snapshot.enabled() \
+                or not os.access(Path(lab.kernel).parent, os.W_OK):
+            return None
+        path = shutil.which(qemu) or qemu
+        return snapshot.key(path, lab, qemu_command(path, Path(lab.kernel), Path("INITRD")))
+
+    def _spawn(self, command: list[str], fd: int) -> None:
         try:
-            archive = guest.boot_archive(self.token, files or {})
-        except ValueError as err:
-            raise KcourseError(str(err)) from None
-        fd = _initrd(lab, archive)
-        try:
-            command = qemu_command(qemu, lab.kernel, Path(f"/dev/fd/{fd}"), cmdline, cpus)
-            start = time.monotonic()
             self._proc = SPAWNER.submit(_popen, command, fd).result()
         finally:
             os.close(fd)  # QEMU has its own descriptor
         self._finalizer = weakref.finalize(self, _stop, self._proc)
         self.pid = self._proc.pid
         os.set_blocking(self._proc.stdin.fileno(), False)
-        status = self._wait(lambda: self.transcript.ready, start + timeout)
-        if status != "ok":
-            raise self._failure(status, timeout)
-        self.boot_seconds = time.monotonic() - start
-        self.alive = True
+
+    def _boot(self, qemu: str, lab: Lab, cmdline: str, cpus: int, files: dict[str, bytes],
+              deadline: float, digest: str | None) -> None:
+        """Boot the kernel to READY; with a snapshot key, save the guest there too."""
+        self.token = secrets.token_hex(8)
+        self.transcript = protocol.Transcript(self.token)
+        try:
+            archive = guest.boot_archive(self.token, files)
+        except ValueError as err:
+            raise KcourseError(str(err)) from None
+        folder = snapshot.monitor_dir() if digest else None
+        extra = snapshot.monitor_args(folder) if folder else []
+        try:
+            fd = _initrd(lab, archive)
+            self._spawn(qemu_command(qemu, lab.kernel, Path(f"/dev/fd/{fd}"), cmdline, cpus)
+                        + extra, fd)
+            status = self._wait(lambda: self.transcript.ready, deadline)
+            if status != "ok":
+                raise self._failure(status, self._timeout)
+            if folder:
+                self._save(folder, lab, digest, deadline)
+        finally:
+            if folder:
+                shutil.rmtree(folder, ignore_errors=True)
+
+    def _save(self, folder: str, lab: Lab, digest: str, deadline: float) -> None:
+        """Keep this guest at READY for the next ones; a failure only costs them a boot."""
+        monitor = None
+        try:
+            monitor = snapshot.Monitor(f"{folder}/qmp", deadline)
+            snapshot.save(monitor, lab, digest, self.token, deadline)
+        except OSError:
+            pass
+        finally:
+            if monitor is not None:
+                monitor.close()
+
+    def _restore(self, qemu: str, lab: Lab, saved: snapshot.Snapshot, deadline: float) -> bool:
+        """Start QEMU from the saved guest; False (QEMU stopped) when it cannot load it."""
+        self.token = saved.token
+        self.transcript = protocol.Transcript(self.token, ready=True)
+        folder = snapshot.monitor_dir()
+        monitor = None
+        try:
+            # the same initramfs bytes as the saving boot's, so QEMU's view of them matches
+            fd = _initrd(lab, guest.boot_archive(saved.token, {}))
+            self._spawn(qemu_command(qemu, lab.kernel, Path(f"/dev/fd/{fd}"))
+                        + snapshot.monitor_args(folder) + snapshot.incoming_args(saved), fd)
+            monitor = snapshot.Monitor(f"{folder}/qmp", min(deadline, time.monotonic() + 30))
+            snapshot.wait_running(monitor, min(deadline, time.monotonic() + 30))
+            return True
+        except OSError:
+            if hasattr(self, "_finalizer"):
+                self._finalizer()  # QEMU stopped (or is killed): the guest boots instead
+            return False
+        finally:
+            if monitor is not None:
+                monitor.close()
+            shutil.rmtree(folder, ignore_errors=True)
 
     # ------------------------------------------------------------------ running lines
     def run(self, lines: list[str], files: dict[str, bytes] | None = None,
