@@ -114,4 +114,11 @@ def prepare_main(argv: list[str]) -> int:
     print(f"{lab.release}: kernel {lab.kernel.name}, initramfs {size // 1024} KiB, "
           f"{len(lab.course)} course modules, "
           f"{len(lab.manifest.get('debian_modules', []))} Debian modules")
+    # one guest now, so that the boot is saved (kcourse.lab.snapshot) before a lesson needs it
+    from kcourse.lab.runner import RealKernel
+
+    with RealKernel(lab=lab, progress=_progress).boot() as guest:
+        release = guest.run(["uname -r"])[0].stdout.strip()
+        how = "started from the saved boot" if guest.restored else "booted"
+    print(f"{release}: a guest {how} in {guest.boot_seconds:.1f} s")
     return 0
