@@ -7,7 +7,7 @@ a running guest to another host) and start another QEMU from it (`-incoming exec
 The guest it gives is the same guest, byte for byte, as a fresh boot at READY: same memory,
 registers, devices and kernel log. What is shared by every guest started from one snapshot,
 and would differ between two boots: the marker token, the random pool (so hashed %p
-pointers, boot_id and KASLR's choice repeat from one guest to the next), and the uptime
+pointers and boot_id repeat from one guest to the next), and the uptime
 counted from the saving boot.
 
 Only the default guest is saved: one CPU, the lab's command line, no files at boot (files go
