@@ -218,6 +218,7 @@ def load_all() -> None:
         timekeeping,
         timers,
         uaccess,
+        udp_tunnel_stops,
         wait,
         workqueue,
     )
