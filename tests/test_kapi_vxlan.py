@@ -6,6 +6,8 @@ Recordings made on Debian's 6.1.0-56-amd64 under QEMU (kcourse.lab), each
 - tests/data/vxlan/ip6_udp_tunnel/real.expected: modprobe (no log line: the module has no
   module_init), lsmod 20480 and Used by 0, /proc/modules, /sys/module/ip6_udp_tunnel (no
   parameters, no version), rmmod, and rmmod again ("is not currently loaded").
+- tests/data/vxlan/udp_tunnel/real.expected: the same for udp_tunnel (lsmod 28672, no log
+  line at load or unload, lo the only device), and a second modprobe that does nothing.
 """
 
 from __future__ import annotations
@@ -86,3 +88,42 @@ def test_a_tunnel_variable_stops_when_touched():
     address = machine.kernel_symbol("ipv6_stub")
     assert machine.unmodelled_data_at(address) == "ipv6_stub"
     assert machine.unmodelled_data_at(machine.kernel_symbol("udp_tunnel_nic_ops")) is None
+
+
+def test_udp_tunnel_matches_the_real_recording(tree):
+    sh = tree(["udp_tunnel"])
+    assert transcript(sh, "udp_tunnel") == recorded(DATA / "udp_tunnel" / "real.expected")
+    assert not sh.kernel.notes
+
+
+def _symbol(machine, address: int) -> str:
+    return (machine.symbolize(address) or hex(address)).split("+")[0]
+
+
+def test_udp_tunnel_init_and_exit_do_what_the_source_says(tree):
+    """udp_tunnel_nic_init_module (net/ipv4/udp_tunnel_nic.c:936): an ordered workqueue
+    "udp_tunnel_nic", udp_tunnel_nic_ops = &__udp_tunnel_nic_ops under the RTNL, and a
+    netdevice notifier (lo's NETDEV_REGISTER replayed to it changes nothing: lo has no
+    udp_tunnel_nic_info). udp_tunnel_nic_cleanup_module undoes the three."""
+    from kcourse.machine import workers
+
+    sh = tree(["udp_tunnel"])
+    machine = sh.kernel.emulator
+    before = set(workers.of(machine).by_address)
+    assert sh.run("modprobe udp_tunnel").rc == 0
+    (mod,) = sh.kernel.modules
+    assert mod.code is not None and not sh.kernel.notes
+    ops = machine.space.read_u64(machine.kernel_symbol("udp_tunnel_nic_ops"))
+    assert _symbol(machine, ops) == "__udp_tunnel_nic_ops"
+    (nb,) = NS.state(machine).chain
+    call = machine.space.read_u64(nb + NS.NB["notifier_call"])
+    assert _symbol(machine, call) == "udp_tunnel_nic_netdevice_event"
+    (wq,) = [workers.of(machine).by_address[a] for a in set(workers.of(machine).by_address)
+             - before]
+    # alloc_ordered_workqueue: WQ_UNBOUND | __WQ_ORDERED | __WQ_ORDERED_EXPLICIT, max 1
+    assert (wq.name, wq.flags, wq.max_active, wq.destroyed) == (
+        "udp_tunnel_nic", 1 << 1 | 1 << 17 | 1 << 19, 1, False)
+    assert sh.run("rmmod udp_tunnel").rc == 0
+    assert machine.space.read_u64(machine.kernel_symbol("udp_tunnel_nic_ops")) == 0
+    assert not NS.state(machine).chain and wq.destroyed
+    assert not sh.kernel.memory.outstanding()

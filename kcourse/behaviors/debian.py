@@ -46,11 +46,6 @@ class InTree(Behavior):
         return ctx.module.image.get_modinfo("intree") is not None
 
 
-@register("udp_tunnel")
-class UdpTunnel(InTree):
-    source = "net/ipv4/udp_tunnel_nic.c:936 udp_tunnel_nic_init_module: no printk"
-
-
 @register("vxlan")
 class Vxlan(InTree):
     source = "drivers/net/vxlan/vxlan_core.c:4848 vxlan_init_module: no printk"
