@@ -8,17 +8,25 @@ Recordings made on Debian's 6.1.0-56-amd64 under QEMU (kcourse.lab), each
   parameters, no version), rmmod, and rmmod again ("is not currently loaded").
 - tests/data/vxlan/udp_tunnel/real.expected: the same for udp_tunnel (lsmod 28672, no log
   line at load or unload, lo the only device), and a second modprobe that does nothing.
+- tests/data/vxlan/vxlan/real.expected: `modprobe vxlan` loads udp_tunnel and
+  ip6_udp_tunnel first (lsmod 106496, 20480, 28672; Used by "1 vxlan"; holders), no log
+  line; vxlan's version (0.1) and parameters (udp_port 8472, log_ecn_error Y); lo the only
+  device; rmmod of a dependency in use; `modprobe -r vxlan` takes all three away, `rmmod
+  vxlan` only vxlan.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from conftest import need
 from kcourse.backend import format_transcript
 from kcourse.kapi import net_namespace as NS
+from kcourse.kernel import structs as S
 from kcourse.kernel.kernel import Kernel, SimulatorLimit
 from kcourse.lab.compare import normalise
 from kcourse.shell.core import Shell
@@ -127,3 +135,140 @@ def test_udp_tunnel_init_and_exit_do_what_the_source_says(tree):
     assert machine.space.read_u64(machine.kernel_symbol("udp_tunnel_nic_ops")) == 0
     assert not NS.state(machine).chain and wq.destroyed
     assert not sh.kernel.memory.outstanding()
+
+
+def test_vxlan_matches_the_real_recording(tree):
+    """ls -l's times are the files' (the real guest's clock): masked on both sides."""
+    sh = tree(["vxlan"])
+    stamp = re.compile(r"[A-Z][a-z]{2} [ 0-9]\d \d\d:\d\d ")
+    sim = stamp.sub("TIME ", transcript(sh, "vxlan"))
+    assert sim == stamp.sub("TIME ", recorded(DATA / "vxlan" / "real.expected"))
+    assert not sh.kernel.notes
+
+
+def test_vxlan_init_registers_what_the_source_says_and_exit_takes_it_away(tree):
+    """vxlan_init_module (drivers/net/vxlan/vxlan_core.c:4848): vxlan_net_ops (whose init,
+    vxlan_init_net, registers the namespace's nexthop notifier from its vxlan_net), a
+    netdevice notifier, a switchdev notifier, vxlan_link_ops (kind "vxlan") and the three
+    vnifilter handlers (vxlan_vnifilter.c:1003: PF_BRIDGE RTM_GETTUNNEL with a dumpit,
+    RTM_NEWTUNNEL and RTM_DELTUNNEL with a doit). vxlan_cleanup_module undoes each; the
+    pernet exit is exit_batch (vxlan_exit_batch_net), which unregisters the nexthop
+    notifier."""
+    from kcourse.kapi import net_chains as C
+    from kcourse.kapi import netdev as N
+
+    sh = tree(["vxlan"])
+    machine = sh.kernel.emulator
+    assert sh.run("modprobe vxlan").rc == 0
+    assert all(m.code is not None for m in sh.kernel.modules) and not sh.kernel.notes
+    (mod,) = [m for m in sh.kernel.modules if m.name == "vxlan"]
+    ns, chains = NS.state(machine), C.state(machine)
+    (ops,) = [o for o in ns.ids if ns.owners[o] is mod]
+    assert _symbol(machine, ops) == "vxlan_net_ops"
+    vn = ns.data[ns.ids[ops]]
+    (nh_nb,) = chains.nexthop
+    assert vn <= nh_nb < vn + 4096
+    assert _symbol(machine, machine.space.read_u64(nh_nb + NS.NB["notifier_call"])) == \
+        "vxlan_nexthop_event"
+    assert sorted(_symbol(machine, nb) for nb in ns.chain) == [
+        "udp_tunnel_nic_notifier_block", "vxlan_notifier_block"]
+    assert [_symbol(machine, nb) for nb in chains.switchdev] == [
+        "vxlan_switchdev_notifier_block"]
+    assert [N._kind(machine, o) for o in N.state(machine).link_ops] == [b"vxlan"]
+    this = mod.code.symbols["__this_module"]
+    got = {key: (owner, _symbol(machine, doit) if doit else None,
+                 _symbol(machine, dump) if dump else None, flags)
+           for key, (owner, doit, dump, flags) in chains.rtnl.items()}
+    assert got == {(7, 122): (this, None, "vxlan_vnifilter_dump", 0),
+                   (7, 120): (this, "vxlan_vnifilter_process", None, 0),
+                   (7, 121): (this, "vxlan_vnifilter_process", None, 0)}
+    assert sh.run("modprobe -r vxlan").rc == 0
+    assert not ns.chain and not chains.switchdev and not chains.nexthop and not chains.rtnl
+    assert not N.state(machine).link_ops and not ns.ids
+    assert not sh.kernel.memory.outstanding()
+
+
+def test_a_second_vxlan_kind_is_eexist(tree):
+    """__rtnl_link_register (net/core/rtnetlink.c:440): rtnl_link_ops_get finds the kind."""
+    from kcourse.kapi import netdev as N
+
+    sh = tree(["vxlan"])
+    assert sh.run("modprobe vxlan").rc == 0
+    machine = sh.kernel.emulator
+    ops = machine.kernel_alloc(S.sizeof("rtnl_link_ops"))
+    kind = machine.kernel_alloc(8)
+    machine.space.write(kind, b"vxlan\0")
+    machine.space.write_u64(ops + N.LINK["kind"], kind)
+    call = SimpleNamespace(machine=machine, kernel=sh.kernel, site="t+0x0/0x10 [t]",
+                           caller=None)
+    assert N.rtnl_link_register(call, ops) == -17
+    assert len(N.state(machine).link_ops) == 1
+
+
+def _handlers(machine, rows) -> int:
+    from kcourse.kapi import net_chains as C
+
+    at = machine.kernel_alloc(C.HANDLER_SIZE * len(rows))
+    for i, (owner, protocol, msgtype, doit, dumpit) in enumerate(rows):
+        base = at + i * C.HANDLER_SIZE
+        machine.space.write_u64(base + C.H_OWNER, owner)
+        machine.space.write(base + C.H_PROTOCOL, protocol.to_bytes(4, "little"))
+        machine.space.write(base + C.H_MSGTYPE, msgtype.to_bytes(4, "little"))
+        machine.space.write_u64(base + C.H_DOIT, doit)
+        machine.space.write_u64(base + C.H_DUMPIT, dumpit)
+    return at
+
+
+def test_rtnl_handlers_register_merge_and_stop_where_the_kernel_warns():
+    """rtnl_register_internal: the same owner and functions again merge; another owner, or
+    a pair the kernel's own code holds (PF_UNSPEC RTM_NEWLINK: rtnetlink_init), stops."""
+    from kcourse.kapi import net_chains as C
+
+    k = Kernel()
+    machine = k.emulator
+    call = SimpleNamespace(machine=machine, kernel=k, site="t+0x0/0x10 [t]", caller=None)
+    one = _handlers(machine, [(0x1000, 7, 120, 0x2000, 0)])
+    assert C.__rtnl_register_many(call, one, 1) == 0
+    assert C.__rtnl_register_many(call, one, 1) == 0
+    assert C.state(machine).rtnl == {(7, 120): [0x1000, 0x2000, 0, 0]}
+    other = _handlers(machine, [(0x3000, 7, 120, 0x4000, 0)])
+    with pytest.raises(SimulatorLimit, match="second rtnetlink handler"):
+        C.__rtnl_register_many(call, other, 1)
+    with pytest.raises(SimulatorLimit, match="the kernel's own code handles"):
+        C.__rtnl_register_many(call, _handlers(machine, [(0x1000, 0, 16, 0x2000, 0)]), 1)
+    C.__rtnl_unregister_many(call, one, 1)
+    assert C.state(machine).rtnl == {}
+
+
+def test_a_notifier_block_twice_stops_and_an_absent_one_is_enoent():
+    """notifier_chain_register's WARN "already registered"; notifier_chain_unregister's
+    -ENOENT (kernel/notifier.c)."""
+    from kcourse.kapi import net_chains as C
+
+    k = Kernel()
+    machine = k.emulator
+    call = SimpleNamespace(machine=machine, kernel=k, site="t+0x0/0x10 [t]", caller=None)
+    nb = machine.kernel_alloc(S.sizeof("notifier_block"))
+    assert C.register_switchdev_notifier(call, nb) == 0
+    with pytest.raises(SimulatorLimit, match="twice"):
+        C.register_switchdev_notifier(call, nb)
+    assert C.unregister_switchdev_notifier(call, nb) == 0
+    assert C.unregister_switchdev_notifier(call, nb) == -2
+    net = NS.init_net(machine)
+    assert C.unregister_nexthop_notifier(call, net, nb) == -2
+    assert C.register_nexthop_notifier(call, net, nb, 0) == 0
+    assert C.state(machine).nexthop == [nb]
+
+
+def test_a_vxlan_device_function_stops_with_one_line():
+    from kcourse.kapi.registry import FUNCTIONS
+
+    k = Kernel()
+    call = SimpleNamespace(machine=k.emulator, kernel=k,
+                           site="vxlan_newlink+0x10/0x80 [vxlan]")
+    with pytest.raises(SimulatorLimit) as err:
+        FUNCTIONS["rtnl_create_link"].impl(call, 0, 0, 0, 0, 0, 0)
+    assert str(err.value) == ("kcourse: vxlan_newlink+0x10/0x80 [vxlan] calls "
+                              "rtnl_create_link(), which the simulator does not model (no "
+                              "VXLAN device can be made here: no netlink, no sockets); run "
+                              "it on the real kernel with `kcourse sim --real`")

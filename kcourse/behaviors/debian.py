@@ -46,9 +46,6 @@ class InTree(Behavior):
         return ctx.module.image.get_modinfo("intree") is not None
 
 
-@register("vxlan")
-class Vxlan(InTree):
-    source = "drivers/net/vxlan/vxlan_core.c:4848 vxlan_init_module: no printk"
 
 
 

@@ -27,6 +27,8 @@ CORE_SOCK = "net/core/sock.c"
 DST_CACHE = "net/core/dst_cache.c"
 WHY = ("not modelled: only a UDP tunnel's socket or packet path calls it, and no tunnel "
        "socket can be made here (no netlink, no sockets)")
+WHY_DATA = ("not modelled: only a UDP tunnel's socket or packet path reads it, and no tunnel "
+            "socket can be made here (no netlink, no sockets)")
 
 TUNNEL_PATH = (
     ("void __dynamic_netdev_dbg(struct _ddebug *descriptor, const struct net_device *dev, "
@@ -74,21 +76,24 @@ TUNNEL_DATA = (
 )
 
 
-def stop(name: str, why: str, what: str):
-    """The impl of a function declared "stops when called": one line naming it."""
+def stop(name: str, why: str, what: str, owner: str = __name__):
+    """The impl of a function declared "stops when called": one line naming it. `owner` is
+    the kapi file that declares it (docs/kapi.md's column)."""
     def impl(call, *_args):
         raise limit(f"kcourse: {call.site} calls {name}(), which the simulator does not "
                     f"model ({what})")
     impl.stops = why
+    impl.__module__ = owner
     return impl
 
 
-def untouched(why: str):
+def untouched(why: str, owner: str = __name__):
     """The init of a variable declared "stops when touched": the machine gives it an
     unmapped page, so a read or write stops with one line naming it (kcourse.machine)."""
     def init(machine, address):
         raise AssertionError("a variable that stops when touched is never laid out")
     init.stops = why
+    init.__module__ = owner
     return init
 
 
@@ -100,7 +105,7 @@ WHAT = "no UDP tunnel socket can be made here: no netlink, no sockets"
 for _prototype, _source in TUNNEL_PATH:
     function(_prototype, _source)(stop(_name(_prototype), WHY, WHAT))
 for _declaration, _source in TUNNEL_DATA:
-    data(_declaration, _source, 8)(untouched(WHY))
+    data(_declaration, _source, 8)(untouched(WHY_DATA))
 
 
 @data("const struct udp_tunnel_nic_ops *udp_tunnel_nic_ops", "net/ipv4/udp_tunnel_stub.c", 8)
