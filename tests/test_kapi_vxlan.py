@@ -272,3 +272,27 @@ def test_a_vxlan_device_function_stops_with_one_line():
                               "rtnl_create_link(), which the simulator does not model (no "
                               "VXLAN device can be made here: no netlink, no sockets); run "
                               "it on the real kernel with `kcourse sim --real`")
+
+
+def test_rtnl_register_module_and_unregister():
+    """rtnl_register_module is rtnl_register_internal with the owner given; rtnl_unregister
+    is -ENOENT for a protocol without a table (PF_MPLS, 28: af_mpls is a module, not loaded)
+    and 0 for one with a table even if the entry is empty; rtnl_unregister_all drops the
+    table, so the next rtnl_unregister there is -ENOENT again."""
+    from kcourse.kapi import net_chains as C
+
+    k = Kernel()
+    machine = k.emulator
+    call = SimpleNamespace(machine=machine, kernel=k, site="t+0x0/0x10 [t]", caller=None)
+    assert C.rtnl_unregister(call, 28, 24) == -2
+    assert C.rtnl_register_module(call, 0x1000, 28, 24, 0x2000, 0x3000, 0) == 0
+    assert C.state(machine).rtnl == {(28, 24): [0x1000, 0x2000, 0x3000, 0]}
+    assert C.rtnl_unregister(call, 28, 25) == 0
+    assert C.rtnl_unregister(call, 28, 24) == 0 and C.state(machine).rtnl == {}
+    assert C.rtnl_register_module(call, 0x1000, 28, 24, 0x2000, 0, 0) == 0
+    C.rtnl_unregister_all(call, 28)
+    assert C.state(machine).rtnl == {} and C.rtnl_unregister(call, 28, 24) == -2
+    with pytest.raises(SimulatorLimit, match="BUG"):
+        C.rtnl_register_module(call, 0x1000, 130, 24, 0x2000, 0, 0)
+    with pytest.raises(SimulatorLimit, match="the kernel's own among them"):
+        C.rtnl_unregister_all(call, 0)

@@ -12,10 +12,12 @@ registered": that report is not modelled, the call stops with one line instead. 
 calls these chains here: switchdev events come from a switch driver's offload, nexthop
 events from `ip nexthop`, neither of which exists in the simulator.
 
-__rtnl_register_many records each handler's (protocol, msgtype) with its owner, doit,
-dumpit and flags, as rtnl_register_internal does (a second registration of the same pair
-by the same owner with the same functions merges, as the kernel's kmemdup of the old
-entry does); __rtnl_unregister_many takes them away again in reverse order. The kernel's
+__rtnl_register_many and rtnl_register_module record each handler's (protocol, msgtype)
+with its owner, doit, dumpit and flags, as rtnl_register_internal does (a second
+registration of the same pair by the same owner with the same functions merges, as the
+kernel's kmemdup of the old entry does); __rtnl_unregister_many (in reverse order) and
+rtnl_unregister take them away again, rtnl_unregister returning -ENOENT for a protocol
+that has no table; rtnl_unregister_all drops a protocol's table. The kernel's
 own handlers (rtnetlink_init, neighbour, fib_rules, devinet, addrconf, nexthop, the
 qdisc/filter/action code, ...) are not in the table; a module registering a pair one of
 them holds on Debian's kernel (KERNEL_RTNL below) stops with one line, since the kernel's
@@ -70,6 +72,7 @@ class Chains:
     nexthop: list[int] = field(default_factory=list)  # init_net's nexthop.notifier_chain
     # (protocol, msgtype) -> [owner, doit, dumpit, flags]
     rtnl: dict[tuple[int, int], list[int]] = field(default_factory=dict)
+    tables: set[int] = field(default_factory=set)  # protocols a module gave a table
     owners: dict[object, object] = field(default_factory=dict)  # nb or (proto, msg) -> Module
 
 
@@ -179,52 +182,86 @@ def unregister_nexthop_notifier(call, net, nb):
 
 
 # ---------------------------------------------------------------- rtnetlink handlers
-def _handler(call, at: int) -> tuple[int, int, int, int, int, int]:
-    space = call.machine.space
-    owner = space.read_u64(at + H_OWNER)
-    protocol, msgtype = (to_c(int.from_bytes(space.read(at + off, 4), "little"), 32, True)
-                         for off in (H_PROTOCOL, H_MSGTYPE))
-    doit, dumpit = space.read_u64(at + H_DOIT), space.read_u64(at + H_DUMPIT)
-    flags = to_c(int.from_bytes(space.read(at + H_FLAGS, 4), "little"), 32, True)
+def _check(call, protocol: int, msgtype: int | None) -> None:
     if not 0 <= protocol <= RTNL_FAMILY_MAX:  # BUG_ON(protocol < 0 || > RTNL_FAMILY_MAX)
-        raise limit(f"kcourse: {call.site} registers an rtnetlink handler for protocol "
-                    f"{protocol}, which is a BUG() (its oops is not modelled)")
-    if not RTM_BASE <= msgtype <= RTM_MAX:  # rtm_msgindex: WARN_ON_ONCE, then a wild index
-        raise limit(f"kcourse: {call.site} registers an rtnetlink handler for msgtype "
-                    f"{msgtype}, outside RTM_BASE..RTM_MAX (rtm_msgindex's WARN and the "
-                    "write out of the table are not modelled)")
-    return owner, protocol, msgtype, doit, dumpit, flags
+        raise limit(f"kcourse: {call.site} names rtnetlink protocol {protocol}, which is a "
+                    "BUG() (its oops is not modelled)")
+    if msgtype is not None and not RTM_BASE <= msgtype <= RTM_MAX:
+        raise limit(f"kcourse: {call.site} names rtnetlink msgtype {msgtype}, outside "
+                    "RTM_BASE..RTM_MAX (rtm_msgindex's WARN and the access out of the table "
+                    "are not modelled)")
 
 
-def _register(call, at: int) -> None:
-    """rtnl_register_internal (net/core/rtnetlink.c:207)."""
-    owner, protocol, msgtype, doit, dumpit, flags = _handler(call, at)
+def _tables(chains: Chains) -> set[int]:
+    """The protocols rtnl_msg_handlers[] has a table for: the kernel's own, and each one a
+    module has registered a handler in (a table is freed only by rtnl_unregister_all)."""
+    return set(KERNEL_RTNL) | chains.tables
+
+
+def _register(call, owner: int, protocol: int, msgtype: int, doit: int, dumpit: int,
+              flags: int) -> int:
+    """rtnl_register_internal (net/core/rtnetlink.c:207), under the RTNL."""
+    from kcourse.kapi import netdev as N
+
+    _check(call, protocol, msgtype)
     if msgtype in KERNEL_RTNL.get(protocol, ()):
         raise limit(f"kcourse: {call.site} registers an rtnetlink handler for protocol "
                     f"{protocol} msgtype {msgtype}, which the kernel's own code handles; "
                     "the simulator does not model the kernel's handlers")
     chains = state(call.machine)
-    link = chains.rtnl.get((protocol, msgtype))
-    if link is not None and (link[0] and link[0] != owner or doit and link[1] and
-                             link[1] != doit or dumpit and link[2] and link[2] != dumpit):
-        raise limit(f"kcourse: {call.site} registers a second rtnetlink handler for protocol "
-                    f"{protocol} msgtype {msgtype} (the kernel's WARN_ON is not modelled)")
-    link = link or [0, 0, 0, 0]
-    link[0] = owner
-    link[1] = doit or link[1]
-    link[2] = dumpit or link[2]
-    link[3] |= flags
-    chains.rtnl[(protocol, msgtype)] = link
-    chains.owners[(protocol, msgtype)] = call.caller
+    N.rtnl_lock(call)
+    try:
+        link = chains.rtnl.get((protocol, msgtype))
+        if link is not None and (link[0] and link[0] != owner or doit and link[1] and
+                                 link[1] != doit or dumpit and link[2] and link[2] != dumpit):
+            raise limit(f"kcourse: {call.site} registers a second rtnetlink handler for "
+                        f"protocol {protocol} msgtype {msgtype} (the kernel's WARN_ON is not "
+                        "modelled)")
+        link = link or [0, 0, 0, 0]  # kmemdup of the old entry, or kzalloc
+        link[0] = owner
+        link[1] = doit or link[1]
+        link[2] = dumpit or link[2]
+        link[3] |= flags
+        chains.rtnl[(protocol, msgtype)] = link
+        chains.tables.add(protocol)
+        chains.owners[(protocol, msgtype)] = call.caller
+        return 0
+    finally:
+        N.rtnl_unlock(call)
 
 
-def _unregister(call, at: int) -> None:
-    """rtnl_unregister: the entry is set to NULL and freed after a grace period (an entry
-    never registered is a kfree_rcu of NULL: nothing)."""
-    _owner, protocol, msgtype, *_rest = _handler(call, at)
+def _unregister(call, protocol: int, msgtype: int) -> int:
+    """rtnl_unregister (net/core/rtnetlink.c:324): -ENOENT without a table for the protocol;
+    otherwise the entry is set to NULL and freed after a grace period (an entry never
+    registered is a kfree_rcu of NULL: nothing)."""
+    from kcourse.kapi import netdev as N
+
+    _check(call, protocol, msgtype)
+    if msgtype in KERNEL_RTNL.get(protocol, ()):
+        raise limit(f"kcourse: {call.site} unregisters the kernel's own rtnetlink handler for "
+                    f"protocol {protocol} msgtype {msgtype} (the kernel's handlers are not "
+                    "modelled)")
     chains = state(call.machine)
-    chains.rtnl.pop((protocol, msgtype), None)
-    chains.owners.pop((protocol, msgtype), None)
+    N.rtnl_lock(call)
+    try:
+        if protocol not in _tables(chains):
+            return -ENOENT
+        chains.rtnl.pop((protocol, msgtype), None)
+        chains.owners.pop((protocol, msgtype), None)
+        return 0
+    finally:
+        N.rtnl_unlock(call)
+
+
+def _from_array(call, at: int) -> tuple[int, int, int, int, int, int]:
+    """One struct rtnl_msg_handler: owner, protocol, msgtype, doit, dumpit, flags."""
+    space = call.machine.space
+
+    def s32(off: int) -> int:
+        return to_c(int.from_bytes(space.read(at + off, 4), "little"), 32, True)
+
+    return (space.read_u64(at + H_OWNER), s32(H_PROTOCOL), s32(H_MSGTYPE),
+            space.read_u64(at + H_DOIT), space.read_u64(at + H_DUMPIT), s32(H_FLAGS))
 
 
 def _count(call, n: int, what: str) -> int:
@@ -232,6 +269,40 @@ def _count(call, n: int, what: str) -> int:
         raise limit(f"kcourse: {call.site} passes {what}() {n} handlers, more than the "
                     "simulator walks")
     return n
+
+
+@function("int rtnl_register_module(struct module *owner, int protocol, int msgtype, "
+          "rtnl_doit_func doit, rtnl_dumpit_func dumpit, unsigned int flags)",
+          "net/core/rtnetlink.c")
+def rtnl_register_module(call, owner, protocol, msgtype, doit, dumpit, flags):
+    """The model's only error would be -ENOBUFS for a failed allocation, which does not
+    happen here."""
+    return _register(call, owner, protocol, msgtype, doit, dumpit, flags)
+
+
+@function("int rtnl_unregister(int protocol, int msgtype)", "net/core/rtnetlink.c")
+def rtnl_unregister(call, protocol, msgtype):
+    return _unregister(call, protocol, msgtype)
+
+
+@function("void rtnl_unregister_all(int protocol)", "net/core/rtnetlink.c")
+def rtnl_unregister_all(call, protocol):
+    """The protocol's whole table goes: every entry, then the table itself."""
+    from kcourse.kapi import netdev as N
+
+    _check(call, protocol, None)
+    if protocol in KERNEL_RTNL:
+        raise limit(f"kcourse: {call.site} unregisters every rtnetlink handler of protocol "
+                    f"{protocol}, the kernel's own among them (not modelled)")
+    chains = state(call.machine)
+    N.rtnl_lock(call)
+    try:
+        for key in [k for k in chains.rtnl if k[0] == protocol]:
+            del chains.rtnl[key]
+            chains.owners.pop(key, None)
+        chains.tables.discard(protocol)
+    finally:
+        N.rtnl_unlock(call)
 
 
 @function("int __rtnl_register_many(const struct rtnl_msg_handler *handlers, int n)",
@@ -244,25 +315,15 @@ def __rtnl_register_many(call, handlers, n):
     if n <= 0:
         raise limit(f"kcourse: {call.site} passes __rtnl_register_many() n = {n}: the "
                     "kernel returns an uninitialised value then (not modelled)")
-    from kcourse.kapi import netdev as N
-
     for i in range(_count(call, n, "__rtnl_register_many")):
-        N.rtnl_lock(call)  # rtnl_register_internal takes the RTNL for each
-        try:
-            _register(call, handlers + i * HANDLER_SIZE)
-        finally:
-            N.rtnl_unlock(call)
+        _register(call, *_from_array(call, handlers + i * HANDLER_SIZE))
     return 0
 
 
 @function("void __rtnl_unregister_many(const struct rtnl_msg_handler *handlers, int n)",
           "net/core/rtnetlink.c")
 def __rtnl_unregister_many(call, handlers, n):
-    from kcourse.kapi import netdev as N
-
+    """rtnl_unregister for each handler, the last first."""
     for i in reversed(range(_count(call, max(n, 0), "__rtnl_unregister_many"))):
-        N.rtnl_lock(call)  # rtnl_unregister takes the RTNL for each
-        try:
-            _unregister(call, handlers + i * HANDLER_SIZE)
-        finally:
-            N.rtnl_unlock(call)
+        _owner, protocol, msgtype, *_rest = _from_array(call, handlers + i * HANDLER_SIZE)
+        _unregister(call, protocol, msgtype)
