@@ -296,3 +296,45 @@ def test_rtnl_register_module_and_unregister():
         C.rtnl_register_module(call, 0x1000, 130, 24, 0x2000, 0, 0)
     with pytest.raises(SimulatorLimit, match="the kernel's own among them"):
         C.rtnl_unregister_all(call, 0)
+
+
+def _setup_udp_tunnel_sock(tree, family: int):
+    """setup_udp_tunnel_sock (udp_tunnel_core.c) on a socket laid out by hand (sock->sk at
+    0x18 and sk_family at 0x10, as its machine code reads them): its own code runs up to
+    udp_tunnel_encap_enable."""
+    sh = tree(["udp_tunnel"])
+    assert sh.run("modprobe udp_tunnel").rc == 0
+    (mod,) = sh.kernel.modules
+    machine = sh.kernel.emulator
+    sk, sock, cfg = (machine.kernel_alloc(size) for size in (4096, 64, 128))
+    machine.space.write_u64(sock + 0x18, sk)
+    machine.space.write(sk + 0x10, family.to_bytes(2, "little"))
+    return machine, lambda: machine.call(mod.code.symbols["setup_udp_tunnel_sock"],
+                                         NS.init_net(machine), sock, cfg)
+
+
+def test_udp_tunnel_code_stops_at_ipv6_stub(tree):
+    """For an AF_INET6 socket udp_tunnel_encap_enable calls ipv6_stub->udpv6_encap_enable:
+    the read of ipv6_stub ("stops when touched") faults on its unmapped page, which the
+    fault handler turns into one line naming it (kcourse.machine.faults.report)."""
+    from kcourse.machine import faults
+    from kcourse.machine.machine import ModuleFault
+
+    machine, run = _setup_udp_tunnel_sock(tree, 10)
+    with pytest.raises(ModuleFault) as fault:
+        run()
+    with pytest.raises(SimulatorLimit) as err:
+        faults.report(machine, fault.value, 1, "insmod")
+    assert str(err.value).startswith("kcourse: setup_udp_tunnel_sock+0x91/")
+    assert "uses the kernel variable ipv6_stub, which the simulator does not model" in \
+        str(err.value)
+
+
+def test_udp_tunnel_code_stops_at_udp_encap_enable(tree):
+    """For an AF_INET socket it tail-calls udp_encap_enable (a jmp: the call site is the
+    caller's return address), which stops when called."""
+    machine, run = _setup_udp_tunnel_sock(tree, 2)
+    with pytest.raises(SimulatorLimit) as err:
+        run()
+    assert " calls udp_encap_enable(), which the simulator does not model (no UDP tunnel " \
+        "socket can be made here" in str(err.value)
