@@ -46,10 +46,6 @@ class InTree(Behavior):
         return ctx.module.image.get_modinfo("intree") is not None
 
 
-
-
-
-
 @register("zram")
 class Zram(InTree):
     # drivers/block/zram/zram_drv.c:15-16 pr_fmt "zram: "; zram_init (:2129) calls zram_add

@@ -143,7 +143,8 @@ class Machine:
 
         Functions kapi models and those it does not both get a slot: calling an unmodelled
         one stops there, with the call site. Data gets its modelled bytes, or an unmapped
-        page that names it when touched."""
+        page that names it when touched (also a variable kapi declares "stops when
+        touched": one only code that never runs here reads)."""
         if name in self._thunks:
             return self._thunks[name]
         if name in T.PERCPU_OFFSETS:  # a per-cpu variable's "address" is its offset (GS)
