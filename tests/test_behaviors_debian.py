@@ -69,7 +69,8 @@ def tree_shell(request):
 
 # The lab's modules that run their own code: every kernel symbol they use is modelled
 # (kcourse.kapi.netdev and friends), so they have no stand-in.
-RUN_CODE = {"8021q", "dummy", "crc7", "llc", "stp", "garp", "mrp"}
+RUN_CODE = {"8021q", "dummy", "crc7", "llc", "stp", "garp", "mrp", "vxlan", "udp_tunnel",
+            "ip6_udp_tunnel"}
 
 
 def test_the_labs_modules_have_behaviors():
@@ -79,9 +80,11 @@ def test_the_labs_modules_have_behaviors():
 
 def test_the_net_modules_run_their_own_code(tree_shell):
     """modprobe 8021q loads llc, stp, garp and mrp first; dummy makes dummy0 (as on the
-    real kernel: tests/data/netdev/real.expected). Each runs its own machine code."""
-    sh = tree_shell(["8021q", "dummy", "crc7"])
-    for line in ("modprobe 8021q", "modprobe dummy", "modprobe crc7"):
+    real kernel: tests/data/netdev/real.expected); vxlan loads udp_tunnel and
+    ip6_udp_tunnel first (tests/data/vxlan/vxlan/real.expected). Each runs its own machine
+    code."""
+    sh = tree_shell(["8021q", "dummy", "crc7", "vxlan"])
+    for line in ("modprobe 8021q", "modprobe dummy", "modprobe crc7", "modprobe vxlan"):
         r = sh.run(line)
         assert (r.rc, r.stderr) == (0, ""), line
     ran = {m.name for m in sh.kernel.modules if m.code is not None}

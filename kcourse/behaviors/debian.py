@@ -46,23 +46,6 @@ class InTree(Behavior):
         return ctx.module.image.get_modinfo("intree") is not None
 
 
-@register("udp_tunnel")
-class UdpTunnel(InTree):
-    source = "net/ipv4/udp_tunnel_nic.c:936 udp_tunnel_nic_init_module: no printk"
-
-
-@register("ip6_udp_tunnel")
-class Ip6UdpTunnel(InTree):
-    source = "net/ipv6/ip6_udp_tunnel.c (no module_init: nothing runs at load)"
-
-
-@register("vxlan")
-class Vxlan(InTree):
-    source = "drivers/net/vxlan/vxlan_core.c:4848 vxlan_init_module: no printk"
-
-
-
-
 @register("zram")
 class Zram(InTree):
     # drivers/block/zram/zram_drv.c:15-16 pr_fmt "zram: "; zram_init (:2129) calls zram_add

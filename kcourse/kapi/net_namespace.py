@@ -11,8 +11,8 @@ namespace: no `ip netns` here, so for_each_net visits init_net alone.
 register_pernet_subsys gives ops->id the next free id (ida_alloc_min(MIN_PERNET_OPS_ID): the
 built-in subsystems' ids are not modelled, so the number differs from the real kernel's),
 kzallocs ops->size bytes for init_net (owned by the calling module in the memory ledger),
-and runs ops->init(&init_net); unregister_pernet_subsys runs pre_exit, exit and exit_batch,
-then frees the data.
+and runs ops->init(&init_net); unregister_pernet_subsys runs pre_exit, exit and exit_batch
+(with a list of one namespace, init_net linked by its exit_list), then frees the data.
 
 register_netdevice_notifier links the notifier_block into netdev_chain by priority and
 replays NETDEV_REGISTER (and NETDEV_UP for a device with IFF_UP) for every device of
@@ -244,9 +244,13 @@ def unregister_pernet_subsys(call, ops):
         fn = space.read_u64(ops + PERNET[method])
         if fn:
             machine.call(fn, net)
-    if space.read_u64(ops + PERNET["exit_batch"]):
-        raise limit(f"kcourse: {call.site}: pernet_operations' exit_batch is not called by "
-                    "the simulator (it takes a list of namespaces)")
+    batch = space.read_u64(ops + PERNET["exit_batch"])
+    if batch:  # ops_exit_list: exit_batch(&net_exit_list), init_net linked by its exit_list
+        head = machine.kernel_alloc(16)  # LIST_HEAD(net_exit_list) on the caller's stack
+        _list_init(machine, head)
+        list_add_tail(machine, net + NET["exit_list"], head)
+        machine.call(batch, head)
+        list_del(machine, net + NET["exit_list"])
     _free_data(call, ns, ops)
 
 

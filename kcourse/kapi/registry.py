@@ -187,6 +187,7 @@ def load_all() -> None:
         kthread,
         lib,
         locking,
+        net_chains,
         net_namespace,
         netdev,
         netdev_stops,
@@ -218,6 +219,8 @@ def load_all() -> None:
         timekeeping,
         timers,
         uaccess,
+        udp_tunnel_stops,
+        vxlan_stops,
         wait,
         workqueue,
     )

@@ -19,7 +19,9 @@ runs instead, mirroring the kernel source file in the last column. Any other ker
 stops the module with one line naming it and the call site; `kcourse sim --real` runs the
 same module on Debian's real kernel under QEMU. A function marked "stops when called" is
 declared (so that a module that only calls it from code that never runs here, such as its
-packet path, loads and runs its init and exit) and stops with one line if it is called.
+packet path, loads and runs its init and exit) and stops with one line if it is called;
+a variable marked "stops when touched" is declared the same way and stops the module when
+its code reads or writes it.
 
 Also real code, not Python: `__fentry__` and `__x86_return_thunk` (a `ret`), and
 `__x86_indirect_thunk_<reg>` (`jmp *%reg`).
@@ -41,7 +43,9 @@ def render() -> str:
     for name in sorted(registry.DATA, key=str.lower):
         d = registry.DATA[name]
         module = d.init.__module__.rsplit(".", 1)[-1]
-        out.append(f"| `{name}` | `{d.declaration}` | {module}.py | {d.source} |")
+        stops = getattr(d.init, "stops", None)  # declared so a module's init can run
+        source = f"{d.source}; stops when touched: {stops}" if stops else d.source
+        out.append(f"| `{name}` | `{d.declaration}` | {module}.py | {source} |")
     return "\n".join(out) + "\n"
 
 

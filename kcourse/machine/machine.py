@@ -143,7 +143,8 @@ class Machine:
 
         Functions kapi models and those it does not both get a slot: calling an unmodelled
         one stops there, with the call site. Data gets its modelled bytes, or an unmapped
-        page that names it when touched."""
+        page that names it when touched (also a variable kapi declares "stops when
+        touched": one only code that never runs here reads)."""
         if name in self._thunks:
             return self._thunks[name]
         if name in T.PERCPU_OFFSETS:  # a per-cpu variable's "address" is its offset (GS)
@@ -151,10 +152,12 @@ class Machine:
         if name in self._data:
             return self._data[name]
         decl = self.data_decls.get(name)
-        if decl is not None:
+        if decl is not None and not getattr(decl.init, "stops", None):
             return self._place_data(decl)
-        if name in self.functions or not _looks_like_data(name):
+        if decl is None and (name in self.functions or not _looks_like_data(name)):
             return self._slot(name)
+        # not modelled, or declared "stops when touched" (only code that never runs here
+        # reads it): an unmapped page that names it
         page = C.UNMODELLED + len(self._unmodelled) * C.PAGE * 2
         self._unmodelled[page] = name
         self._data[name] = page
