@@ -68,8 +68,8 @@ def tree_shell(request):
 
 
 # The lab's modules that run their own code: every kernel symbol they use is modelled
-# (kcourse.kapi.netdev and friends), so they have no stand-in.
-RUN_CODE = {"8021q", "dummy", "crc7", "llc", "stp", "garp", "mrp"}
+# (kcourse.kapi.netdev and friends, kcourse.kapi.sysctl), so they have no stand-in.
+RUN_CODE = {"8021q", "dummy", "crc7", "llc", "stp", "garp", "mrp", "cdrom"}
 
 
 def test_the_labs_modules_have_behaviors():
@@ -79,14 +79,16 @@ def test_the_labs_modules_have_behaviors():
 
 def test_the_net_modules_run_their_own_code(tree_shell):
     """modprobe 8021q loads llc, stp, garp and mrp first; dummy makes dummy0 (as on the
-    real kernel: tests/data/netdev/real.expected). Each runs its own machine code."""
-    sh = tree_shell(["8021q", "dummy", "crc7"])
-    for line in ("modprobe 8021q", "modprobe dummy", "modprobe crc7"):
+    real kernel: tests/data/netdev/real.expected); cdrom registers /proc/sys/dev/cdrom
+    (tests/data/fsys/cdrom/real.expected). Each runs its own machine code."""
+    sh = tree_shell(["8021q", "dummy", "crc7", "cdrom"])
+    for line in ("modprobe 8021q", "modprobe dummy", "modprobe crc7", "modprobe cdrom"):
         r = sh.run(line)
         assert (r.rc, r.stderr) == (0, ""), line
     ran = {m.name for m in sh.kernel.modules if m.code is not None}
     assert ran == RUN_CODE and not sh.kernel.notes
     assert sh.run("ls /sys/class/net").stdout == "dummy0\nlo\n"
+    assert sh.run("ls /proc/sys/dev").stdout == "cdrom\nhpet\nmac_hid\ntty\n"
 
 
 @pytest.mark.parametrize("name", sorted(REAL))
@@ -132,11 +134,14 @@ def test_debian_lines_come_from_the_module_file(name, tree_shell):
 
 def test_a_same_named_module_from_elsewhere_prints_nothing():
     """The Debian behavior is for the in-tree module only (modinfo intree=Y)."""
+    class Printer(InTree):
+        exit_lines = ("unloaded",)
+
     lines = []
     image = SimpleNamespace(get_modinfo=lambda tag: None)
     ctx = SimpleNamespace(module=SimpleNamespace(image=image), pr_info=lines.append)
-    behaviors.lookup("cdrom").exit(ctx)
+    Printer().exit(ctx)
     assert lines == []
     image.get_modinfo = lambda tag: "Y" if tag == "intree" else None
-    behaviors.lookup("cdrom").exit(ctx)
-    assert lines == ["Uniform CD-ROM driver unloaded"]
+    Printer().exit(ctx)
+    assert lines == ["unloaded"]

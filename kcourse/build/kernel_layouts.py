@@ -89,6 +89,9 @@ STRUCTS = (
     "vc", "vc_data", "tty_struct", "tty_port", "tty_driver", "tty_operations",
     # kernel_stat, tracepoints
     "kernel_stat", "tracepoint",
+    # sysctl tables (include/linux/sysctl.h: register_sysctl, proc_dointvec) and file
+    # systems' inode caches (fs/isofs/inode.c init_inodecache)
+    "ctl_table", "ctl_table_header", "ctl_node", "ctl_dir",
     # asked for by name, not in this kernel: see NOT_IN_BTF
     "pcpu_hot", "rcu_head",
 )

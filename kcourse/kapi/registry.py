@@ -213,6 +213,7 @@ def load_all() -> None:
         slab,
         softirq,
         string,
+        sysctl,
         sysfs,
         thunks,
         timekeeping,

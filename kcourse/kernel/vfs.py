@@ -110,7 +110,17 @@ def _proc(k, parts):
     if parts == ["kallsyms"]:
         return _ro(lambda: procfs.proc_kallsyms(k), 0o444)
     if parts == ["sys"]:
-        return _dir(lambda: [_entry("kernel", stat.S_IFDIR | 0o555, "dir")])
+        return _dir(lambda: [_entry(n, stat.S_IFDIR | 0o555, "dir") for n in BOOT_SYSCTL])
+    if parts == ["sys", "dev"]:  # and what modules register there (kcourse.kapi.sysctl)
+        return _dir(lambda: [_entry(n, stat.S_IFDIR | 0o555, "dir") for n in BOOT_SYSCTL_DEV])
+    if parts[0] == "sys" and (parts[1] not in ("kernel", "dev") or
+                              parts[1] == "dev" and parts[2] in BOOT_SYSCTL_DEV):
+        from kcourse.kernel.kernel import SimulatorLimit
+
+        raise SimulatorLimit(f"kcourse: /proc/{'/'.join(parts)}: the boot's own sysctl tables "
+                             "are not modelled (only kernel/tainted, kernel/modules_disabled "
+                             "and what modules register); run it on the real kernel with "
+                             "`kcourse sim --real`")
     if parts == ["sys", "kernel"]:
         return _dir(lambda: [_entry("modules_disabled", REG | 0o644),
                              _entry("tainted", REG | 0o644)])
@@ -130,6 +140,11 @@ def _proc(k, parts):
             k.modules_disabled = value == "1"
         return ("file", REG | 0o644, lambda: f"{int(k.modules_disabled)}\n", write_md)
     raise KernelErrno(E.ENOENT)
+
+
+# /proc/sys and /proc/sys/dev on the lab's guest at boot (tests/data/fsys/real.expected)
+BOOT_SYSCTL = ("abi", "crypto", "debug", "dev", "fs", "kernel", "net", "user", "vm")
+BOOT_SYSCTL_DEV = ("hpet", "mac_hid", "tty")
 
 
 def _proc_misc(k) -> str:

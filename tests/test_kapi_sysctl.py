@@ -1,0 +1,92 @@
+"""/proc/sys tables (kcourse.kapi.sysctl) against Debian's real kernel: cdrom runs its own code.
+
+tests/data/fsys/cdrom/real.expected (script.sh there), recorded on Debian's 6.1.0-56-amd64
+under QEMU: /proc/sys before and after `modprobe cdrom`, the files of /proc/sys/dev/cdrom
+(cdrom_sysctl_register, drivers/cdrom/cdrom.c:3700), `info` through cdrom_sysctl_info and
+proc_dostring, the int files through cdrom_sysctl_handler and proc_dointvec (good and bad
+values), a write refused by the 0444 mode, rmmod, and the module's parameters as the
+defaults the sysctl files start with.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from conftest import need
+from kcourse.backend import format_transcript
+from kcourse.kapi import sysctl
+from kcourse.lab.compare import normalise
+from kcourse.shell import Shell
+from kcourse.shell.moddir import DebianTreeMissing
+
+DATA = Path(__file__).parent / "data" / "fsys"
+
+
+def recorded(path: Path) -> str:
+    return "".join(line for line in path.read_text().splitlines(True)
+                   if not line.startswith("#|"))
+
+
+@pytest.fixture
+def cdrom_shell(request):
+    request.getfixturevalue("debian_modules_dir")
+    try:
+        return Shell(debian_tree=["cdrom"])
+    except DebianTreeMissing as err:
+        need(False, str(err))
+
+
+def test_cdrom_matches_the_real_recording(cdrom_shell):
+    real = recorded(DATA / "cdrom" / "real.expected")
+    for fact in ("cdrom\nhpet\nmac_hid\ntty\n", "CD-ROM information, Id: cdrom.c 3.20",
+                 "-r--r--r-- 0 regular empty file /proc/sys/dev/cdrom/info",
+                 "$ cat /proc/sys/dev/cdrom/check_media\n16\n",
+                 "cdrom: Uniform CD-ROM driver unloaded"):
+        assert fact in real
+    sim = normalise(format_transcript(cdrom_shell.run_script(
+        (DATA / "cdrom" / "script.sh").read_text())))
+    assert sim == real
+
+
+def test_cdrom_runs_its_own_sysctl_code(cdrom_shell):
+    """The files are the module's table: its handler is cdrom's own code, its data cdrom's
+    cdrom_sysctl_settings (a write lands in the module's memory)."""
+    sh = cdrom_shell
+    assert sh.run("modprobe cdrom").rc == 0
+    (mod,) = sh.kernel.modules
+    assert mod.code is not None and not sh.kernel.notes
+    node = sh.kernel.nodes.get("/proc/sys/dev/cdrom/debug")
+    machine = sh.kernel.emulator
+    handler = machine.space.read_u64(node.data["table"] + sysctl.CTL["proc_handler"])
+    assert machine.symbolize(handler).startswith("cdrom_sysctl_handler")
+    data = machine.space.read_u64(node.data["table"] + sysctl.CTL["data"])
+    assert sh.run("echo 42 > /proc/sys/dev/cdrom/debug").rc == 0
+    assert int.from_bytes(machine.space.read(data, 4), "little") == 42
+
+
+def test_an_open_file_of_a_removed_table_is_enoent(cdrom_shell):
+    """sysctl_head_grab fails once the table is unregistered (fs/proc/proc_sysctl.c)."""
+    sh = cdrom_shell
+    assert sh.run("modprobe cdrom").rc == 0
+    fd = sh.kernel.open("/proc/sys/dev/cdrom/autoclose")
+    assert sh.run("rmmod cdrom").rc == 0
+    from kcourse.kernel.errno import KernelErrno
+
+    with pytest.raises(KernelErrno) as err:
+        sh.kernel.read(fd, 10)
+    assert err.value.errno == sysctl.ENOENT
+    sh.kernel.close(fd)
+    assert sh.run("cat /proc/sys/dev/cdrom/autoclose").rc == 1
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    (b"12", (12, False, 2)), (b"-3 ", (3, True, 2)), (b"0x1f\n", (31, False, 4)),
+    (b"017", (15, False, 3)), (b"0x", -22), (b"x", -22), (b"-", -22), (b"12a", -22),
+    (b"99999999999999999999", -22), (b"1" * 21, -22), (b"18446744073709551616", -22),
+])
+def test_proc_get_long_reads_numbers_as_the_kernel_does(text, expected):
+    """kernel/sysctl.c proc_get_long with proc_wspace_sep: base 0 (0x hex, 0 octal), a sign,
+    21 characters at most, a trailer that must be white space; an overflow is -EINVAL."""
+    assert sysctl.proc_get_long(text) == expected
