@@ -1,7 +1,7 @@
-"""The kernel functions of sysctl (kcourse.kapi) called with hostile arguments, as
-tests/test_kapi_fuzz_netdev.py calls netdev's: each call ends as the kernel's would or with
-one of the simulator's own outcomes (a fault that becomes an oops, a kernel errno, a one-line
-limit), never a Python error.
+"""The kernel functions of sysctl, filesystems and fs_stops (kcourse.kapi) called with hostile
+arguments, as tests/test_kapi_fuzz_netdev.py calls netdev's: each call ends as the kernel's
+would or with one of the simulator's own outcomes (a fault that becomes an oops, a kernel
+errno, a one-line limit), never a Python error.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from kcourse.kapi import registry
 from kcourse.kernel import Kernel
 from kcourse.machine.machine import ModuleFault
 
-FILES = ("sysctl",)
+FILES = ("sysctl", "filesystems", "fs_stops")
 registry.load_all()
 NAMES = sorted(name for name, fn in registry.FUNCTIONS.items()
                if fn.impl.__module__.rsplit(".", 1)[-1] in FILES)
@@ -33,7 +33,8 @@ def machine():
 
 def test_the_files_declare_functions():
     assert {"register_sysctl", "unregister_sysctl_table", "proc_dostring", "proc_dointvec",
-            "memdup_user"} <= set(NAMES)
+            "memdup_user", "register_filesystem", "unregister_filesystem", "memchr", "strsep",
+            "mktime64", "mount_bdev", "zlib_inflate"} <= set(NAMES)
 
 
 @pytest.mark.parametrize("name", NAMES)
