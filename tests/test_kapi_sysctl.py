@@ -90,3 +90,78 @@ def test_proc_get_long_reads_numbers_as_the_kernel_does(text, expected):
     """kernel/sysctl.c proc_get_long with proc_wspace_sep: base 0 (0x hex, 0 octal), a sign,
     21 characters at most, a trailer that must be white space; an overflow is -EINVAL."""
     assert sysctl.proc_get_long(text) == expected
+
+
+def dump_stacks_as_frames(transcript: str) -> str:
+    """Each dump_stack block (its "CPU: 0 PID:" line to " </TASK>", then the user registers
+    the real kernel prints after it) as the frames both sides must have: dump_stack_lvl,
+    __register_sysctl_table and the module's init. The rest of a call trace (the syscall's
+    frames, "?" guesses from stale stack words) and the PIDs are the simulator's model."""
+    out, block = [], None
+    for line in transcript.splitlines():
+        text = line.removeprefix("[TIME] ")
+        if text.startswith("CPU: 0 PID: "):
+            block = []
+            continue
+        if block is not None:
+            if text == " </TASK>":
+                out.append("[dump_stack] " + " | ".join(block))
+                block = None
+            elif text.split("+")[0].strip() in ("dump_stack_lvl", "__register_sysctl_table",
+                                                "sysctlprobe_init"):
+                block.append(text.strip())
+            continue
+        if text.startswith(("RIP: 0033", "Code: ", "RSP: 002b", "RAX: ", "RDX: ", "RBP: ",
+                            "R10: ", "R13: ")):
+            continue
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+@pytest.fixture(scope="module")
+def sysctlprobe(tmp_path_factory):
+    from kcourse.build.cell import build_cell
+
+    folder = DATA / "sysctlprobe"
+    built = build_cell("sysctlprobe", (folder / "sysctlprobe.c").read_text(),
+                       base=tmp_path_factory.mktemp("sysctlprobe"))
+    need(built.ok, built.problem or built.output)
+    return built.ko
+
+
+def test_sysctlprobe_matches_the_real_kernel(sysctlprobe):
+    """tests/data/fsys/sysctlprobe (scripts/record-kapifs.py --dir tests/data/fsys): the
+    table checks' lines, a duplicate in a new directory, a file on the path (-ENOTDIR), an
+    empty table, int vectors and a string through proc_dointvec and proc_dostring,
+    register_filesystem's -EBUSY and unregister_filesystem's -EINVAL."""
+    real = recorded(DATA / "sysctlprobe" / "real.expected")
+    for fact in ("sysctl table check failed: kcourse/bad/bogus bogus .mode 01644",
+                 "sysctl could not get directory: /kcourse/probe/values -20",
+                 "sysctl duplicate entry: /kcourse/twice/same", "kcprobe again: -16",
+                 "unregister never: -22", "nodev\tkcprobe\n\tkcblock\n",
+                 "$ cat /proc/sys/kcourse/probe/values\n-2147483648\t2\t3\n",
+                 "a long name of \n", "__register_sysctl_table+0x3cd/0x600"):
+        assert fact in real
+    shell = Shell(workdir=str(sysctlprobe.parent))
+    sim = normalise(format_transcript(shell.run_script(
+        (DATA / "sysctlprobe" / "script.sh").read_text())))
+    assert real.count("CPU: 0 PID: ") == 3
+    assert dump_stacks_as_frames(sim) == dump_stacks_as_frames(real)
+
+
+def test_a_duplicate_among_other_entries_stops(sysctlprobe, tmp_path):
+    """Registering cdrom's table twice would empty /proc/sys/dev/cdrom on the real 6.1
+    kernel (erase_header; see sysctl.py): the simulator stops there with one line."""
+    from kcourse.build.cell import build_cell
+
+    source = (DATA / "sysctlprobe" / "sysctlprobe.c").read_text().replace(
+        'pr_info("sysctlprobe: register kcourse/probe: %s\\n", probe_header ? "ok" : "NULL");',
+        'register_sysctl("kcourse/probe", probe_table);')
+    assert "register_sysctl(\"kcourse/probe\", probe_table);" in source
+    built = build_cell("sysctlprobe", source, base=tmp_path)
+    need(built.ok, built.problem or built.output)
+    shell = Shell(workdir=str(built.ko.parent))
+    r = shell.run("insmod sysctlprobe.ko")
+    assert r.rc != 0 and "registers 'values' twice in /proc/sys/kcourse/probe" in r.stderr
+    assert r.stderr.count("\n") == 1
+    assert shell.run("ls /proc/sys/kcourse").rc != 0  # the stopped load is unwound

@@ -116,7 +116,7 @@ def _proc(k, parts):
         return _dir(lambda: [_entry(n, stat.S_IFDIR | 0o555, "dir") for n in BOOT_SYSCTL])
     if parts == ["sys", "dev"]:  # and what modules register there (kcourse.kapi.sysctl)
         return _dir(lambda: [_entry(n, stat.S_IFDIR | 0o555, "dir") for n in BOOT_SYSCTL_DEV])
-    if parts[0] == "sys" and (parts[1] not in ("kernel", "dev") or
+    if parts[0] == "sys" and (parts[1] in BOOT_SYSCTL and parts[1] not in ("kernel", "dev") or
                               parts[1] == "dev" and parts[2] in BOOT_SYSCTL_DEV):
         from kcourse.kernel.kernel import SimulatorLimit
 
