@@ -165,3 +165,25 @@ def test_a_duplicate_among_other_entries_stops(sysctlprobe, tmp_path):
     assert r.rc != 0 and "registers 'values' twice in /proc/sys/kcourse/probe" in r.stderr
     assert r.stderr.count("\n") == 1
     assert shell.run("ls /proc/sys/kcourse").rc != 0  # the stopped load is unwound
+
+
+def test_a_table_left_behind_oopses_or_stops(tmp_path):
+    """tests/data/fsys/sysctlleak: a module that forgets unregister_sysctl_table and
+    unregister_filesystem. On the real kernel every later read of what it left is a page
+    fault in its freed memory: cat (proc_sys_permission), ls (proc_sys_readdir) and
+    /proc/filesystems (filesystems_proc_show) are all killed. The simulator oopses the cat
+    the same way and stops the other two with one line (their oopses are not modelled)."""
+    from kcourse.build.cell import build_cell
+
+    folder = DATA / "sysctlleak"
+    real = recorded(folder / "real.expected")
+    assert real.count("[rc=137]") == 3
+    built = build_cell("sysctlleak", (folder / "sysctlleak.c").read_text(), base=tmp_path)
+    need(built.ok, built.problem or built.output)
+    sh = Shell(workdir=str(built.ko.parent))
+    results = sh.run_script((folder / "script.sh").read_text())
+    assert [r.rc for r in results] == [0, 0, 0, 137, 1, 1]
+    assert results[1].stdout == "3\n"
+    assert any("BUG: unable to handle page fault" in line for line in results[3].dmesg)
+    for r in results[4:]:
+        assert r.stderr.count("\n") == 1 and "not modelled" in r.stderr

@@ -36,7 +36,15 @@ from dataclasses import dataclass, field
 from kcourse.kapi import kwarn, uaccess
 from kcourse.kapi.lib import CTYPE
 from kcourse.kapi.registry import FUNCTIONS, function
-from kcourse.kapi.vfsfile import Handle, call_int, free_block, kernel_block, kernel_fops, limit
+from kcourse.kapi.vfsfile import (
+    Handle,
+    call_int,
+    free_block,
+    in_kernel,
+    kernel_block,
+    kernel_fops,
+    limit,
+)
 from kcourse.kernel import structs as S
 from kcourse.kernel import uaccess as U
 from kcourse.kernel.errno import KernelErrno
@@ -283,10 +291,25 @@ class SysctlOps:
         self.machine = machine
 
     def may_open(self, node: Node, flags: int) -> int:
-        """proc_sys_permission at open: MAY_READ and/or MAY_WRITE from the access mode."""
+        """proc_sys_permission at open: MAY_READ and/or MAY_WRITE from the access mode (the
+        table is read there: one in a module gone without unregistering it oopses)."""
         access = flags & 3
         op = (MAY_READ if access != 1 else 0) | (MAY_WRITE if access else 0)
-        return -_perm(self.machine, node, op)
+        with in_kernel(self.machine, "proc_sys_permission"):
+            return -_perm(self.machine, node, op)
+
+    def reach(self, node: Node) -> None:
+        """proc_sys_lookup, proc_sys_getattr and proc_sys_readdir read the entry's table
+        (procname, mode): in the memory of a module gone without unregistering it, the real
+        kernel oopses there (its `ls` is killed); not modelled, so the simulator stops."""
+        from kcourse.machine.address_space import BadAccess
+
+        try:
+            self.machine.space.read(node.data["table"], CTL_SIZE)
+        except BadAccess:
+            raise limit(f"kcourse: {node.path}: its ctl_table is in the memory of a module "
+                        "gone without unregister_sysctl_table; the real kernel oopses reading "
+                        "it (not modelled)") from None
 
     def open(self, node: Node, flags: int) -> SysctlHandle:
         if node.data["removed"]:
@@ -313,6 +336,10 @@ class SysctlHandle(Handle):
         return None
 
     def _call_handler(self, write: int, buffer: int, count: int, ppos: int) -> int:
+        with in_kernel(self.machine, "proc_sys_call_handler"):
+            return self._handler(write, buffer, count, ppos)
+
+    def _handler(self, write: int, buffer: int, count: int, ppos: int) -> int:
         """proc_sys_call_handler (fs/proc/proc_sysctl.c:555)."""
         machine, node = self.machine, self.node
         if node.data["removed"]:  # sysctl_head_grab: the table is being unregistered

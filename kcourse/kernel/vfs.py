@@ -58,6 +58,7 @@ def lookup(k, path: str):
             raise
         if node.is_dir:
             return _dir(lambda: _node_entries(k, path))
+        _reach(node)
         return ("file", node.mode, lambda: k.read_file(path),
                 lambda text: k.write_file(path, text))
     if found[0] == "dir" and parts:
@@ -66,9 +67,18 @@ def lookup(k, path: str):
     return found
 
 
+def _reach(node) -> None:
+    """The kernel's lookup, stat and readdir of an entry read what serves it (a sysctl file's
+    ctl_table): its ops' `reach(node)` stops when that is in memory a module took away."""
+    reach = getattr(node.ops, "reach", None)
+    if reach is not None:
+        reach(node)
+
+
 def _node_entries(k, path: str):
     out = []
     for node in k.nodes.children(path):
+        _reach(node)
         kind = "dir" if node.is_dir else "chr" if stat.S_ISCHR(node.mode) else \
             "blk" if stat.S_ISBLK(node.mode) else "file"
         out.append(_entry(node.name, node.mode, kind, size=node.size, uid=node.uid,
