@@ -51,3 +51,35 @@ def test_hostile_arguments_end_cleanly(machine, name, data):
         m.call(m.kernel_symbol(name), *args)
     except (ModuleFault, KcourseError):
         pass
+
+
+@pytest.fixture(scope="module")
+def cdrom_shell(request):
+    from conftest import need
+    from kcourse.shell import Shell
+    from kcourse.shell.moddir import DebianTreeMissing
+
+    request.getfixturevalue("debian_modules_dir")
+    try:
+        sh = Shell(debian_tree=["cdrom"])
+    except DebianTreeMissing as err:
+        need(False, str(err))
+    assert sh.run("modprobe cdrom").rc == 0
+    return sh
+
+
+@pytest.mark.parametrize("file", ["debug", "info"])
+@settings(max_examples=60, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(alphabet=st.sampled_from(list("0123456789 -+x\t\nabc,\xa0")), max_size=40))
+def test_hostile_writes_to_cdroms_files_end_cleanly(cdrom_shell, file, text):
+    """Whatever bash writes to cdrom's sysctl files, the write succeeds or fails with the
+    kernel's errno (EINVAL for a bad number, EACCES for the 0444 info), and a read after it
+    gives a line: never a Python error."""
+    sh = cdrom_shell
+    r = sh.run(f"echo -n '{text}' > /proc/sys/dev/cdrom/{file}")
+    assert r.rc in (0, 1) and r.stderr.count("\n") <= 1
+    if r.rc:
+        assert "Invalid argument" in r.stderr or "Permission denied" in r.stderr
+    back = sh.run(f"cat /proc/sys/dev/cdrom/{file}")
+    assert back.rc == 0 and back.stdout.endswith("\n")
