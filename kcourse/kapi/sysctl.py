@@ -65,7 +65,7 @@ PAGE_SIZE = 4096
 INT_MAX = (1 << 31) - 1
 MAX_TEXT = 1 << 20  # proc_dointvec's text: more than this, and the simulator stops
 MAX_ENTRIES = 4096  # a table that has no NULL procname within this many: the simulator stops
-EPERM, ENOENT, ENOMEM, EFAULT, EEXIST, EINVAL, EACCES, ERANGE = 1, 2, 12, 14, 17, 22, 13, 34
+EPERM, ENOENT, ENOMEM, EFAULT, EINVAL, EACCES = 1, 2, 12, 14, 22, 13
 # sysctl_check_table's handlers that need data and maxlen (fs/proc/proc_sysctl.c:1138)
 DATA_HANDLERS = ("proc_dostring", "proc_dointvec", "proc_douintvec", "proc_douintvec_minmax",
                  "proc_dointvec_minmax", "proc_dou8vec_minmax", "proc_dointvec_jiffies",
@@ -121,7 +121,13 @@ def _entries(call, table: int) -> list[tuple[int, str]]:
         if len(out) == MAX_ENTRIES:
             raise limit(f"kcourse: {call.site} registers a sysctl table with no empty entry "
                         f"in its first {MAX_ENTRIES} (list_for_each_table_entry would run on)")
-        out.append((entry, space.read_cstring(name, 256).decode("utf-8", "surrogateescape")))
+        text = space.read_cstring(name, 4096).decode("utf-8", "surrogateescape")
+        if not text or "/" in text or len(text) == 4096:
+            # the kernel takes any name (insert_entry); one no path can reach is not modelled
+            raise limit(f"kcourse: {call.site} registers a sysctl entry named {text[:64]!r}, "
+                        "which no /proc/sys path can name (empty, a '/' or 4096 bytes); "
+                        "not modelled")
+        out.append((entry, text))
 
 
 def _handler_is(machine, handler: int, names) -> bool:
@@ -218,8 +224,8 @@ def register_sysctl(call, path, table):
     st = state(machine)
     for i in range(len(parts)):
         below = "/".join([ROOT, *parts[:i + 1]])
-        if nodes.get(below) is None and not _fixed(call, below):
-            nodes.add(Node(below, stat.S_IFDIR | 0o555, owner=call.caller))
+        if nodes.get(below) is None and not _fixed(call, below):  # new_dir: the kernel's
+            nodes.add(Node(below, stat.S_IFDIR | 0o555))
         st.dirs[below] = st.dirs.get(below, 0) + 1
     reg = Registration(call.caller, "/".join(parts), size=size)
     ops = SysctlOps(machine)
