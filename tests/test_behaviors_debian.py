@@ -68,9 +68,9 @@ def tree_shell(request):
 
 
 # The lab's modules that run their own code: every kernel symbol they use is modelled
-# (kcourse.kapi.netdev and friends), so they have no stand-in.
+# (kcourse.kapi.netdev and friends, sysctl, filesystems), so they have no stand-in.
 RUN_CODE = {"8021q", "dummy", "crc7", "llc", "stp", "garp", "mrp", "vxlan", "udp_tunnel",
-            "ip6_udp_tunnel"}
+            "ip6_udp_tunnel", "cdrom", "isofs"}
 
 
 def test_the_labs_modules_have_behaviors():
@@ -78,18 +78,22 @@ def test_the_labs_modules_have_behaviors():
     assert not (RUN_CODE | {"loop"}) & set(DEBIAN)  # loop: tests/test_kapi_block.py
 
 
-def test_the_net_modules_run_their_own_code(tree_shell):
+def test_the_modules_without_stand_ins_run_their_own_code(tree_shell):
     """modprobe 8021q loads llc, stp, garp and mrp first; dummy makes dummy0 (as on the
     real kernel: tests/data/netdev/real.expected); vxlan loads udp_tunnel and
-    ip6_udp_tunnel first (tests/data/vxlan/vxlan/real.expected). Each runs its own machine
-    code."""
-    sh = tree_shell(["8021q", "dummy", "crc7", "vxlan"])
-    for line in ("modprobe 8021q", "modprobe dummy", "modprobe crc7", "modprobe vxlan"):
+    ip6_udp_tunnel first (tests/data/vxlan/vxlan/real.expected); isofs loads cdrom first,
+    which registers /proc/sys/dev/cdrom, and adds iso9660 to /proc/filesystems
+    (tests/data/fsys). Each runs its own machine code."""
+    sh = tree_shell(["8021q", "dummy", "crc7", "vxlan", "isofs", "cdrom"])
+    for line in ("modprobe 8021q", "modprobe dummy", "modprobe crc7", "modprobe vxlan",
+                 "modprobe isofs"):
         r = sh.run(line)
         assert (r.rc, r.stderr) == (0, ""), line
     ran = {m.name for m in sh.kernel.modules if m.code is not None}
     assert ran == RUN_CODE and not sh.kernel.notes
     assert sh.run("ls /sys/class/net").stdout == "dummy0\nlo\n"
+    assert sh.run("ls /proc/sys/dev").stdout == "cdrom\nhpet\nmac_hid\ntty\n"
+    assert sh.run("cat /proc/filesystems").stdout.endswith("nodev\tpstore\n\tiso9660\n")
 
 
 @pytest.mark.parametrize("name", sorted(REAL))
@@ -135,11 +139,14 @@ def test_debian_lines_come_from_the_module_file(name, tree_shell):
 
 def test_a_same_named_module_from_elsewhere_prints_nothing():
     """The Debian behavior is for the in-tree module only (modinfo intree=Y)."""
+    class Printer(InTree):
+        exit_lines = ("unloaded",)
+
     lines = []
     image = SimpleNamespace(get_modinfo=lambda tag: None)
     ctx = SimpleNamespace(module=SimpleNamespace(image=image), pr_info=lines.append)
-    behaviors.lookup("cdrom").exit(ctx)
+    Printer().exit(ctx)
     assert lines == []
     image.get_modinfo = lambda tag: "Y" if tag == "intree" else None
-    behaviors.lookup("cdrom").exit(ctx)
-    assert lines == ["Uniform CD-ROM driver unloaded"]
+    Printer().exit(ctx)
+    assert lines == ["unloaded"]

@@ -359,12 +359,15 @@ HEADERS = """
 #include <linux/notifier.h>
 #include <linux/blkdev.h>
 #include <linux/blk-mq.h>
+#include <linux/sysctl.h>
+#include <linux/user_namespace.h>
 """
 # Defined in a .c file or a private header of the kernel, not under include/: pahole is the
 # only reference for these (test_file_is_what_pahole_and_the_export_table_say).
 PRIVATE = {"proc_dir_entry": "fs/proc/internal.h", "kthread": "kernel/kthread.c",
            "workqueue_struct": "kernel/workqueue.c", "kmem_cache_node": "mm/slab.h",
            "gpio_desc": "drivers/gpio/gpiolib.h",
+           "inflate_workspace": "lib/zlib_inflate/inflate.h",
            # include/linux/slub_def.h compiles only inside mm/ (it needs mm/slab.h first)
            "kmem_cache": "mm/slab.h, include/linux/slub_def.h"}
 

@@ -68,19 +68,6 @@ class Zram(InTree):
             return 1
 
 
-@register("cdrom")
-class Cdrom(InTree):
-    # drivers/cdrom/cdrom.c:236 pr_fmt; cdrom_init (:3735) prints nothing, cdrom_exit (:3744)
-    # pr_info("Uniform CD-ROM driver unloaded\n").
-    exit_lines = ("Uniform CD-ROM driver unloaded",)
-    source = "drivers/cdrom/cdrom.c:3742"
-
-
-@register("isofs")
-class Isofs(InTree):
-    source = "fs/isofs/inode.c:1599 init_iso9660_fs, :1623 exit_iso9660_fs: no printk"
-
-
 @register("zsmalloc")
 class Zsmalloc(InTree):
     source = "mm/zsmalloc.c:2340 zs_init, :2361 zs_exit: no printk"

@@ -89,6 +89,12 @@ STRUCTS = (
     "vc", "vc_data", "tty_struct", "tty_port", "tty_driver", "tty_operations",
     # kernel_stat, tracepoints
     "kernel_stat", "tracepoint",
+    # sysctl tables (include/linux/sysctl.h: register_sysctl, proc_dointvec); what isofs's
+    # init sizes (zlib_inflate_workspacesize) and the data its mount path reads
+    # (kcourse/kapi/fs_stops.py)
+    "ctl_table", "ctl_table_header", "ctl_node", "ctl_dir", "inflate_workspace",
+    "inode_operations", "user_namespace", "uid_gid_map", "uid_gid_extent", "ns_common",
+    "static_key",
     # asked for by name, not in this kernel: see NOT_IN_BTF
     "pcpu_hot", "rcu_head",
 )

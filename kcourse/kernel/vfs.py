@@ -58,6 +58,7 @@ def lookup(k, path: str):
             raise
         if node.is_dir:
             return _dir(lambda: _node_entries(k, path))
+        _reach(node)
         return ("file", node.mode, lambda: k.read_file(path),
                 lambda text: k.write_file(path, text))
     if found[0] == "dir" and parts:
@@ -66,9 +67,18 @@ def lookup(k, path: str):
     return found
 
 
+def _reach(node) -> None:
+    """The kernel's lookup, stat and readdir of an entry read what serves it (a sysctl file's
+    ctl_table): its ops' `reach(node)` stops when that is in memory a module took away."""
+    reach = getattr(node.ops, "reach", None)
+    if reach is not None:
+        reach(node)
+
+
 def _node_entries(k, path: str):
     out = []
     for node in k.nodes.children(path):
+        _reach(node)
         kind = "dir" if node.is_dir else "chr" if stat.S_ISCHR(node.mode) else \
             "blk" if stat.S_ISBLK(node.mode) else "file"
         out.append(_entry(node.name, node.mode, kind, size=node.size, uid=node.uid,
@@ -92,11 +102,14 @@ def _fixed(k, parts):
 
 def _proc(k, parts):
     if not parts:
-        return _dir(lambda: [_entry("devices", REG | 0o444), _entry("kallsyms", REG | 0o444),
+        return _dir(lambda: [_entry("devices", REG | 0o444), _entry("filesystems", REG | 0o444),
+                             _entry("kallsyms", REG | 0o444),
                              _entry("misc", REG | 0o444), _entry("modules", REG | 0o444),
                              _entry("mounts", REG | 0o444),
                              _entry("sys", stat.S_IFDIR | 0o555, "dir"),
                              _entry("version", REG | 0o444)])
+    if parts == ["filesystems"]:  # fs/filesystems.c: proc_create_single("filesystems", 0, ..)
+        return _ro(lambda: _proc_filesystems(k))
     if parts == ["misc"]:  # drivers/char/misc.c misc_seq_show: "%3i %s\n", newest first
         return _ro(lambda: _proc_misc(k))
     if parts == ["version"]:
@@ -110,7 +123,17 @@ def _proc(k, parts):
     if parts == ["kallsyms"]:
         return _ro(lambda: procfs.proc_kallsyms(k), 0o444)
     if parts == ["sys"]:
-        return _dir(lambda: [_entry("kernel", stat.S_IFDIR | 0o555, "dir")])
+        return _dir(lambda: [_entry(n, stat.S_IFDIR | 0o555, "dir") for n in BOOT_SYSCTL])
+    if parts == ["sys", "dev"]:  # and what modules register there (kcourse.kapi.sysctl)
+        return _dir(lambda: [_entry(n, stat.S_IFDIR | 0o555, "dir") for n in BOOT_SYSCTL_DEV])
+    if parts[0] == "sys" and (parts[1] in BOOT_SYSCTL and parts[1] not in ("kernel", "dev") or
+                              parts[1] == "dev" and parts[2] in BOOT_SYSCTL_DEV):
+        from kcourse.kernel.kernel import SimulatorLimit
+
+        raise SimulatorLimit(f"kcourse: /proc/{'/'.join(parts)}: the boot's own sysctl tables "
+                             "are not modelled (only kernel/tainted, kernel/modules_disabled "
+                             "and what modules register); run it on the real kernel with "
+                             "`kcourse sim --real`")
     if parts == ["sys", "kernel"]:
         return _dir(lambda: [_entry("modules_disabled", REG | 0o644),
                              _entry("tainted", REG | 0o644)])
@@ -130,6 +153,45 @@ def _proc(k, parts):
             k.modules_disabled = value == "1"
         return ("file", REG | 0o644, lambda: f"{int(k.modules_disabled)}\n", write_md)
     raise KernelErrno(E.ENOENT)
+
+
+# /proc/filesystems on the lab's guest at boot (tests/data/fsys/isofs/real.expected): all nodev
+BOOT_FILESYSTEMS = ("sysfs", "tmpfs", "proc", "cgroup", "cgroup2", "cpuset", "devtmpfs",
+                    "debugfs", "tracefs", "securityfs", "sockfs", "bpf", "pipefs", "ramfs",
+                    "hugetlbfs", "devpts", "mqueue", "pstore")
+FS_REQUIRES_DEV = 1  # include/linux/fs.h
+
+
+def _proc_filesystems(k) -> str:
+    """fs/filesystems.c filesystems_proc_show: "%s\t%s\n", "nodev" unless FS_REQUIRES_DEV,
+    then the name; the boot's file systems, then the modules' (kcourse.kapi.filesystems keeps
+    their struct file_system_type addresses on the machine), each read from the struct."""
+    from kcourse.kernel import structs as S
+    from kcourse.machine.address_space import BadAccess
+
+    lines = [f"nodev\t{name}\n" for name in BOOT_FILESYSTEMS]
+    machine = getattr(k, "_emulator", None)
+    for fs in machine.objects.get("filesystems", ()) if machine is not None else ():
+        space = machine.space
+        try:
+            flags = int.from_bytes(space.read(fs + S.offsetof("file_system_type", "fs_flags"),
+                                              4), "little")
+            name = space.read_cstring(space.read_u64(fs + S.offsetof("file_system_type",
+                                                                      "name")))
+        except BadAccess:
+            from kcourse.kernel.kernel import SimulatorLimit
+
+            raise SimulatorLimit(f"kcourse: /proc/filesystems: the file_system_type at {fs:#x} "
+                                 "is in the memory of a module gone without unregistering it; "
+                                 "the real kernel's read oopses there (not modelled)") from None
+        dev = "" if flags & FS_REQUIRES_DEV else "nodev"
+        lines.append(f"{dev}\t{name.decode('utf-8', 'surrogateescape')}\n")
+    return "".join(lines)
+
+
+# /proc/sys and /proc/sys/dev on the lab's guest at boot (tests/data/fsys/real.expected)
+BOOT_SYSCTL = ("abi", "crypto", "debug", "dev", "fs", "kernel", "net", "user", "vm")
+BOOT_SYSCTL_DEV = ("hpet", "mac_hid", "tty")
 
 
 def _proc_misc(k) -> str:
