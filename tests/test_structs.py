@@ -358,6 +358,7 @@ HEADERS = """
 #include <linux/seq_file_net.h>
 #include <linux/notifier.h>
 #include <linux/blkdev.h>
+#include <linux/zpool.h>
 #include <linux/blk-mq.h>
 """
 # Defined in a .c file or a private header of the kernel, not under include/: pahole is the

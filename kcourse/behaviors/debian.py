@@ -96,9 +96,3 @@ class Cdrom(InTree):
 @register("isofs")
 class Isofs(InTree):
     source = "fs/isofs/inode.c:1599 init_iso9660_fs, :1623 exit_iso9660_fs: no printk"
-
-
-@register("zsmalloc")
-class Zsmalloc(InTree):
-    source = "mm/zsmalloc.c:2340 zs_init, :2361 zs_exit: no printk"
-

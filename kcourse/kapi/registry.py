@@ -165,6 +165,7 @@ def load_all() -> None:
         checks,
         completion,
         console,
+        cpuhp,
         debugfs,
         delay,
         dev_printk,
@@ -220,4 +221,6 @@ def load_all() -> None:
         uaccess,
         wait,
         workqueue,
+        zpool,
+        zsmalloc_stops,
     )
