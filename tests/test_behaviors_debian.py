@@ -68,10 +68,11 @@ def tree_shell(request):
 
 
 # The lab's modules that run their own code: every kernel symbol they use is modelled
-# (kcourse.kapi.netdev and friends; kcourse.kapi.cpuhp, zpool for zsmalloc), so they have no
+# (kcourse.kapi.netdev and friends; kcourse.kapi.cpuhp, zpool, block_bio for zsmalloc and
+# zram: tests/test_kapi_zram.py), so they have no
 # stand-in.
 NET_CODE = {"8021q", "dummy", "crc7", "llc", "stp", "garp", "mrp"}
-RUN_CODE = NET_CODE | {"zsmalloc"}
+RUN_CODE = NET_CODE | {"zsmalloc", "zram"}
 
 
 def test_the_labs_modules_have_behaviors():
@@ -110,10 +111,14 @@ def test_modprobe_logs_what_the_real_kernel_logs(name, tree_shell):
 
 
 def test_zram_adds_one_device_per_num_devices(tree_shell):
-    """Real kernel: `modprobe zram num_devices=2` logs zram0 and zram1, rmmod removes both."""
+    """Real kernel: `modprobe zram num_devices=2` logs zram0 and zram1, rmmod removes both.
+    zram_init's own code does it (zram_add per device), and zsmalloc's runs before it."""
     sh = tree_shell(["zram"])
     assert sh.run("modprobe zram num_devices=2").dmesg == ("zram: Added device: zram0",
                                                            "zram: Added device: zram1")
+    ran = {m.name for m in sh.kernel.modules if m.code is not None}
+    assert ran == {"zram", "zsmalloc"} and not sh.kernel.notes
+    assert sh.run("ls /sys/block").stdout == "zram0\nzram1\n"
     assert sh.run("rmmod zram").dmesg == ("zram: Removed device: zram0",
                                           "zram: Removed device: zram1")
 

@@ -359,6 +359,8 @@ HEADERS = """
 #include <linux/notifier.h>
 #include <linux/blkdev.h>
 #include <linux/zpool.h>
+#include <linux/part_stat.h>
+#include <linux/bio.h>
 #include <linux/blk-mq.h>
 """
 # Defined in a .c file or a private header of the kernel, not under include/: pahole is the

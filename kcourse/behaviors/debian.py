@@ -63,28 +63,6 @@ class Vxlan(InTree):
 
 
 
-@register("zram")
-class Zram(InTree):
-    # drivers/block/zram/zram_drv.c:15-16 pr_fmt "zram: "; zram_init (:2129) calls zram_add
-    # num_devices times (module_param num_devices, default 1: :47, :2180), each printing
-    # "Added device: %s" with disk name zram<id> (:1984); zram_exit -> destroy_devices ->
-    # zram_remove for each, in id order: "Removed device: %s" (:2025).
-    source = "drivers/block/zram/zram_drv.c:2129"
-
-    def on_init(self, ctx) -> tuple[str, ...]:
-        return tuple(f"Added device: zram{i}" for i in range(self._count(ctx)))
-
-    def on_exit(self, ctx) -> tuple[str, ...]:
-        return tuple(f"Removed device: zram{i}" for i in range(self._count(ctx)))
-
-    @staticmethod
-    def _count(ctx) -> int:
-        try:
-            return int(ctx.param("num_devices"))
-        except (KeyError, TypeError, ValueError):
-            return 1
-
-
 @register("cdrom")
 class Cdrom(InTree):
     # drivers/cdrom/cdrom.c:236 pr_fmt; cdrom_init (:3735) prints nothing, cdrom_exit (:3744)

@@ -55,7 +55,7 @@ STRUCTS = (
     # (include/linux/blkdev.h, blk-mq.h, blk_types.h, bvec.h)
     "gendisk", "block_device", "block_device_operations", "request_queue", "queue_limits",
     "blk_mq_tag_set", "blk_mq_ops", "blk_mq_hw_ctx", "blk_mq_queue_data", "request", "bio",
-    "bio_vec", "bvec_iter",
+    "bio_vec", "bvec_iter", "disk_stats", "bio_set",
     # module parameters (include/linux/moduleparam.h)
     "kernel_param", "kernel_param_ops", "kparam_array", "kparam_string",
     # struct module and what the loader fills in (include/linux/module.h)

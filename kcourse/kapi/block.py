@@ -17,8 +17,9 @@ devtmpfs's /dev/<name>, then scans for partitions as 6.1 does when the capacity 
 (block_io.scan_partitions); del_gendisk takes them away, put_disk drops the disk.
 
 Not modelled (each says so in one line when a module needs it): partitions themselves
-(a disk with a partition table is read, but no partitions are made), a queue without blk-mq
-(blk_alloc_disk and ->submit_bio), more than one hardware queue's own contexts, elevators.
+(a disk with a partition table is read, but no partitions are made), I/O on a queue without
+blk-mq (kcourse.kapi.block_bio's blk_alloc_disk: ->submit_bio), more than one hardware
+queue's own contexts, elevators.
 """
 
 from __future__ import annotations
@@ -343,9 +344,6 @@ def device_add_disk(call, parent, disk, groups):
     d = _disk(call, disk, "device_add_disk")
     machine, kernel = call.machine, call.kernel
     space = machine.space
-    if groups:
-        raise limit(f"kcourse: {call.site} adds a disk with its own sysfs attribute groups, "
-                    "which the simulator does not make")
     major, minors = _s32(space, disk + GENDISK["major"]), _s32(space, disk + GENDISK["minors"])
     first_minor = _s32(space, disk + GENDISK["first_minor"])
     if major:
@@ -379,6 +377,14 @@ def device_add_disk(call, parent, disk, groups):
     d.name = name
     if not hidden:
         _sysfs(call, d, sysdir, major, first_minor, minors)
+        if groups:  # device_add -> device_add_groups(ddev, disk's groups)
+            from kcourse.kapi import block_bio
+
+            error = block_bio.add_groups(call, d, sysdir, groups)
+            if error:
+                kernel.nodes.remove(sysdir)
+                d.paths.clear()
+                return error
         devpath = f"/dev/{name}"
         if kernel.nodes.get(devpath) is None and name not in kernel.devices:
             kernel.nodes.add(Node(devpath, stat.S_IFBLK | 0o600, owner=call.caller,
@@ -465,6 +471,8 @@ def del_gendisk(call, disk):
 
 
 def _exit_hctx(call, d: Disk) -> None:
+    if d.tagset is None:  # a disk without blk-mq (kcourse.kapi.block_bio) has no hctx
+        return
     exit_hctx = call.machine.space.read_u64(d.tagset.ops + OPS["exit_hctx"])
     if exit_hctx:
         call.machine.call(exit_hctx, d.hctx, 0)

@@ -157,6 +157,7 @@ def load_all() -> None:
     """Import every subsystem file, which fills FUNCTIONS and DATA."""
     from kcourse.kapi import (  # noqa: F401
         block,
+        block_bio,
         block_lib,
         block_loop,
         capability,
@@ -222,5 +223,7 @@ def load_all() -> None:
         wait,
         workqueue,
         zpool,
+        zram_lib,
+        zram_stops,
         zsmalloc_stops,
     )
