@@ -203,3 +203,41 @@ def test_memparse(text, value, used):
     end = machine.kernel_alloc(8)
     assert machine.call(machine.kernel_symbol("memparse"), at, end) == value
     assert machine.space.read_u64(end) == at + used
+
+
+def test_cpuhp_states_follow_kernel_cpu_c():
+    """kernel/cpu.c, 6.1: a dynamic range hands out its first slot without a name (after
+    the guest's boot states: AP_ONLINE_DYN 201-210 and BP_PREPARE_DYN 70 are taken) and
+    returns it; a fixed state is 0 or -EBUSY when named; a state outside (OFFLINE, ONLINE)
+    or no name is -EINVAL; instances only for a multi-instance state; removing one with
+    instances left WARNs."""
+    from kcourse.kernel import Kernel
+
+    kernel = Kernel(seed=0)
+    m = kernel.emulator
+    name = m.kernel_alloc(16)
+    m.space.write(name, b"test:state\0")
+    setup, remove = m.kernel_symbol("__cpuhp_setup_state"), m.kernel_symbol("__cpuhp_remove_state")
+    add = m.kernel_symbol("__cpuhp_state_add_instance")
+
+    def ret(value: int) -> int:  # %eax as an int
+        value &= 0xFFFFFFFF
+        return value - (1 << 32) if value >= 1 << 31 else value
+
+    assert ret(m.call(setup, 201, name, 1, 0, 0, 0)) == 211
+    assert ret(m.call(setup, 201, name, 1, 0, 0, 0)) == 212
+    assert ret(m.call(setup, 70, name, 1, 0, 0, 0)) == 71
+    assert ret(m.call(setup, 63, name, 1, 0, 0, 0)) == 0
+    assert ret(m.call(setup, 63, name, 1, 0, 0, 0)) == -16
+    assert ret(m.call(setup, 64, name, 1, 0, 0, 0)) == -16  # mm/zswap:prepare, at boot
+    assert ret(m.call(setup, 0, name, 1, 0, 0, 0)) == -22
+    assert ret(m.call(setup, 236, name, 1, 0, 0, 0)) == -22
+    assert ret(m.call(setup, 67, 0, 0, 0, 0, 1)) == -22
+    assert ret(m.call(add, 63, name, 0)) == -22  # not multi-instance
+    assert ret(m.call(setup, 67, name, 0, 0, 0, 1)) == 0
+    assert ret(m.call(add, 67, name + 8, 0)) == 0
+    m.call(remove, 67, 0)
+    assert any("Error: Removing state 67 which has instances left." in r.text
+               for r in kernel.log.records)
+    m.call(remove, 211, 1)
+    assert ret(m.call(setup, 201, name, 1, 0, 0, 0)) == 211  # free again
