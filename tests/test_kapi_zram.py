@@ -1,12 +1,19 @@
-"""Debian's zsmalloc and zram run their own code (kcourse.kapi.cpuhp, zpool, zsmalloc_stops),
-held to the real kernel.
+"""Debian's zsmalloc and zram run their own code (kcourse.kapi.cpuhp, zpool, zsmalloc_stops,
+block_bio, zram_lib, zram_stops), held to the real kernel.
 
-- tests/data/zram/real.expected: tests/data/zram/script.sh recorded on Debian's
-  6.1.0-56-amd64 under QEMU (its `#|` header says how). zsmalloc's init and exit print and
-  make nothing a learner sees but its lsmod line.
-- tests/data/zram/hotplug.expected: the CPU hotplug states the lab's kernel names at boot
+Recorded on Debian's 6.1.0-56-amd64 under QEMU (each file's `#|` header says how), run here
+as the same script on the simulator and compared after kcourse.lab.compare.normalise:
+- tests/data/zram/real.expected (script.sh): zsmalloc alone (nothing but its lsmod line),
+  then zram: its disk zram0 (block major 254, no partitions), zram's attribute files,
+  /dev/zram0, the zram-control class (hot_add, hot_remove), rmmod, num_devices=2.
+- comp.expected (comp.sh): the sysfs files before the disk has a size, comp_algorithm
+  against the crypto API; crypto.expected: /proc/crypto (the built-in compressors).
+- busy.expected (busy.sh): a device held open, hot_add's IDs, bad input.
+- hotplug.expected: the CPU hotplug states the lab's kernel names at boot
   (kcourse.kapi.cpuhp.BOOT_STATES) and the two zsmalloc and zram add (63
   mm/zsmalloc:prepare, 67 block/zram:prepare: enum cpuhp_state from the BTF).
+The lab's guest mounts no debugfs; zram's /sys/kernel/debug/zram is checked against the
+source. A write of disksize stops with one line (zs_create_pool's register_shrinker).
 """
 
 from __future__ import annotations
@@ -148,6 +155,18 @@ def test_zram_sysfs_files_match_the_real_kernel(shell):
     real = expected("comp.expected")
     assert "lzo lzo-rle lz4 lz4hc zstd [deflate-generic] \n" in real
     sim = run(shell, [line for line in (DATA / "comp.sh").read_text().splitlines()
+                      if line and not line.startswith("#")])
+    assert sim == real
+
+
+def test_zram_devices_in_use_match_the_real_kernel(shell):
+    """An open /dev/zram1: hot_remove and reset are -EBUSY (zram_remove, reset_store:
+    disk_openers), rmmod is refused (the block device's module reference); after the close
+    hot_remove works, hot_add takes the lowest free ID (idr_alloc), and bad IDs are
+    -EINVAL (hot_remove_store: kstrtoint, dev_id < 0)."""
+    real = expected("busy.expected")
+    assert "bash: echo: write error: Device or resource busy\n" in real
+    sim = run(shell, [line for line in (DATA / "busy.sh").read_text().splitlines()
                       if line and not line.startswith("#")])
     assert sim == real
 
