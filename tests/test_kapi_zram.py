@@ -9,6 +9,7 @@ as the same script on the simulator and compared after kcourse.lab.compare.norma
 - comp.expected (comp.sh): the sysfs files before the disk has a size, comp_algorithm
   against the crypto API; crypto.expected: /proc/crypto (the built-in compressors).
 - busy.expected (busy.sh): a device held open, hot_add's IDs, bad input.
+- diskattrs.expected (diskattrs.sh): the block layer's own files of zram0 and loop0.
 - hotplug.expected: the CPU hotplug states the lab's kernel names at boot
   (kcourse.kapi.cpuhp.BOOT_STATES) and the two zsmalloc and zram add (63
   mm/zsmalloc:prepare, 67 block/zram:prepare: enum cpuhp_state from the BTF).
@@ -119,9 +120,7 @@ def test_boot_states_are_the_lab_kernels():
 
 # What /sys/block/<disk> has on the real kernel that kcourse.kapi.block does not make (it
 # says so in its _sysfs docstring): the block layer's own entries, not zram's.
-NOT_MADE = {"bdi", "capability", "events", "events_async", "events_poll_msecs", "holders",
-            "inflight", "integrity", "power", "queue", "slaves", "stat", "subsystem",
-            "trace"}
+NOT_MADE = {"bdi", "integrity", "power", "queue", "stat", "subsystem", "trace"}
 
 
 def without_unmade(block: str) -> str:
@@ -168,6 +167,22 @@ def test_zram_devices_in_use_match_the_real_kernel(shell):
     assert "bash: echo: write error: Device or resource busy\n" in real
     sim = run(shell, [line for line in (DATA / "busy.sh").read_text().splitlines()
                       if line and not line.startswith("#")])
+    assert sim == real
+
+
+def test_a_disks_own_files_match_the_real_kernel(request):
+    """kcourse.kapi.block's capability (disk->flags in hex), events (loop's media_change
+    uevents; none for zram), events_async, events_poll_msecs (-1, its write -ENODEV without
+    ->check_events), inflight and the empty holders/ and slaves/, for zram0 and loop0."""
+    request.getfixturevalue("debian_modules_dir")
+    try:
+        sh = Shell(debian_tree=["zsmalloc", "zram", "loop"])
+    except DebianTreeMissing as err:
+        need(False, str(err))
+    real = expected("diskattrs.expected")
+    assert "0\nmedia_change\n-1\n" in real and "4\n-1\n" in real
+    sim = run(sh, [line for line in (DATA / "diskattrs.sh").read_text().splitlines()
+                   if line and not line.startswith("#")])
     assert sim == real
 
 
