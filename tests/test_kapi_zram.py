@@ -9,7 +9,8 @@ as the same script on the simulator and compared after kcourse.lab.compare.norma
 - comp.expected (comp.sh): the sysfs files before the disk has a size, comp_algorithm
   against the crypto API; crypto.expected: /proc/crypto (the built-in compressors).
 - busy.expected (busy.sh): a device held open, hot_add's IDs, bad input.
-- diskattrs.expected (diskattrs.sh): the block layer's own files of zram0 and loop0.
+- diskattrs.expected (diskattrs.sh): the block layer's own files of zram0 and loop0;
+  partitions(_blkprobe).expected: /proc/partitions with zram's, loop's and a 1 MiB disk.
 - hotplug.expected: the CPU hotplug states the lab's kernel names at boot
   (kcourse.kapi.cpuhp.BOOT_STATES) and the two zsmalloc and zram add (63
   mm/zsmalloc:prepare, 67 block/zram:prepare: enum cpuhp_state from the BTF).
@@ -184,6 +185,31 @@ def test_a_disks_own_files_match_the_real_kernel(request):
     sim = run(sh, [line for line in (DATA / "diskattrs.sh").read_text().splitlines()
                    if line and not line.startswith("#")])
     assert sim == real
+
+
+def test_proc_partitions_matches_the_real_kernel(request, tmp_path):
+    """/proc/partitions (block/genhd.c): empty with no disk, the header alone while every
+    disk has size 0 (zram's, loop's), a line per disk with a size (blkprobe's 1 MiB:
+    1024 blocks), in the order the disks were added."""
+    request.getfixturevalue("debian_modules_dir")
+    from kcourse.build.cell import build_cell
+
+    try:
+        sh = Shell(debian_tree=["zsmalloc", "zram", "loop"])
+    except DebianTreeMissing as err:
+        need(False, str(err))
+    script = [line for line in (DATA / "partitions.sh").read_text().splitlines()
+              if line and not line.startswith("#")]
+    assert run(sh, script) == expected("partitions.expected")
+    source = (DATA.parent / "block" / "blkprobe" / "blkprobe.c").read_text()
+    built = build_cell("blkprobe", source, base=tmp_path)
+    need(built.ok, built.problem or built.output)
+    sh = Shell(debian_tree=["zsmalloc", "zram"], workdir=str(built.ko.parent))
+    script = [line for line in (DATA / "partitions_blkprobe.sh").read_text().splitlines()
+              if line and not line.startswith("#")]
+    real = expected("partitions_blkprobe.expected")
+    assert " 254        0       1024 blkprobe0\n" in real
+    assert run(sh, script) == real
 
 
 def test_builtin_compressors_are_the_lab_kernels():

@@ -102,6 +102,7 @@ class Disk:
     owner: object
     name: str = ""
     added: bool = False
+    added_order: int = 0  # when device_add_disk added it: the block class's order
     openers: int = 0
     cache: dict[int, int] = field(default_factory=dict)  # page index -> page's address
     dirty: set[int] = field(default_factory=set)
@@ -394,6 +395,7 @@ def device_add_disk(call, parent, disk, groups):
                                   ops=block_io.BlockOps(machine, d), rdev=devt))
             d.paths.append(devpath)
     d.added = True
+    d.added_order = machine.objects["disks_added"] = machine.objects.get("disks_added", 0) + 1
     state = space.read_u64(disk + GENDISK["state"]) | 1 << GD_ADDED
     space.write_u64(disk + GENDISK["state"], state)
     if not hidden and capacity(machine, d) and not flags & GENHD_FL_NO_PART:
