@@ -358,6 +358,9 @@ HEADERS = """
 #include <linux/seq_file_net.h>
 #include <linux/notifier.h>
 #include <linux/blkdev.h>
+#include <linux/zpool.h>
+#include <linux/part_stat.h>
+#include <linux/bio.h>
 #include <linux/blk-mq.h>
 #include <linux/sysctl.h>
 #include <linux/user_namespace.h>

@@ -55,7 +55,7 @@ STRUCTS = (
     # (include/linux/blkdev.h, blk-mq.h, blk_types.h, bvec.h)
     "gendisk", "block_device", "block_device_operations", "request_queue", "queue_limits",
     "blk_mq_tag_set", "blk_mq_ops", "blk_mq_hw_ctx", "blk_mq_queue_data", "request", "bio",
-    "bio_vec", "bvec_iter",
+    "bio_vec", "bvec_iter", "disk_stats", "bio_set",
     # module parameters (include/linux/moduleparam.h)
     "kernel_param", "kernel_param_ops", "kparam_array", "kparam_string",
     # struct module and what the loader fills in (include/linux/module.h)
@@ -73,7 +73,7 @@ STRUCTS = (
     "mutex", "spinlock", "spinlock_t", "raw_spinlock", "raw_spinlock_t", "qspinlock",
     "rwlock_t", "rw_semaphore", "semaphore",
     # memory
-    "kmem_cache", "kmem_cache_node",
+    "kmem_cache", "kmem_cache_node", "zpool_driver",
     # network devices and protocol handlers (include/linux/netdevice.h, rtnetlink.h)
     "net_device", "net_device_ops", "rtnl_link_ops", "packet_type", "sk_buff",
     "pcpu_lstats", "rtnl_link_stats64", "net_device_stats",
@@ -99,7 +99,7 @@ STRUCTS = (
     "pcpu_hot", "rcu_head",
 )
 ENUMS = ("kmalloc_cache_type", "module_state", "hrtimer_mode", "hrtimer_restart", "pid_type",
-         "irqreturn", "gpiod_flags", "kobject_action", "system_states")
+         "irqreturn", "gpiod_flags", "kobject_action", "system_states", "cpuhp_state")
 # Why a name above has no layout in the BTF; a name missing without a reason here is an error.
 NOT_IN_BTF = {
     "kfifo": "include/linux/kfifo.h declares it with __STRUCT_KFIFO_PTR(unsigned char, 0, "

@@ -17,12 +17,14 @@ devtmpfs's /dev/<name>, then scans for partitions as 6.1 does when the capacity 
 (block_io.scan_partitions); del_gendisk takes them away, put_disk drops the disk.
 
 Not modelled (each says so in one line when a module needs it): partitions themselves
-(a disk with a partition table is read, but no partitions are made), a queue without blk-mq
-(blk_alloc_disk and ->submit_bio), more than one hardware queue's own contexts, elevators.
+(a disk with a partition table is read, but no partitions are made), I/O on a queue without
+blk-mq (kcourse.kapi.block_bio's blk_alloc_disk: ->submit_bio), more than one hardware
+queue's own contexts, elevators.
 """
 
 from __future__ import annotations
 
+import re
 import stat
 from dataclasses import dataclass, field
 
@@ -35,7 +37,7 @@ from kcourse.kernel import structs as S
 from kcourse.kernel.nodes import Node
 from kcourse.machine.address_space import OutOfMemory
 
-EINVAL, ENOMEM, EBUSY = 22, 12, 16
+EINVAL, ENOMEM, EBUSY, ENODEV = 22, 12, 16, 19
 BLKDEV_MAJOR_HASH_SIZE, BLKDEV_MAJOR_MAX = 255, 512  # block/genhd.c
 BLOCK_EXT_MAJOR = 259
 DISK_MAX_PARTS = 256
@@ -47,7 +49,7 @@ MAX_ERRNO = 4095
 
 GENDISK = {f: S.offsetof("gendisk", f) for f in (
     "major", "first_minor", "minors", "disk_name", "part0", "fops", "queue", "private_data",
-    "flags", "state", "node_id", "diskseq")}
+    "flags", "state", "node_id", "diskseq", "events", "event_flags")}
 BDEV = {f: S.offsetof("block_device", f) for f in (
     "bd_nr_sectors", "bd_dev", "bd_inode", "bd_disk", "bd_queue", "bd_openers")}
 QUEUE = {f: S.offsetof("request_queue", f) for f in (
@@ -67,6 +69,8 @@ HCTX = {f: S.offsetof("blk_mq_hw_ctx", f) for f in ("queue", "driver_data", "que
                                                      "numa_node")}
 INODE_SIZE_AT = S.offsetof("inode", "i_size")
 FOPS_FREE_DISK = S.offsetof("block_device_operations", "free_disk")
+FOPS_CHECK_EVENTS = S.offsetof("block_device_operations", "check_events")
+DISK_EVENT_FLAG_UEVENT = 1 << 1  # include/linux/blkdev.h
 RQ_SIZE = S.sizeof("request")
 RQS_MAX = 32 << 20  # bytes of requests one tag set may take in the emulated RAM
 BLK_DEFAULT_SG_TIMEOUT = 30 * 250  # 30 s in jiffies (HZ=250): blk_mq_init_allocated_queue
@@ -98,6 +102,7 @@ class Disk:
     owner: object
     name: str = ""
     added: bool = False
+    added_order: int = 0  # when device_add_disk added it: the block class's order
     openers: int = 0
     cache: dict[int, int] = field(default_factory=dict)  # page index -> page's address
     dirty: set[int] = field(default_factory=set)
@@ -343,9 +348,6 @@ def device_add_disk(call, parent, disk, groups):
     d = _disk(call, disk, "device_add_disk")
     machine, kernel = call.machine, call.kernel
     space = machine.space
-    if groups:
-        raise limit(f"kcourse: {call.site} adds a disk with its own sysfs attribute groups, "
-                    "which the simulator does not make")
     major, minors = _s32(space, disk + GENDISK["major"]), _s32(space, disk + GENDISK["minors"])
     first_minor = _s32(space, disk + GENDISK["first_minor"])
     if major:
@@ -379,12 +381,21 @@ def device_add_disk(call, parent, disk, groups):
     d.name = name
     if not hidden:
         _sysfs(call, d, sysdir, major, first_minor, minors)
+        if groups:  # device_add -> device_add_groups(ddev, disk's groups)
+            from kcourse.kapi import block_bio
+
+            error = block_bio.add_groups(call, d, sysdir, groups)
+            if error:
+                kernel.nodes.remove(sysdir)
+                d.paths.clear()
+                return error
         devpath = f"/dev/{name}"
         if kernel.nodes.get(devpath) is None and name not in kernel.devices:
             kernel.nodes.add(Node(devpath, stat.S_IFBLK | 0o600, owner=call.caller,
                                   ops=block_io.BlockOps(machine, d), rdev=devt))
             d.paths.append(devpath)
     d.added = True
+    d.added_order = machine.objects["disks_added"] = machine.objects.get("disks_added", 0) + 1
     state = space.read_u64(disk + GENDISK["state"]) | 1 << GD_ADDED
     space.write_u64(disk + GENDISK["state"], state)
     if not hidden and capacity(machine, d) and not flags & GENHD_FL_NO_PART:
@@ -402,9 +413,10 @@ def _ext_minor(machine) -> int:
 
 def _sysfs(call, d: Disk, sysdir: str, major: int, minor: int, minors: int) -> None:
     """/sys/block/<name> (a link to /sys/devices/virtual/block/<name> on Linux; a directory
-    here) with these of disk_attrs (block/genhd.c) and the device's dev and uevent; the
-    others Linux has there (stat, inflight, capability, events*, queue/, mq/, holders/,
-    ...) are not made."""
+    here) with these of disk_attrs (block/genhd.c, block/disk-events.c), the device's dev
+    and uevent, and the empty holders/ and slaves/; the others Linux has there (stat, whose
+    I/O counters are not kept; the bdi and subsystem links; queue/, mq/, integrity/,
+    power/, trace/) are not made."""
     from kcourse.kapi import block_loop
 
     kernel, machine = call.kernel, call.machine
@@ -430,15 +442,53 @@ def _sysfs(call, d: Disk, sysdir: str, major: int, minor: int, minors: int) -> N
         "alignment_offset": lambda: "0\n",  # bdev_alignment_offset: limits.alignment_offset
         "discard_alignment": lambda: "0\n",
         "diskseq": lambda: f"{seq()}\n",
+        "capability": lambda: f"{flags():x}\n",  # disk_capability_show: disk->flags
+        "events": lambda: _events(space, d.address),  # block/disk-events.c
+        "events_async": lambda: "",  # disk_events_async_show returns 0
+        "events_poll_msecs": lambda: "-1\n",  # no disk->ev, or its poll_msecs -1 as set
+        # part_inflight_show: requests end inside ->queue_rq here, so none is in flight
+        # when a read of this file runs
+        "inflight": lambda: f"{0:8} {0:8}\n",
         # device_add's uevent: dev_uevent's MAJOR, MINOR, DEVNAME, DEVTYPE; block_uevent's
         "uevent": lambda: f"MAJOR={major}\nMINOR={minor}\nDEVNAME={d.name}\nDEVTYPE=disk\n"
                           f"DISKSEQ={seq()}\n",
     }
+    writers = {"uevent": lambda text: None,
+               "events_poll_msecs": lambda text: _poll_msecs_store(space, d.address, text)}
     for fname, reader in files.items():
-        mode = 0o644 if fname == "uevent" else ro
-        writer = (lambda text: None) if fname == "uevent" else None
+        writer = writers.get(fname)
+        mode = 0o644 if writer else ro
         kernel.nodes.add(Node(f"{sysdir}/{fname}", stat.S_IFREG | mode, owner=owner, size=4096,
                               ops=TextOps(reader, writer, kernfs=True)))
+    for sub in ("holders", "slaves"):  # bd_holder_dir, slave_dir: empty (no holders here)
+        kernel.nodes.add(Node(f"{sysdir}/{sub}", stat.S_IFDIR | 0o755, owner=owner))
+
+
+def _events(space, disk: int) -> str:
+    """disk_events_show: the names of disk->events, if disk->event_flags asks for uevents."""
+    if not _u32(space, disk + GENDISK["event_flags"]) & DISK_EVENT_FLAG_UEVENT:
+        return ""
+    events = _u32(space, disk + GENDISK["events"])
+    names = [name for bit, name in enumerate(("media_change", "eject_request"))
+             if events & 1 << bit]
+    return " ".join(names) + "\n" if names else ""
+
+
+def _poll_msecs_store(space, disk: int, text: str) -> None:
+    """disk_events_poll_msecs_store: a number (sscanf "%ld"), -1 or >= 0; -ENODEV without
+    disk->ev (disk_alloc_events makes one only for a driver with ->check_events)."""
+    from kcourse.kernel.errno import KernelErrno
+
+    match = re.match(r"\s*([-+]?\d+)", text)
+    if not text or match is None:
+        raise KernelErrno(EINVAL)
+    if int(match.group(1)) < -1:
+        raise KernelErrno(EINVAL)
+    fops = space.read_u64(disk + GENDISK["fops"])
+    if not fops or not space.read_u64(fops + FOPS_CHECK_EVENTS) or \
+            not _u32(space, disk + GENDISK["events"]):
+        raise KernelErrno(ENODEV)
+    raise limit("kcourse: a disk's media-change polling interval (disk->ev) is not modelled")
 
 
 @function("void del_gendisk(struct gendisk *disk)", "block/genhd.c")
@@ -465,6 +515,8 @@ def del_gendisk(call, disk):
 
 
 def _exit_hctx(call, d: Disk) -> None:
+    if d.tagset is None:  # a disk without blk-mq (kcourse.kapi.block_bio) has no hctx
+        return
     exit_hctx = call.machine.space.read_u64(d.tagset.ops + OPS["exit_hctx"])
     if exit_hctx:
         call.machine.call(exit_hctx, d.hctx, 0)

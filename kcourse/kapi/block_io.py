@@ -47,6 +47,7 @@ from kcourse.kapi import dma
 from kcourse.kapi.vfsfile import free_block, kernel_block, limit
 from kcourse.kernel import structs as S
 from kcourse.kernel.errno import KernelErrno
+from kcourse.machine import threads
 
 PAGE_SIZE, SECTOR = 4096, 512
 PAGE_SECTORS = PAGE_SIZE // SECTOR
@@ -86,6 +87,7 @@ BV_LEN, BV_OFFSET = S.offsetof("bio_vec", "bv_len"), S.offsetof("bio_vec", "bv_o
 BD_SIZE = S.sizeof("blk_mq_queue_data")
 BD_LAST = S.offsetof("blk_mq_queue_data", "last")
 BDOPS = {f: S.offsetof("block_device_operations", f) for f in ("open", "release", "owner")}
+OPEN_MUTEX = S.offsetof("gendisk", "open_mutex")
 
 
 # ---------------------------------------------------------------- pages
@@ -129,6 +131,9 @@ def submit(machine, disk, op: int, indexes: list[int], *, flags: int = 0,
     driver's ->queue_rq; 0 or -errno (blk_status_to_errno)."""
     space = machine.space
     tagset = disk.tagset
+    if tagset is None:  # __blk_alloc_disk's: the driver's ->submit_bio would get bios
+        raise limit(f"kcourse: I/O to {disk.name}, a disk without blk-mq: the bios its "
+                    "driver's ->submit_bio would get are not modelled")
     rq = tagset.requests[0]
     space.write(rq, bytes(S.sizeof("request")))  # blk_mq_rq_ctx_init; the pdu is kept
     sector = indexes[0] * PAGE_SECTORS
@@ -500,7 +505,13 @@ class BlockHandle:
         self.scan_ref = scan
         open_fn = space.read_u64(fops + BDOPS["open"]) if fops else 0
         if open_fn:
-            ret = B._int(machine.call(open_fn, disk.bdev, self.mode))
+            # blkdev_get_by_dev holds disk->open_mutex around ->open (zram_open checks it)
+            mutex = disk.address + OPEN_MUTEX
+            space.write_u64(mutex, threads.current_task(machine))
+            try:
+                ret = B._int(machine.call(open_fn, disk.bdev, self.mode))
+            finally:
+                space.write_u64(mutex, 0)
             if ret:
                 self._put()
                 raise KernelErrno(-ret if ret < 0 else EIO)

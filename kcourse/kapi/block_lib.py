@@ -146,6 +146,21 @@ def idr_get_next(call, idr, nextid):
     return _idr(call, idr)[found[0]]
 
 
+@function("int idr_for_each(const struct idr *idr, int (*fn)(int id, void *p, void *data), "
+          "void *data)", "lib/idr.c")
+def idr_for_each(call, idr, fn, data):
+    """fn(id, entry, data) for each entry in ID order; the first non-zero return ends the
+    walk and is returned. An entry removed during the walk is not visited."""
+    table = _idr(call, idr)
+    for nid in sorted(table):
+        if nid not in table or not table[nid]:
+            continue
+        ret = B._int(call.machine.call(fn, nid, table[nid], data))
+        if ret:
+            return ret
+    return 0
+
+
 @function("void *idr_remove(struct idr *idr, unsigned long id)", "lib/idr.c")
 def idr_remove(call, idr, id):
     return _idr(call, idr).pop(id, 0)

@@ -100,7 +100,6 @@ STOPS = (
      "block/disk-events.c"),
     ("bind", "void invalidate_bdev(struct block_device *bdev)", "block/bdev.c"),
     ("bind", "void invalidate_disk(struct gendisk *disk)", "block/genhd.c"),
-    ("bind", "int sync_blockdev(struct block_device *bdev)", "block/bdev.c"),
     ("bind", "void blk_mq_freeze_queue(struct request_queue *q)", "block/blk-mq.c"),
     ("bind", "void blk_mq_unfreeze_queue(struct request_queue *q)", "block/blk-mq.c"),
     ("bind", "int kobject_uevent(struct kobject *kobj, enum kobject_action action)",

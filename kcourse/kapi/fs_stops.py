@@ -10,10 +10,9 @@ mount options, inodes and dentries) or on the files of a mounted file system (di
 reads, name hashes, zisofs's zlib and pages, umount's kill_block_super). The simulator's shell
 has no mount(2), so none of it can run here; each of these stops with one line if called.
 
-The data symbols that code reads are laid out as the kernel's are, for their addresses:
-the static keys devmap_managed_key and hugetlb_optimize_vmemmap_key (put_page's branches,
-in isofs's __jump_table) are disabled, as on the lab's guest (no ZONE_DEVICE memory;
-CONFIG_HUGETLB_PAGE_OPTIMIZE_VMEMMAP_DEFAULT_ON is not set); generic_ro_fops
+The struct page functions that code calls, and put_page's static keys, are declared in
+kcourse.kapi.page_stops. The data symbols that code reads are laid out as the kernel's are,
+for their addresses: generic_ro_fops
 (fs/read_write.c) and page_symlink_inode_operations (fs/namei.c) hold the kernel's methods
 (slots that stop when called: none of them is modelled); init_user_ns is kernel/user.c's
 initial namespace (identity uid, gid and projid maps, level 0, owned by root).
@@ -40,13 +39,8 @@ MOUNT_PATH = (
     ("void __wait_on_buffer(struct buffer_head *bh)", BUFFER),
     ("sector_t generic_block_bmap(struct address_space *mapping, sector_t block, "
      "get_block_t *get_block)", BUFFER),
-    ("void __folio_put(struct folio *folio)", "mm/swap.c"),
-    ("void __free_pages(struct page *page, unsigned int order)", "mm/page_alloc.c"),
-    ("struct page *alloc_pages(gfp_t gfp, unsigned int order)", "mm/mempolicy.c"),
-    ("bool __put_devmap_managed_page_refs(struct page *page, int refs)", "mm/memremap.c"),
     ("struct page *pagecache_get_page(struct address_space *mapping, pgoff_t index, "
      "int fgp_flags, gfp_t gfp)", "mm/folio-compat.c"),
-    ("void unlock_page(struct page *page)", "mm/folio-compat.c"),
     ("int mpage_read_folio(struct folio *folio, get_block_t get_block)", "fs/mpage.c"),
     ("void mpage_readahead(struct readahead_control *rac, get_block_t get_block)",
      "fs/mpage.c"),
@@ -107,20 +101,6 @@ def _stop(name: str):
 for _prototype, _source in MOUNT_PATH:
     _name = _prototype.split("(")[0].split()[-1].lstrip("*")
     function(_prototype, _source)(_stop(_name))
-
-
-STATIC_KEY = S.sizeof("static_key")
-
-
-@data("struct static_key_false devmap_managed_key", "mm/memremap.c", STATIC_KEY)
-def devmap_managed_key(machine, address):
-    return bytes(STATIC_KEY)  # enabled 0: no ZONE_DEVICE page has a devmap-managed owner
-
-
-@data("struct static_key_false hugetlb_optimize_vmemmap_key", "mm/hugetlb_vmemmap.c",
-      STATIC_KEY)
-def hugetlb_optimize_vmemmap_key(machine, address):
-    return bytes(STATIC_KEY)  # enabled 0: hugetlb_free_vmemmap is off by default (Debian)
 
 
 def _methods(machine, struct: str, methods: dict[str, str]) -> bytes:

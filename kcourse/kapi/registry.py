@@ -157,6 +157,7 @@ def load_all() -> None:
     """Import every subsystem file, which fills FUNCTIONS and DATA."""
     from kcourse.kapi import (  # noqa: F401
         block,
+        block_bio,
         block_lib,
         block_loop,
         capability,
@@ -165,6 +166,7 @@ def load_all() -> None:
         checks,
         completion,
         console,
+        cpuhp,
         debugfs,
         delay,
         dev_printk,
@@ -194,6 +196,7 @@ def load_all() -> None:
         netdev,
         netdev_stops,
         nls,
+        page_stops,
         panic,
         params,
         paravirt,
@@ -226,4 +229,8 @@ def load_all() -> None:
         vxlan_stops,
         wait,
         workqueue,
+        zpool,
+        zram_lib,
+        zram_stops,
+        zsmalloc_stops,
     )

@@ -1,8 +1,8 @@
 """What a behavior sees while its module's code "runs": the kernel services a module calls.
 
-A behavior (kcourse.behaviors: the Debian modules the lessons load, or one a test hands the
-Kernel) models a module's init/exit/file operations in Python; every other module runs its own
-machine code (kcourse.machine) and calls kcourse.kapi instead. A behavior gets a
+A behavior (kcourse.behaviors: one a test hands the Kernel) models a module's init/exit/file
+operations in Python; every other module runs its own machine code (kcourse.machine) and
+calls kcourse.kapi instead. A behavior gets a
 ModuleContext: printk with the kernel's levels (pr_* add the module's pr_fmt prefix
 "<name>: "), the memory ledger (kmalloc & co, owner = the module), the module's parameters,
 character devices it registers (their files appear under /dev; opening one takes a module

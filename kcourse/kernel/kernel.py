@@ -378,18 +378,14 @@ class Kernel:
     def runs_code(self, mod: Module) -> bool:
         """Whether this module's own machine code runs. It does for every module built out of
         the kernel tree (the course's, a learner's, LKMPG's). A Debian module (intree) runs
-        its code when every kernel function it calls is modelled; the few the lessons load
-        have a Python stand-in (kcourse.behaviors.debian); any other gets an init that returns
-        0, and a note (Kernel.notes) says so and why. A test may hand the Kernel a Python
-        behavior for a module."""
+        its code when every kernel function it calls is modelled, as every one the lessons
+        and scenarios load is; any other gets an init that returns 0, and a note
+        (Kernel.notes) says so and why. A test may hand the Kernel a Python behavior for a
+        module."""
         if not mod.raw or mod.name in self._behaviors:
             return False
         if self.run_intree_code or not mod.image.get_modinfo("intree"):
             return True
-        from kcourse import behaviors
-
-        if behaviors.lookup(mod.name) is not None:
-            return False
         missing = self._unmodelled(mod)
         if missing and mod.init:
             self.notes.append((mod.name, missing[0], len(missing)))
@@ -504,11 +500,7 @@ class Kernel:
                 from kcourse.machine.files import CodeBehavior
 
                 mod.behavior = CodeBehavior(self.emulator, mod.code)
-            else:
-                from kcourse import behaviors
-
-                mod.behavior = behaviors.lookup(mod.name)
-        return mod.behavior
+        return mod.behavior  # None: a Debian module whose code does not run (Kernel.notes)
 
     def _ctx(self, mod: Module) -> ModuleContext:
         if mod.context is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import stat
 
 from kcourse.kernel import errno as E
-from kcourse.kernel import procfs
+from kcourse.kernel import procfs, structs
 from kcourse.kernel.errno import KernelErrno
 from kcourse.kernel.states import ModuleState
 
@@ -105,7 +105,7 @@ def _proc(k, parts):
         return _dir(lambda: [_entry("devices", REG | 0o444), _entry("filesystems", REG | 0o444),
                              _entry("kallsyms", REG | 0o444),
                              _entry("misc", REG | 0o444), _entry("modules", REG | 0o444),
-                             _entry("mounts", REG | 0o444),
+                             _entry("mounts", REG | 0o444), _entry("partitions", REG | 0o444),
                              _entry("sys", stat.S_IFDIR | 0o555, "dir"),
                              _entry("version", REG | 0o444)])
     if parts == ["filesystems"]:  # fs/filesystems.c: proc_create_single("filesystems", 0, ..)
@@ -114,6 +114,8 @@ def _proc(k, parts):
         return _ro(lambda: _proc_misc(k))
     if parts == ["version"]:
         return _ro(proc_version)
+    if parts == ["partitions"]:  # block/genhd.c: proc_create_seq("partitions", 0, NULL, ...)
+        return _ro(lambda: _proc_partitions(k))
     if parts == ["devices"]:  # fs/proc/devices.c: proc_create_seq("devices", 0, NULL, ...)
         return _ro(k.chrdevs.proc_devices)
     if parts == ["mounts"]:  # the lab guest's mounts, and debugfs as Debian's systemd mounts it
@@ -203,6 +205,30 @@ def _proc_misc(k) -> str:
     table = machine.objects.get("misc", {}) if machine is not None else {}
     mine = [(d.minor, d.name) for d in reversed(list(table.values()))]
     return "".join(f"{minor:3d} {name}\n" for minor, name in mine + list(BOOT_MISC))
+
+
+def _proc_partitions(k) -> str:
+    """block/genhd.c partitions_op over the block class's disks (the modules' disks:
+    kcourse.kapi.block keeps them on the machine; the lab's guest has none of its own), in
+    the order they were added: the header only when there is a disk (show_partition_start),
+    then "%4d  %7d %10llu %pg" of each that is not hidden and has a size (show_partition:
+    major, minor, 1 KiB blocks, name). Partitions are not modelled, so part0 only."""
+    machine = getattr(k, "_emulator", None)
+    disks = [d for d in (machine.objects.get("blk_disks", {}) if machine else {}).values()
+             if d.added]
+    if not disks:
+        return ""
+    space = machine.space
+    at = {f: structs.offsetof("block_device", f) for f in ("bd_nr_sectors", "bd_dev")}
+    flags_at = structs.offsetof("gendisk", "flags")
+    out = ["major minor  #blocks  name\n\n"]
+    for d in sorted(disks, key=lambda d: d.added_order):
+        sectors = space.read_u64(d.bdev + at["bd_nr_sectors"])
+        if not sectors or int.from_bytes(space.read(d.address + flags_at, 4), "little") & 2:
+            continue  # no size, or GENHD_FL_HIDDEN
+        dev = int.from_bytes(space.read(d.bdev + at["bd_dev"], 4), "little")
+        out.append(f"{dev >> 20:4d}  {dev & 0xFFFFF:7d} {sectors >> 1:10d} {d.name}\n")
+    return "".join(out)
 
 
 # LINUX_COMPILER of the pinned headers (include/generated/compile.h)

@@ -17,9 +17,15 @@ from __future__ import annotations
 from kcourse.elf import elf64
 from kcourse.kernel import faultsite
 from kcourse.kernel.layout import page_align
-from kcourse.machine.relocate import RelocationError, apply_relocations
+from kcourse.machine import cpu as C
+from kcourse.machine.relocate import apply_relocations
 
 SHN_UNDEF, SHN_ABS, SHN_COMMON = 0, 0xFFF1, 0xFFF2
+PAGE_SIZE = 4096
+# The first per-CPU chunk: the kernel's static per-CPU data (vmlinux's .data..percpu is
+# 0x35000 bytes on 6.1.0-56-amd64, linked at 0), then PERCPU_MODULE_RESERVE (8 KiB,
+# include/linux/percpu.h) for modules' DEFINE_PER_CPU variables.
+PERCPU_STATIC_SIZE, PERCPU_MODULE_RESERVE = 0x35000, 8 << 10
 STT_SECTION = 3
 # arch/x86/include/asm/nops.h BYTES_NOP5: what ftrace writes over each `call __fentry__`
 NOP5 = bytes([0x0F, 0x1F, 0x44, 0x00, 0x00])
@@ -36,6 +42,9 @@ class ModuleCode:
         image = module.image
         placed = {sec.index: sec.address for sec in module.sections}
         pcpu = image.find_sec(".data..percpu") if _has_section(image, ".data..percpu") else 0
+        self.percpu = self.percpu_size = 0
+        if pcpu:
+            self._percpu_alloc(image.sections[pcpu])
         values: list[int] = []
         for name, value, _info, shndx in image.symbols:
             if shndx == SHN_UNDEF:
@@ -43,9 +52,7 @@ class ModuleCode:
             elif shndx == SHN_ABS:
                 values.append(value)
             elif pcpu and shndx == pcpu:
-                raise RelocationError(f"kcourse: {module.name}: per-CPU variables in a module "
-                                      "(DEFINE_PER_CPU) are not modelled; run it on the real "
-                                      "kernel with `kcourse sim --real`")
+                values.append(self.percpu + value)
             else:
                 values.append(placed.get(shndx, 0) + value)
         self.symbol_values = values
@@ -123,6 +130,45 @@ class ModuleCode:
         for base, size in self.areas:
             self.machine.space.unmap(base, size)
         self.areas = []
+        if self.percpu_size:  # percpu_modfree
+            self.machine.space.write(C.PERCPU + self.percpu, bytes(self.percpu_size))
+            _reserved(self.machine).pop(self.percpu, None)
+            self.percpu_size = 0
+
+    def _percpu_alloc(self, sec) -> None:
+        """percpu_modalloc (kernel/module/main.c): the module's .data..percpu gets room in
+        the first chunk's reserved area (__alloc_reserved_percpu), right after the kernel's
+        static per-CPU data, and percpu_modcopy copies the section's bytes there. A symbol
+        of the section is then that per-CPU offset plus its value (simplify_symbols), which
+        `%gs:` accesses and per_cpu_ptr() use as they do a kernel per-CPU variable's. The
+        copy is made for CPU 0 only (the lab's guest has one CPU)."""
+        if not sec.size:
+            return
+        align = min(max(sec.align, 1), PAGE_SIZE)  # "per-cpu alignment %li > %li"
+        taken = sorted(_reserved(self.machine).items())
+        at = PERCPU_STATIC_SIZE
+        for start, size in taken:
+            if (at + align - 1) // align * align + sec.size <= start:
+                break
+            at = start + size
+        at = (at + align - 1) // align * align
+        if at + sec.size > PERCPU_STATIC_SIZE + PERCPU_MODULE_RESERVE:
+            from kcourse.kernel.kernel import SimulatorLimit
+
+            raise SimulatorLimit(f"kcourse: {self.module.name}: its {sec.size} bytes of "
+                                 "per-CPU data do not fit in the modules' reserved per-CPU "
+                                 "area (PERCPU_MODULE_RESERVE, 8 KiB); the kernel says "
+                                 "\"Could not allocate ... percpu data\" and fails with "
+                                 "-ENOMEM, which the simulator does not model; run it on the "
+                                 "real kernel with `kcourse sim --real`")
+        _reserved(self.machine)[at] = sec.size
+        self.percpu, self.percpu_size = at, sec.size
+        if sec.type != elf64.SHT_NOBITS:
+            self.machine.space.write(C.PERCPU + at, bytes(elf64.section_bytes(self.elf, sec)))
+
+
+def _reserved(machine) -> dict[int, int]:
+    return machine.objects.setdefault("module_percpu", {})  # per-CPU offset -> size
 
 
 def _has_section(image, name: str) -> bool:

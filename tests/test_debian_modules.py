@@ -1,24 +1,24 @@
-"""Debian's modules print what the real kernel prints for them (kcourse.behaviors.debian).
+"""Debian's own modules that the lab and the lessons load run their own machine code, and
+print what the real kernel prints for them.
 
 Two references: the kernel log Debian's 6.1.0-56 kernel wrote for `modprobe M` and
 `modprobe -r M` under QEMU (kcourse.lab.RealKernel, the lab's module tree; recorded into
 REAL below), and the module files themselves: each printed line must match a printk format
 stored in that very .ko (a KERN_<level> string carrying the module's prefix), every %s
-filled by a string the file also holds (or one its "%d" formats make).
+filled by a string the file also holds (or one its "%d" formats make). What each module
+makes (devices, /proc and /sys files) is compared with its own real recording in
+tests/test_kapi_netdev.py, test_kapi_8021q.py, test_kapi_block.py, test_kapi_vxlan.py,
+test_kapi_sysctl.py, test_kapi_filesystems.py and test_kapi_zram.py.
 """
 
 import re
-from types import SimpleNamespace
 
 import pytest
 
 from conftest import need
-from kcourse import behaviors
-from kcourse.behaviors.debian import InTree
+from kcourse.lab.prepare import DEBIAN_MODULES
 from kcourse.shell import Shell
 from kcourse.shell.moddir import DebianTreeMissing
-
-DEBIAN = [n for n in behaviors.names() if isinstance(behaviors.lookup(n), InTree)]
 
 # module -> (log lines of `modprobe M`, log lines of `modprobe -r M`), seen on the real kernel
 # (modprobe -r also removes what M depended on: isofs takes cdrom with it).
@@ -32,6 +32,18 @@ REAL = {
     "cdrom": ((), ("cdrom: Uniform CD-ROM driver unloaded",)),
     "zsmalloc": ((), ()),
     "crc7": ((), ()),
+}
+
+# what `modprobe` of the lessons' and scenarios' Debian modules loads (their depends=
+# closure in Debian's modules.dep), each running its own code
+LOADED = {
+    "dummy": {"dummy"},
+    "8021q": {"8021q", "garp", "mrp", "stp", "llc"},
+    "vxlan": {"vxlan", "udp_tunnel", "ip6_udp_tunnel"},
+    "loop": {"loop"},
+    "zram": {"zram", "zsmalloc"},
+    "isofs": {"isofs", "cdrom"},
+    "crc7": {"crc7"},
 }
 
 
@@ -67,33 +79,40 @@ def tree_shell(request):
     return make
 
 
-# The lab's modules that run their own code: every kernel symbol they use is modelled
-# (kcourse.kapi.netdev and friends, sysctl, filesystems), so they have no stand-in.
-RUN_CODE = {"8021q", "dummy", "crc7", "llc", "stp", "garp", "mrp", "vxlan", "udp_tunnel",
-            "ip6_udp_tunnel", "cdrom", "isofs"}
+def test_every_debian_module_the_lessons_load_is_listed():
+    """The lab's own list (kcourse.lab.prepare.DEBIAN_MODULES) minus the netfilter ones
+    lesson 01's `quiet`/log-level cells name but never load here."""
+    assert set(LOADED) == set(DEBIAN_MODULES) - {"xt_TRACE", "xt_NFLOG", "nf_log_syslog",
+                                                 "nfnetlink_log"}
 
 
-def test_the_labs_modules_have_behaviors():
-    assert (set(REAL) | {"udp_tunnel", "ip6_udp_tunnel"}) - RUN_CODE - {"loop"} <= set(DEBIAN)
-    assert not (RUN_CODE | {"loop"}) & set(DEBIAN)  # loop: tests/test_kapi_block.py
+@pytest.mark.parametrize("name", sorted(LOADED))
+def test_each_runs_its_own_code(name, tree_shell):
+    """modprobe M loads M and what it depends on; each runs its own machine code (no
+    Python stand-in exists: kcourse.behaviors has none), and the shell has no note that an
+    init was skipped."""
+    sh = tree_shell([name])
+    r = sh.run(f"modprobe {name}")
+    assert (r.rc, r.stderr) == (0, "")
+    loaded = {m.name for m in sh.kernel.modules}
+    ran = {m.name for m in sh.kernel.modules if m.code is not None}
+    assert loaded == ran == LOADED[name] and not sh.kernel.notes
+    assert sh.run(f"modprobe -r {name}").rc == 0  # (what it leaves: tests/scenarios)
 
 
-def test_the_modules_without_stand_ins_run_their_own_code(tree_shell):
-    """modprobe 8021q loads llc, stp, garp and mrp first; dummy makes dummy0 (as on the
-    real kernel: tests/data/netdev/real.expected); vxlan loads udp_tunnel and
-    ip6_udp_tunnel first (tests/data/vxlan/vxlan/real.expected); isofs loads cdrom first,
-    which registers /proc/sys/dev/cdrom, and adds iso9660 to /proc/filesystems
-    (tests/data/fsys). Each runs its own machine code."""
-    sh = tree_shell(["8021q", "dummy", "crc7", "vxlan", "isofs", "cdrom"])
+def test_what_they_make_is_there(tree_shell):
+    """dummy makes dummy0 (tests/data/netdev/real.expected); isofs loads cdrom first, which
+    registers /proc/sys/dev/cdrom, and adds iso9660 to /proc/filesystems (tests/data/fsys);
+    zram adds zram0 (tests/data/zram)."""
+    sh = tree_shell(["8021q", "dummy", "crc7", "vxlan", "isofs", "cdrom", "zram"])
     for line in ("modprobe 8021q", "modprobe dummy", "modprobe crc7", "modprobe vxlan",
-                 "modprobe isofs"):
+                 "modprobe isofs", "modprobe zram"):
         r = sh.run(line)
         assert (r.rc, r.stderr) == (0, ""), line
-    ran = {m.name for m in sh.kernel.modules if m.code is not None}
-    assert ran == RUN_CODE and not sh.kernel.notes
     assert sh.run("ls /sys/class/net").stdout == "dummy0\nlo\n"
     assert sh.run("ls /proc/sys/dev").stdout == "cdrom\nhpet\nmac_hid\ntty\n"
     assert sh.run("cat /proc/filesystems").stdout.endswith("nodev\tpstore\n\tiso9660\n")
+    assert sh.run("ls /sys/block").stdout == "zram0\n"
 
 
 @pytest.mark.parametrize("name", sorted(REAL))
@@ -105,10 +124,12 @@ def test_modprobe_logs_what_the_real_kernel_logs(name, tree_shell):
 
 
 def test_zram_adds_one_device_per_num_devices(tree_shell):
-    """Real kernel: `modprobe zram num_devices=2` logs zram0 and zram1, rmmod removes both."""
+    """Real kernel: `modprobe zram num_devices=2` logs zram0 and zram1, rmmod removes both.
+    zram_init's own code does it (zram_add per device), and zsmalloc's runs before it."""
     sh = tree_shell(["zram"])
     assert sh.run("modprobe zram num_devices=2").dmesg == ("zram: Added device: zram0",
                                                            "zram: Added device: zram1")
+    assert sh.run("ls /sys/block").stdout == "zram0\nzram1\n"
     assert sh.run("rmmod zram").dmesg == ("zram: Removed device: zram0",
                                           "zram: Removed device: zram1")
 
@@ -122,7 +143,7 @@ def test_loop_takes_max_loop_through_its_own_param_ops(tree_shell):
     assert sh.run("cat /sys/module/loop/parameters/max_loop").stdout == "2\n"
 
 
-@pytest.mark.parametrize("name", sorted(DEBIAN))
+@pytest.mark.parametrize("name", sorted(REAL))
 def test_debian_lines_come_from_the_module_file(name, tree_shell):
     sh = tree_shell([name])
     before = len(sh.kernel.log.records)
@@ -137,16 +158,11 @@ def test_debian_lines_come_from_the_module_file(name, tree_shell):
             assert value_in(raw, value), (owner, value)
 
 
-def test_a_same_named_module_from_elsewhere_prints_nothing():
-    """The Debian behavior is for the in-tree module only (modinfo intree=Y)."""
-    class Printer(InTree):
-        exit_lines = ("unloaded",)
-
-    lines = []
-    image = SimpleNamespace(get_modinfo=lambda tag: None)
-    ctx = SimpleNamespace(module=SimpleNamespace(image=image), pr_info=lines.append)
-    Printer().exit(ctx)
-    assert lines == []
-    image.get_modinfo = lambda tag: "Y" if tag == "intree" else None
-    Printer().exit(ctx)
-    assert lines == ["unloaded"]
+def test_another_debian_module_says_its_init_did_not_run(tree_shell):
+    """A Debian module that calls what kapi does not model loads (its init returns 0) and
+    the shell says so in one line; `kcourse sim --real` runs it on the real kernel."""
+    sh = tree_shell(["xt_TRACE"])
+    r = sh.run("modprobe xt_TRACE")
+    notes = [x for x in r.stderr.splitlines() if x.startswith("kcourse: note:")]
+    assert r.rc == 0 and len(notes) == 1, r.stderr
+    assert "did not run in the simulator" in notes[0] and "`kcourse sim --real`" in notes[0]
