@@ -19,7 +19,7 @@ from kcourse.kapi import block as B
 from kcourse.kapi import kwarn, printk
 from kcourse.kapi.kobject import printk_pointer
 from kcourse.kapi.registry import data, function
-from kcourse.kapi.vfsfile import limit
+from kcourse.kapi.stops import declare
 
 GD_READ_ONLY = 1
 BD_READ_ONLY = B.S.offsetof("block_device", "bd_read_only")
@@ -74,13 +74,6 @@ def sysfs_emit(call, buf, fmt):
     return len(text)
 
 
-def _stop(name: str, why: str):
-    def impl(call, *_args):
-        raise limit(f"kcourse: {call.site} calls {name}(): {WHY[why]}")
-    impl.stops = WHY[why]
-    return impl
-
-
 STOPS = (
     ("bind", "struct file *fget(unsigned int fd)", "fs/file.c"),
     ("bind", "void fput(struct file *file)", "fs/file_table.c"),
@@ -126,8 +119,7 @@ STOPS = (
     ("io", "int rcuwait_wake_up(struct rcuwait *w)", "kernel/exit.c"),
 )
 for _why, _prototype, _source in STOPS:
-    _name = _prototype.split("(")[0].split()[-1].lstrip("*")
-    function(_prototype, _source)(_stop(_name, _why))
+    declare([(_prototype, _source)], WHY[_why], f": {WHY[_why]}", __name__)
 
 
 @data("struct cgroup_subsys_state * const blkcg_root_css", "block/blk-cgroup.c", 8)

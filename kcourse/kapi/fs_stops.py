@@ -20,8 +20,8 @@ initial namespace (identity uid, gid and projid maps, level 0, owned by root).
 
 from __future__ import annotations
 
-from kcourse.kapi.registry import data, function
-from kcourse.kapi.vfsfile import limit
+from kcourse.kapi.registry import data
+from kcourse.kapi.stops import declare, unmodelled
 from kcourse.kernel import structs as S
 
 WHY = ("not modelled: isofs calls it only from a mounted ISO 9660 file system, and the "
@@ -90,17 +90,8 @@ MOUNT_PATH = (
 )
 
 
-def _stop(name: str):
-    def impl(call, *_args):
-        raise limit(f"kcourse: {call.site} calls {name}(), which the simulator does not "
-                    "model (a mounted file system's code: the simulator has no mount(2))")
-    impl.stops = WHY
-    return impl
-
-
-for _prototype, _source in MOUNT_PATH:
-    _name = _prototype.split("(")[0].split()[-1].lstrip("*")
-    function(_prototype, _source)(_stop(_name))
+declare(MOUNT_PATH, WHY,
+        unmodelled("a mounted file system's code: the simulator has no mount(2)"), __name__)
 
 
 def _methods(machine, struct: str, methods: dict[str, str]) -> bytes:

@@ -8,8 +8,7 @@ none is ever made here, and each of these stops with one line if it is called.
 
 from __future__ import annotations
 
-from kcourse.kapi.registry import function
-from kcourse.kapi.vfsfile import limit
+from kcourse.kapi.stops import declare, unmodelled
 
 DEVICE = "net/core/dev.c"
 ADDR = "net/core/dev_addr_lists.c"
@@ -77,14 +76,5 @@ WHY = ("not modelled: only a VLAN device's code calls it here, and no VLAN devic
        "(no netlink, no sockets)")
 
 
-def _stop(name: str):
-    def impl(call, *_args):
-        raise limit(f"kcourse: {call.site} calls {name}(), which the simulator does not "
-                    "model (no VLAN device can be made here: no netlink, no sockets)")
-    impl.stops = WHY
-    return impl
-
-
-for _prototype, _source in VLAN_PATH:
-    _name = _prototype.split("(")[0].split()[-1].lstrip("*")
-    function(_prototype, _source)(_stop(_name))
+declare(VLAN_PATH, WHY,
+        unmodelled("no VLAN device can be made here: no netlink, no sockets"), __name__)

@@ -15,8 +15,8 @@ CONFIG_HUGETLB_PAGE_OPTIMIZE_VMEMMAP_DEFAULT_ON is not set).
 
 from __future__ import annotations
 
-from kcourse.kapi.registry import data, function
-from kcourse.kapi.vfsfile import limit
+from kcourse.kapi.registry import data
+from kcourse.kapi.stops import declare, unmodelled
 from kcourse.kernel import structs as S
 
 WHY = ("not modelled: only code that allocates or frees struct pages reaches it (a mounted "
@@ -30,18 +30,8 @@ PAGES = (
 )
 
 
-def _stop(name: str):
-    def impl(call, *_args):
-        raise limit(f"kcourse: {call.site} calls {name}(), which the simulator does not "
-                    "model (struct pages: kcourse models kmalloc and vmalloc, not the page "
-                    "allocator or the page cache)")
-    impl.stops = WHY
-    return impl
-
-
-for _prototype, _source in PAGES:
-    _name = _prototype.split("(")[0].split()[-1].lstrip("*")
-    function(_prototype, _source)(_stop(_name))
+declare(PAGES, WHY, unmodelled("struct pages: kcourse models kmalloc and vmalloc, not the page "
+                               "allocator or the page cache"), __name__)
 
 
 STATIC_KEY = S.sizeof("static_key")

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from kcourse.kapi import printk, rcu
 from kcourse.kapi.registry import function
+from kcourse.kapi.stops import declare
 from kcourse.kapi.vfsfile import limit
 from kcourse.kernel import structs as S
 
@@ -173,14 +174,5 @@ WHY = {"packet": "the simulator carries no network packets (no sk_buff is ever m
        "multicast": "a device's multicast address list is not modelled"}
 
 
-def _stop(name: str, why: str):
-    def impl(call, *_args):
-        raise limit(f"kcourse: {call.site} calls {name}(): {WHY[why]}")
-    impl.stops = WHY[why]
-    return impl
-
-
 for _why, _table in (("packet", PACKET_PATH), ("multicast", MULTICAST)):
-    for _prototype, _source in _table:
-        _name = _prototype.split("(")[0].split()[-1].lstrip("*")
-        function(_prototype, _source)(_stop(_name, _why))
+    declare(_table, WHY[_why], f": {WHY[_why]}", __name__)

@@ -19,8 +19,8 @@ with one line if it is called (a variable: if it is read or written).
 
 from __future__ import annotations
 
-from kcourse.kapi.registry import data, function
-from kcourse.kapi.vfsfile import limit
+from kcourse.kapi.registry import data
+from kcourse.kapi.stops import declare, declare_untouched, unmodelled
 
 SOCKET = "net/socket.c"
 CORE_SOCK = "net/core/sock.c"
@@ -76,36 +76,9 @@ TUNNEL_DATA = (
 )
 
 
-def stop(name: str, why: str, what: str, owner: str = __name__):
-    """The impl of a function declared "stops when called": one line naming it. `owner` is
-    the kapi file that declares it (docs/kapi.md's column)."""
-    def impl(call, *_args):
-        raise limit(f"kcourse: {call.site} calls {name}(), which the simulator does not "
-                    f"model ({what})")
-    impl.stops = why
-    impl.__module__ = owner
-    return impl
-
-
-def untouched(why: str, owner: str = __name__):
-    """The init of a variable declared "stops when touched": the machine gives it an
-    unmapped page, so a read or write stops with one line naming it (kcourse.machine)."""
-    def init(machine, address):
-        raise AssertionError("a variable that stops when touched is never laid out")
-    init.stops = why
-    init.__module__ = owner
-    return init
-
-
-def _name(prototype: str) -> str:
-    return prototype.split("(")[0].split()[-1].lstrip("*")
-
-
 WHAT = "no UDP tunnel socket can be made here: no netlink, no sockets"
-for _prototype, _source in TUNNEL_PATH:
-    function(_prototype, _source)(stop(_name(_prototype), WHY, WHAT))
-for _declaration, _source in TUNNEL_DATA:
-    data(_declaration, _source, 8)(untouched(WHY_DATA))
+declare(TUNNEL_PATH, WHY, unmodelled(WHAT), __name__)
+declare_untouched(TUNNEL_DATA, WHY_DATA, __name__)
 
 
 @data("const struct udp_tunnel_nic_ops *udp_tunnel_nic_ops", "net/ipv4/udp_tunnel_stub.c", 8)

@@ -19,8 +19,8 @@ net/ipv6/addrconf_core.c), laid out with their real bytes.
 
 from __future__ import annotations
 
-from kcourse.kapi.registry import data, function
-from kcourse.kapi.udp_tunnel_stops import stop, untouched
+from kcourse.kapi.registry import data
+from kcourse.kapi.stops import declare, declare_untouched, unmodelled
 
 WHY = ("not modelled: only a VXLAN device's code calls it, and no VXLAN device can be made "
        "here (no netlink, no sockets)")
@@ -135,11 +135,8 @@ VXLAN_DATA = (
     ("struct static_key_false ip_tunnel_metadata_cnt", "net/ipv4/ip_tunnel_core.c"),
 )
 
-for _prototype, _source in VXLAN_PATH:
-    _name = _prototype.split("(")[0].split()[-1].lstrip("*")
-    function(_prototype, _source)(stop(_name, WHY, WHAT, __name__))
-for _declaration, _source in VXLAN_DATA:
-    data(_declaration, _source, 8)(untouched(WHY_DATA, __name__))
+declare(VXLAN_PATH, WHY, unmodelled(WHAT), __name__)
+declare_untouched(VXLAN_DATA, WHY_DATA, __name__)
 
 
 @data("const struct in6_addr in6addr_any", "net/ipv6/addrconf_core.c", 16)

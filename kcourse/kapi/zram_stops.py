@@ -25,6 +25,7 @@ request_module: that is not modelled (one line).
 from __future__ import annotations
 
 from kcourse.kapi.registry import data, function
+from kcourse.kapi.stops import declare
 from kcourse.kapi.vfsfile import limit
 from kcourse.kernel import structs as S
 
@@ -38,13 +39,6 @@ WHY = {"size": "a zram disk with a size (a write of disksize) is not modelled",
        "backing": "a backing device for zram's writeback (a write of backing_dev) is not "
                   "modelled",
        "lseek": "lseek(2) on a debugfs file: the shell has no command for it"}
-
-
-def _stop(name: str, why: str):
-    def impl(call, *_args):
-        raise limit(f"kcourse: {call.site} calls {name}(): {WHY[why]}")
-    impl.stops = WHY[why]
-    return impl
 
 
 STOPS = (
@@ -86,8 +80,7 @@ STOPS = (
      "fs/read_write.c"),
 )
 for _why, _prototype, _source in STOPS:
-    _name = _prototype.split("(")[0].split()[-1].lstrip("*")
-    function(_prototype, _source)(_stop(_name, _why))
+    declare([(_prototype, _source)], WHY[_why], f": {WHY[_why]}", __name__)
 
 
 @data("struct bio_set fs_bio_set", "block/bio.c", S.sizeof("bio_set"))

@@ -18,8 +18,8 @@ zeroed storage; put_page's static keys are in kcourse.kapi.page_stops.
 
 from __future__ import annotations
 
-from kcourse.kapi.registry import data, function
-from kcourse.kapi.vfsfile import limit
+from kcourse.kapi.registry import data
+from kcourse.kapi.stops import declare, unmodelled
 
 WHY = ("not modelled: only a zsmalloc pool's pages reach it (a zram disk given a size, or "
        "its I/O)")
@@ -35,17 +35,8 @@ POOL_PATH = (
 )
 
 
-def _stop(name: str):
-    def impl(call, *_args):
-        raise limit(f"kcourse: {call.site} calls {name}(), which the simulator does not "
-                    "model (a zsmalloc pool's pages: allocating them is not modelled)")
-    impl.stops = WHY
-    return impl
-
-
-for _prototype, _source in POOL_PATH:
-    _name = _prototype.split("(")[0].split()[-1].lstrip("*")
-    function(_prototype, _source)(_stop(_name))
+declare(POOL_PATH, WHY,
+        unmodelled("a zsmalloc pool's pages: allocating them is not modelled"), __name__)
 
 
 @data("struct pglist_data *node_data[MAX_NUMNODES]", "arch/x86/mm/numa.c", 8 << 10)
