@@ -10,28 +10,18 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from kapi_fuzz import call_hostile, functions_of, hostile_machine
 
 from kcourse.errors import KcourseError
-from kcourse.kapi import registry
-from kcourse.kernel import Kernel
 from kcourse.kernel import structs as S
 from kcourse.machine.machine import ModuleFault
 
 FILES = ("cpuhp", "zpool", "zsmalloc_stops", "page_stops", "block_bio", "zram_lib",
          "zram_stops")
-registry.load_all()
-NAMES = sorted({name for name, fn in registry.FUNCTIONS.items()
-                if fn.impl.__module__.rsplit(".", 1)[-1] in FILES} | {"idr_for_each"})
+NAMES = sorted(set(functions_of(*FILES)) | {"idr_for_each"})
 
 
-@pytest.fixture(scope="module")
-def machine():
-    kernel = Kernel(seed=0)
-    machine = kernel.emulator
-    zeroed = machine.kernel_alloc(8192)
-    filled = machine.kernel_alloc(8192)
-    machine.space.write(filled, b"\xff" * 8192)
-    return machine, zeroed, filled
+machine = pytest.fixture(scope="module")(hostile_machine)
 
 
 def test_the_files_declare_functions():
@@ -44,15 +34,7 @@ def test_the_files_declare_functions():
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_hostile_arguments_end_cleanly(machine, name, data):
-    m, zeroed, filled = machine
-    value = st.sampled_from([0, 1, 16, 63, 67, 70, 201, 236, 4096, 0xDEAD_0000_0000,
-                             (1 << 64) - 1, 0xFFFF_FFFF_FFFF_0000, zeroed, zeroed + 8, filled,
-                             filled + 100])
-    args = data.draw(st.lists(value, min_size=8, max_size=8))
-    try:
-        m.call(m.kernel_symbol(name), *args[:6])
-    except (ModuleFault, KcourseError):
-        pass
+    call_hostile(machine, name, data, extra=(63, 67, 70, 201, 236))
 
 
 @settings(max_examples=40, deadline=None, derandomize=True,
