@@ -41,6 +41,36 @@ def debian_modules_dir():
         need(False, f"Debian's linux-image package is unavailable: {err}")
 
 
+@pytest.fixture(scope="session")
+def tree_shell(debian_modules_dir):
+    """tree_shell(names, **kw): a Shell whose /lib/modules holds these Debian modules and
+    their dependencies (Shell(debian_tree=names)), or a skip (under CI, a failure) when
+    Debian's tree for the pinned kernel is not there."""
+    from kcourse.shell import Shell
+    from kcourse.shell.moddir import DebianTreeMissing
+
+    def make(names, **kwargs):
+        try:
+            return Shell(debian_tree=names, **kwargs)
+        except DebianTreeMissing as err:
+            need(False, str(err))
+    return make
+
+
+@pytest.fixture(scope="session")
+def lab():
+    """The prepared real-kernel lab (kcourse.lab.prepare_lab), or a skip (under CI, a
+    failure) without QEMU or the lab's Debian packages."""
+    need_tool("qemu-system-x86_64")
+    from kcourse.errors import KcourseError
+    from kcourse.lab import prepare_lab
+
+    try:
+        return prepare_lab()
+    except KcourseError as err:
+        need(False, f"the real-kernel lab cannot be prepared: {err}")
+
+
 def course_module_names() -> list[str]:
     return sorted(p.parent.name for p in modules_dir().glob("*/*.ko"))
 

@@ -15,10 +15,7 @@ import re
 
 import pytest
 
-from conftest import need
 from kcourse.lab.prepare import DEBIAN_MODULES
-from kcourse.shell import Shell
-from kcourse.shell.moddir import DebianTreeMissing
 
 # module -> (log lines of `modprobe M`, log lines of `modprobe -r M`), seen on the real kernel
 # (modprobe -r also removes what M depended on: isofs takes cdrom with it).
@@ -65,18 +62,6 @@ def value_in(raw: bytes, value: str) -> bool:
     made = [re.escape(f.decode()).replace("%d", r"\d+")
             for f in re.findall(rb"\0([ -~]*%d[ -~]*)\0", raw)]
     return any(re.fullmatch(pattern, value) for pattern in made)
-
-
-@pytest.fixture(scope="module")
-def tree_shell(request):
-    request.getfixturevalue("debian_modules_dir")
-
-    def make(names):
-        try:
-            return Shell(debian_tree=names)
-        except DebianTreeMissing as err:
-            need(False, str(err))
-    return make
 
 
 def test_every_debian_module_the_lessons_load_is_listed():

@@ -32,7 +32,6 @@ from kcourse.kapi import netdev as N
 from kcourse.kapi import registry
 from kcourse.lab.compare import normalise
 from kcourse.shell.core import Shell
-from kcourse.shell.moddir import DebianTreeMissing
 
 DATA = Path(__file__).parent / "data" / "netdev"
 
@@ -43,15 +42,8 @@ def recorded(path: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def vlan_shell(request):
-    request.getfixturevalue("debian_modules_dir")
-
-    def make():
-        try:
-            return Shell(debian_tree=["8021q", "dummy"])
-        except DebianTreeMissing as err:
-            need(False, str(err))
-    return make
+def vlan_shell(tree_shell):
+    return lambda: tree_shell(["8021q", "dummy"])
 
 
 def test_8021q_matches_the_real_kernel(vlan_shell):

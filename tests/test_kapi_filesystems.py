@@ -14,13 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import need
 from kcourse.backend import format_transcript
 from kcourse.kapi import filesystems
 from kcourse.kernel.kernel import SimulatorLimit
 from kcourse.lab.compare import normalise
-from kcourse.shell import Shell
-from kcourse.shell.moddir import DebianTreeMissing
 
 DATA = Path(__file__).parent / "data" / "fsys"
 
@@ -31,12 +28,8 @@ def recorded(path: Path) -> str:
 
 
 @pytest.fixture
-def isofs_shell(request):
-    request.getfixturevalue("debian_modules_dir")
-    try:
-        return Shell(debian_tree=["isofs", "cdrom"])
-    except DebianTreeMissing as err:
-        need(False, str(err))
+def isofs_shell(tree_shell):
+    return tree_shell(["isofs", "cdrom"])
 
 
 def test_isofs_matches_the_real_recording(isofs_shell):

@@ -33,16 +33,8 @@ def test_hostile_arguments_end_cleanly(machine, name, data):
 
 
 @pytest.fixture(scope="module")
-def cdrom_shell(request):
-    from conftest import need
-    from kcourse.shell import Shell
-    from kcourse.shell.moddir import DebianTreeMissing
-
-    request.getfixturevalue("debian_modules_dir")
-    try:
-        sh = Shell(debian_tree=["cdrom"])
-    except DebianTreeMissing as err:
-        need(False, str(err))
+def cdrom_shell(tree_shell):
+    sh = tree_shell(["cdrom"])
     assert sh.run("modprobe cdrom").rc == 0
     return sh
 

@@ -29,7 +29,6 @@ from kcourse.kapi import rbtree
 from kcourse.kernel.kernel import Kernel, SimulatorLimit
 from kcourse.lab.compare import normalise
 from kcourse.shell.core import Shell
-from kcourse.shell.moddir import DebianTreeMissing
 
 DATA = Path(__file__).parent / "data" / "netdev"
 LKMPG = Path(__file__).parent.parent / "data" / "lkmpg"
@@ -89,15 +88,8 @@ def test_netprobe_mtu_write_reaches_the_net_device(netprobe):
 
 
 @pytest.fixture(scope="module")
-def net_shell(request):
-    request.getfixturevalue("debian_modules_dir")
-
-    def make():
-        try:
-            return Shell(debian_tree=["dummy", "llc", "stp"])
-        except DebianTreeMissing as err:
-            need(False, str(err))
-    return make
+def net_shell(tree_shell):
+    return lambda: tree_shell(["dummy", "llc", "stp"])
 
 
 def test_lo_and_dummy_match_the_real_recording(net_shell):

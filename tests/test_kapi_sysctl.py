@@ -19,7 +19,6 @@ from kcourse.backend import format_transcript
 from kcourse.kapi import sysctl
 from kcourse.lab.compare import normalise
 from kcourse.shell import Shell
-from kcourse.shell.moddir import DebianTreeMissing
 
 DATA = Path(__file__).parent / "data" / "fsys"
 
@@ -30,12 +29,8 @@ def recorded(path: Path) -> str:
 
 
 @pytest.fixture
-def cdrom_shell(request):
-    request.getfixturevalue("debian_modules_dir")
-    try:
-        return Shell(debian_tree=["cdrom"])
-    except DebianTreeMissing as err:
-        need(False, str(err))
+def cdrom_shell(tree_shell):
+    return tree_shell(["cdrom"])
 
 
 def test_cdrom_matches_the_real_recording(cdrom_shell):

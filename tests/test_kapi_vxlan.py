@@ -23,14 +23,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import need
 from kcourse.backend import format_transcript
 from kcourse.kapi import net_namespace as NS
 from kcourse.kernel import structs as S
 from kcourse.kernel.kernel import Kernel, SimulatorLimit
 from kcourse.lab.compare import normalise
 from kcourse.shell.core import Shell
-from kcourse.shell.moddir import DebianTreeMissing
 
 DATA = Path(__file__).parent / "data" / "vxlan"
 
@@ -41,15 +39,8 @@ def recorded(path: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def tree(request):
-    request.getfixturevalue("debian_modules_dir")
-
-    def make(names):
-        try:
-            return Shell(debian_tree=names)
-        except DebianTreeMissing as err:
-            need(False, str(err))
-    return make
+def tree(tree_shell):
+    return tree_shell
 
 
 def transcript(sh: Shell, name: str) -> str:

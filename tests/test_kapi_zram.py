@@ -31,7 +31,6 @@ from kcourse.kapi import cpuhp, zpool
 from kcourse.lab.compare import normalise
 from kcourse.machine import cpu as C
 from kcourse.shell import Shell
-from kcourse.shell.moddir import DebianTreeMissing
 
 DATA = Path(__file__).parent / "data" / "zram"
 LS_DATE = re.compile(r"[A-Z][a-z]{2} [ 1-3]\d \d\d:\d\d ")  # ls -l's recent-file date
@@ -53,12 +52,8 @@ def script_lines() -> list[str]:
 
 
 @pytest.fixture
-def shell(request):
-    request.getfixturevalue("debian_modules_dir")
-    try:
-        return Shell(debian_tree=["zsmalloc", "zram"])
-    except DebianTreeMissing as err:
-        need(False, str(err))
+def shell(tree_shell):
+    return tree_shell(["zsmalloc", "zram"])
 
 
 def run(sh: Shell, lines: list[str]) -> str:
@@ -171,15 +166,11 @@ def test_zram_devices_in_use_match_the_real_kernel(shell):
     assert sim == real
 
 
-def test_a_disks_own_files_match_the_real_kernel(request):
+def test_a_disks_own_files_match_the_real_kernel(tree_shell):
     """kcourse.kapi.block's capability (disk->flags in hex), events (loop's media_change
     uevents; none for zram), events_async, events_poll_msecs (-1, its write -ENODEV without
     ->check_events), inflight and the empty holders/ and slaves/, for zram0 and loop0."""
-    request.getfixturevalue("debian_modules_dir")
-    try:
-        sh = Shell(debian_tree=["zsmalloc", "zram", "loop"])
-    except DebianTreeMissing as err:
-        need(False, str(err))
+    sh = tree_shell(["zsmalloc", "zram", "loop"])
     real = expected("diskattrs.expected")
     assert "0\nmedia_change\n-1\n" in real and "4\n-1\n" in real
     sim = run(sh, [line for line in (DATA / "diskattrs.sh").read_text().splitlines()
@@ -187,24 +178,20 @@ def test_a_disks_own_files_match_the_real_kernel(request):
     assert sim == real
 
 
-def test_proc_partitions_matches_the_real_kernel(request, tmp_path):
+def test_proc_partitions_matches_the_real_kernel(tree_shell, tmp_path):
     """/proc/partitions (block/genhd.c): empty with no disk, the header alone while every
     disk has size 0 (zram's, loop's), a line per disk with a size (blkprobe's 1 MiB:
     1024 blocks), in the order the disks were added."""
-    request.getfixturevalue("debian_modules_dir")
     from kcourse.build.cell import build_cell
 
-    try:
-        sh = Shell(debian_tree=["zsmalloc", "zram", "loop"])
-    except DebianTreeMissing as err:
-        need(False, str(err))
+    sh = tree_shell(["zsmalloc", "zram", "loop"])
     script = [line for line in (DATA / "partitions.sh").read_text().splitlines()
               if line and not line.startswith("#")]
     assert run(sh, script) == expected("partitions.expected")
     source = (DATA.parent / "block" / "blkprobe" / "blkprobe.c").read_text()
     built = build_cell("blkprobe", source, base=tmp_path)
     need(built.ok, built.problem or built.output)
-    sh = Shell(debian_tree=["zsmalloc", "zram"], workdir=str(built.ko.parent))
+    sh = tree_shell(["zsmalloc", "zram"], workdir=str(built.ko.parent))
     script = [line for line in (DATA / "partitions_blkprobe.sh").read_text().splitlines()
               if line and not line.startswith("#")]
     real = expected("partitions_blkprobe.expected")

@@ -20,23 +20,10 @@ from pathlib import Path
 import pytest
 from test_lab_live import gone
 
-from conftest import need, need_tool
 from kcourse.backend import format_transcript
-from kcourse.errors import KcourseError
 from kcourse.lab.compare import normalise
 
 SCENARIOS = Path(__file__).parent / "scenarios"
-
-
-@pytest.fixture(scope="module")
-def lab():
-    need_tool("qemu-system-x86_64")
-    from kcourse.lab import prepare_lab
-
-    try:
-        return prepare_lab()
-    except KcourseError as err:
-        need(False, f"the real-kernel lab cannot be prepared: {err}")
 
 
 @pytest.fixture(scope="module")

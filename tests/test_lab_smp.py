@@ -17,23 +17,11 @@ absence fails the tests instead of skipping them).
 
 import pytest
 
-from conftest import need, need_tool
 from kcourse.errors import KcourseError
 from kcourse.lab.live import qemu_command
 
 RUNS = 8
 WRITES = 1000
-
-
-@pytest.fixture(scope="module")
-def lab():
-    need_tool("qemu-system-x86_64")
-    from kcourse.lab import prepare_lab
-
-    try:
-        return prepare_lab()
-    except KcourseError as err:
-        need(False, f"the real-kernel lab cannot be prepared: {err}")
 
 
 @pytest.fixture(scope="module")

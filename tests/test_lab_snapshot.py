@@ -9,11 +9,7 @@ CI, KCOURSE_REQUIRE_REAL=1 makes its absence a failure).
 
 from pathlib import Path
 
-import pytest
-
-from conftest import need, need_tool
 from kcourse.backend import format_transcript
-from kcourse.errors import KcourseError
 from kcourse.lab import live, snapshot
 from kcourse.lab.compare import normalise
 from kcourse.lab.prepare import Lab, check_qemu
@@ -31,17 +27,6 @@ SCRIPT = [
     "ls /tmp",
 ]
 FILES = {"/tmp/given/note.txt": b"a file given at boot\n"}
-
-
-@pytest.fixture(scope="module")
-def lab():
-    need_tool("qemu-system-x86_64")
-    from kcourse.lab import prepare_lab
-
-    try:
-        return prepare_lab()
-    except KcourseError as err:
-        need(False, f"the real-kernel lab cannot be prepared: {err}")
 
 
 def run(lab, monkeypatch, enabled: bool) -> tuple[str, bool]:
