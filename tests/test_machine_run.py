@@ -111,6 +111,38 @@ module_init(r_init);
     assert kernel.modules == []
 
 
+def test_a_stop_in_a_loaded_modules_call_says_its_state_is_left_as_it_was(build):
+    """A stop in a file operation cannot be unwound as a load is: the mutex the write took
+    stays held. The stop's line is followed by one note saying so, once; a stop during a
+    load has no such note (the load is unwound: test above)."""
+    ko = build("cutoff", """
+#include <linux/miscdevice.h>
+#include <linux/fs.h>
+#include <linux/mutex.h>
+#include <linux/random.h>
+static DEFINE_MUTEX(lock);
+static ssize_t w(struct file *f, const char __user *b, size_t n, loff_t *o)
+{
+        mutex_lock(&lock);
+        pr_info("%u\\n", get_random_u32());
+        mutex_unlock(&lock);
+        return n;
+}
+static const struct file_operations fops = { .owner = THIS_MODULE, .write = w };
+static struct miscdevice dev = { .minor = MISC_DYNAMIC_MINOR, .name = "cutoff", .fops = &fops };
+static int __init c_init(void) { return misc_register(&dev); }
+static void __exit c_exit(void) { misc_deregister(&dev); }
+module_init(c_init); module_exit(c_exit);
+""")
+    kernel, out = run(["insmod cutoff.ko", "echo x > /dev/cutoff", "lsmod"], ko)
+    assert out[0].rc == 0 and out[0].stderr == ""
+    stop, note = out[1].stderr.splitlines()
+    assert out[1].rc == 1 and "get_random_u32()" in stop and "w+0x" in stop
+    assert note.startswith("kcourse: note: the stop cut cutoff off mid-call")
+    assert "lock it took is still held" in note
+    assert out[2].stderr == "" and "cutoff" in out[2].stdout
+
+
 def test_a_null_dereference_is_the_kernels_oops(build):
     ko = build("nullp", """
 struct thing { long a, b, c; };

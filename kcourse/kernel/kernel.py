@@ -244,6 +244,10 @@ class Kernel:
             for owner in {a.owner for a in self.memory.outstanding() if a.id > before}:
                 if self.find_module_all(owner) is None:
                     self.memory.rollback(owner, before)
+            if self._emulator is not None:  # the modules it cut off are gone with the load
+                loaded = {m.name for m in self.modules}
+                self._emulator.abandoned[:] = [n for n in self._emulator.abandoned
+                                               if n in loaded]
             raise
 
     @returns_to_user
@@ -412,11 +416,28 @@ class Kernel:
         return sorted(set(out))
 
     def take_notes(self) -> list[str]:
-        """The simulator's note about the Debian modules whose init did not run since the
-        last call, as one line (the shell prints it on stderr after the command)."""
+        """The simulator's notes since the last call (the shell prints them on stderr after
+        the command): the Debian modules whose init did not run, as one line; the modules a
+        stop cut off mid-call, as another."""
         notes, self.notes = self.notes, []
+        said = self._abandoned_note()
         if not notes:
+            return said
+        return self._skipped_inits(notes) + said
+
+    def _abandoned_note(self) -> list[str]:
+        """After a simulator stop cut a loaded module's code off mid-call (not during its
+        load, which is unwound), one line: its state is what the code had done so far,
+        which the real kernel, where the call goes on, would not be left in."""
+        if self._emulator is None or not self._emulator.abandoned:
             return []
+        names, self._emulator.abandoned[:] = ", ".join(self._emulator.abandoned), []
+        return [f"kcourse: note: the stop cut {names} off mid-call: what that code did "
+                "before it stays done (any lock it took is still held, anything it allocated "
+                "is kept), so from here this simulated kernel may differ from the real one; "
+                "a fresh one (`%%kshell --new`, a new `kcourse sim`) starts clean"]
+
+    def _skipped_inits(self, notes) -> list[str]:
         if len(notes) == 1:
             name, first, count = notes[0]
             more = f" and {count - 1} more" if count > 1 else ""

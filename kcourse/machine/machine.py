@@ -88,6 +88,9 @@ class Machine:
         self._depth = 0  # calls into module code in progress (kapi may call back)
         self._kapi_calls = 0  # calls into kapi in the run in progress (KAPI_BUDGET)
         self._running: list = []  # the module each call in progress entered
+        # modules whose code a simulator stop (SimulatorLimit) cut off mid-call since the
+        # kernel last looked (Kernel.take_notes): what it had done stays done
+        self.abandoned: list[str] = []
         # The running CPU's per-cpu area (its GS base): CPU 0's, but while kcourse.machine.smp
         # runs another CPU, that one's; kapi reads current_task and the preempt count here
         self.percpu = C.PERCPU
@@ -248,6 +251,11 @@ class Machine:
             if task is not None:
                 return task.run(self, address, budget)
             return self.run_from(address, budget)
+        except SimulatorLimit:
+            module = self._running[-1]
+            if module is not None and module.name not in self.abandoned:
+                self.abandoned.append(module.name)
+            raise
         finally:
             self._depth -= 1
             self._running.pop()

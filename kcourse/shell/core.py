@@ -322,6 +322,8 @@ class Shell:
                 said = killed.args[0] if killed.args else "Killed"
                 if said != "Killed" or self.job_control and i == len(commands) - 1:
                     ctx.err(f"{said}\n")
+                for note in self.kernel.take_notes():  # e.g. what a stop left mid-call
+                    ctx.err(note + "\n")
                 rc = 1 if isinstance(killed, SimulatorLimit) else 137
             errs.extend(ctx.stderr)
             if i == len(commands) - 1:
