@@ -49,12 +49,27 @@ class NodeTable:
 
     def __init__(self):
         self._nodes: dict[str, Node] = {}
+        # parent directory -> {path: node} of its entries, so that a listing costs what the
+        # directory holds, not what the whole table holds
+        self._children: dict[str, dict[str, Node]] = {}
 
     def add(self, node: Node) -> Node:
         if node.path in self._nodes:
             raise ValueError(f"{node.path} exists")
         self._nodes[node.path] = node
+        self._children.setdefault(posixpath.dirname(node.path), {})[node.path] = node
         return node
+
+    def _drop(self, path: str) -> None:
+        node = self._nodes.pop(path, None)
+        if node is None:
+            return
+        parent = posixpath.dirname(path)
+        siblings = self._children.get(parent)
+        if siblings is not None:
+            siblings.pop(path, None)
+            if not siblings:
+                del self._children[parent]
 
     def get(self, path: str) -> Node | None:
         return self._nodes.get(path)
@@ -63,19 +78,18 @@ class NodeTable:
         """Take away path and everything below it; returns what was removed, deepest last."""
         gone = [n for p, n in self._nodes.items() if p == path or p.startswith(path + "/")]
         for node in gone:
-            del self._nodes[node.path]
+            self._drop(node.path)
         return gone
 
     def children(self, path: str) -> list[Node]:
-        prefix = path.rstrip("/") + "/"
-        return [n for p, n in self._nodes.items()
-                if p.startswith(prefix) and "/" not in p[len(prefix):]]
+        """The entries directly in `path`, in the order they were made."""
+        return list(self._children.get(path.rstrip("/") or "/", {}).values())
 
     def forget(self, owner) -> list[Node]:
         """Remove every entry `owner` made (a load the simulator stopped: state unwound)."""
         gone = [n for n in self._nodes.values() if n.owner is owner]
         for node in gone:
-            self._nodes.pop(node.path, None)
+            self._drop(node.path)
         return gone
 
     def snapshot(self) -> tuple:
