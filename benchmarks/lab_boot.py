@@ -5,7 +5,8 @@ Prints, for the prepared lab (kcourse.lab.prepare; cached under ~/.cache/kcourse
   comparison), and the kernel image size;
 - boot-to-result wall seconds (QEMU start to power-off, the script's results parsed) for a
   one-line script and for the hello session of ../shared/notes/real-kernel-lab.md, median of
-  N runs (default 3);
+  N runs (default 3), each guest booted (KCOURSE_LAB_SNAPSHOT=0), then the same two started
+  from the saved boot (kcourse.lab.snapshot), as every guest after the first is;
 - with --compare: the same one-line boot with a gzip- and a zstd-compressed initramfs, and
   with the bzImage (its own decompressor) instead of the PVH-booted ELF kernel: the reasons
   for the lab's choices.
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import gzip
+import os
 import statistics
 import tempfile
 from pathlib import Path
@@ -66,8 +68,14 @@ def main() -> int:
     print(f"course modules in the guest  {len(lab.course)}")
 
     kernel = RealKernel(lab=lab)
+    os.environ["KCOURSE_LAB_SNAPSHOT"] = "0"  # the boot itself (also for --compare)
     print(line("boot to result, `true`", boots(kernel, ["true"], args.runs)))
     print(line("boot to result, hello session (6 lines)", boots(kernel, HELLO, args.runs)))
+    os.environ["KCOURSE_LAB_SNAPSHOT"] = "1"
+    kernel.run_script(["true"])  # saves the boot when there is no snapshot yet
+    print(line("saved boot to result, `true`", boots(kernel, ["true"], args.runs)))
+    print(line("saved boot to result, hello session", boots(kernel, HELLO, args.runs)))
+    os.environ["KCOURSE_LAB_SNAPSHOT"] = "0"
 
     if args.compare:
         with tempfile.TemporaryDirectory() as tmp:
