@@ -9,7 +9,10 @@ CI, KCOURSE_REQUIRE_REAL=1 makes its absence a failure).
 
 from pathlib import Path
 
+import pytest
+
 from kcourse.backend import format_transcript
+from kcourse.errors import KcourseError
 from kcourse.lab import live, snapshot
 from kcourse.lab.compare import normalise
 from kcourse.lab.prepare import Lab, check_qemu
@@ -61,6 +64,36 @@ def test_a_snapshot_qemu_cannot_load_is_deleted_and_the_guest_boots(lab, monkeyp
         assert not bad.exists()
     finally:
         bad.unlink(missing_ok=True)
+
+
+def test_a_snapshot_whose_guest_does_not_answer_is_deleted_and_the_guest_boots(lab,
+                                                                               monkeypatch):
+    """A stream QEMU loads, but whose shell answers with another token than its name says
+    (a copy of the real snapshot under a wrong name): the first line gets no answer, so the
+    file goes and the guest boots."""
+    import shutil
+
+    monkeypatch.setenv("KCOURSE_LAB_SNAPSHOT", "1")
+    qemu = check_qemu()
+    digest = live.Guest._snapshot_key(qemu, lab, live.CMDLINE, 1)
+    with live.Guest(qemu, lab, timeout=180):
+        pass  # a snapshot exists from here on
+    good = snapshot.find(lab, digest)
+    wrong = good.state.with_name(f"{snapshot.PREFIX}{digest}-0123456789abcdef.state")
+    shutil.copyfile(good.state, wrong)  # the newest: tried first
+    try:
+        with live.Guest(qemu, lab, timeout=180) as guest:
+            assert not guest.restored
+            assert guest.run(["uname -r"])[0].stdout == f"{lab.release}\n"
+        assert not wrong.exists()
+    finally:
+        wrong.unlink(missing_ok=True)
+
+
+def test_a_bad_file_name_is_refused_before_qemu_starts(lab, monkeypatch):
+    monkeypatch.setenv("KCOURSE_LAB_SNAPSHOT", "1")
+    with pytest.raises(KcourseError, match="bad guest file name"):
+        live.Guest(check_qemu(), lab, files={"../escape": b"x"})
 
 
 def test_only_the_default_guest_is_saved(tmp_path, monkeypatch):

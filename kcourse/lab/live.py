@@ -165,6 +165,11 @@ class Guest:
         start = time.monotonic()
         deadline = start + timeout
         files = files or {}
+        try:
+            for name in files:
+                guest.guest_file_path(name)  # a bad name is refused before QEMU starts
+        except ValueError as err:
+            raise KcourseError(str(err)) from None
         digest = self._snapshot_key(qemu, lab, cmdline, cpus)
         saved = snapshot.find(lab, digest) if digest else None
         if saved is not None:
@@ -237,11 +242,13 @@ class Guest:
                 monitor.close()
 
     def _restore(self, qemu: str, lab: Lab, saved: snapshot.Snapshot, deadline: float) -> bool:
-        """Start QEMU from the saved guest; False (QEMU stopped) when it cannot load it."""
+        """Start QEMU from the saved guest; False (QEMU stopped) when it cannot load it or
+        the guest it gives does not answer."""
         self.token = saved.token
         self.transcript = protocol.Transcript(self.token, ready=True)
         folder = snapshot.monitor_dir()
         monitor = None
+        started = False
         try:
             # the same initramfs bytes as the saving boot's, so QEMU's view of them matches
             fd = _initrd(lab, guest.boot_archive(saved.token, {}))
@@ -249,15 +256,31 @@ class Guest:
                         + snapshot.monitor_args(folder) + snapshot.incoming_args(saved), fd)
             monitor = snapshot.Monitor(f"{folder}/qmp", min(deadline, time.monotonic() + 30))
             snapshot.wait_running(monitor, min(deadline, time.monotonic() + 30))
-            return True
-        except OSError:
-            if hasattr(self, "_finalizer"):
-                self._finalizer()  # QEMU stopped (or is killed): the guest boots instead
-            return False
+            # a restored shell answers within a second; a guest that does not in 10 s is
+            # not the one saved (another token, a stuck console)
+            started = self._answers(min(deadline, time.monotonic() + 10))
+        except (OSError, ValueError):  # QEMU refused the file, or its monitor made no sense
+            started = False
         finally:
             if monitor is not None:
                 monitor.close()
             shutil.rmtree(folder, ignore_errors=True)
+        if not started and hasattr(self, "_finalizer"):
+            self._finalizer()  # QEMU stopped (or is killed): the guest boots instead
+        return started
+
+    def _answers(self, deadline: float) -> bool:
+        """Whether the restored guest's shell runs a line (`true`, the guest's line 0, whose
+        log snapshot is the start the first real line's kernel log is diffed from)."""
+        number = self._next_line
+        self._next_line += 1
+        status = self._send(guest.line_program(number, "true"), deadline)
+        if status == "ok":
+            status = self._wait(lambda: self.transcript.finished(number), deadline)
+        if status != "ok":
+            return False
+        _, self._log = protocol.command_result("true", self.transcript.reports.pop(number), [])
+        return True
 
     # ------------------------------------------------------------------ running lines
     def run(self, lines: list[str], files: dict[str, bytes] | None = None,
