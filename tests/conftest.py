@@ -71,6 +71,13 @@ def lab():
         need(False, f"the real-kernel lab cannot be prepared: {err}")
 
 
+def recorded(path) -> str:
+    """A recording of the real kernel (tests/data/*/real.expected and the like) without its
+    `#|` header lines."""
+    return "".join(line for line in path.read_text().splitlines(True)
+                   if not line.startswith("#|"))
+
+
 def course_module_names() -> list[str]:
     return sorted(p.parent.name for p in modules_dir().glob("*/*.ko"))
 

@@ -65,8 +65,9 @@ def value_in(raw: bytes, value: str) -> bool:
 
 
 def test_every_debian_module_the_lessons_load_is_listed():
-    """The lab's own list (kcourse.lab.prepare.DEBIAN_MODULES) minus the netfilter ones
-    lesson 01's `quiet`/log-level cells name but never load here."""
+    """The lab's own list (kcourse.lab.prepare.DEBIAN_MODULES) minus the netfilter modules
+    of the softdep scenario (tests/scenarios/lab_softdep.sh), whose init does not run here
+    (test_another_debian_module_says_its_init_did_not_run)."""
     assert set(LOADED) == set(DEBIAN_MODULES) - {"xt_TRACE", "xt_NFLOG", "nf_log_syslog",
                                                  "nfnetlink_log"}
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import need
+from conftest import need, recorded
 from kcourse import behaviors
 from kcourse.backend import format_transcript
 from kcourse.build.cell import build_cell
@@ -34,11 +34,6 @@ from kcourse.lab.compare import normalise
 from kcourse.shell.core import Shell
 
 DATA = Path(__file__).parent / "data" / "netdev"
-
-
-def recorded(path: Path) -> str:
-    return "".join(line for line in path.read_text().splitlines(True)
-                   if not line.startswith("#|"))
 
 
 @pytest.fixture(scope="module")

@@ -14,17 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from conftest import recorded
 from kcourse.backend import format_transcript
 from kcourse.kapi import filesystems
 from kcourse.kernel.kernel import SimulatorLimit
 from kcourse.lab.compare import normalise
 
 DATA = Path(__file__).parent / "data" / "fsys"
-
-
-def recorded(path: Path) -> str:
-    return "".join(line for line in path.read_text().splitlines(True)
-                   if not line.startswith("#|"))
 
 
 @pytest.fixture

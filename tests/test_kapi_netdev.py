@@ -21,7 +21,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import need
+from conftest import need, recorded
 from kcourse.backend import format_transcript
 from kcourse.build.cell import build_cell
 from kcourse.kapi import netdev as N
@@ -35,11 +35,6 @@ LKMPG = Path(__file__).parent.parent / "data" / "lkmpg"
 # /sys/class/net/<name>/ entries the simulator does not make (kcourse.kapi.netdev_sysfs says
 # so): the subsystem link.
 NOT_MADE = {"subsystem"}
-
-
-def recorded(path: Path) -> str:
-    return "".join(line for line in path.read_text().splitlines(True)
-                   if not line.startswith("#|"))
 
 
 def blocks(transcript: str) -> list[tuple[str, list[str]]]:

@@ -14,18 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import need
+from conftest import need, recorded
 from kcourse.backend import format_transcript
 from kcourse.kapi import sysctl
 from kcourse.lab.compare import normalise
 from kcourse.shell import Shell
 
 DATA = Path(__file__).parent / "data" / "fsys"
-
-
-def recorded(path: Path) -> str:
-    return "".join(line for line in path.read_text().splitlines(True)
-                   if not line.startswith("#|"))
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from conftest import recorded
 from kcourse.backend import format_transcript
 from kcourse.kapi import net_namespace as NS
 from kcourse.kernel import structs as S
@@ -31,11 +32,6 @@ from kcourse.lab.compare import normalise
 from kcourse.shell.core import Shell
 
 DATA = Path(__file__).parent / "data" / "vxlan"
-
-
-def recorded(path: Path) -> str:
-    return "".join(line for line in path.read_text().splitlines(True)
-                   if not line.startswith("#|"))
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import need
+from conftest import need, recorded
 from kcourse.backend import format_transcript
 from kcourse.kapi import cpuhp, zpool
 from kcourse.lab.compare import normalise
@@ -37,8 +37,7 @@ LS_DATE = re.compile(r"[A-Z][a-z]{2} [ 1-3]\d \d\d:\d\d ")  # ls -l's recent-fil
 
 
 def expected(name: str) -> str:
-    return "".join(line for line in (DATA / name).read_text().splitlines(True)
-                   if not line.startswith("#|"))
+    return recorded(DATA / name)
 
 
 def commands(text: str) -> list[str]:

@@ -89,13 +89,7 @@ def add_groups(call, d: B.Disk, sysdir: str, groups: int) -> int:
 
 def dev_sysfs_ops(machine) -> int:
     """dev_sysfs_ops (drivers/base/core.c): show/store through the device_attribute."""
-    ops = machine.objects.get("dev_sysfs_ops")
-    if ops is None:
-        ops = machine.kernel_alloc(16)
-        machine.space.write_u64(ops, machine.address_of("dev_attr_show"))
-        machine.space.write_u64(ops + 8, machine.address_of("dev_attr_store"))
-        machine.objects["dev_sysfs_ops"] = ops
-    return ops
+    return sysfs.ops_table(machine, "dev_attr_show", "dev_attr_store")
 
 
 @function("ssize_t dev_attr_show(struct kobject *kobj, struct attribute *attr, char *buf)",

@@ -97,13 +97,9 @@ def _register(call, cls: int, inner: list[str]) -> int:
 
 def class_sysfs_ops(machine) -> int:
     """class_sysfs_ops (drivers/base/class.c): show/store through the class_attribute."""
-    ops = machine.objects.get("class_sysfs_ops")
-    if ops is None:
-        ops = machine.kernel_alloc(16)
-        machine.space.write_u64(ops, machine.address_of("class_attr_show"))
-        machine.space.write_u64(ops + 8, machine.address_of("class_attr_store"))
-        machine.objects["class_sysfs_ops"] = ops
-    return ops
+    from kcourse.kapi import sysfs
+
+    return sysfs.ops_table(machine, "class_attr_show", "class_attr_store")
 
 
 @function("ssize_t class_attr_show(struct kobject *kobj, struct attribute *attr, char *buf)",

@@ -88,6 +88,19 @@ def sysfs_ops_of(call, kobj: int) -> int:
     return override or _u64(call, _u64(call, kobj + KOBJ["ktype"]) + KTYPE["sysfs_ops"])
 
 
+def ops_table(machine, show: str, store: str) -> int:
+    """A struct sysfs_ops {show, store} in kernel memory, made once per machine, pointing at
+    the kapi functions `show` and `store` (class_sysfs_ops, dev_sysfs_ops)."""
+    key = f"sysfs_ops:{show}"
+    ops = machine.objects.get(key)
+    if ops is None:
+        ops = machine.kernel_alloc(16)
+        machine.space.write_u64(ops, machine.address_of(show))
+        machine.space.write_u64(ops + 8, machine.address_of(store))
+        machine.objects[key] = ops
+    return ops
+
+
 def stand_in(call, kobj: int, path: str, sysfs_ops: int) -> None:
     """Let `kobj` (a struct class) name the sysfs directory `path` with these sysfs_ops."""
     _paths(call.machine)[kobj] = path

@@ -91,15 +91,14 @@ def __init_rwsem(call, sem, name, key):
     """count RWSEM_UNLOCKED_VALUE (0), owner 0, wait_lock unlocked, an empty wait_list, osq
     unlocked (CONFIG_DEBUG_LOCK_ALLOC is off in Debian's config)."""
     from kcourse.kapi import rwsem
+    from kcourse.kapi.wait import list_init
 
     space = call.machine.space
     space.write_u64(sem + RWSEM["count"], 0)
     space.write_u64(sem + RWSEM["owner"], 0)
     space.write(sem + RWSEM["osq"], bytes(4))
     space.write(sem + RWSEM["wait_lock"], bytes(4))
-    head = sem + RWSEM["wait_list"]
-    space.write_u64(head, head)
-    space.write_u64(head + 8, head)
+    list_init(space, sem + RWSEM["wait_list"])
     rwsem._held(call.machine).pop(sem, None)
 
 

@@ -383,9 +383,9 @@ class Kernel:
         """Whether this module's own machine code runs. It does for every module built out of
         the kernel tree (the course's, a learner's, LKMPG's). A Debian module (intree) runs
         its code when every kernel function it calls is modelled, as every one the lessons
-        and scenarios load is; any other gets an init that returns 0, and a note
-        (Kernel.notes) says so and why. A test may hand the Kernel a Python behavior for a
-        module."""
+        load is; any other (the softdep scenario's netfilter modules among them) gets an
+        init that returns 0, and a note (Kernel.notes) says so and why. A test may hand the
+        Kernel a Python behavior for a module."""
         if not mod.raw or mod.name in self._behaviors:
             return False
         if self.run_intree_code or not mod.image.get_modinfo("intree"):
